@@ -1,0 +1,17 @@
+//! Raptor's actors: every long-lived piece of state has exactly one owner here.
+//!
+//! The root [`supervisor`] starts the children a process mode needs and restarts a child that
+//! fails, with backoff and a cap. Request handlers never hold an actor directly: they look the
+//! live one up in a [`slot::Slot`], so a child that is down (or restarting) answers
+//! "unavailable" at once instead of hanging the request.
+
+pub mod acceptor;
+pub mod audit;
+pub mod broker;
+pub mod clock;
+pub mod scheduler;
+pub mod session;
+pub mod slot;
+pub mod supervisor;
+
+pub use slot::{ActorUnavailable, Actors, Slot};

@@ -1,0 +1,291 @@
+//! The root supervisor: starts the children a process mode needs, restarts a child that fails,
+//! and runs the ordered shutdown.
+//!
+//! A failed child is removed from its [`Slot`](crate::Slot) at once (callers get "unavailable"
+//! while it is down) and restarted after an exponential backoff. More than `max_restarts` in one
+//! `window` means the fault is not transient: the supervisor stops, and the process exits
+//! non-zero so the platform restarts it.
+
+mod restart;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use ractor::{
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
+};
+
+use crate::acceptor::{Acceptor, AcceptorArgs, AcceptorMsg, Drained};
+use crate::audit::{AuditArgs, AuditMsg, AuditWriter};
+use crate::broker::Broker;
+use crate::clock::SharedClock;
+use crate::scheduler::{Scheduler, SchedulerMsg};
+use crate::session::SessionStore;
+use crate::slot::{Actors, Slot};
+use restart::RestartHistory;
+pub use restart::RestartPolicy;
+
+/// Which children a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Web dyno: acceptor, session store, audit writer, broker.
+    Web,
+    /// Worker dyno: scheduler, audit writer.
+    Worker,
+    /// Laptop: everything in one process.
+    Dev,
+}
+
+impl Mode {
+    fn children(self) -> &'static [Child] {
+        use Child::*;
+        match self {
+            Mode::Web => &[AuditWriter, SessionStore, Broker, Acceptor],
+            Mode::Worker => &[AuditWriter, Scheduler],
+            Mode::Dev => &[AuditWriter, SessionStore, Broker, Scheduler, Acceptor],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Child {
+    Acceptor,
+    SessionStore,
+    AuditWriter,
+    Broker,
+    Scheduler,
+}
+
+pub struct RootArgs {
+    pub mode: Mode,
+    pub actors: Actors,
+    pub pool: Pool,
+    pub clock: SharedClock,
+    /// Required when the mode serves HTTP.
+    pub acceptor: Option<AcceptorArgs>,
+    pub restart: RestartPolicy,
+}
+
+/// How the ordered shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    pub drained: Drained,
+}
+
+pub enum RootMsg {
+    /// Start (or restart) one child.
+    Start(Child),
+    /// Stop accepting, drain HTTP, flush the audit writer, stop every child; replies when done.
+    Shutdown(RpcReplyPort<ShutdownReport>),
+}
+
+pub struct RootSupervisor;
+
+pub struct RootState {
+    args: RootArgs,
+    running: HashMap<ActorId, Child>,
+    acceptor: Slot<AcceptorMsg>,
+    scheduler: Slot<SchedulerMsg>,
+    history: HashMap<Child, RestartHistory>,
+    shutting_down: bool,
+}
+
+impl Actor for RootSupervisor {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = RootArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<RootMsg>,
+        args: RootArgs,
+    ) -> Result<RootState, ActorProcessingErr> {
+        if args.acceptor.is_none() && args.mode.children().contains(&Child::Acceptor) {
+            return Err("this mode serves HTTP but no listener was given".into());
+        }
+        let mut state = RootState {
+            args,
+            running: HashMap::new(),
+            acceptor: Slot::new("http acceptor"),
+            scheduler: Slot::new("scheduler"),
+            history: HashMap::new(),
+            shutting_down: false,
+        };
+        for &child in state.args.mode.children() {
+            state.start(child, myself.get_cell()).await?;
+        }
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<RootMsg>,
+        msg: RootMsg,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RootMsg::Start(child) if !state.shutting_down => {
+                if let Err(error) = state.start(child, myself.get_cell()).await {
+                    tracing::error!(?child, %error, "child failed to start");
+                    state.schedule_restart(&myself, child);
+                }
+            }
+            RootMsg::Start(_) => {}
+            RootMsg::Shutdown(reply) => {
+                state.shutting_down = true;
+                let report = state.shutdown().await;
+                let _ = reply.send(report);
+                myself.stop(Some("shutdown".into()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<RootMsg>,
+        event: SupervisionEvent,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, why) = match &event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.clone().unwrap_or_else(|| "stopped".into()))
+            }
+            _ => return Ok(()),
+        };
+        let Some(child) = state.running.remove(&cell.get_id()) else {
+            return Ok(());
+        };
+        state.clear_slot(child);
+        if state.shutting_down {
+            return Ok(());
+        }
+        tracing::error!(?child, reason = %why, "child stopped unexpectedly");
+        state.schedule_restart(&myself, child);
+        Ok(())
+    }
+}
+
+impl RootState {
+    async fn start(
+        &mut self,
+        child: Child,
+        supervisor: ActorCell,
+    ) -> Result<(), ActorProcessingErr> {
+        let a = &self.args;
+        let cell = match child {
+            Child::AuditWriter => {
+                let args = AuditArgs {
+                    pool: a.pool.clone(),
+                    clock: a.clock.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(None, AuditWriter, args, supervisor).await?;
+                a.actors.audit.set(Some(r.clone()));
+                r.get_cell()
+            }
+            Child::SessionStore => {
+                let (r, _) = Actor::spawn_linked(None, SessionStore, (), supervisor).await?;
+                a.actors.sessions.set(Some(r.clone()));
+                r.get_cell()
+            }
+            Child::Broker => {
+                let (r, _) = Actor::spawn_linked(None, Broker, (), supervisor).await?;
+                a.actors.broker.set(Some(r.clone()));
+                r.get_cell()
+            }
+            Child::Scheduler => {
+                let (r, _) = Actor::spawn_linked(None, Scheduler, (), supervisor).await?;
+                self.scheduler.set(Some(r.clone()));
+                r.get_cell()
+            }
+            Child::Acceptor => {
+                let args = a.acceptor.clone().ok_or("no listener")?;
+                let (r, _) = Actor::spawn_linked(None, Acceptor, args, supervisor).await?;
+                self.acceptor.set(Some(r.clone()));
+                r.get_cell()
+            }
+        };
+        tracing::info!(?child, "child started");
+        self.running.insert(cell.get_id(), child);
+        Ok(())
+    }
+
+    fn clear_slot(&self, child: Child) {
+        let a = &self.args.actors;
+        match child {
+            Child::AuditWriter => a.audit.set(None),
+            Child::SessionStore => a.sessions.set(None),
+            Child::Broker => a.broker.set(None),
+            Child::Scheduler => self.scheduler.set(None),
+            Child::Acceptor => self.acceptor.set(None),
+        }
+    }
+
+    fn schedule_restart(&mut self, myself: &ActorRef<RootMsg>, child: Child) {
+        let policy = self.args.restart;
+        let history = self.history.entry(child).or_default();
+        match history.next_backoff(&policy) {
+            Some(backoff) => {
+                tracing::warn!(
+                    ?child,
+                    backoff_ms = backoff.as_millis() as u64,
+                    "restarting child"
+                );
+                myself.send_after(backoff, move || RootMsg::Start(child));
+            }
+            None => {
+                tracing::error!(
+                    ?child,
+                    max_restarts = policy.max_restarts,
+                    "restart cap exceeded; stopping"
+                );
+                myself.stop(Some(format!("{child:?} exceeded its restart cap")));
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) -> ShutdownReport {
+        let drain_bound = self
+            .args
+            .acceptor
+            .as_ref()
+            .map_or(Duration::ZERO, |a| a.drain_timeout);
+        let drained = match self.acceptor.get() {
+            Ok(acceptor) => {
+                let wait = drain_bound + Duration::from_secs(1);
+                match acceptor.call(AcceptorMsg::Drain, Some(wait)).await {
+                    Ok(ractor::rpc::CallResult::Success(d)) => d,
+                    _ => Drained::TimedOut,
+                }
+            }
+            Err(_) => Drained::Clean,
+        };
+        let _ = self
+            .args
+            .actors
+            .audit
+            .ask(AuditMsg::Flush, Duration::from_secs(5))
+            .await;
+        for (_, child) in self.running.drain() {
+            match child {
+                Child::AuditWriter => stop(&self.args.actors.audit).await,
+                Child::SessionStore => stop(&self.args.actors.sessions).await,
+                Child::Broker => stop(&self.args.actors.broker).await,
+                Child::Scheduler => stop(&self.scheduler).await,
+                Child::Acceptor => stop(&self.acceptor).await,
+            }
+        }
+        ShutdownReport { drained }
+    }
+}
+
+async fn stop<M: ractor::Message>(slot: &Slot<M>) {
+    if let Ok(actor) = slot.get() {
+        let _ = actor
+            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+            .await;
+    }
+    slot.set(None);
+}

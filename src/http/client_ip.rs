@@ -1,0 +1,107 @@
+//! Who is calling: the client IP used for rate limits and stored (as a prefix) with sessions.
+//!
+//! Behind Heroku's router the right-most `X-Forwarded-For` entry is the one the router added;
+//! entries to its left are whatever the client sent and are never trusted. With
+//! `TRUSTED_PROXY_HOPS = n` the n-th entry from the right is the client. With
+//! `FLAG_ENFORCE_CF_ORIGIN` every request must come through Cloudflare, whose
+//! `CF-Connecting-IP` then names the client; health checks are exempt.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{is_health_path, ApiError, AppState};
+
+/// The resolved client address of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+pub async fn middleware(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let settings = &state.settings;
+    let cf_ip = cf_connecting_ip(request.headers());
+    if settings.flags.enforce_cf_origin && cf_ip.is_none() && !is_health_path(request.uri().path())
+    {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "requests must come through the edge",
+        )
+        .into_response();
+    }
+    let ip = match cf_ip {
+        Some(ip) if settings.flags.enforce_cf_origin => ip,
+        _ => from_forwarded_for(request.headers(), settings.trusted_proxy_hops).unwrap_or(peer),
+    };
+    request.extensions_mut().insert(ClientIp(ip));
+    next.run(request).await
+}
+
+fn cf_connecting_ip(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get("cf-connecting-ip")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The entry `hops` from the right across all `X-Forwarded-For` headers, or `None` when there
+/// is no trusted proxy or it did not add an entry we can read.
+pub fn from_forwarded_for(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let index = entries.len().checked_sub(hops)?;
+    entries[index].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append("x-forwarded-for", v.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn right_most_entry_wins_over_client_supplied_ones() {
+        let h = headers(&["6.6.6.6, 7.7.7.7", "203.0.113.9"]);
+        assert_eq!(
+            from_forwarded_for(&h, 1),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(from_forwarded_for(&h, 2), Some("7.7.7.7".parse().unwrap()));
+    }
+
+    #[test]
+    fn no_trusted_hop_or_too_few_entries_means_the_peer_address() {
+        let h = headers(&["203.0.113.9"]);
+        assert_eq!(from_forwarded_for(&h, 0), None);
+        assert_eq!(from_forwarded_for(&h, 2), None);
+        assert_eq!(from_forwarded_for(&headers(&["not-an-ip"]), 1), None);
+    }
+}

@@ -1,0 +1,86 @@
+//! The HTTP surface: the router, its shared state, and the middleware stack every request
+//! passes through. Only this module knows status codes.
+//!
+//! Layers, outermost first: request id and access log → security headers → JSON error shape →
+//! CORS → client IP (and the Cloudflare guard) → rate limit → CSRF → 64 KiB body limit →
+//! panic catcher → routes.
+
+pub mod auth;
+pub mod client_ip;
+pub mod csrf;
+pub mod error;
+pub mod json;
+pub mod rate_limit;
+pub mod request_id;
+pub mod security;
+pub mod static_files;
+pub mod system;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use deadpool_postgres::Pool;
+use raptor_actors::Actors;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use error::ApiError;
+pub use json::ApiJson;
+
+use crate::settings::Settings;
+use rate_limit::IpRateLimiter;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach. Handlers own no state: they ask an actor or the database.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: Pool,
+    pub actors: Actors,
+    pub rate_limiter: Option<IpRateLimiter>,
+}
+
+/// Liveness paths: never rate limited, never behind the Cloudflare guard.
+pub fn is_health_path(path: &str) -> bool {
+    matches!(path, "/health" | "/api/system/health")
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(system::root))
+        .route("/health", get(system::health))
+        .route("/api/system/health", get(system::health))
+        .route("/api/system/status", get(system::status))
+        .route("/api/auth/session", get(auth::session))
+        .fallback(static_files::fallback)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::middleware))
+                .layer(from_fn_with_state(state.clone(), security::headers))
+                .layer(from_fn(json::normalize_errors))
+                .layer(security::cors(&state.settings.frontend_origins))
+                .layer(from_fn_with_state(state.clone(), client_ip::middleware))
+                .layer(from_fn_with_state(state.clone(), rate_limit::middleware))
+                .layer(from_fn_with_state(state.clone(), csrf::middleware))
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+                .layer(CatchPanicLayer::custom(panic_response)),
+        )
+        .with_state(state)
+}
+
+/// A handler panicked: answer 500 with no detail (the panic itself is in the log).
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let mut response = ApiError::from_status(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    response
+}

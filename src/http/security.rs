@@ -1,0 +1,81 @@
+//! Response hardening and CORS, applied to every response.
+//!
+//! The API serves JSON only, so the content security policy forbids everything. CORS is an
+//! exact-match allowlist from `FRONTEND_ORIGIN` with credentials: an unknown origin gets no
+//! `Access-Control-Allow-Origin` at all, never a wildcard or a reflection.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::AppState;
+
+const CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if state.settings.app_env.is_deployed() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    if api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The CORS layer for the configured origins.
+pub fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(super::request_id::HEADER),
+        ])
+        .expose_headers([
+            HeaderName::from_static(super::request_id::HEADER),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Whether `origin` is exactly one of the allowed origins.
+pub fn origin_allowed(state: &AppState, origin: &str) -> bool {
+    state.settings.frontend_origins.iter().any(|o| o == origin)
+}

@@ -1,0 +1,36 @@
+//! System routes: liveness, a minimal status, and the empty root.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+
+use super::AppState;
+
+/// Liveness: answers without touching the database or any actor.
+pub async fn health() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// `ok` when the database answers and every actor is up, else 503 `degraded`. Says nothing
+/// else: no version, no environment, no names.
+pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
+    let actors_up = state.actors.states().iter().all(|(_, up)| *up);
+    let database_up = crate::db::ping(&state.pool, Duration::from_secs(2)).await;
+    if actors_up && database_up {
+        (StatusCode::OK, Json(json!({"status": "ok"})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "degraded"})),
+        )
+    }
+}
+
+/// `GET /`: an empty 200, so a probe learns nothing about what runs here.
+pub async fn root() -> StatusCode {
+    StatusCode::OK
+}

@@ -1,0 +1,11 @@
+//! Raptor, the HTTP API behind raxx.app: configuration, the HTTP surface, the database, and the
+//! startup that ties them to the supervision tree in `raptor-actors`.
+
+pub mod db;
+pub mod http;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::Application;

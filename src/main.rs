@@ -1,0 +1,114 @@
+//! The `raptor` binary: one process, several modes.
+//!
+//! `serve` is the web dyno, `worker` the worker dyno, `migrate` Heroku's release phase, and
+//! `dev` everything in one process on a laptop, with a local Postgres if none is configured.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use raptor::{db, telemetry, Application, Settings};
+use raptor_actors::supervisor::Mode;
+
+#[derive(Parser)]
+#[command(name = "raptor", about = "The raxx.app API server", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the web dyno).
+    Serve,
+    /// Run the scheduled jobs (the worker dyno).
+    Worker,
+    /// Apply pending database migrations, then exit (the release phase).
+    Migrate,
+    /// Run everything in one process with development defaults.
+    Dev,
+    /// Make sure a local PostgreSQL answers (starting a private one under target/ if needed)
+    /// and print its admin URL.
+    DevDb,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, naming the cause (a ConfigError names the variable).
+            eprintln!("raptor: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(Settings::from_env()?, Mode::Web).await,
+        Command::Worker => serve(Settings::from_env()?, Mode::Worker).await,
+        Command::Migrate => {
+            let settings = Settings::from_env()?;
+            telemetry::init(settings.log_json, &settings.log_level);
+            let pool = pool(&settings)?;
+            db::migrate(&pool).await
+        }
+        Command::Dev => dev().await,
+        Command::DevDb => {
+            telemetry::init(false, "warn");
+            println!("{}", db::local_cluster::ensure_server(&target_dir()).await?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, mode: Mode) -> anyhow::Result<()> {
+    telemetry::init(settings.log_json, &settings.log_level);
+    Application::build(settings, mode)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+async fn dev() -> anyhow::Result<()> {
+    let mut settings = Settings::load(|key| match key {
+        "APP_ENV" => Some("development".to_owned()),
+        _ => std::env::var(key).ok(),
+    })?;
+    telemetry::init(settings.log_json, &settings.log_level);
+    if settings.database.url.is_none() {
+        let admin = db::local_cluster::ensure_server(&target_dir()).await?;
+        let url = db::local_cluster::ensure_database(&admin, "raptor_dev").await?;
+        tracing::info!(database = %url, "development database ready");
+        settings.database.url = Some(url.into());
+    }
+    db::migrate(&pool(&settings)?).await?;
+    tracing::info!(
+        url = %format!("http://localhost:{}", settings.port),
+        "raptor dev: simulated broker, emails to this log, development defaults"
+    );
+    Application::build(settings, Mode::Dev)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+fn pool(settings: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
+    let url = settings
+        .database_url()
+        .ok_or_else(|| anyhow::anyhow!("configuration error: DATABASE_URL is required"))?;
+    Ok(db::build_pool(
+        url,
+        settings.database.ssl,
+        settings.database.pool_size,
+    )?)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}

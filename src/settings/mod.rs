@@ -1,0 +1,365 @@
+//! Typed configuration (SPEC §2), parsed once at startup.
+//!
+//! A value that is missing or malformed stops startup with a [`ConfigError`] naming the
+//! variable. Secrets are `secrecy` types: their `Debug` output is redacted, and reading one is a
+//! visible `expose_secret()` call.
+
+mod alpaca_url;
+mod source;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+pub use source::Source;
+
+/// Every variable Raptor reads; an environment variable not listed here is ignored.
+pub const VARIABLES: &[&str] = &[
+    "APP_ENV",
+    "PORT",
+    "BIND_ADDRESS",
+    "DATABASE_URL",
+    "DATABASE_SSL",
+    "DATABASE_POOL_SIZE",
+    "SECRET_KEY",
+    "SECRET_KEY_PREVIOUS",
+    "FRONTEND_ORIGIN",
+    "WEBAUTHN_RP_ID",
+    "WEBAUTHN_RP_NAME",
+    "WEBAUTHN_ORIGIN",
+    "FLAG_WEBAUTHN_REGISTRATION",
+    "FLAG_ENFORCE_CF_ORIGIN",
+    "ALPACA_AUTH_MODE",
+    "ALPACA_PAPER_API_KEY",
+    "ALPACA_PAPER_API_SECRET",
+    "ALPACA_PAPER_BASE_URL",
+    "ALPACA_DATA_BASE_URL",
+    "ALPACA_REQUEST_TIMEOUT_SECS",
+    "ENABLE_GLOBAL_RATE_LIMIT",
+    "RATE_LIMIT_PER_MINUTE",
+    "TRUSTED_PROXY_HOPS",
+    "SESSION_COOKIE_DOMAIN",
+    "SMTP_URL",
+    "EMAIL_FROM",
+    "SENTRY_DSN",
+    "STATIC_DIR",
+    "SHUTDOWN_GRACE_SECS",
+    "SUPERVISOR_BACKOFF_MS",
+    "SUPERVISOR_MAX_RESTARTS",
+    "SUPERVISOR_RESTART_WINDOW_SECS",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+];
+
+/// Minimum length of `SECRET_KEY` outside development.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Production,
+    Staging,
+    Development,
+    Test,
+}
+
+impl AppEnv {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Production => "production",
+            AppEnv::Staging => "staging",
+            AppEnv::Development => "development",
+            AppEnv::Test => "test",
+        }
+    }
+
+    /// Production-like environments: strict secrets, paper host only, HSTS.
+    pub fn is_deployed(self) -> bool {
+        matches!(self, AppEnv::Production | AppEnv::Staging)
+    }
+}
+
+/// A configuration value is missing or unusable; startup stops with this one line.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn config_error(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+/// How the database connection is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseSsl {
+    Disable,
+    Prefer,
+    Require,
+}
+
+/// HMAC key material for stored tokens and signed state.
+pub type SecretKey = SecretBox<[u8]>;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub port: u16,
+    pub bind_address: IpAddr,
+    pub database: DatabaseSettings,
+    pub secret_key: std::sync::Arc<SecretKey>,
+    pub secret_key_previous: Option<std::sync::Arc<SecretKey>>,
+    /// Exact origins allowed for CORS and CSRF checks, e.g. `https://raxx.app`.
+    pub frontend_origins: Vec<String>,
+    pub webauthn: WebauthnSettings,
+    pub flags: Flags,
+    pub rate_limit_per_minute: u32,
+    pub trusted_proxy_hops: usize,
+    pub alpaca: AlpacaSettings,
+    pub session_cookie_domain: Option<String>,
+    pub smtp_url: Option<SecretString>,
+    pub email_from: Option<String>,
+    pub sentry_dsn: Option<SecretString>,
+    pub static_dir: Option<PathBuf>,
+    pub shutdown_grace: Duration,
+    pub restart: raptor_actors::supervisor::RestartPolicy,
+    pub log_json: bool,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: Option<SecretString>,
+    pub ssl: DatabaseSsl,
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebauthnSettings {
+    pub rp_id: Option<String>,
+    pub rp_name: Option<String>,
+    pub origin: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Flags {
+    pub webauthn_registration: bool,
+    pub enforce_cf_origin: bool,
+    pub global_rate_limit: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlpacaSettings {
+    pub auth_mode: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub api_secret: Option<SecretString>,
+    pub paper_base_url: String,
+    pub data_base_url: String,
+    pub request_timeout: Duration,
+}
+
+impl Settings {
+    /// Loads settings from the process environment over the embedded files.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(|key| std::env::var(key).ok())
+    }
+
+    /// Loads settings from `env` (a lookup of environment variables) over the embedded files.
+    pub fn load(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let app_env = match env("APP_ENV").as_deref().map(str::trim) {
+            None | Some("") | Some("production") => AppEnv::Production,
+            Some("staging") => AppEnv::Staging,
+            Some("development") => AppEnv::Development,
+            Some("test") => AppEnv::Test,
+            Some(other) => {
+                return Err(config_error(
+                    "APP_ENV",
+                    format!("must be production, staging, development or test (got {other:?})"),
+                ))
+            }
+        };
+        let src = Source::layered(app_env.as_str(), env);
+        Self::parse(app_env, &src)
+    }
+
+    fn parse(app_env: AppEnv, src: &Source) -> Result<Self, ConfigError> {
+        let deployed = app_env.is_deployed();
+        let secret_key = match src.get("SECRET_KEY") {
+            Some(key) if key.len() >= MIN_SECRET_KEY_BYTES || app_env == AppEnv::Development => {
+                key.as_bytes().to_vec()
+            }
+            Some(_) => {
+                return Err(config_error(
+                    "SECRET_KEY",
+                    format!("must be at least {MIN_SECRET_KEY_BYTES} bytes"),
+                ))
+            }
+            None if app_env == AppEnv::Development => {
+                tracing::warn!("SECRET_KEY unset: using an ephemeral development key");
+                rand::random::<[u8; 32]>().to_vec()
+            }
+            None => return Err(config_error("SECRET_KEY", "is required")),
+        };
+        let secret_key_previous = match src.get("SECRET_KEY_PREVIOUS") {
+            Some(key) if key.len() < MIN_SECRET_KEY_BYTES && app_env != AppEnv::Development => {
+                return Err(config_error(
+                    "SECRET_KEY_PREVIOUS",
+                    format!("must be at least {MIN_SECRET_KEY_BYTES} bytes"),
+                ))
+            }
+            Some(key) => Some(std::sync::Arc::new(SecretKey::from(
+                key.as_bytes().to_vec(),
+            ))),
+            None => None,
+        };
+
+        let database_url = src.get("DATABASE_URL").map(SecretString::from);
+        if database_url.is_none() && app_env != AppEnv::Development {
+            return Err(config_error("DATABASE_URL", "is required"));
+        }
+        let database_ssl = match src.get("DATABASE_SSL") {
+            Some("disable") => DatabaseSsl::Disable,
+            Some("prefer") | None => DatabaseSsl::Prefer,
+            Some("require") => DatabaseSsl::Require,
+            Some(other) => {
+                return Err(config_error(
+                    "DATABASE_SSL",
+                    format!("must be disable, prefer or require (got {other:?})"),
+                ))
+            }
+        };
+
+        let paper_base_url = src
+            .get("ALPACA_PAPER_BASE_URL")
+            .unwrap_or_default()
+            .to_owned();
+        alpaca_url::check_paper(&paper_base_url, deployed)
+            .map_err(|problem| config_error("ALPACA_PAPER_BASE_URL", problem))?;
+        let data_base_url = src
+            .get("ALPACA_DATA_BASE_URL")
+            .unwrap_or_default()
+            .to_owned();
+        alpaca_url::check_data(&data_base_url, deployed)
+            .map_err(|problem| config_error("ALPACA_DATA_BASE_URL", problem))?;
+
+        let frontend_origins: Vec<String> = src
+            .get("FRONTEND_ORIGIN")
+            .unwrap_or_default()
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        for origin in &frontend_origins {
+            if origin == "*" || !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(config_error(
+                    "FRONTEND_ORIGIN",
+                    format!("{origin:?} is not an exact http(s) origin"),
+                ));
+            }
+        }
+
+        let log_json = match src.get("LOG_FORMAT") {
+            Some("json") => true,
+            Some("pretty") => false,
+            other => {
+                return Err(config_error(
+                    "LOG_FORMAT",
+                    format!("must be json or pretty (got {other:?})"),
+                ))
+            }
+        };
+
+        Ok(Settings {
+            app_env,
+            port: number(src, "PORT")?,
+            bind_address: number(src, "BIND_ADDRESS")?,
+            database: DatabaseSettings {
+                url: database_url,
+                ssl: database_ssl,
+                pool_size: number(src, "DATABASE_POOL_SIZE")?,
+            },
+            secret_key: std::sync::Arc::new(SecretKey::from(secret_key)),
+            secret_key_previous,
+            frontend_origins,
+            webauthn: WebauthnSettings {
+                rp_id: src.get("WEBAUTHN_RP_ID").map(str::to_owned),
+                rp_name: src.get("WEBAUTHN_RP_NAME").map(str::to_owned),
+                origin: src.get("WEBAUTHN_ORIGIN").map(str::to_owned),
+            },
+            flags: Flags {
+                webauthn_registration: flag(src, "FLAG_WEBAUTHN_REGISTRATION")?,
+                enforce_cf_origin: flag(src, "FLAG_ENFORCE_CF_ORIGIN")?,
+                global_rate_limit: flag(src, "ENABLE_GLOBAL_RATE_LIMIT")?,
+            },
+            rate_limit_per_minute: positive(src, "RATE_LIMIT_PER_MINUTE")?,
+            trusted_proxy_hops: number(src, "TRUSTED_PROXY_HOPS")?,
+            alpaca: AlpacaSettings {
+                auth_mode: src.get("ALPACA_AUTH_MODE").map(str::to_owned),
+                api_key: src.get("ALPACA_PAPER_API_KEY").map(SecretString::from),
+                api_secret: src.get("ALPACA_PAPER_API_SECRET").map(SecretString::from),
+                paper_base_url,
+                data_base_url,
+                request_timeout: Duration::from_secs(positive(src, "ALPACA_REQUEST_TIMEOUT_SECS")?),
+            },
+            session_cookie_domain: src.get("SESSION_COOKIE_DOMAIN").map(str::to_owned),
+            smtp_url: src.get("SMTP_URL").map(SecretString::from),
+            email_from: src.get("EMAIL_FROM").map(str::to_owned),
+            sentry_dsn: src.get("SENTRY_DSN").map(SecretString::from),
+            static_dir: src.get("STATIC_DIR").map(PathBuf::from),
+            shutdown_grace: Duration::from_secs(number(src, "SHUTDOWN_GRACE_SECS")?),
+            restart: raptor_actors::supervisor::RestartPolicy {
+                initial_backoff: Duration::from_millis(positive(src, "SUPERVISOR_BACKOFF_MS")?),
+                max_backoff: Duration::from_secs(5),
+                max_restarts: positive(src, "SUPERVISOR_MAX_RESTARTS")?,
+                window: Duration::from_secs(positive(src, "SUPERVISOR_RESTART_WINDOW_SECS")?),
+            },
+            log_json,
+            log_level: src.get("LOG_LEVEL").unwrap_or("info").to_owned(),
+        })
+    }
+
+    /// The database URL; `raptor dev` fills it in when it starts a local cluster.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.url.as_ref().map(|u| u.expose_secret())
+    }
+}
+
+fn number<T: FromStr>(src: &Source, key: &'static str) -> Result<T, ConfigError> {
+    let raw = src
+        .get(key)
+        .ok_or_else(|| config_error(key, "is required"))?;
+    raw.parse()
+        .map_err(|_| config_error(key, format!("is not valid (got {raw:?})")))
+}
+
+fn positive<T: FromStr + Default + PartialOrd>(
+    src: &Source,
+    key: &'static str,
+) -> Result<T, ConfigError> {
+    let value: T = number(src, key)?;
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(config_error(key, "must be greater than zero"))
+    }
+}
+
+fn flag(src: &Source, key: &'static str) -> Result<bool, ConfigError> {
+    match src.get(key).map(str::to_ascii_lowercase).as_deref() {
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") | None => Ok(false),
+        Some(other) => Err(config_error(
+            key,
+            format!("must be true or false (got {other:?})"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+//! Building and running the application: settings in, supervision tree up, wait for a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+use ractor::{Actor, ActorRef};
+use raptor_actors::acceptor::{AcceptorArgs, Drained};
+use raptor_actors::clock::{SharedClock, SystemClock};
+use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
+use raptor_actors::Actors;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::http::rate_limit::IpRateLimiter;
+use crate::http::{self, AppState};
+use crate::settings::Settings;
+
+/// A running Raptor process: its supervision tree and, in web modes, its listener.
+pub struct Application {
+    local_addr: Option<SocketAddr>,
+    actors: Actors,
+    pool: Pool,
+    root: ActorRef<RootMsg>,
+    root_handle: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Starts the supervision tree for `mode` with the system clock.
+    pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, mode, Arc::new(SystemClock)).await
+    }
+
+    /// Starts the supervision tree for `mode`; tests pass a clock they can move.
+    pub async fn build_with_clock(
+        settings: Settings,
+        mode: Mode,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let url = settings
+            .database_url()
+            .context("DATABASE_URL is required")?;
+        let pool = crate::db::build_pool(url, settings.database.ssl, settings.database.pool_size)?;
+        let actors = Actors::default();
+        let mut background = Vec::new();
+
+        let (acceptor, local_addr) = if mode == Mode::Worker {
+            (None, None)
+        } else {
+            let rate_limiter = settings
+                .flags
+                .global_rate_limit
+                .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute));
+            if let Some(limiter) = rate_limiter.clone() {
+                background.push(tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_secs(60));
+                    loop {
+                        tick.tick().await;
+                        limiter.forget_idle();
+                    }
+                }));
+            }
+            let state = AppState {
+                settings: settings.clone(),
+                pool: pool.clone(),
+                actors: actors.clone(),
+                rate_limiter,
+            };
+            let address = SocketAddr::new(settings.bind_address, settings.port);
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            let local_addr = listener.local_addr()?;
+            let args = AcceptorArgs {
+                listener: Arc::new(listener),
+                router: http::router(state),
+                drain_timeout: settings.shutdown_grace,
+            };
+            (Some(args), Some(local_addr))
+        };
+
+        let root_args = RootArgs {
+            mode,
+            actors: actors.clone(),
+            pool: pool.clone(),
+            clock,
+            acceptor,
+            restart: settings.restart,
+        };
+        let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)
+            .await
+            .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
+        if let Some(addr) = local_addr {
+            tracing::info!(%addr, env = settings.app_env.as_str(), ?mode, "raptor listening");
+        } else {
+            tracing::info!(
+                env = settings.app_env.as_str(),
+                ?mode,
+                "raptor worker running"
+            );
+        }
+        Ok(Self {
+            local_addr,
+            actors,
+            pool,
+            root,
+            root_handle,
+            background,
+        })
+    }
+
+    /// The bound address (web modes).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    pub fn actors(&self) -> &Actors {
+        &self.actors
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Runs until SIGTERM or SIGINT (then shuts down in order) or until the supervision tree
+    /// gives up (an error, so the process exits non-zero and the platform restarts it).
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            signal = shutdown_signal() => {
+                tracing::info!(signal, "shutting down");
+                self.shutdown().await;
+                Ok(())
+            }
+            _ = &mut self.root_handle => {
+                anyhow::bail!("the supervision tree stopped: a child exceeded its restart cap")
+            }
+        }
+    }
+
+    /// Stops accepting, drains in-flight requests (bounded), flushes the audit writer, stops
+    /// every actor.
+    pub async fn shutdown(self) -> Drained {
+        for task in &self.background {
+            task.abort();
+        }
+        let bound = Duration::from_secs(30);
+        let drained = match self.root.call(RootMsg::Shutdown, Some(bound)).await {
+            Ok(ractor::rpc::CallResult::Success(report)) => report.drained,
+            _ => Drained::TimedOut,
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.root_handle).await;
+        tracing::info!(?drained, "shutdown complete");
+        drained
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
