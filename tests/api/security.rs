@@ -1,0 +1,211 @@
+use crate::helpers::{error_code, spawn_app, spawn_app_with, ORIGIN};
+
+const ATTACKER: &str = "https://attacker.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/health", "/api/system/status", "/api/nope", "/"] {
+        let response = app.get(path).await;
+        let h = response.headers();
+        assert_eq!(
+            h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS outside production"
+        );
+        assert_eq!(
+            h.get("cache-control").is_some_and(|v| v == "no-store"),
+            path.starts_with("/api/"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_adds_hsts() {
+    let app = spawn_app_with(&[
+        ("APP_ENV", "production"),
+        ("BIND_ADDRESS", "127.0.0.1"),
+        ("PORT", "0"),
+    ])
+    .await;
+    let response = app.get("/health").await;
+    assert!(response.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .starts_with("max-age="));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_only_the_configured_origin_with_credentials() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/auth/session"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight(ORIGIN).await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], ORIGIN);
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+
+    let refused = preflight(ATTACKER).await.unwrap();
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let simple = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", ATTACKER)
+        .send()
+        .await
+        .unwrap();
+    assert!(simple
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cookie_bearing_write_needs_an_allowed_origin_and_json() {
+    let app = spawn_app().await;
+    let post = |origin: Option<&'static str>, content_type: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url("/api/auth/logout"))
+            .header("cookie", "session=whatever")
+            .header("content-type", content_type)
+            .body("{}");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let response = post(Some(ATTACKER), "application/json").await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(error_code(response).await, "csrf_origin");
+
+    let response = post(None, "application/json").await.unwrap();
+    assert_eq!(response.status(), 403);
+
+    let response = post(Some(ORIGIN), "text/plain").await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(error_code(response).await, "csrf_content_type");
+
+    // With an allowed origin and JSON the request reaches routing.
+    let response = post(Some(ORIGIN), "application/json; charset=utf-8")
+        .await
+        .unwrap();
+    assert_ne!(response.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413_json() {
+    let app = spawn_app().await;
+    let body = format!("{{\"pad\":\"{}\"}}", "a".repeat(70 * 1024));
+    let response = app
+        .client
+        .post(app.url("/api/auth/login/options"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(error_code(response).await, "payload_too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_rate_limit_answers_429_with_retry_after_and_spares_health() {
+    let app = spawn_app_with(&[("RATE_LIMIT_PER_MINUTE", "5")]).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/system/status").await.status(), 200);
+    }
+    let limited = app.get("/api/system/status").await;
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(error_code(limited).await, "rate_limited");
+    for _ in 0..10 {
+        assert_eq!(app.get("/health").await.status(), 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_can_be_switched_off() {
+    let app = spawn_app_with(&[
+        ("RATE_LIMIT_PER_MINUTE", "2"),
+        ("ENABLE_GLOBAL_RATE_LIMIT", "false"),
+    ])
+    .await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/system/status").await.status(), 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_forwarded_for_entries_do_not_escape_the_rate_limit() {
+    let app = spawn_app_with(&[("RATE_LIMIT_PER_MINUTE", "3"), ("TRUSTED_PROXY_HOPS", "1")]).await;
+    let send = |xff: String| {
+        app.client
+            .get(app.url("/api/system/status"))
+            .header("x-forwarded-for", xff)
+            .send()
+    };
+    // The client forges a different left-hand entry each time; the router's entry is the same.
+    for i in 0..3 {
+        assert_eq!(
+            send(format!("10.0.0.{i}, 203.0.113.7"))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        send("10.9.9.9, 203.0.113.7".into()).await.unwrap().status(),
+        429
+    );
+    // A different client (different right-most entry) has its own allowance.
+    assert_eq!(
+        send("203.0.113.7, 198.51.100.2".into())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforce_cf_origin_refuses_requests_that_bypass_cloudflare() {
+    let app = spawn_app_with(&[("FLAG_ENFORCE_CF_ORIGIN", "true")]).await;
+    let response = app.get("/api/system/status").await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(error_code(response).await, "forbidden_origin");
+    let via_cf = app
+        .client
+        .get(app.url("/api/system/status"))
+        .header("cf-connecting-ip", "198.51.100.4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_cf.status(), 200);
+    assert_eq!(app.get("/health").await.status(), 200);
+}

@@ -1,0 +1,72 @@
+use std::time::{Duration, Instant};
+
+use raptor_actors::audit::{AuditEntry, AuditMsg};
+use raptor_actors::session::SessionMsg;
+
+use crate::helpers::{error_code, eventually, spawn_app_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicked_child_answers_503_while_down_then_serves_again() {
+    // A long first backoff makes the down window wide enough to observe.
+    let app = spawn_app_with(&[("SUPERVISOR_BACKOFF_MS", "1500")]).await;
+    let ask = || async {
+        let started = Instant::now();
+        let response = app
+            .client
+            .get(app.url("/api/auth/session"))
+            .header("cookie", "session=some-token")
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .expect("answered, not hung");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        response
+    };
+    assert_eq!(ask().await.status(), 401);
+
+    app.app()
+        .actors()
+        .sessions
+        .get()
+        .unwrap()
+        .send_message(SessionMsg::Fault)
+        .unwrap();
+
+    let down = eventually(
+        Duration::from_secs(5),
+        "503 while the session store is down",
+        || async {
+            let response = ask().await;
+            (response.status() == 503).then_some(response)
+        },
+    )
+    .await;
+    assert!(down.headers().contains_key("retry-after"));
+    assert_eq!(error_code(down).await, "service_unavailable");
+
+    eventually(
+        Duration::from_secs(10),
+        "the restarted session store serves again",
+        || async { (ask().await.status() == 401).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_audit_writer_commits_again() {
+    let app = spawn_app_with(&[("SUPERVISOR_BACKOFF_MS", "50")]).await;
+    let audit = app.app().actors().audit.clone();
+    audit.get().unwrap().send_message(AuditMsg::Fault).unwrap();
+    let seq = eventually(Duration::from_secs(5), "audit writer back", || async {
+        audit
+            .ask(
+                |reply| AuditMsg::Append(AuditEntry::new("test.after_restart"), reply),
+                Duration::from_secs(1),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+    })
+    .await;
+    assert_eq!(seq, 1);
+}
