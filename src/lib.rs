@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod http;
+pub mod net;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

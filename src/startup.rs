@@ -9,6 +9,7 @@ use deadpool_postgres::Pool;
 use ractor::{Actor, ActorRef};
 use raptor_actors::acceptor::{AcceptorArgs, Drained};
 use raptor_actors::clock::{SharedClock, SystemClock};
+use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
 use raptor_actors::Actors;
 use tokio::net::TcpListener;
@@ -45,6 +46,7 @@ impl Application {
             .database_url()
             .context("DATABASE_URL is required")?;
         let pool = crate::db::build_pool(url, settings.database.ssl, settings.database.pool_size)?;
+        let listen = crate::db::connection_config(url, settings.database.ssl)?;
         let actors = Actors::default();
         let mut background = Vec::new();
 
@@ -88,6 +90,9 @@ impl Application {
             actors: actors.clone(),
             pool: pool.clone(),
             clock,
+            hasher: settings.token_hasher(),
+            session_policy: SessionPolicy::default(),
+            listen,
             acceptor,
             restart: settings.restart,
         };

@@ -9,9 +9,12 @@ pub mod acceptor;
 pub mod audit;
 pub mod broker;
 pub mod clock;
+pub mod pg;
 pub mod scheduler;
 pub mod session;
 pub mod slot;
 pub mod supervisor;
+pub mod task;
+pub mod token;
 
 pub use slot::{ActorUnavailable, Actors, Slot};

@@ -3,13 +3,12 @@
 
 pub mod local_cluster;
 mod pool;
-mod tls;
 
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
-pub use pool::{build_pool, PoolError};
+pub use pool::{build_pool, connection_config, PoolError};
 
 mod embedded {
     refinery::embed_migrations!("migrations");

@@ -17,20 +17,25 @@ pub enum PoolError {
     Build(String),
 }
 
-/// A pool for `url`. Connections are made lazily, so this succeeds while the database is down.
-pub fn build_pool(url: &str, ssl: DatabaseSsl, size: usize) -> Result<Pool, PoolError> {
+/// Connection settings for `url` with the TLS mode applied.
+pub fn connection_config(url: &str, ssl: DatabaseSsl) -> Result<tokio_postgres::Config, PoolError> {
     // The error text of a failed parse can echo the URL, password included: never show it.
     let mut config = tokio_postgres::Config::from_str(url).map_err(|_| PoolError::InvalidUrl)?;
-    if ssl == DatabaseSsl::Require {
-        config.ssl_mode(SslMode::Require);
-    } else if ssl == DatabaseSsl::Disable {
-        config.ssl_mode(SslMode::Disable);
-    }
+    match ssl {
+        DatabaseSsl::Require => config.ssl_mode(SslMode::Require),
+        DatabaseSsl::Disable => config.ssl_mode(SslMode::Disable),
+        DatabaseSsl::Prefer => &mut config,
+    };
     config.connect_timeout(Duration::from_secs(5));
     config.application_name("raptor");
+    Ok(config)
+}
+
+/// A pool for `url`. Connections are made lazily, so this succeeds while the database is down.
+pub fn build_pool(url: &str, ssl: DatabaseSsl, size: usize) -> Result<Pool, PoolError> {
     let manager = Manager::from_config(
-        config,
-        super::tls::connector(),
+        connection_config(url, ssl)?,
+        raptor_actors::pg::connector(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

@@ -1,47 +1,64 @@
-//! Auth routes. Until accounts exist, `GET /api/auth/session` only asks the session store
-//! about the cookie, so the guard's behaviour (401 without a valid session, 503 while the store
-//! is down) is already the one protected routes will rely on.
+//! Session routes: who is signed in, and signing out.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::http::HeaderMap;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use raptor_actors::session::SessionMsg;
+use raptor_actors::session::{SessionInfo, SessionMsg};
 use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
+use serde::Serialize;
 
-use super::{ApiError, AppState};
+use super::extract::{session_error, Caller, CurrentSession};
+use super::{cookie, ApiError, AppState};
 
-pub const SESSION_COOKIE: &str = "session";
-
-/// The `session` cookie's value, if the request has one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+/// The body of `GET /api/auth/session` and of a successful login.
+#[derive(Debug, Serialize)]
+pub struct SessionBody {
+    pub user_id: uuid::Uuid,
+    pub email: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-pub async fn session(
+impl From<&SessionInfo> for SessionBody {
+    fn from(info: &SessionInfo) -> Self {
+        Self {
+            user_id: info.user_id,
+            email: info.email.clone(),
+            expires_at: info.expires_at,
+        }
+    }
+}
+
+pub async fn session(CurrentSession(info): CurrentSession) -> Json<SessionBody> {
+    Json(SessionBody::from(&info))
+}
+
+/// `POST /api/auth/logout`: revoke on every dyno, then clear the cookie.
+pub async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
+    CurrentSession(info): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
-    let token = session_cookie(&headers).ok_or_else(ApiError::unauthenticated)?;
-    let info = state
+    let (user_id, session_id) = (info.user_id, info.session_id);
+    state
         .actors
         .sessions
         .ask(
-            |reply| SessionMsg::Validate { token, reply },
+            |reply| SessionMsg::Revoke {
+                user_id,
+                session_id,
+                reply,
+            },
             DEFAULT_CALL_TIMEOUT,
         )
         .await?
-        .ok_or_else(ApiError::unauthenticated)?;
-    Ok(Json(serde_json::json!({
-        "user_id": info.user_id,
-        "expires_at": info.expires_at,
-    })))
+        .map_err(session_error)?;
+    let mut entry = caller.audit("logout");
+    entry.actor_user_id = Some(user_id);
+    entry.subject = Some(session_id.to_string());
+    state.audit(entry).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie::clear(&state.settings))],
+    ))
 }

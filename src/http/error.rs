@@ -56,6 +56,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 
+    /// A dependency is down: 503 with a short `Retry-After`.
+    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            message,
+        )
+        .with_retry_after(Duration::from_secs(1))
+    }
+
     /// An unexpected failure: logged in full, answered with no detail.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");

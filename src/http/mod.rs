@@ -7,8 +7,10 @@
 
 pub mod auth;
 pub mod client_ip;
+pub mod cookie;
 pub mod csrf;
 pub mod error;
+pub mod extract;
 pub mod json;
 pub mod rate_limit;
 pub mod request_id;
@@ -22,7 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use deadpool_postgres::Pool;
 use raptor_actors::Actors;
@@ -48,6 +50,24 @@ pub struct AppState {
     pub rate_limiter: Option<IpRateLimiter>,
 }
 
+impl AppState {
+    /// Appends an audit row and waits until it is durable; the caller's change must fail if
+    /// this does.
+    pub async fn audit(&self, entry: raptor_actors::audit::AuditEntry) -> Result<(), ApiError> {
+        use raptor_actors::audit::AuditMsg;
+        let timeout = std::time::Duration::from_secs(10);
+        match self
+            .actors
+            .audit
+            .ask(|reply| AuditMsg::Append(entry, reply), timeout)
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(_) => Err(ApiError::unavailable("the audit trail cannot be written")),
+        }
+    }
+}
+
 /// Liveness paths: never rate limited, never behind the Cloudflare guard.
 pub fn is_health_path(path: &str) -> bool {
     matches!(path, "/health" | "/api/system/health")
@@ -60,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/health", get(system::health))
         .route("/api/system/status", get(system::status))
         .route("/api/auth/session", get(auth::session))
+        .route("/api/auth/logout", post(auth::logout))
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()

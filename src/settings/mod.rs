@@ -324,6 +324,14 @@ impl Settings {
         })
     }
 
+    /// The HMAC keys for stored tokens (current, and previous during a rotation).
+    pub fn token_hasher(&self) -> raptor_actors::token::TokenHasher {
+        raptor_actors::token::TokenHasher::new(
+            self.secret_key.clone(),
+            self.secret_key_previous.clone(),
+        )
+    }
+
     /// The database URL; `raptor dev` fills it in when it starts a local cluster.
     pub fn database_url(&self) -> Option<&str> {
         self.database.url.as_ref().map(|u| u.expose_secret())

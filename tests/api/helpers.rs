@@ -225,3 +225,76 @@ pub async fn error_code(response: reqwest::Response) -> String {
     );
     error["code"].as_str().expect("error has a code").to_owned()
 }
+
+/// A verified user with a live session, made without a passkey ceremony (the ceremonies have
+/// their own tests): the user row is inserted, the session issued by the real session store.
+pub struct SignedIn {
+    pub user_id: uuid::Uuid,
+    pub email: String,
+    /// `session=<token>`, ready for a `Cookie` header.
+    pub cookie: String,
+}
+
+impl TestApp {
+    /// A verified user `email` (optionally an operator) signed in to this app.
+    pub async fn sign_in(&self, email: &str, operator: bool) -> SignedIn {
+        let user_id = uuid::Uuid::new_v4();
+        self.db
+            .client()
+            .await
+            .execute(
+                "INSERT INTO users (id, email, email_verified_at, is_operator, created_at) VALUES ($1, $2, now(), $3, now())",
+                &[&user_id, &email, &operator],
+            )
+            .await
+            .expect("insert user");
+        self.session_for(user_id, email).await
+    }
+
+    /// A new session for an existing verified user.
+    pub async fn session_for(&self, user_id: uuid::Uuid, email: &str) -> SignedIn {
+        use raptor_actors::session::{NewSession, SessionMsg};
+        use secrecy::ExposeSecret;
+        let new = NewSession {
+            user_id,
+            ip_prefix: Some("127.0.0.0/24".into()),
+            user_agent: Some("tests".into()),
+        };
+        let issued = self
+            .app()
+            .actors()
+            .sessions
+            .ask(
+                |reply| SessionMsg::Issue { new, reply },
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("session store up")
+            .expect("session issued");
+        SignedIn {
+            user_id,
+            email: email.to_owned(),
+            cookie: format!("session={}", issued.token.expose_secret()),
+        }
+    }
+
+    /// A request with the user's cookie and, for writes, the allowed origin and a JSON body type.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: &SignedIn,
+    ) -> reqwest::RequestBuilder {
+        let write = !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD);
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("cookie", &user.cookie);
+        if write {
+            request = request
+                .header("origin", ORIGIN)
+                .header("content-type", "application/json");
+        }
+        request
+    }
+}

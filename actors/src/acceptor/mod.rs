@@ -21,8 +21,9 @@ use hyper_util::service::TowerToHyperService;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tower::ServiceExt;
+
+use crate::task::AbortOnDrop;
 
 pub struct AcceptorArgs {
     pub listener: Arc<TcpListener>,
@@ -147,13 +148,4 @@ fn with_peer(
         request.extensions_mut().insert(ConnectInfo(peer));
         router.clone().oneshot(request.map(axum::body::Body::new))
     })
-}
-
-/// A task that is aborted when its owner is dropped (the actor failed or stopped).
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }

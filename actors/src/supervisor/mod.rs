@@ -21,8 +21,9 @@ use crate::audit::{AuditArgs, AuditMsg, AuditWriter};
 use crate::broker::Broker;
 use crate::clock::SharedClock;
 use crate::scheduler::{Scheduler, SchedulerMsg};
-use crate::session::SessionStore;
+use crate::session::{SessionArgs, SessionPolicy, SessionStore};
 use crate::slot::{Actors, Slot};
+use crate::token::TokenHasher;
 use restart::RestartHistory;
 pub use restart::RestartPolicy;
 
@@ -62,6 +63,11 @@ pub struct RootArgs {
     pub actors: Actors,
     pub pool: Pool,
     pub clock: SharedClock,
+    /// Keys the HMAC of stored tokens.
+    pub hasher: TokenHasher,
+    pub session_policy: SessionPolicy,
+    /// Connection settings for LISTEN/NOTIFY (the pool's database).
+    pub listen: tokio_postgres::Config,
     /// Required when the mode serves HTTP.
     pub acceptor: Option<AcceptorArgs>,
     pub restart: RestartPolicy,
@@ -186,7 +192,14 @@ impl RootState {
                 r.get_cell()
             }
             Child::SessionStore => {
-                let (r, _) = Actor::spawn_linked(None, SessionStore, (), supervisor).await?;
+                let args = SessionArgs {
+                    pool: a.pool.clone(),
+                    clock: a.clock.clone(),
+                    hasher: a.hasher.clone(),
+                    policy: a.session_policy,
+                    listen: a.listen.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(None, SessionStore, args, supervisor).await?;
                 a.actors.sessions.set(Some(r.clone()));
                 r.get_cell()
             }

@@ -3,7 +3,7 @@
 //! Heroku Postgres presents certificates that do not chain to a public root, and Heroku's own
 //! guidance is `sslmode=require`: encrypt, do not verify. libpq's `require` means exactly that,
 //! so this verifier checks the handshake signatures but accepts any certificate. See
-//! `docs/adr/0002-postgres-tls.md`.
+//! `docs/adr/0002-postgres-tls.md` in the repository root.
 
 use std::sync::Arc;
 

@@ -1,0 +1,10 @@
+//! Postgres plumbing shared by the actors: the TLS connector and LISTEN/NOTIFY.
+//!
+//! Postgres is the shared truth between dynos; a change one process makes (a revoked session,
+//! an engaged kill switch) is announced with `pg_notify` in the same transaction and reaches
+//! every other process's listener when it commits.
+
+pub mod listen;
+mod tls;
+
+pub use tls::connector;

@@ -1,0 +1,112 @@
+//! Extractors that guard routes and describe the caller.
+//!
+//! [`CurrentSession`] is the session guard: 401 without a valid session cookie, 503 when the
+//! session store cannot answer. [`OperatorSession`] adds 403 for anyone but an operator.
+//! [`Caller`] is what the audit trail and new sessions may record about the client.
+
+use std::net::IpAddr;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use raptor_actors::audit::AuditEntry;
+use raptor_actors::session::{SessionError, SessionInfo, SessionMsg};
+use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
+
+use super::client_ip::ClientIp;
+use super::cookie;
+use super::{request_id, ApiError, AppState};
+
+/// A signed-in caller.
+#[derive(Debug, Clone)]
+pub struct CurrentSession(pub SessionInfo);
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = cookie::session_token(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
+        let info = state
+            .actors
+            .sessions
+            .ask(
+                |reply| SessionMsg::Validate { token, reply },
+                DEFAULT_CALL_TIMEOUT,
+            )
+            .await?
+            .map_err(session_error)?
+            .ok_or_else(ApiError::unauthenticated)?;
+        tracing::Span::current().record("user_id", tracing::field::display(info.user_id));
+        Ok(CurrentSession(info))
+    }
+}
+
+/// A signed-in operator.
+#[derive(Debug, Clone)]
+pub struct OperatorSession(pub SessionInfo);
+
+impl FromRequestParts<AppState> for OperatorSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let CurrentSession(info) = CurrentSession::from_request_parts(parts, state).await?;
+        if !info.is_operator {
+            return Err(ApiError::forbidden(
+                "operator_only",
+                "this route is for operators",
+            ));
+        }
+        Ok(OperatorSession(info))
+    }
+}
+
+/// Maps a session store failure to a response.
+pub fn session_error(error: SessionError) -> ApiError {
+    match error {
+        SessionError::Storage => ApiError::unavailable("session storage is unavailable"),
+        SessionError::InactiveUser => {
+            ApiError::forbidden("account_inactive", "this account cannot sign in")
+        }
+    }
+}
+
+/// What we may record about the client: its IP prefix and a user-agent fragment.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub ip: IpAddr,
+    pub ip_prefix: String,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    /// An audit entry for `event` stamped with this caller's prefix and request id.
+    pub fn audit(&self, event: &'static str) -> AuditEntry {
+        let mut entry = AuditEntry::new(event);
+        entry.ip_prefix = Some(self.ip_prefix.clone());
+        entry.request_id = self.request_id.clone();
+        entry
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|c| c.0)
+            .ok_or_else(|| ApiError::internal("client ip middleware did not run"))?;
+        Ok(Caller {
+            ip,
+            ip_prefix: crate::net::ip_prefix(ip),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            request_id: request_id::current(),
+        })
+    }
+}
