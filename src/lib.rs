@@ -1,7 +1,10 @@
 //! Raptor, the HTTP API behind raxx.app: configuration, the HTTP surface, the database, and the
 //! startup that ties them to the supervision tree in `raptor-actors`.
 
+pub mod auth;
+pub mod cli;
 pub mod db;
+pub mod email;
 pub mod http;
 pub mod net;
 pub mod settings;

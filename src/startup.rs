@@ -85,6 +85,9 @@ impl Application {
             (Some(args), Some(local_addr))
         };
 
+        let mailer = (mode != Mode::Worker)
+            .then(|| crate::email::mailer_args(&settings, pool.clone(), clock.clone()))
+            .transpose()?;
         let root_args = RootArgs {
             mode,
             actors: actors.clone(),
@@ -93,6 +96,7 @@ impl Application {
             hasher: settings.token_hasher(),
             session_policy: SessionPolicy::default(),
             listen,
+            mailer,
             acceptor,
             restart: settings.restart,
         };

@@ -9,6 +9,7 @@ pub mod acceptor;
 pub mod audit;
 pub mod broker;
 pub mod clock;
+pub mod mailer;
 pub mod pg;
 pub mod scheduler;
 pub mod session;

@@ -13,6 +13,7 @@ use ractor::{ActorRef, Message, RpcReplyPort};
 
 use crate::audit::AuditMsg;
 use crate::broker::BrokerMsg;
+use crate::mailer::MailerMsg;
 use crate::session::SessionMsg;
 
 /// How long a request waits for an actor's answer before it is told the actor is unavailable.
@@ -95,6 +96,7 @@ pub struct Actors {
     pub sessions: Slot<SessionMsg>,
     pub audit: Slot<AuditMsg>,
     pub broker: Slot<BrokerMsg>,
+    pub mailer: Slot<MailerMsg>,
 }
 
 impl Default for Actors {
@@ -103,6 +105,7 @@ impl Default for Actors {
             sessions: Slot::new("session store"),
             audit: Slot::new("audit writer"),
             broker: Slot::new("broker"),
+            mailer: Slot::new("mailer"),
         }
     }
 }
@@ -114,6 +117,7 @@ impl Actors {
             (self.sessions.name(), self.sessions.is_up()),
             (self.audit.name(), self.audit.is_up()),
             (self.broker.name(), self.broker.is_up()),
+            (self.mailer.name(), self.mailer.is_up()),
         ]
     }
 }

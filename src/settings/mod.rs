@@ -264,6 +264,10 @@ impl Settings {
             }
         }
 
+        if let Some(url) = src.get("SMTP_URL") {
+            crate::email::check_smtp_url(url)?;
+        }
+
         let log_json = match src.get("LOG_FORMAT") {
             Some("json") => true,
             Some("pretty") => false,

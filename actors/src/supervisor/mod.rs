@@ -20,6 +20,7 @@ use crate::acceptor::{Acceptor, AcceptorArgs, AcceptorMsg, Drained};
 use crate::audit::{AuditArgs, AuditMsg, AuditWriter};
 use crate::broker::Broker;
 use crate::clock::SharedClock;
+use crate::mailer::{Mailer, MailerArgs, MailerMsg};
 use crate::scheduler::{Scheduler, SchedulerMsg};
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
 use crate::slot::{Actors, Slot};
@@ -42,9 +43,9 @@ impl Mode {
     fn children(self) -> &'static [Child] {
         use Child::*;
         match self {
-            Mode::Web => &[AuditWriter, SessionStore, Broker, Acceptor],
+            Mode::Web => &[AuditWriter, SessionStore, Broker, Mailer, Acceptor],
             Mode::Worker => &[AuditWriter, Scheduler],
-            Mode::Dev => &[AuditWriter, SessionStore, Broker, Scheduler, Acceptor],
+            Mode::Dev => &[AuditWriter, SessionStore, Broker, Mailer, Scheduler, Acceptor],
         }
     }
 }
@@ -55,6 +56,7 @@ pub enum Child {
     SessionStore,
     AuditWriter,
     Broker,
+    Mailer,
     Scheduler,
 }
 
@@ -68,6 +70,8 @@ pub struct RootArgs {
     pub session_policy: SessionPolicy,
     /// Connection settings for LISTEN/NOTIFY (the pool's database).
     pub listen: tokio_postgres::Config,
+    /// Required when the mode runs the mailer.
+    pub mailer: Option<MailerArgs>,
     /// Required when the mode serves HTTP.
     pub acceptor: Option<AcceptorArgs>,
     pub restart: RestartPolicy,
@@ -208,6 +212,12 @@ impl RootState {
                 a.actors.broker.set(Some(r.clone()));
                 r.get_cell()
             }
+            Child::Mailer => {
+                let args = a.mailer.clone().ok_or("no mailer configuration")?;
+                let (r, _) = Actor::spawn_linked(None, Mailer, args, supervisor).await?;
+                a.actors.mailer.set(Some(r.clone()));
+                r.get_cell()
+            }
             Child::Scheduler => {
                 let (r, _) = Actor::spawn_linked(None, Scheduler, (), supervisor).await?;
                 self.scheduler.set(Some(r.clone()));
@@ -231,6 +241,7 @@ impl RootState {
             Child::AuditWriter => a.audit.set(None),
             Child::SessionStore => a.sessions.set(None),
             Child::Broker => a.broker.set(None),
+            Child::Mailer => a.mailer.set(None),
             Child::Scheduler => self.scheduler.set(None),
             Child::Acceptor => self.acceptor.set(None),
         }
@@ -275,17 +286,15 @@ impl RootState {
             }
             Err(_) => Drained::Clean,
         };
-        let _ = self
-            .args
-            .actors
-            .audit
-            .ask(AuditMsg::Flush, Duration::from_secs(5))
-            .await;
+        let actors = &self.args.actors;
+        let _ = actors.mailer.ask(MailerMsg::Flush, Duration::from_secs(10)).await;
+        let _ = actors.audit.ask(AuditMsg::Flush, Duration::from_secs(5)).await;
         for (_, child) in self.running.drain() {
             match child {
                 Child::AuditWriter => stop(&self.args.actors.audit).await,
                 Child::SessionStore => stop(&self.args.actors.sessions).await,
                 Child::Broker => stop(&self.args.actors.broker).await,
+                Child::Mailer => stop(&self.args.actors.mailer).await,
                 Child::Scheduler => stop(&self.scheduler).await,
                 Child::Acceptor => stop(&self.acceptor).await,
             }

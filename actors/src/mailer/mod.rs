@@ -1,0 +1,162 @@
+//! The mailer: drains the durable `email_outbox` through lettre, with retries and backoff.
+//!
+//! Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several dynos can run a mailer and each
+//! message is sent by one of them. A verification email's token is minted at send time and only
+//! its HMAC is stored, so neither the outbox nor any other table ever holds a usable token.
+
+mod outbox;
+
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use secrecy::ExposeSecret;
+
+use crate::clock::SharedClock;
+use crate::task::AbortOnDrop;
+use crate::token::{self, TokenHasher};
+pub use outbox::VERIFY_PURPOSE;
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Transport {
+    /// An SMTP server (`SMTP_URL`).
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Development without SMTP: the message, link included, is written to the log.
+    Log,
+    /// Outside development without `SMTP_URL`: messages stay queued until it is configured.
+    Disabled,
+}
+
+#[derive(Clone)]
+pub struct MailerArgs {
+    pub pool: deadpool_postgres::Pool,
+    pub clock: SharedClock,
+    pub hasher: TokenHasher,
+    pub transport: Transport,
+    pub from: Mailbox,
+    /// `<first FRONTEND_ORIGIN>/verify-email?token=`
+    pub verify_link_base: String,
+    /// How often the outbox is polled even without a wake-up (retries, other dynos' rows).
+    pub poll_every: Duration,
+}
+
+pub enum MailerMsg {
+    /// Something was queued: drain now.
+    Wake,
+    /// Drain, then reply (shutdown, tests).
+    Flush(RpcReplyPort<()>),
+}
+
+pub struct Mailer;
+
+pub struct MailerState {
+    args: MailerArgs,
+    _ticker: AbortOnDrop<()>,
+}
+
+/// Messages sent per drain before yielding to the mailbox.
+const BATCH: usize = 50;
+
+impl Actor for Mailer {
+    type Msg = MailerMsg;
+    type State = MailerState;
+    type Arguments = MailerArgs;
+
+    async fn pre_start(&self, myself: ActorRef<MailerMsg>, args: MailerArgs) -> Result<MailerState, ActorProcessingErr> {
+        if matches!(args.transport, Transport::Disabled) {
+            tracing::warn!("SMTP_URL is not set: emails are queued but not sent");
+        }
+        let ticker = myself.send_interval(args.poll_every, || MailerMsg::Wake);
+        myself.send_message(MailerMsg::Wake)?;
+        Ok(MailerState { args, _ticker: AbortOnDrop(ticker) })
+    }
+
+    async fn handle(&self, _: ActorRef<MailerMsg>, msg: MailerMsg, state: &mut MailerState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            MailerMsg::Wake => state.drain().await,
+            MailerMsg::Flush(reply) => {
+                state.drain().await;
+                let _ = reply.send(());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MailerState {
+    async fn drain(&mut self) {
+        if matches!(self.args.transport, Transport::Disabled) {
+            return;
+        }
+        for _ in 0..BATCH {
+            match self.send_one().await {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(error) => {
+                    tracing::error!(%error, "mailer could not read the outbox");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Sends the next due message; `Ok(false)` when none is due.
+    async fn send_one(&self) -> Result<bool, outbox::OutboxError> {
+        let a = &self.args;
+        let now = a.clock.now();
+        let mut client = a.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = outbox::claim_due(&tx, now).await? else { return Ok(false) };
+        let token = token::mint();
+        outbox::store_verification(&tx, row.user_id, &a.hasher.digest(VERIFY_PURPOSE, token.expose_secret()), now).await?;
+        let link = format!("{}{}", a.verify_link_base, token.expose_secret());
+        let sent = self.deliver(&row.recipient, &link).await;
+        match sent {
+            Ok(()) => {
+                outbox::mark_sent(&tx, row.id, now).await?;
+                tx.commit().await?;
+                tracing::info!(outbox_id = %row.id, "verification email sent");
+            }
+            Err(error) => {
+                // The minted token was never delivered: roll it back with the claim.
+                tx.rollback().await?;
+                let attempts = row.attempts + 1;
+                let wait = chrono::Duration::seconds(2i64.saturating_pow(attempts.min(12) as u32).min(3600));
+                outbox::mark_failed(&client, row.id, attempts, now + wait, &error).await?;
+                tracing::warn!(outbox_id = %row.id, attempts, %error, "email delivery failed; will retry");
+            }
+        }
+        Ok(true)
+    }
+
+    async fn deliver(&self, recipient: &str, link: &str) -> Result<(), String> {
+        let body = format!(
+            "Confirm your email address for Raxx by opening this link:\n\n{link}\n\n\
+             The link works once and expires in 24 hours. If you did not sign up, ignore this message.\n"
+        );
+        match &self.args.transport {
+            Transport::Smtp(smtp) => {
+                let to: Mailbox = recipient.parse().map_err(|_| "recipient is not a valid address".to_owned())?;
+                let message = Message::builder()
+                    .from(self.args.from.clone())
+                    .to(to)
+                    .subject("Confirm your email for Raxx")
+                    .body(body)
+                    .map_err(|e| e.to_string())?;
+                match tokio::time::timeout(Duration::from_secs(30), smtp.send(message)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("SMTP timed out".into()),
+                }
+            }
+            Transport::Log => {
+                // Development only (SPEC §7): the link is printed so a developer can click it.
+                tracing::info!(to = recipient, "development email:\n{body}");
+                Ok(())
+            }
+            Transport::Disabled => Err("SMTP is not configured".into()),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The outbox and email-verification SQL used by the mailer.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+/// HMAC purpose of email verification tokens.
+pub const VERIFY_PURPOSE: &str = "email-verify";
+/// How long a verification link works.
+pub const VERIFY_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+pub(super) struct Due {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub recipient: String,
+    pub attempts: i32,
+}
+
+/// Locks the next due message for this transaction; other dynos skip it.
+pub(super) async fn claim_due(tx: &impl GenericClient, now: DateTime<Utc>) -> Result<Option<Due>, OutboxError> {
+    let row = tx
+        .query_opt(
+            "SELECT id, user_id, recipient, attempts FROM email_outbox \
+             WHERE sent_at IS NULL AND next_attempt_at <= $1 AND kind = 'verify_email' AND user_id IS NOT NULL \
+             ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            &[&now],
+        )
+        .await?;
+    Ok(row.map(|r| Due { id: r.get(0), user_id: r.get(1), recipient: r.get(2), attempts: r.get(3) }))
+}
+
+pub(super) async fn store_verification(tx: &impl GenericClient, user_id: Uuid, token_hash: &str, now: DateTime<Utc>) -> Result<(), OutboxError> {
+    tx.execute(
+        "INSERT INTO email_verifications (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&Uuid::new_v4(), &user_id, &token_hash, &now, &(now + VERIFY_TTL)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_sent(tx: &impl GenericClient, id: Uuid, now: DateTime<Utc>) -> Result<(), OutboxError> {
+    tx.execute("UPDATE email_outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1", &[&id, &now])
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_failed(
+    client: &impl GenericClient,
+    id: Uuid,
+    attempts: i32,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), OutboxError> {
+    let error: String = error.chars().take(200).collect();
+    client
+        .execute(
+            "UPDATE email_outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1",
+            &[&id, &attempts, &next_attempt_at, &error],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Email configuration: the mailer's transport from `SMTP_URL` and sender from `EMAIL_FROM`.
+//!
+//! `SMTP_URL` uses lettre's URL form: `smtps://` (implicit TLS), `smtp://…?tls=required`
+//! (STARTTLS), and plain `smtp://` only to a loopback host. Without it, development writes
+//! emails to the log and other environments keep them queued.
+
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use raptor_actors::clock::SharedClock;
+use raptor_actors::mailer::{MailerArgs, Transport};
+use secrecy::ExposeSecret;
+
+use crate::settings::{AppEnv, ConfigError, Settings};
+
+const DEFAULT_FROM: &str = "Raxx <no-reply@raxx.app>";
+
+/// Checks an `SMTP_URL` without revealing it (it may hold a password).
+pub fn check_smtp_url(raw: &str) -> Result<(), ConfigError> {
+    let fail = |problem: &str| ConfigError { variable: "SMTP_URL", problem: problem.to_owned() };
+    let url = url::Url::parse(raw).map_err(|_| fail("is not a URL"))?;
+    let tls_required = url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(fail("has no host")),
+    };
+    match url.scheme() {
+        "smtps" => Ok(()),
+        "smtp" if tls_required || loopback => Ok(()),
+        "smtp" => Err(fail("must use smtps:// or ?tls=required (plain SMTP only to a loopback host)")),
+        _ => Err(fail("must be an smtp:// or smtps:// URL")),
+    }
+}
+
+/// The mailer's configuration for these settings.
+pub fn mailer_args(settings: &Settings, pool: deadpool_postgres::Pool, clock: SharedClock) -> Result<MailerArgs, ConfigError> {
+    let transport = match &settings.smtp_url {
+        Some(url) => {
+            let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                .map_err(|_| ConfigError { variable: "SMTP_URL", problem: "is not a valid SMTP URL".into() })?;
+            Transport::Smtp(builder.timeout(Some(Duration::from_secs(20))).build())
+        }
+        None if settings.app_env == AppEnv::Development => Transport::Log,
+        None => Transport::Disabled,
+    };
+    let from: Mailbox = settings
+        .email_from
+        .as_deref()
+        .unwrap_or(DEFAULT_FROM)
+        .parse()
+        .map_err(|_| ConfigError { variable: "EMAIL_FROM", problem: "is not a valid address".into() })?;
+    let origin = settings.frontend_origins.first().map(String::as_str).unwrap_or("http://localhost:3000");
+    Ok(MailerArgs {
+        pool,
+        clock,
+        hasher: settings.token_hasher(),
+        transport,
+        from,
+        verify_link_base: format!("{origin}/verify-email?token="),
+        poll_every: Duration::from_secs(5),
+    })
+}
