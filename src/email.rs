@@ -18,11 +18,22 @@ const DEFAULT_FROM: &str = "Raxx <no-reply@raxx.app>";
 
 /// Checks an `SMTP_URL` without revealing it (it may hold a password).
 pub fn check_smtp_url(raw: &str) -> Result<(), ConfigError> {
-    let fail = |problem: &str| ConfigError { variable: "SMTP_URL", problem: problem.to_owned() };
+    let fail = |problem: &str| ConfigError {
+        variable: "SMTP_URL",
+        problem: problem.to_owned(),
+    };
     let url = url::Url::parse(raw).map_err(|_| fail("is not a URL"))?;
-    let tls_required = url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+    let tls_required = url
+        .query_pairs()
+        .any(|(k, v)| k == "tls" && v == "required");
     let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        // `smtp:` is not a special scheme to the URL parser, so an IP host arrives as a domain.
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => return Err(fail("has no host")),
@@ -30,17 +41,26 @@ pub fn check_smtp_url(raw: &str) -> Result<(), ConfigError> {
     match url.scheme() {
         "smtps" => Ok(()),
         "smtp" if tls_required || loopback => Ok(()),
-        "smtp" => Err(fail("must use smtps:// or ?tls=required (plain SMTP only to a loopback host)")),
+        "smtp" => Err(fail(
+            "must use smtps:// or ?tls=required (plain SMTP only to a loopback host)",
+        )),
         _ => Err(fail("must be an smtp:// or smtps:// URL")),
     }
 }
 
 /// The mailer's configuration for these settings.
-pub fn mailer_args(settings: &Settings, pool: deadpool_postgres::Pool, clock: SharedClock) -> Result<MailerArgs, ConfigError> {
+pub fn mailer_args(
+    settings: &Settings,
+    pool: deadpool_postgres::Pool,
+    clock: SharedClock,
+) -> Result<MailerArgs, ConfigError> {
     let transport = match &settings.smtp_url {
         Some(url) => {
             let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-                .map_err(|_| ConfigError { variable: "SMTP_URL", problem: "is not a valid SMTP URL".into() })?;
+                .map_err(|_| ConfigError {
+                    variable: "SMTP_URL",
+                    problem: "is not a valid SMTP URL".into(),
+                })?;
             Transport::Smtp(builder.timeout(Some(Duration::from_secs(20))).build())
         }
         None if settings.app_env == AppEnv::Development => Transport::Log,
@@ -51,8 +71,15 @@ pub fn mailer_args(settings: &Settings, pool: deadpool_postgres::Pool, clock: Sh
         .as_deref()
         .unwrap_or(DEFAULT_FROM)
         .parse()
-        .map_err(|_| ConfigError { variable: "EMAIL_FROM", problem: "is not a valid address".into() })?;
-    let origin = settings.frontend_origins.first().map(String::as_str).unwrap_or("http://localhost:3000");
+        .map_err(|_| ConfigError {
+            variable: "EMAIL_FROM",
+            problem: "is not a valid address".into(),
+        })?;
+    let origin = settings
+        .frontend_origins
+        .first()
+        .map(String::as_str)
+        .unwrap_or("http://localhost:3000");
     Ok(MailerArgs {
         pool,
         clock,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use raptor::{db, telemetry, Application, Settings};
+use raptor::{cli, db, telemetry, Application, Settings};
 use raptor_actors::supervisor::Mode;
 
 #[derive(Parser)]
@@ -30,6 +30,9 @@ enum Command {
     /// Make sure a local PostgreSQL answers (starting a private one under target/ if needed)
     /// and print its admin URL.
     DevDb,
+    /// Registration invitations.
+    #[command(subcommand)]
+    BootstrapToken(cli::bootstrap::Command),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             db::migrate(&pool).await
         }
         Command::Dev => dev().await,
+        Command::BootstrapToken(command) => {
+            operator(|ctx| Box::pin(cli::bootstrap::run(command, ctx))).await
+        }
         Command::DevDb => {
             telemetry::init(false, "warn");
             println!("{}", db::local_cluster::ensure_server(&target_dir()).await?);
@@ -96,6 +102,23 @@ async fn dev() -> anyhow::Result<()> {
         .await?
         .run_until_stopped()
         .await
+}
+
+/// Runs an operator command with a [`cli::CliContext`], closing it afterwards.
+async fn operator<F>(command: F) -> anyhow::Result<()>
+where
+    F: for<'a> FnOnce(
+        &'a cli::CliContext,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'a>,
+    >,
+{
+    let settings = Settings::from_env()?;
+    telemetry::init(settings.log_json, "warn");
+    let ctx = cli::CliContext::open(settings).await?;
+    let result = command(&ctx).await;
+    ctx.close().await;
+    result
 }
 
 fn pool(settings: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {

@@ -19,6 +19,9 @@ use crate::http::rate_limit::IpRateLimiter;
 use crate::http::{self, AppState};
 use crate::settings::Settings;
 
+/// `POST /api/auth/email/resend` calls allowed per client IP per hour.
+const RESENDS_PER_IP_PER_HOUR: u32 = 10;
+
 /// A running Raptor process: its supervision tree and, in web modes, its listener.
 pub struct Application {
     local_addr: Option<SocketAddr>,
@@ -57,20 +60,28 @@ impl Application {
                 .flags
                 .global_rate_limit
                 .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute));
-            if let Some(limiter) = rate_limiter.clone() {
-                background.push(tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(Duration::from_secs(60));
-                    loop {
-                        tick.tick().await;
-                        limiter.forget_idle();
-                    }
-                }));
-            }
+            let resend_limiter = IpRateLimiter::per_hour(RESENDS_PER_IP_PER_HOUR);
+            let limiters: Vec<IpRateLimiter> = rate_limiter
+                .iter()
+                .cloned()
+                .chain([resend_limiter.clone()])
+                .collect();
+            background.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    limiters.iter().for_each(IpRateLimiter::forget_idle);
+                }
+            }));
             let state = AppState {
                 settings: settings.clone(),
                 pool: pool.clone(),
                 actors: actors.clone(),
                 rate_limiter,
+                resend_limiter,
+                webauthn: crate::auth::passkeys::relying_party(&settings)?.map(Arc::new),
+                clock: clock.clone(),
+                session_policy: SessionPolicy::default(),
             };
             let address = SocketAddr::new(settings.bind_address, settings.port);
             let listener = TcpListener::bind(address)

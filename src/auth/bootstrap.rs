@@ -34,7 +34,11 @@ pub async fn create(
             &[&id, &hasher.digest(PURPOSE, token.expose_secret()), &email.map(Email::as_str), &now, &expires_at],
         )
         .await?;
-    Ok(Created { id, token, expires_at })
+    Ok(Created {
+        id,
+        token,
+        expires_at,
+    })
 }
 
 /// The id of an unused, unexpired token that may register `email`.
@@ -59,7 +63,12 @@ pub async fn find_usable(
 }
 
 /// Marks the token used by `user_id`; `false` when it was used or expired meanwhile.
-pub async fn consume(client: &impl GenericClient, id: Uuid, user_id: Uuid, now: DateTime<Utc>) -> Result<bool, tokio_postgres::Error> {
+pub async fn consume(
+    client: &impl GenericClient,
+    id: Uuid,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, tokio_postgres::Error> {
     let n = client
         .execute(
             "UPDATE bootstrap_tokens SET used_at = $3, used_by = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $3",

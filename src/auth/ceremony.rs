@@ -42,7 +42,11 @@ pub struct New<'a> {
     pub state: serde_json::Value,
 }
 
-pub async fn create(client: &impl GenericClient, new: New<'_>, now: DateTime<Utc>) -> Result<Uuid, tokio_postgres::Error> {
+pub async fn create(
+    client: &impl GenericClient,
+    new: New<'_>,
+    now: DateTime<Utc>,
+) -> Result<Uuid, tokio_postgres::Error> {
     let id = Uuid::new_v4();
     client
         .execute(

@@ -21,7 +21,9 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && email.chars().all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control()))
+            && email
+                .chars()
+                .all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control()))
             && !email.contains(['<', '>', '(', ')', ',', ';', ':', '\\', '"', '[', ']']);
         if valid {
             Ok(Self(email))
@@ -47,8 +49,21 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_malformed_ones_refused() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "@example.com", "ada@", "ada@example", "a b@example.com", "ada@@x.com", "<a>@x.com", "ada@x..com"] {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a b@example.com",
+            "ada@@x.com",
+            "<a>@x.com",
+            "ada@x..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -2,8 +2,8 @@
 //! `WEBAUTHN_ORIGIN`, plus the adjustments Raptor makes to its ceremonies.
 
 use webauthn_rs::prelude::{CreationChallengeResponse, Url};
-use webauthn_rs_proto::ResidentKeyRequirement;
 use webauthn_rs::{Webauthn, WebauthnBuilder};
+use webauthn_rs_proto::ResidentKeyRequirement;
 
 use crate::settings::{ConfigError, Settings};
 
@@ -12,17 +12,35 @@ pub fn relying_party(settings: &Settings) -> Result<Option<Webauthn>, ConfigErro
     let w = &settings.webauthn;
     let (Some(rp_id), Some(origin)) = (&w.rp_id, &w.origin) else {
         if settings.app_env.is_deployed() {
-            let missing = if w.rp_id.is_none() { "WEBAUTHN_RP_ID" } else { "WEBAUTHN_ORIGIN" };
-            return Err(ConfigError { variable: missing, problem: "is required".into() });
+            let missing = if w.rp_id.is_none() {
+                "WEBAUTHN_RP_ID"
+            } else {
+                "WEBAUTHN_ORIGIN"
+            };
+            return Err(ConfigError {
+                variable: missing,
+                problem: "is required".into(),
+            });
         }
         return Ok(None);
     };
-    let fail = |variable, problem: &str| ConfigError { variable, problem: problem.to_owned() };
+    let fail = |variable, problem: &str| ConfigError {
+        variable,
+        problem: problem.to_owned(),
+    };
     let origin = Url::parse(origin).map_err(|_| fail("WEBAUTHN_ORIGIN", "is not a URL"))?;
     let builder = WebauthnBuilder::new(rp_id, &origin)
-        .map_err(|_| fail("WEBAUTHN_RP_ID", "must be a domain that WEBAUTHN_ORIGIN belongs to"))?
+        .map_err(|_| {
+            fail(
+                "WEBAUTHN_RP_ID",
+                "must be a domain that WEBAUTHN_ORIGIN belongs to",
+            )
+        })?
         .rp_name(w.rp_name.as_deref().unwrap_or("Raxx"));
-    builder.build().map(Some).map_err(|_| fail("WEBAUTHN_ORIGIN", "is not usable with WEBAUTHN_RP_ID"))
+    builder
+        .build()
+        .map(Some)
+        .map_err(|_| fail("WEBAUTHN_ORIGIN", "is not usable with WEBAUTHN_RP_ID"))
 }
 
 /// Asks for a discoverable credential, so the passkey can later sign in without an email

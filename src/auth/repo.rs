@@ -24,22 +24,39 @@ fn user(r: &tokio_postgres::Row) -> User {
     }
 }
 
-pub async fn user_by_email(client: &impl GenericClient, email: &Email) -> Result<Option<User>, tokio_postgres::Error> {
+pub async fn user_by_email(
+    client: &impl GenericClient,
+    email: &Email,
+) -> Result<Option<User>, tokio_postgres::Error> {
     let row = client
-        .query_opt("SELECT id, email, email_verified_at, deleted_at FROM users WHERE email = $1", &[&email.as_str()])
+        .query_opt(
+            "SELECT id, email, email_verified_at, deleted_at FROM users WHERE email = $1",
+            &[&email.as_str()],
+        )
         .await?;
     Ok(row.as_ref().map(user))
 }
 
-pub async fn user_by_id(client: &impl GenericClient, id: Uuid) -> Result<Option<User>, tokio_postgres::Error> {
+pub async fn user_by_id(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<User>, tokio_postgres::Error> {
     let row = client
-        .query_opt("SELECT id, email, email_verified_at, deleted_at FROM users WHERE id = $1", &[&id])
+        .query_opt(
+            "SELECT id, email, email_verified_at, deleted_at FROM users WHERE id = $1",
+            &[&id],
+        )
         .await?;
     Ok(row.as_ref().map(user))
 }
 
 /// Inserts the user unless the address is taken; `false` when it is.
-pub async fn insert_user(client: &impl GenericClient, id: Uuid, email: &str, now: DateTime<Utc>) -> Result<bool, tokio_postgres::Error> {
+pub async fn insert_user(
+    client: &impl GenericClient,
+    id: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, tokio_postgres::Error> {
     let n = client
         .execute(
             "INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING",
@@ -59,18 +76,35 @@ fn decode(value: serde_json::Value) -> Option<Passkey> {
     serde_json::from_value(value).ok()
 }
 
-pub async fn passkeys_of(client: &impl GenericClient, user_id: Uuid) -> Result<Vec<Passkey>, tokio_postgres::Error> {
+pub async fn passkeys_of(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<Passkey>, tokio_postgres::Error> {
     let rows = client
-        .query("SELECT passkey FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at", &[&user_id])
+        .query(
+            "SELECT passkey FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at",
+            &[&user_id],
+        )
         .await?;
     Ok(rows.into_iter().filter_map(|r| decode(r.get(0))).collect())
 }
 
-pub async fn passkey_by_credential_id(client: &impl GenericClient, credential_id: &str) -> Result<Option<StoredPasskey>, tokio_postgres::Error> {
+pub async fn passkey_by_credential_id(
+    client: &impl GenericClient,
+    credential_id: &str,
+) -> Result<Option<StoredPasskey>, tokio_postgres::Error> {
     let row = client
-        .query_opt("SELECT user_id, passkey FROM webauthn_credentials WHERE credential_id = $1", &[&credential_id])
+        .query_opt(
+            "SELECT user_id, passkey FROM webauthn_credentials WHERE credential_id = $1",
+            &[&credential_id],
+        )
         .await?;
-    Ok(row.and_then(|r| Some(StoredPasskey { user_id: r.get(0), passkey: decode(r.get(1))? })))
+    Ok(row.and_then(|r| {
+        Some(StoredPasskey {
+            user_id: r.get(0),
+            passkey: decode(r.get(1))?,
+        })
+    }))
 }
 
 /// The base64url form used as `credential_id`.
@@ -104,7 +138,12 @@ pub async fn insert_passkey(
 }
 
 /// Records a use; writes the passkey back when its counter or backup state changed.
-pub async fn record_use(client: &impl GenericClient, passkey: &Passkey, changed: bool, now: DateTime<Utc>) -> Result<(), tokio_postgres::Error> {
+pub async fn record_use(
+    client: &impl GenericClient,
+    passkey: &Passkey,
+    changed: bool,
+    now: DateTime<Utc>,
+) -> Result<(), tokio_postgres::Error> {
     let key = credential_key(passkey);
     if changed {
         let json = serde_json::to_value(passkey).expect("a passkey serialises");
@@ -118,7 +157,10 @@ pub async fn record_use(client: &impl GenericClient, passkey: &Passkey, changed:
             .await?;
     } else {
         client
-            .execute("UPDATE webauthn_credentials SET last_used_at = $2 WHERE credential_id = $1", &[&key, &now])
+            .execute(
+                "UPDATE webauthn_credentials SET last_used_at = $2 WHERE credential_id = $1",
+                &[&key, &now],
+            )
             .await?;
     }
     Ok(())
@@ -127,11 +169,19 @@ pub async fn record_use(client: &impl GenericClient, passkey: &Passkey, changed:
 /// `(backup_eligible, backup_state)` from a serialised passkey.
 fn backup_flags(json: &serde_json::Value) -> (bool, bool) {
     let cred = &json["cred"];
-    (cred["backup_eligible"].as_bool().unwrap_or(false), cred["backup_state"].as_bool().unwrap_or(false))
+    (
+        cred["backup_eligible"].as_bool().unwrap_or(false),
+        cred["backup_state"].as_bool().unwrap_or(false),
+    )
 }
 
 /// Queues the verification email (in the caller's transaction).
-pub async fn enqueue_verification_email(client: &impl GenericClient, user_id: Uuid, recipient: &str, now: DateTime<Utc>) -> Result<(), tokio_postgres::Error> {
+pub async fn enqueue_verification_email(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    recipient: &str,
+    now: DateTime<Utc>,
+) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
             "INSERT INTO email_outbox (id, kind, user_id, recipient, created_at, next_attempt_at) VALUES ($1, 'verify_email', $2, $3, $4, $4)",
@@ -142,16 +192,27 @@ pub async fn enqueue_verification_email(client: &impl GenericClient, user_id: Uu
 }
 
 /// Verification emails queued for `recipient` since `since` (the per-address resend limit).
-pub async fn recent_emails_to(client: &impl GenericClient, recipient: &str, since: DateTime<Utc>) -> Result<i64, tokio_postgres::Error> {
+pub async fn recent_emails_to(
+    client: &impl GenericClient,
+    recipient: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, tokio_postgres::Error> {
     let row = client
-        .query_one("SELECT count(*) FROM email_outbox WHERE recipient = $1 AND created_at > $2", &[&recipient, &since])
+        .query_one(
+            "SELECT count(*) FROM email_outbox WHERE recipient = $1 AND created_at > $2",
+            &[&recipient, &since],
+        )
         .await?;
     Ok(row.get(0))
 }
 
 /// Uses a verification token (any of its candidate digests) and activates the account.
 /// Returns the user, or `None` when the token is unknown, used, expired, or the user is gone.
-pub async fn consume_verification(client: &impl GenericClient, digests: &[String], now: DateTime<Utc>) -> Result<Option<Uuid>, tokio_postgres::Error> {
+pub async fn consume_verification(
+    client: &impl GenericClient,
+    digests: &[String],
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, tokio_postgres::Error> {
     let row = client
         .query_opt(
             "WITH used AS (UPDATE email_verifications SET used_at = $2 \

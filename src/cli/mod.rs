@@ -4,6 +4,8 @@
 //!
 //! On Heroku they run as one-off dynos (`heroku run raptor …`) with the app's config vars.
 
+pub mod bootstrap;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,26 +26,48 @@ pub struct CliContext {
 
 impl CliContext {
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let url = settings.database_url().context("configuration error: DATABASE_URL is required")?;
+        let url = settings
+            .database_url()
+            .context("configuration error: DATABASE_URL is required")?;
         let pool = crate::db::build_pool(url, settings.database.ssl, 2)?;
-        let args = AuditArgs { pool: pool.clone(), clock: Arc::new(SystemClock) };
+        let args = AuditArgs {
+            pool: pool.clone(),
+            clock: Arc::new(SystemClock),
+        };
         let (audit, _) = Actor::spawn(None, AuditWriter, args)
             .await
             .map_err(|e| anyhow::anyhow!("audit writer failed to start: {e}"))?;
-        Ok(Self { settings, pool, audit })
+        Ok(Self {
+            settings,
+            pool,
+            audit,
+        })
     }
 
     /// Records an operator action; returns once it is durable. Operator rows carry
     /// `subject = "operator:cli"` unless the entry names one.
     pub async fn audit(&self, mut entry: AuditEntry) -> anyhow::Result<()> {
-        entry.details.as_object_mut().map(|d| d.insert("source".into(), "cli".into()));
-        match self.audit.call(|reply| AuditMsg::Append(entry, reply), Some(Duration::from_secs(10))).await {
+        entry
+            .details
+            .as_object_mut()
+            .map(|d| d.insert("source".into(), "cli".into()));
+        match self
+            .audit
+            .call(
+                |reply| AuditMsg::Append(entry, reply),
+                Some(Duration::from_secs(10)),
+            )
+            .await
+        {
             Ok(ractor::rpc::CallResult::Success(Ok(_))) => Ok(()),
             _ => anyhow::bail!("the audit row could not be written; nothing was changed"),
         }
     }
 
     pub async fn close(self) {
-        let _ = self.audit.stop_and_wait(None, Some(Duration::from_secs(5))).await;
+        let _ = self
+            .audit
+            .stop_and_wait(None, Some(Duration::from_secs(5)))
+            .await;
     }
 }

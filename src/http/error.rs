@@ -35,6 +35,12 @@ impl ApiError {
         }
     }
 
+    /// The same error under a more specific code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     pub fn with_retry_after(mut self, wait: Duration) -> Self {
         self.retry_after = Some(wait);
         self

@@ -24,9 +24,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
+use raptor_actors::clock::SharedClock;
+use raptor_actors::session::SessionPolicy;
+use raptor_actors::token::TokenHasher;
 use raptor_actors::Actors;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -48,9 +51,34 @@ pub struct AppState {
     pub pool: Pool,
     pub actors: Actors,
     pub rate_limiter: Option<IpRateLimiter>,
+    /// Per-IP limit of `POST /api/auth/email/resend`.
+    pub resend_limiter: IpRateLimiter,
+    /// The relying party; `None` when passkeys are not configured.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    pub clock: SharedClock,
+    pub session_policy: SessionPolicy,
 }
 
 impl AppState {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    pub fn hasher(&self) -> TokenHasher {
+        self.settings.token_hasher()
+    }
+
+    pub fn session_policy(&self) -> SessionPolicy {
+        self.session_policy
+    }
+
+    /// The relying party, or 503 when passkeys are not configured.
+    pub fn webauthn(&self) -> Result<&webauthn_rs::Webauthn, ApiError> {
+        self.webauthn
+            .as_deref()
+            .ok_or_else(|| ApiError::unavailable("passkeys are not configured"))
+    }
+
     /// Appends an audit row and waits until it is durable; the caller's change must fail if
     /// this does.
     pub async fn audit(&self, entry: raptor_actors::audit::AuditEntry) -> Result<(), ApiError> {
@@ -79,8 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(system::health))
         .route("/api/system/health", get(system::health))
         .route("/api/system/status", get(system::status))
-        .route("/api/auth/session", get(auth::session))
-        .route("/api/auth/logout", post(auth::logout))
+        .merge(auth::routes())
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()

@@ -24,7 +24,18 @@ pub struct IpRateLimiter {
 
 impl IpRateLimiter {
     pub fn per_minute(limit: u32) -> Self {
-        let quota = Quota::per_minute(NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN));
+        Self::new(Quota::per_minute(
+            NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
+        ))
+    }
+
+    pub fn per_hour(limit: u32) -> Self {
+        Self::new(Quota::per_hour(
+            NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
+        ))
+    }
+
+    fn new(quota: Quota) -> Self {
         Self {
             limiter: Arc::new(RateLimiter::keyed(quota)),
         }

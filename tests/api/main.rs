@@ -2,9 +2,12 @@
 //! application on a random port against its own fresh database.
 
 mod audit;
+mod auth;
 mod config;
 mod helpers;
+mod passkey;
 mod security;
 mod shutdown;
+mod smtp;
 mod supervision;
 mod system;

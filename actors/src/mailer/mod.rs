@@ -8,6 +8,7 @@ mod outbox;
 
 use std::time::Duration;
 
+use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -64,16 +65,28 @@ impl Actor for Mailer {
     type State = MailerState;
     type Arguments = MailerArgs;
 
-    async fn pre_start(&self, myself: ActorRef<MailerMsg>, args: MailerArgs) -> Result<MailerState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<MailerMsg>,
+        args: MailerArgs,
+    ) -> Result<MailerState, ActorProcessingErr> {
         if matches!(args.transport, Transport::Disabled) {
             tracing::warn!("SMTP_URL is not set: emails are queued but not sent");
         }
         let ticker = myself.send_interval(args.poll_every, || MailerMsg::Wake);
         myself.send_message(MailerMsg::Wake)?;
-        Ok(MailerState { args, _ticker: AbortOnDrop(ticker) })
+        Ok(MailerState {
+            args,
+            _ticker: AbortOnDrop(ticker),
+        })
     }
 
-    async fn handle(&self, _: ActorRef<MailerMsg>, msg: MailerMsg, state: &mut MailerState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _: ActorRef<MailerMsg>,
+        msg: MailerMsg,
+        state: &mut MailerState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             MailerMsg::Wake => state.drain().await,
             MailerMsg::Flush(reply) => {
@@ -108,9 +121,17 @@ impl MailerState {
         let now = a.clock.now();
         let mut client = a.pool.get().await?;
         let tx = client.transaction().await?;
-        let Some(row) = outbox::claim_due(&tx, now).await? else { return Ok(false) };
+        let Some(row) = outbox::claim_due(&tx, now).await? else {
+            return Ok(false);
+        };
         let token = token::mint();
-        outbox::store_verification(&tx, row.user_id, &a.hasher.digest(VERIFY_PURPOSE, token.expose_secret()), now).await?;
+        outbox::store_verification(
+            &tx,
+            row.user_id,
+            &a.hasher.digest(VERIFY_PURPOSE, token.expose_secret()),
+            now,
+        )
+        .await?;
         let link = format!("{}{}", a.verify_link_base, token.expose_secret());
         let sent = self.deliver(&row.recipient, &link).await;
         match sent {
@@ -123,7 +144,9 @@ impl MailerState {
                 // The minted token was never delivered: roll it back with the claim.
                 tx.rollback().await?;
                 let attempts = row.attempts + 1;
-                let wait = chrono::Duration::seconds(2i64.saturating_pow(attempts.min(12) as u32).min(3600));
+                let wait = chrono::Duration::seconds(
+                    2i64.saturating_pow(attempts.min(12) as u32).min(3600),
+                );
                 outbox::mark_failed(&client, row.id, attempts, now + wait, &error).await?;
                 tracing::warn!(outbox_id = %row.id, attempts, %error, "email delivery failed; will retry");
             }
@@ -138,11 +161,14 @@ impl MailerState {
         );
         match &self.args.transport {
             Transport::Smtp(smtp) => {
-                let to: Mailbox = recipient.parse().map_err(|_| "recipient is not a valid address".to_owned())?;
+                let to: Mailbox = recipient
+                    .parse()
+                    .map_err(|_| "recipient is not a valid address".to_owned())?;
                 let message = Message::builder()
                     .from(self.args.from.clone())
                     .to(to)
                     .subject("Confirm your email for Raxx")
+                    .header(ContentType::TEXT_PLAIN)
                     .body(body)
                     .map_err(|e| e.to_string())?;
                 match tokio::time::timeout(Duration::from_secs(30), smtp.send(message)).await {

@@ -25,7 +25,10 @@ pub(super) struct Due {
 }
 
 /// Locks the next due message for this transaction; other dynos skip it.
-pub(super) async fn claim_due(tx: &impl GenericClient, now: DateTime<Utc>) -> Result<Option<Due>, OutboxError> {
+pub(super) async fn claim_due(
+    tx: &impl GenericClient,
+    now: DateTime<Utc>,
+) -> Result<Option<Due>, OutboxError> {
     let row = tx
         .query_opt(
             "SELECT id, user_id, recipient, attempts FROM email_outbox \
@@ -34,10 +37,20 @@ pub(super) async fn claim_due(tx: &impl GenericClient, now: DateTime<Utc>) -> Re
             &[&now],
         )
         .await?;
-    Ok(row.map(|r| Due { id: r.get(0), user_id: r.get(1), recipient: r.get(2), attempts: r.get(3) }))
+    Ok(row.map(|r| Due {
+        id: r.get(0),
+        user_id: r.get(1),
+        recipient: r.get(2),
+        attempts: r.get(3),
+    }))
 }
 
-pub(super) async fn store_verification(tx: &impl GenericClient, user_id: Uuid, token_hash: &str, now: DateTime<Utc>) -> Result<(), OutboxError> {
+pub(super) async fn store_verification(
+    tx: &impl GenericClient,
+    user_id: Uuid,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
     tx.execute(
         "INSERT INTO email_verifications (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         &[&Uuid::new_v4(), &user_id, &token_hash, &now, &(now + VERIFY_TTL)],
@@ -46,7 +59,11 @@ pub(super) async fn store_verification(tx: &impl GenericClient, user_id: Uuid, t
     Ok(())
 }
 
-pub(super) async fn mark_sent(tx: &impl GenericClient, id: Uuid, now: DateTime<Utc>) -> Result<(), OutboxError> {
+pub(super) async fn mark_sent(
+    tx: &impl GenericClient,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
     tx.execute("UPDATE email_outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1", &[&id, &now])
         .await?;
     Ok(())

@@ -1,15 +1,55 @@
-//! Session routes: who is signed in, and signing out.
+//! Auth routes (SPEC §3–§4): passkey registration and login, email verification, the current
+//! session and signing out.
+
+mod email;
+mod login;
+mod register;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use axum::Json;
+use axum::Router;
 use raptor_actors::session::{SessionInfo, SessionMsg};
 use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
 use serde::Serialize;
 
 use super::extract::{session_error, Caller, CurrentSession};
 use super::{cookie, ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register/options", post(register::options))
+        .route("/api/auth/register/verify", post(register::verify))
+        .route("/api/auth/email/verify", post(email::verify))
+        .route("/api/auth/email/resend", post(email::resend))
+        .route("/api/auth/login/options", post(login::options))
+        .route("/api/auth/login/verify", post(login::verify))
+        .route("/api/auth/session", get(session))
+        .route("/api/auth/logout", post(logout))
+}
+
+/// A pooled connection, or 503 when the database cannot give one.
+async fn db(state: &AppState) -> Result<deadpool_postgres::Client, ApiError> {
+    state.pool.get().await.map_err(|error| {
+        tracing::error!(%error, "no database connection");
+        ApiError::unavailable("the database is unavailable")
+    })
+}
+
+fn invalid_ceremony() -> ApiError {
+    ApiError::bad_request("the ceremony is unknown, used or expired; start again")
+        .with_code("invalid_ceremony")
+}
+
+fn invalid_email() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_email",
+        "not a valid email address",
+    )
+}
 
 /// The body of `GET /api/auth/session` and of a successful login.
 #[derive(Debug, Serialize)]

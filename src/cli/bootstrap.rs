@@ -1,0 +1,79 @@
+//! `raptor bootstrap-token create [--email E] [--ttl 7d]`: an invitation to register.
+//!
+//! The token is printed once on stdout and stored only as an HMAC; its creation is audited.
+
+use anyhow::Context;
+use chrono::Utc;
+use raptor_actors::audit::AuditEntry;
+use secrecy::ExposeSecret;
+
+use super::CliContext;
+use crate::auth::{bootstrap, Email};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Create a single-use registration token and print it once.
+    Create {
+        /// Only this address may register with the token.
+        #[arg(long)]
+        email: Option<String>,
+        /// How long the token is valid: a number followed by m, h or d.
+        #[arg(long, default_value = "7d", value_parser = parse_ttl)]
+        ttl: chrono::Duration,
+    },
+}
+
+pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
+    let Command::Create { email, ttl } = command;
+    let email = email
+        .map(|e| Email::parse(&e))
+        .transpose()
+        .context("--email is not a valid address")?;
+    let mut client = ctx.pool.get().await.context("cannot reach the database")?;
+    let tx = client.transaction().await?;
+    let created = bootstrap::create(
+        &tx,
+        &ctx.settings.token_hasher(),
+        email.as_ref(),
+        ttl,
+        Utc::now(),
+    )
+    .await?;
+    let mut entry = AuditEntry::new("bootstrap_token.create");
+    entry.subject = Some(created.id.to_string());
+    entry.details = serde_json::json!({
+        "expires_at": created.expires_at,
+        "bound_to_email": email.is_some(),
+    });
+    ctx.audit(entry).await?;
+    tx.commit().await?;
+    eprintln!(
+        "bootstrap token {} created; expires {}{}. It is shown only once:",
+        created.id,
+        created.expires_at.to_rfc3339(),
+        if email.is_some() {
+            "; bound to one address"
+        } else {
+            ""
+        }
+    );
+    println!("{}", created.token.expose_secret());
+    Ok(())
+}
+
+fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
+    let (number, unit) = raw.split_at(raw.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not like 30m, 12h or 7d"))?;
+    let ttl = match unit {
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err(format!("{raw:?} is not like 30m, 12h or 7d")),
+    };
+    if n <= 0 || ttl > chrono::Duration::days(90) {
+        return Err("the ttl must be between 1 minute and 90 days".into());
+    }
+    Ok(ttl)
+}
