@@ -82,6 +82,7 @@ impl Application {
                 webauthn: crate::auth::passkeys::relying_party(&settings)?.map(Arc::new),
                 clock: clock.clone(),
                 session_policy: SessionPolicy::default(),
+                started_at: std::time::Instant::now(),
             };
             let address = SocketAddr::new(settings.bind_address, settings.port);
             let listener = TcpListener::bind(address)

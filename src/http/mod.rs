@@ -57,6 +57,7 @@ pub struct AppState {
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     pub clock: SharedClock,
     pub session_policy: SessionPolicy,
+    pub started_at: std::time::Instant,
 }
 
 impl AppState {
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(system::health))
         .route("/api/system/health", get(system::health))
         .route("/api/system/status", get(system::status))
+        .route("/api/system/diagnostic", get(system::diagnostic))
         .merge(auth::routes())
         .fallback(static_files::fallback)
         .layer(

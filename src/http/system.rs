@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
+use super::extract::OperatorSession;
 use super::AppState;
 
 /// Liveness: answers without touching the database or any actor.
@@ -33,4 +34,30 @@ pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
 /// `GET /`: an empty 200, so a probe learns nothing about what runs here.
 pub async fn root() -> StatusCode {
     StatusCode::OK
+}
+
+/// `GET /api/system/diagnostic` (operators only): what an operator needs at 3 a.m. Names of
+/// missing configuration, never values.
+pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> impl IntoResponse {
+    let pool = state.pool.status();
+    let actors: serde_json::Map<String, serde_json::Value> = state
+        .actors
+        .states()
+        .into_iter()
+        .map(|(name, up)| (name.to_owned(), json!(if up { "running" } else { "down" })))
+        .collect();
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "environment": state.settings.app_env.as_str(),
+        "uptime_seconds": state.started_at.elapsed().as_secs(),
+        "actors": actors,
+        "database": {
+            "reachable": crate::db::ping(&state.pool, Duration::from_secs(2)).await,
+            "pool_size": pool.size,
+            "pool_available": pool.available,
+            "pool_max": pool.max_size,
+            "waiting": pool.waiting,
+        },
+        "missing_config": state.settings.missing_optional(),
+    }))
 }

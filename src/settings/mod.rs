@@ -336,6 +336,29 @@ impl Settings {
         )
     }
 
+    /// Names of optional settings that are unset and switch a capability off.
+    pub fn missing_optional(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        let checks: [(&'static str, bool); 7] = [
+            ("SMTP_URL", self.smtp_url.is_some()),
+            ("ALPACA_PAPER_API_KEY", self.alpaca.api_key.is_some()),
+            ("ALPACA_PAPER_API_SECRET", self.alpaca.api_secret.is_some()),
+            ("WEBAUTHN_RP_ID", self.webauthn.rp_id.is_some()),
+            ("WEBAUTHN_ORIGIN", self.webauthn.origin.is_some()),
+            (
+                "SESSION_COOKIE_DOMAIN",
+                self.session_cookie_domain.is_some(),
+            ),
+            ("SENTRY_DSN", self.sentry_dsn.is_some()),
+        ];
+        for (name, present) in checks {
+            if !present {
+                missing.push(name);
+            }
+        }
+        missing
+    }
+
     /// The database URL; `raptor dev` fills it in when it starts a local cluster.
     pub fn database_url(&self) -> Option<&str> {
         self.database.url.as_ref().map(|u| u.expose_secret())

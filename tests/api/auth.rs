@@ -642,3 +642,83 @@ async fn the_bootstrap_cli_prints_a_token_once_and_audits_its_creation() {
     .await;
     assert_eq!(ok.status(), 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cookie_carries_the_configured_domain() {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_app_with(&[
+        ("FLAG_WEBAUTHN_REGISTRATION", "true"),
+        ("SMTP_URL", &smtp.url()),
+        ("SESSION_COOKIE_DOMAIN", ".raxx.test"),
+    ])
+    .await;
+    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let response = passkey::login(&app, &mut key, EMAIL).await;
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(set_cookie.contains("; Domain=.raxx.test"), "{set_cookie}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_that_cannot_be_delivered_is_retried_with_backoff() {
+    // Nothing listens on this port yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(&[("FLAG_WEBAUTHN_REGISTRATION", "true"), ("SMTP_URL", &url)]).await;
+    let mut key = authenticator();
+    assert_eq!(passkey::register(&app, &mut key, EMAIL).await.status(), 201);
+    eventually(
+        Duration::from_secs(10),
+        "a failed attempt is recorded",
+        || async {
+            let row = app
+                .db
+                .client()
+                .await
+                .query_one(
+                    "SELECT attempts, sent_at IS NULL, next_attempt_at > now() FROM email_outbox",
+                    &[],
+                )
+                .await
+                .unwrap();
+            (row.get::<_, i32>(0) >= 1 && row.get::<_, bool>(1) && row.get::<_, bool>(2))
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM email_verifications").await,
+        0,
+        "an undelivered token is not kept"
+    );
+
+    // The server comes up; once the backoff has passed the message goes out.
+    let smtp = SmtpServer::start_on(port).await;
+    app.clock.advance(chrono::Duration::minutes(5));
+    let mailer = app.app().actors().mailer.clone();
+    mailer
+        .ask(
+            raptor_actors::mailer::MailerMsg::Flush,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let token = smtp.verification_token(EMAIL, 0).await;
+    assert_eq!(
+        passkey::post(&app, "/api/auth/email/verify", json!({"token": token}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM email_outbox WHERE sent_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}

@@ -21,6 +21,11 @@ impl SmtpServer {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port).await
+    }
+
+    /// A server on a port chosen by the test (to bring a server up where one was missing).
+    pub async fn start_on(port: u16) -> Self {
         let dir =
             std::env::temp_dir().join(format!("raptor-mail-{}", uuid::Uuid::new_v4().simple()));
         let python = std::env::var("RAPTOR_TEST_PYTHON").unwrap_or_else(|_| "python3".into());

@@ -120,3 +120,38 @@ async fn without_a_static_dir_every_unknown_get_is_404() {
     let app = spawn_app().await;
     assert_eq!(app.get("/index.html").await.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnostic_is_for_operators_only_and_names_no_secret() {
+    let app = spawn_app_with(&[("ALPACA_PAPER_API_SECRET", "diagnostic-must-not-show-this")]).await;
+    let anonymous = app.get("/api/system/diagnostic").await;
+    assert_eq!(anonymous.status(), 401);
+
+    let customer = app.sign_in("customer@example.com", false).await;
+    let refused = app
+        .authed(reqwest::Method::GET, "/api/system/diagnostic", &customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(error_code(refused).await, "operator_only");
+
+    let operator = app.sign_in("operator@example.com", true).await;
+    let response = app
+        .authed(reqwest::Method::GET, "/api/system/diagnostic", &operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        !text.contains("diagnostic-must-not-show-this")
+            && !text.contains(crate::helpers::TEST_SECRET_KEY)
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["actors"]["audit writer"], "running");
+    assert_eq!(body["database"]["reachable"], true);
+    let missing = body["missing_config"].as_array().unwrap();
+    assert!(missing.contains(&serde_json::json!("ALPACA_PAPER_API_KEY")));
+    assert!(!missing.contains(&serde_json::json!("ALPACA_PAPER_API_SECRET")));
+}
