@@ -260,7 +260,7 @@ async fn a_wrong_origin_in_client_data_is_refused() {
     let mut client_data: serde_json::Value =
         serde_json::from_slice(assertion.response.client_data_json.as_ref()).unwrap();
     client_data["origin"] = json!("https://attacker.example");
-    assertion.response.client_data_json = serde_json::to_vec(&client_data).unwrap().into();
+    assertion.response.client_data_json = serde_json::to_vec(&client_data).unwrap();
     let response = passkey::login_verify(&app, &ceremony_id, &assertion).await;
     assert_eq!(response.status(), 401);
     assert_eq!(error_code(response).await, "login_failed");

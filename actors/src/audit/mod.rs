@@ -19,7 +19,7 @@ use crate::clock::SharedClock;
 use chain::{link_hash, ChainedRow, GENESIS_HASH};
 
 /// Advisory lock key that serialises chain extension across every process ("audit" in ASCII).
-const CHAIN_LOCK_KEY: i64 = 0x6175_6469_74;
+const CHAIN_LOCK_KEY: i64 = 0x0061_7564_6974;
 /// Upper bound on rows committed in one transaction.
 const MAX_BATCH: usize = 500;
 
