@@ -81,3 +81,97 @@ async fn sigterm_and_sigint_stop_the_server_with_exit_code_zero() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
+    use raptor_actors::mailer::VERIFY_PURPOSE;
+    use raptor_actors::token::TokenHasher;
+    use secrecy::{ExposeSecret, SecretBox};
+
+    let db = TestDb::create().await;
+    let (mut child, base) = start_server(&db).await;
+
+    // A pending email verification whose row the test locks: the request will wait on it.
+    let token = raptor_actors::token::mint();
+    let key = std::sync::Arc::new(SecretBox::from(TEST_SECRET_KEY.as_bytes().to_vec()));
+    let digest = TokenHasher::new(key, None).digest(VERIFY_PURPOSE, token.expose_secret());
+    let mut locker = db.client().await;
+    let user_id = uuid::Uuid::new_v4();
+    locker
+        .execute(
+            "INSERT INTO users (id, email, created_at) VALUES ($1, 'slow@example.com', now())",
+            &[&user_id],
+        )
+        .await
+        .unwrap();
+    locker
+        .execute(
+            "INSERT INTO email_verifications (id, user_id, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, now(), now() + interval '1 day')",
+            &[&uuid::Uuid::new_v4(), &user_id, &digest],
+        )
+        .await
+        .unwrap();
+    let lock = locker.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM email_verifications FOR UPDATE", &[])
+        .await
+        .unwrap();
+
+    let client = reqwest::Client::new();
+    let in_flight = tokio::spawn({
+        let url = format!("{base}/api/auth/email/verify");
+        let body = serde_json::json!({ "token": token.expose_secret() });
+        async move { client.post(url).json(&body).send().await }
+    });
+    let observer = db.client().await;
+    eventually(Duration::from_secs(10), "the request waits on the locked row", || async {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'raptor' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        (waiting > 0).then_some(())
+    })
+    .await;
+
+    kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
+    // Draining: no new connections, but the process waits for the request in flight.
+    let addr = base.trim_start_matches("http://").to_owned();
+    eventually(
+        Duration::from_secs(10),
+        "new connections are refused",
+        || async {
+            let attempt = tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::net::TcpStream::connect(&addr),
+            )
+            .await;
+            matches!(attempt, Ok(Err(_))).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running while a request is in flight"
+    );
+
+    lock.commit().await.unwrap();
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status(), 200);
+    exits_zero_within(&mut child, Duration::from_secs(10)).await;
+    let verified: bool = observer
+        .query_one(
+            "SELECT email_verified_at IS NOT NULL FROM users WHERE id = $1",
+            &[&user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(verified, "the in-flight request's change was committed");
+}

@@ -102,14 +102,19 @@ impl Actor for Acceptor {
 }
 
 async fn accept_loop(args: AcceptorArgs, mut stopped: watch::Receiver<bool>) -> Drained {
+    let AcceptorArgs {
+        listener,
+        router,
+        drain_timeout,
+    } = args;
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
-            accepted = args.listener.accept() => match accepted {
+            accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(with_peer(args.router.clone(), peer));
+                    let service = TowerToHyperService::new(with_peer(router.clone(), peer));
                     let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                     let connection = graceful.watch(connection);
                     tokio::spawn(async move {
@@ -127,8 +132,11 @@ async fn accept_loop(args: AcceptorArgs, mut stopped: watch::Receiver<bool>) -> 
             _ = stopped.changed() => break,
         }
     }
+    // The supervisor dropped its handle when draining began: with this one gone the socket
+    // closes, and new connections are refused instead of queueing where nobody accepts them.
+    drop(listener);
     tracing::info!(open_connections = graceful.count(), "acceptor draining");
-    match tokio::time::timeout(args.drain_timeout, graceful.shutdown()).await {
+    match tokio::time::timeout(drain_timeout, graceful.shutdown()).await {
         Ok(()) => Drained::Clean,
         Err(_) => Drained::TimedOut,
     }
