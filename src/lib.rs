@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod db;
+pub mod dsr;
 pub mod email;
 pub mod http;
 pub mod net;

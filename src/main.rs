@@ -33,6 +33,15 @@ enum Command {
     /// Registration invitations.
     #[command(subcommand)]
     BootstrapToken(cli::bootstrap::Command),
+    /// Data-subject requests: export or erase a person's data.
+    #[command(subcommand)]
+    Dsr(cli::dsr::Command),
+    /// The audit trail's hash chain.
+    #[command(subcommand)]
+    Audit(cli::audit::Command),
+    /// What the retention jobs keep and remove.
+    #[command(subcommand)]
+    Retention(cli::retention::Command),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +73,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Dev => dev().await,
         Command::BootstrapToken(command) => {
             operator(|ctx| Box::pin(cli::bootstrap::run(command, ctx))).await
+        }
+        Command::Dsr(command) => operator(|ctx| Box::pin(cli::dsr::run(command, ctx))).await,
+        Command::Audit(command) => operator(|ctx| Box::pin(cli::audit::run(command, ctx))).await,
+        Command::Retention(command) => {
+            operator(|ctx| Box::pin(cli::retention::run(command, ctx))).await
         }
         Command::DevDb => {
             telemetry::init(false, "warn");

@@ -110,6 +110,7 @@ impl Application {
             listen,
             mailer,
             acceptor,
+            schedules: settings.schedules.clone(),
             restart: settings.restart,
         };
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)

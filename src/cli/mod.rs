@@ -4,7 +4,10 @@
 //!
 //! On Heroku they run as one-off dynos (`heroku run raptor …`) with the app's config vars.
 
+pub mod audit;
 pub mod bootstrap;
+pub mod dsr;
+pub mod retention;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,7 @@
 //! CORS → client IP (and the Cloudflare guard) → rate limit → CSRF → 64 KiB body limit →
 //! panic catcher → routes.
 
+pub mod account;
 pub mod auth;
 pub mod client_ip;
 pub mod cookie;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/status", get(system::status))
         .route("/api/system/diagnostic", get(system::diagnostic))
         .merge(auth::routes())
+        .merge(account::routes())
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()

@@ -52,6 +52,11 @@ pub const VARIABLES: &[&str] = &[
     "SUPERVISOR_RESTART_WINDOW_SECS",
     "LOG_FORMAT",
     "LOG_LEVEL",
+    "SCHEDULE_SESSION_PURGE",
+    "SCHEDULE_TOKEN_PURGE",
+    "SCHEDULE_QUARANTINE_PURGE",
+    "SCHEDULE_AUDIT_RETENTION",
+    "SCHEDULE_OUTBOX_PURGE",
 ];
 
 /// Minimum length of `SECRET_KEY` outside development.
@@ -131,6 +136,8 @@ pub struct Settings {
     pub restart: raptor_actors::supervisor::RestartPolicy,
     pub log_json: bool,
     pub log_level: String,
+    /// When the worker's retention jobs run (`SCHEDULE_*`, six-field cron patterns).
+    pub schedules: raptor_actors::scheduler::Schedules,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +332,7 @@ impl Settings {
             },
             log_json,
             log_level: src.get("LOG_LEVEL").unwrap_or("info").to_owned(),
+            schedules: schedules(src)?,
         })
     }
 
@@ -383,6 +391,22 @@ fn positive<T: FromStr + Default + PartialOrd>(
     } else {
         Err(config_error(key, "must be greater than zero"))
     }
+}
+
+fn schedules(src: &Source) -> Result<raptor_actors::scheduler::Schedules, ConfigError> {
+    let schedule = |key: &'static str| {
+        let raw = src
+            .get(key)
+            .ok_or_else(|| config_error(key, "is required"))?;
+        raptor_actors::scheduler::Schedule::parse(raw).map_err(|e| config_error(key, e.to_string()))
+    };
+    Ok(raptor_actors::scheduler::Schedules {
+        session_purge: schedule("SCHEDULE_SESSION_PURGE")?,
+        token_purge: schedule("SCHEDULE_TOKEN_PURGE")?,
+        quarantine_purge: schedule("SCHEDULE_QUARANTINE_PURGE")?,
+        audit_retention: schedule("SCHEDULE_AUDIT_RETENTION")?,
+        outbox_purge: schedule("SCHEDULE_OUTBOX_PURGE")?,
+    })
 }
 
 fn flag(src: &Source, key: &'static str) -> Result<bool, ConfigError> {

@@ -4,8 +4,10 @@
 mod audit;
 mod auth;
 mod config;
+mod dsr;
 mod helpers;
 mod passkey;
+mod retention;
 mod security;
 mod shutdown;
 mod smtp;

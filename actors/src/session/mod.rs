@@ -20,7 +20,7 @@ use crate::clock::SharedClock;
 use crate::pg::listen::{self, Notice};
 use crate::task::AbortOnDrop;
 use crate::token::{self, TokenHasher};
-pub use store::CHANNEL;
+pub use store::{revoke, CHANNEL};
 
 const TOKEN_PURPOSE: &str = "session";
 /// Cache entries beyond this are dropped wholesale (they are re-read on demand).

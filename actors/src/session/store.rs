@@ -121,7 +121,11 @@ pub(super) async fn extend(
 }
 
 /// Revokes sessions of `user_id` (one, or all but `except`) and announces it; returns the ids.
-pub(super) async fn revoke(
+///
+/// Public for processes without a session store of their own (operator commands): the
+/// notification makes every dyno's store evict the sessions, exactly as a revocation made
+/// through [`SessionMsg::RevokeAll`](super::SessionMsg::RevokeAll) does.
+pub async fn revoke(
     pool: &Pool,
     user_id: Uuid,
     only: Option<Uuid>,

@@ -21,7 +21,7 @@ use crate::audit::{AuditArgs, AuditMsg, AuditWriter};
 use crate::broker::Broker;
 use crate::clock::SharedClock;
 use crate::mailer::{Mailer, MailerArgs, MailerMsg};
-use crate::scheduler::{Scheduler, SchedulerMsg};
+use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules};
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
 use crate::slot::{Actors, Slot};
 use crate::token::TokenHasher;
@@ -74,6 +74,8 @@ pub struct RootArgs {
     pub mailer: Option<MailerArgs>,
     /// Required when the mode serves HTTP.
     pub acceptor: Option<AcceptorArgs>,
+    /// When the scheduler's jobs run (worker and dev modes).
+    pub schedules: Schedules,
     pub restart: RestartPolicy,
 }
 
@@ -219,7 +221,12 @@ impl RootState {
                 r.get_cell()
             }
             Child::Scheduler => {
-                let (r, _) = Actor::spawn_linked(None, Scheduler, (), supervisor).await?;
+                let args = SchedulerArgs {
+                    pool: a.pool.clone(),
+                    clock: a.clock.clone(),
+                    schedules: a.schedules.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(None, Scheduler, args, supervisor).await?;
                 self.scheduler.set(Some(r.clone()));
                 r.get_cell()
             }
@@ -271,11 +278,8 @@ impl RootState {
     }
 
     async fn shutdown(&mut self) -> ShutdownReport {
-        let drain_bound = self
-            .args
-            .acceptor
-            .as_ref()
-            .map_or(Duration::ZERO, |a| a.drain_timeout);
+        // Our handle on the listener goes first, so the socket closes once the acceptor stops.
+        let drain_bound = self.args.acceptor.take().map_or(Duration::ZERO, |a| a.drain_timeout);
         let drained = match self.acceptor.get() {
             Ok(acceptor) => {
                 let wait = drain_bound + Duration::from_secs(1);
