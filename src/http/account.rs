@@ -22,14 +22,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/account", delete(erase))
 }
 
-/// A pooled connection, or 503 when the database cannot give one.
-async fn db(state: &AppState) -> Result<deadpool_postgres::Client, ApiError> {
-    state.pool.get().await.map_err(|error| {
-        tracing::error!(%error, "no database connection");
-        ApiError::unavailable("the database is unavailable")
-    })
-}
-
 /// `GET /api/account/export`: the person's data as JSON, audited as `dsr.export` before it is
 /// sent.
 pub async fn export(
@@ -37,7 +29,7 @@ pub async fn export(
     caller: Caller,
     CurrentSession(session): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
-    let client = db(&state).await?;
+    let client = state.db().await?;
     let export = dsr::export(&client, session.user_id, state.now())
         .await
         .map_err(ApiError::internal)?
@@ -63,7 +55,7 @@ pub async fn erase(
 ) -> Result<impl IntoResponse, ApiError> {
     let user_id = session.user_id;
     let now = state.now();
-    let mut client = db(&state).await?;
+    let mut client = state.db().await?;
     let tx = client.transaction().await.map_err(ApiError::internal)?;
     let Erasure::Erased {
         passkeys_removed,

@@ -49,10 +49,15 @@ fn has_body(headers: &HeaderMap) -> bool {
 }
 
 /// `application/json`, optionally with parameters such as `charset`.
+/// `application/json`, optionally with parameters such as `charset`, and nothing else: a second
+/// `Content-Type` header makes the type ambiguous and is refused.
 pub fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(only), None) = (types.next(), types.next()) else {
+        return false;
+    };
+    only.to_str()
+        .ok()
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }

@@ -62,6 +62,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A pooled connection, or 503 when the database cannot give one.
+    pub async fn db(&self) -> Result<deadpool_postgres::Client, ApiError> {
+        self.pool.get().await.map_err(|error| {
+            tracing::error!(%error, "no database connection");
+            ApiError::unavailable("the database is unavailable")
+        })
+    }
+
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }

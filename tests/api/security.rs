@@ -105,6 +105,26 @@ async fn a_cookie_bearing_write_needs_an_allowed_origin_and_json() {
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(response).await, "csrf_content_type");
 
+    // Two content types make the type ambiguous.
+    let mut ambiguous = reqwest::header::HeaderMap::new();
+    ambiguous.append("content-type", "application/json".parse().unwrap());
+    ambiguous.append(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    let response = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .header("cookie", "session=whatever")
+        .header("origin", ORIGIN)
+        .headers(ambiguous)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(error_code(response).await, "csrf_content_type");
+
     // With an allowed origin and JSON the request reaches routing.
     let response = post(Some(ORIGIN), "application/json; charset=utf-8")
         .await

@@ -57,6 +57,9 @@ pub struct MailerState {
     _ticker: AbortOnDrop<()>,
 }
 
+/// How long a claimed message is reserved for the mailer sending it.
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+
 /// Messages sent per drain before yielding to the mailbox.
 const BATCH: usize = 50;
 
@@ -120,29 +123,28 @@ impl MailerState {
         let a = &self.args;
         let now = a.clock.now();
         let mut client = a.pool.get().await?;
+        // Claim the message with a lease and store the token's digest, committed before the
+        // email leaves: the link never reaches anyone before its token exists, and no row lock
+        // is held while SMTP talks. If this process dies mid-send, the lease runs out and
+        // another mailer sends it (at least once).
         let tx = client.transaction().await?;
-        let Some(row) = outbox::claim_due(&tx, now).await? else {
+        let Some(row) = outbox::claim_due(&tx, now, now + LEASE).await? else {
             return Ok(false);
         };
         let token = token::mint();
-        outbox::store_verification(
-            &tx,
-            row.user_id,
-            &a.hasher.digest(VERIFY_PURPOSE, token.expose_secret()),
-            now,
-        )
-        .await?;
+        let digest = a.hasher.digest(VERIFY_PURPOSE, token.expose_secret());
+        let verification = outbox::store_verification(&tx, row.user_id, &digest, now).await?;
+        tx.commit().await?;
+
         let link = format!("{}{}", a.verify_link_base, token.expose_secret());
-        let sent = self.deliver(&row.recipient, &link).await;
-        match sent {
+        match self.deliver(&row.recipient, &link).await {
             Ok(()) => {
-                outbox::mark_sent(&tx, row.id, now).await?;
-                tx.commit().await?;
+                outbox::mark_sent(&client, row.id, now).await?;
                 tracing::info!(outbox_id = %row.id, "verification email sent");
             }
             Err(error) => {
-                // The minted token was never delivered: roll it back with the claim.
-                tx.rollback().await?;
+                // Never delivered: the token must not stay valid.
+                outbox::forget_verification(&client, verification).await?;
                 let attempts = row.attempts + 1;
                 let wait = chrono::Duration::seconds(
                     2i64.saturating_pow(attempts.min(12) as u32).min(3600),

@@ -24,17 +24,20 @@ pub(super) struct Due {
     pub attempts: i32,
 }
 
-/// Locks the next due message for this transaction; other dynos skip it.
+/// Claims the next due message until `lease_until`; other mailers skip it meanwhile.
 pub(super) async fn claim_due(
     tx: &impl GenericClient,
     now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
 ) -> Result<Option<Due>, OutboxError> {
     let row = tx
         .query_opt(
-            "SELECT id, user_id, recipient, attempts FROM email_outbox \
+            "UPDATE email_outbox SET next_attempt_at = $2 WHERE id = ( \
+             SELECT id FROM email_outbox \
              WHERE sent_at IS NULL AND next_attempt_at <= $1 AND kind = 'verify_email' AND user_id IS NOT NULL \
-             ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-            &[&now],
+             ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, user_id, recipient, attempts",
+            &[&now, &lease_until],
         )
         .await?;
     Ok(row.map(|r| Due {
@@ -45,17 +48,30 @@ pub(super) async fn claim_due(
     }))
 }
 
+/// Stores a verification token's digest; returns the row's id.
 pub(super) async fn store_verification(
     tx: &impl GenericClient,
     user_id: Uuid,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<(), OutboxError> {
+) -> Result<Uuid, OutboxError> {
+    let id = Uuid::new_v4();
     tx.execute(
         "INSERT INTO email_verifications (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&Uuid::new_v4(), &user_id, &token_hash, &now, &(now + VERIFY_TTL)],
+        &[&id, &user_id, &token_hash, &now, &(now + VERIFY_TTL)],
     )
     .await?;
+    Ok(id)
+}
+
+/// Removes a verification whose email was never delivered.
+pub(super) async fn forget_verification(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<(), OutboxError> {
+    client
+        .execute("DELETE FROM email_verifications WHERE id = $1", &[&id])
+        .await?;
     Ok(())
 }
 

@@ -45,7 +45,14 @@ impl Mode {
         match self {
             Mode::Web => &[AuditWriter, SessionStore, Broker, Mailer, Acceptor],
             Mode::Worker => &[AuditWriter, Scheduler],
-            Mode::Dev => &[AuditWriter, SessionStore, Broker, Mailer, Scheduler, Acceptor],
+            Mode::Dev => &[
+                AuditWriter,
+                SessionStore,
+                Broker,
+                Mailer,
+                Scheduler,
+                Acceptor,
+            ],
         }
     }
 }
@@ -279,7 +286,11 @@ impl RootState {
 
     async fn shutdown(&mut self) -> ShutdownReport {
         // Our handle on the listener goes first, so the socket closes once the acceptor stops.
-        let drain_bound = self.args.acceptor.take().map_or(Duration::ZERO, |a| a.drain_timeout);
+        let drain_bound = self
+            .args
+            .acceptor
+            .take()
+            .map_or(Duration::ZERO, |a| a.drain_timeout);
         let drained = match self.acceptor.get() {
             Ok(acceptor) => {
                 let wait = drain_bound + Duration::from_secs(1);
@@ -291,8 +302,14 @@ impl RootState {
             Err(_) => Drained::Clean,
         };
         let actors = &self.args.actors;
-        let _ = actors.mailer.ask(MailerMsg::Flush, Duration::from_secs(10)).await;
-        let _ = actors.audit.ask(AuditMsg::Flush, Duration::from_secs(5)).await;
+        let _ = actors
+            .mailer
+            .ask(MailerMsg::Flush, Duration::from_secs(10))
+            .await;
+        let _ = actors
+            .audit
+            .ask(AuditMsg::Flush, Duration::from_secs(5))
+            .await;
         for (_, child) in self.running.drain() {
             match child {
                 Child::AuditWriter => stop(&self.args.actors.audit).await,

@@ -15,8 +15,6 @@ use crate::auth::{repo, Email};
 use crate::http::extract::Caller;
 use crate::http::{ApiError, ApiJson, AppState};
 
-use super::db;
-
 /// Emails per address per hour that resend will queue.
 const RESENDS_PER_ADDRESS_PER_HOUR: i64 = 3;
 
@@ -36,7 +34,7 @@ pub async fn verify(
         return Err(invalid());
     }
     let now = state.now();
-    let mut client = db(&state).await?;
+    let mut client = state.db().await?;
     let tx = client.transaction().await.map_err(ApiError::internal)?;
     let digests = state.hasher().candidates(VERIFY_PURPOSE, &request.token);
     let user_id = repo::consume_verification(&tx, &digests, now)
@@ -73,7 +71,7 @@ pub async fn resend(
         return Ok(accepted);
     };
     let now = state.now();
-    let client = db(&state).await?;
+    let client = state.db().await?;
     let Some(user) = repo::user_by_email(&client, &email)
         .await
         .map_err(ApiError::internal)?

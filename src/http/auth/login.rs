@@ -26,7 +26,7 @@ use crate::auth::{ceremony, repo, Email};
 use crate::http::extract::{session_error, Caller};
 use crate::http::{cookie, ApiError, ApiJson, AppState};
 
-use super::{db, invalid_ceremony, SessionBody};
+use super::{invalid_ceremony, SessionBody};
 
 #[derive(Deserialize, Default)]
 pub struct OptionsRequest {
@@ -40,7 +40,7 @@ pub async fn options(
 ) -> Result<impl IntoResponse, ApiError> {
     let webauthn = state.webauthn()?;
     let now = state.now();
-    let client = db(&state).await?;
+    let client = state.db().await?;
     let account = match request.email.as_deref().map(Email::parse) {
         Some(Ok(email)) => repo::user_by_email(&client, &email)
             .await
@@ -112,7 +112,7 @@ pub async fn verify(
 ) -> Result<impl IntoResponse, ApiError> {
     let webauthn = state.webauthn()?;
     let now = state.now();
-    let client = db(&state).await?;
+    let client = state.db().await?;
     let kinds = [ceremony::Kind::Authentication, ceremony::Kind::Discoverable];
     let taken = ceremony::take(&client, request.ceremony_id, &kinds, now)
         .await

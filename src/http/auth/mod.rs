@@ -30,14 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
 }
 
-/// A pooled connection, or 503 when the database cannot give one.
-async fn db(state: &AppState) -> Result<deadpool_postgres::Client, ApiError> {
-    state.pool.get().await.map_err(|error| {
-        tracing::error!(%error, "no database connection");
-        ApiError::unavailable("the database is unavailable")
-    })
-}
-
 fn invalid_ceremony() -> ApiError {
     ApiError::bad_request("the ceremony is unknown, used or expired; start again")
         .with_code("invalid_ceremony")

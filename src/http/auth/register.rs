@@ -18,7 +18,7 @@ use crate::auth::{bootstrap, ceremony, passkeys, repo, Email};
 use crate::http::extract::Caller;
 use crate::http::{ApiError, ApiJson, AppState};
 
-use super::{db, invalid_ceremony, invalid_email};
+use super::{invalid_ceremony, invalid_email};
 
 #[derive(Deserialize)]
 pub struct OptionsRequest {
@@ -41,7 +41,7 @@ pub async fn options(
     let webauthn = state.webauthn()?;
     let email = Email::parse(&request.email).map_err(|_| invalid_email())?;
     let now = state.now();
-    let client = db(&state).await?;
+    let client = state.db().await?;
     let token_id = bootstrap::find_usable(
         &client,
         &state.hasher(),
@@ -112,7 +112,7 @@ pub async fn verify(
     registration_enabled(&state)?;
     let webauthn = state.webauthn()?;
     let now = state.now();
-    let mut client = db(&state).await?;
+    let mut client = state.db().await?;
     // Taken in its own statement: the ceremony is spent even if what follows fails.
     let taken = ceremony::take(
         &client,
