@@ -11,6 +11,7 @@ pub mod net;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod trading;
 
 pub use settings::Settings;
 pub use startup::Application;

@@ -42,6 +42,9 @@ enum Command {
     /// What the retention jobs keep and remove.
     #[command(subcommand)]
     Retention(cli::retention::Command),
+    /// The operator's kill switch: stop or allow trading on every dyno.
+    #[command(subcommand)]
+    KillSwitch(cli::kill_switch::Command),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Retention(command) => {
             operator(|ctx| Box::pin(cli::retention::run(command, ctx))).await
         }
+        Command::KillSwitch(c) => operator(|ctx| Box::pin(cli::kill_switch::run(c, ctx))).await,
         Command::DevDb => {
             telemetry::init(false, "warn");
             println!("{}", db::local_cluster::ensure_server(&target_dir()).await?);

@@ -8,6 +8,7 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorRef};
 use raptor_actors::acceptor::{AcceptorArgs, Drained};
+use raptor_actors::broker::{BrokerMsg, SharedBrokerConfig};
 use raptor_actors::clock::{SharedClock, SystemClock};
 use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::http::rate_limit::IpRateLimiter;
 use crate::http::{self, AppState};
-use crate::settings::Settings;
+use crate::settings::{AppEnv, Settings};
 
 /// `POST /api/auth/email/resend` calls allowed per client IP per hour.
 const RESENDS_PER_IP_PER_HOUR: u32 = 10;
@@ -30,6 +31,9 @@ pub struct Application {
     root: ActorRef<RootMsg>,
     root_handle: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    /// Kept so a SIGHUP re-reads configuration for the same environment.
+    app_env: AppEnv,
+    broker_config: SharedBrokerConfig,
 }
 
 impl Application {
@@ -100,6 +104,9 @@ impl Application {
         let mailer = (mode != Mode::Worker)
             .then(|| crate::email::mailer_args(&settings, pool.clone(), clock.clone()))
             .transpose()?;
+        let broker_config = Arc::new(std::sync::Mutex::new(crate::trading::broker_config(
+            &settings,
+        )));
         let root_args = RootArgs {
             mode,
             actors: actors.clone(),
@@ -110,6 +117,7 @@ impl Application {
             listen,
             mailer,
             acceptor,
+            broker: broker_config.clone(),
             schedules: settings.schedules.clone(),
             restart: settings.restart,
         };
@@ -132,6 +140,8 @@ impl Application {
             root,
             root_handle,
             background,
+            app_env: settings.app_env,
+            broker_config,
         })
     }
 
@@ -150,17 +160,50 @@ impl Application {
 
     /// Runs until SIGTERM or SIGINT (then shuts down in order) or until the supervision tree
     /// gives up (an error, so the process exits non-zero and the platform restarts it).
+    /// SIGHUP re-reads configuration in place ([`Application::reload`]).
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
-        tokio::select! {
-            signal = shutdown_signal() => {
-                tracing::info!(signal, "shutting down");
-                self.shutdown().await;
-                Ok(())
-            }
-            _ = &mut self.root_handle => {
-                anyhow::bail!("the supervision tree stopped: a child exceeded its restart cap")
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                signal = &mut stop => {
+                    tracing::info!(signal, "shutting down");
+                    self.shutdown().await;
+                    return Ok(());
+                }
+                _ = hangup.recv() => self.reload_from_env(),
+                _ = &mut self.root_handle => {
+                    anyhow::bail!("the supervision tree stopped: a child exceeded its restart cap")
+                }
             }
         }
+    }
+
+    /// SIGHUP: re-reads the environment (for the same `APP_ENV`); a configuration that no longer
+    /// parses is logged and the running one kept.
+    fn reload_from_env(&self) {
+        let app_env = self.app_env;
+        let settings = Settings::load(|key| match key {
+            "APP_ENV" => Some(app_env.as_str().to_owned()),
+            _ => std::env::var(key).ok(),
+        });
+        match settings {
+            Ok(settings) => self.reload(&settings),
+            Err(error) => tracing::error!(%error, "SIGHUP: configuration not reloaded"),
+        }
+    }
+
+    /// Applies re-read settings to what follows configuration in place: the broker (kill
+    /// switch, credentials, timeout, outbound rate limit). The rest needs a restart.
+    pub fn reload(&self, settings: &Settings) {
+        let config = crate::trading::broker_config(settings);
+        *self.broker_config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
+        if let Ok(broker) = self.actors.broker.get() {
+            let _ = broker.send_message(BrokerMsg::Reconfigure(config));
+        }
+        tracing::info!("configuration reloaded");
     }
 
     /// Stops accepting, drains in-flight requests (bounded), flushes the audit writer, stops

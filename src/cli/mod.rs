@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod bootstrap;
 pub mod dsr;
+pub mod kill_switch;
 pub mod retention;
 
 use std::sync::Arc;

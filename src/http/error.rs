@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: Cow<'static, str>,
     pub retry_after: Option<Duration>,
+    /// Per-field problems of a 422 (`{"field": "problem"}`), shown as `error.fields`.
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -32,7 +34,14 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            fields: None,
         }
+    }
+
+    /// The same error naming the problem of each field.
+    pub fn with_fields(mut self, fields: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.fields = Some(fields);
+        self
     }
 
     /// The same error under a more specific code.
@@ -123,13 +132,16 @@ impl From<ActorUnavailable> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": {
                 "code": self.code,
                 "message": self.message,
                 "request_id": request_id::current(),
             }
         });
+        if let Some(fields) = self.fields {
+            body["error"]["fields"] = serde_json::Value::Object(fields);
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(wait) = self.retry_after {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod cookie;
 pub mod csrf;
+pub mod dev_page;
 pub mod error;
 pub mod extract;
 pub mod json;
@@ -18,6 +19,7 @@ pub mod request_id;
 pub mod security;
 pub mod static_files;
 pub mod system;
+pub mod trading;
 
 use std::sync::Arc;
 
@@ -120,6 +122,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/diagnostic", get(system::diagnostic))
         .merge(auth::routes())
         .merge(account::routes())
+        .merge(dev_page::routes(state.settings.app_env))
+        .merge(trading::routes())
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()

@@ -1,6 +1,7 @@
 //! Response hardening and CORS, applied to every response.
 //!
-//! The API serves JSON only, so the content security policy forbids everything. CORS is an
+//! The API serves JSON only, so the content security policy forbids everything, except on a
+//! response whose handler set its own (the development-only page, `dev_page`). CORS is an
 //! exact-match allowlist from `FRONTEND_ORIGIN` with credentials: an unknown origin gets no
 //! `Access-Control-Allow-Origin` at all, never a wildcard or a reflection.
 
@@ -21,10 +22,13 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
     let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A handler that serves a page sets its own policy (the development page); keep it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

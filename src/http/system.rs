@@ -46,6 +46,7 @@ pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> im
         .into_iter()
         .map(|(name, up)| (name.to_owned(), json!(if up { "running" } else { "down" })))
         .collect();
+    let kill_switch = super::trading::diagnostic(&state).await;
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "environment": state.settings.app_env.as_str(),
@@ -59,5 +60,6 @@ pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> im
             "waiting": pool.waiting,
         },
         "missing_config": state.settings.missing_optional(),
+        "kill_switch": kill_switch,
     }))
 }

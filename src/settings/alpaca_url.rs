@@ -21,6 +21,22 @@ pub fn check_data(raw: &str, deployed: bool) -> Result<(), String> {
     check(raw, DATA_HOST, deployed)
 }
 
+/// `ALPACA_AUTH_MODE=simulated` selects the simulated broker, which production and staging
+/// refuse. Any value but `trading` (or `simulated` on a laptop) engages the kill switch.
+pub fn check_auth_mode(mode: Option<&str>, deployed: bool) -> Result<(), String> {
+    match mode {
+        Some(SIMULATED_MODE) if deployed => {
+            Err("is \"simulated\", which only development and test allow".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The `ALPACA_AUTH_MODE` that trades through Alpaca's paper API.
+pub const TRADING_MODE: &str = "trading";
+/// The `ALPACA_AUTH_MODE` that selects the simulated broker (development and test only).
+pub const SIMULATED_MODE: &str = "simulated";
+
 fn check(raw: &str, allowed_host: &str, deployed: bool) -> Result<(), String> {
     let url = Url::parse(raw).map_err(|_| format!("is not a URL (got {raw:?})"))?;
     let host = url.host().ok_or_else(|| "has no host".to_owned())?;

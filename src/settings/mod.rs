@@ -4,7 +4,7 @@
 //! variable. Secrets are `secrecy` types: their `Debug` output is redacted, and reading one is a
 //! visible `expose_secret()` call.
 
-mod alpaca_url;
+pub mod alpaca_url;
 mod source;
 
 use std::net::IpAddr;
@@ -38,6 +38,7 @@ pub const VARIABLES: &[&str] = &[
     "ALPACA_PAPER_BASE_URL",
     "ALPACA_DATA_BASE_URL",
     "ALPACA_REQUEST_TIMEOUT_SECS",
+    "ALPACA_RATE_LIMIT_PER_MINUTE",
     "ENABLE_GLOBAL_RATE_LIMIT",
     "RATE_LIMIT_PER_MINUTE",
     "TRUSTED_PROXY_HOPS",
@@ -169,6 +170,8 @@ pub struct AlpacaSettings {
     pub paper_base_url: String,
     pub data_base_url: String,
     pub request_timeout: Duration,
+    /// Outbound requests to Alpaca allowed per minute (below Alpaca's own 200).
+    pub rate_limit_per_minute: u32,
 }
 
 impl Settings {
@@ -248,6 +251,8 @@ impl Settings {
             .to_owned();
         alpaca_url::check_paper(&paper_base_url, deployed)
             .map_err(|problem| config_error("ALPACA_PAPER_BASE_URL", problem))?;
+        alpaca_url::check_auth_mode(src.get("ALPACA_AUTH_MODE"), deployed)
+            .map_err(|problem| config_error("ALPACA_AUTH_MODE", problem))?;
         let data_base_url = src
             .get("ALPACA_DATA_BASE_URL")
             .unwrap_or_default()
@@ -317,6 +322,7 @@ impl Settings {
                 paper_base_url,
                 data_base_url,
                 request_timeout: Duration::from_secs(positive(src, "ALPACA_REQUEST_TIMEOUT_SECS")?),
+                rate_limit_per_minute: positive(src, "ALPACA_RATE_LIMIT_PER_MINUTE")?,
             },
             session_cookie_domain: src.get("SESSION_COOKIE_DOMAIN").map(str::to_owned),
             smtp_url: src.get("SMTP_URL").map(SecretString::from),

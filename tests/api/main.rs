@@ -1,8 +1,10 @@
 //! Raptor's integration tests: one binary, every module a capability. Each test starts the real
 //! application on a random port against its own fresh database.
 
+mod alpaca_stub;
 mod audit;
 mod auth;
+mod browser;
 mod config;
 mod dsr;
 mod helpers;
@@ -13,3 +15,5 @@ mod shutdown;
 mod smtp;
 mod supervision;
 mod system;
+mod trading;
+mod trading_kill_switch;

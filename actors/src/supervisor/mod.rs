@@ -18,7 +18,7 @@ use ractor::{
 
 use crate::acceptor::{Acceptor, AcceptorArgs, AcceptorMsg, Drained};
 use crate::audit::{AuditArgs, AuditMsg, AuditWriter};
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerArgs, SharedBrokerConfig};
 use crate::clock::SharedClock;
 use crate::mailer::{Mailer, MailerArgs, MailerMsg};
 use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules};
@@ -81,6 +81,8 @@ pub struct RootArgs {
     pub mailer: Option<MailerArgs>,
     /// Required when the mode serves HTTP.
     pub acceptor: Option<AcceptorArgs>,
+    /// The broker's configuration (web and dev modes); SIGHUP updates it in place.
+    pub broker: SharedBrokerConfig,
     /// When the scheduler's jobs run (worker and dev modes).
     pub schedules: Schedules,
     pub restart: RestartPolicy,
@@ -217,7 +219,14 @@ impl RootState {
                 r.get_cell()
             }
             Child::Broker => {
-                let (r, _) = Actor::spawn_linked(None, Broker, (), supervisor).await?;
+                let args = BrokerArgs {
+                    config: a.broker.clone(),
+                    pool: a.pool.clone(),
+                    listen: a.listen.clone(),
+                    clock: a.clock.clone(),
+                    audit: a.actors.audit.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(None, Broker, args, supervisor).await?;
                 a.actors.broker.set(Some(r.clone()));
                 r.get_cell()
             }

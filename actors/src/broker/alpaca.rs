@@ -1,0 +1,410 @@
+//! Alpaca's paper Trading API v2: the only code that knows its URLs, headers and JSON.
+//!
+//! One pooled `reqwest` client (rustls) per configuration, with a connect timeout and a
+//! whole-request timeout. Bodies are passed through as the exact text Alpaca sent, checked to be
+//! JSON but never re-encoded, so decimal strings stay byte for byte and fields that arrive as
+//! numbers or nulls cannot break anything. Idempotent GETs are retried once when the connection
+//! failed; a POST is never retried (its client order id makes a deliberate retry safe instead).
+//! Errors are mapped to [`BrokerError`] here, and logged without URL or headers, so neither the
+//! keys nor the host can leak.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::config::{BrokerConfig, LIVE_HOST};
+use super::order::{ClientOrderId, OrderId, OrderQuery, OrderRequest, OrderSize};
+use super::{BrokerError, BrokerJson, PlacedOrder};
+
+/// Longest refusal message passed on to a client.
+const MAX_MESSAGE_CHARS: usize = 300;
+/// Connecting never takes longer than this, whatever the request timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The client to one Alpaca paper account.
+#[derive(Clone)]
+pub(crate) struct AlpacaClient {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl AlpacaClient {
+    /// Builds the client for `config`; `Err` says why it cannot exist (never with a secret).
+    pub fn new(config: &BrokerConfig) -> Result<Self, String> {
+        let base = Url::parse(&config.base_url).map_err(|_| "the base URL is not a URL")?;
+        if base
+            .host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case(LIVE_HOST))
+        {
+            return Err("refusing Alpaca's live trading host".into());
+        }
+        let (Some(key), Some(secret)) = (&config.api_key, &config.api_secret) else {
+            return Err("credentials not configured".into());
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("APCA-API-KEY-ID", sensitive(key)?);
+        headers.insert("APCA-API-SECRET-KEY", sensitive(secret)?);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(config.request_timeout.min(MAX_CONNECT_TIMEOUT))
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("raptor/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| "the HTTP client cannot be built")?;
+        Ok(Self { http, base })
+    }
+
+    /// `GET /v2/account`.
+    pub async fn account(&self) -> Result<BrokerJson, BrokerError> {
+        self.get_json("/v2/account", &[]).await
+    }
+
+    /// `GET /v2/positions`.
+    pub async fn positions(&self) -> Result<BrokerJson, BrokerError> {
+        self.get_json("/v2/positions", &[]).await
+    }
+
+    /// `GET /v2/orders`, newest first; when `only` is given, Alpaca is asked for a full page and
+    /// only orders with those client order ids are kept, `query.limit` at most.
+    pub async fn orders(
+        &self,
+        query: OrderQuery,
+        only: Option<&HashSet<String>>,
+    ) -> Result<BrokerJson, BrokerError> {
+        let limit = match only {
+            Some(_) => OrderQuery::MAX_LIMIT,
+            None => query.limit,
+        };
+        let params = [
+            ("status", query.status.as_str().to_owned()),
+            ("limit", limit.to_string()),
+            ("direction", "desc".to_owned()),
+        ];
+        let all = self.get_json("/v2/orders", &params).await?;
+        match only {
+            Some(only) => keep_orders(&all, only, query.limit),
+            None => Ok(all),
+        }
+    }
+
+    /// `POST /v2/orders`. Never retried.
+    pub async fn submit(
+        &self,
+        order: &OrderRequest,
+        client_order_id: &ClientOrderId,
+    ) -> Result<PlacedOrder, BrokerError> {
+        let body = WireOrder::new(order, client_order_id);
+        let request = self.http.post(self.url("/v2/orders")).json(&body);
+        let (status, text) = send(request).await?;
+        placed(status, text)
+    }
+
+    /// `GET /v2/orders:by_client_order_id`: the order sent under `client_order_id`, if any.
+    pub async fn find(&self, client_order_id: &ClientOrderId) -> Result<PlacedOrder, BrokerError> {
+        let params = [("client_order_id", client_order_id.as_str().to_owned())];
+        let (status, text) = self
+            .get_with_retry("/v2/orders:by_client_order_id", &params)
+            .await?;
+        placed(status, text)
+    }
+
+    /// `DELETE /v2/orders/{id}`. Retried once on a connection failure: cancelling twice is
+    /// harmless.
+    pub async fn cancel(&self, order_id: OrderId) -> Result<(), BrokerError> {
+        let path = format!("/v2/orders/{order_id}");
+        let mut result = send(self.http.delete(self.url(&path))).await;
+        if matches!(result, Err(BrokerError::Unreachable)) {
+            result = send(self.http.delete(self.url(&path))).await;
+        }
+        let (status, text) = result?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(failure(status, &text))
+        }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url
+    }
+
+    async fn get_json(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<BrokerJson, BrokerError> {
+        let (status, text) = self.get_with_retry(path, params).await?;
+        if status.is_success() {
+            BrokerJson::parse(text)
+        } else {
+            Err(failure(status, &text))
+        }
+    }
+
+    async fn get_with_retry(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<(StatusCode, String), BrokerError> {
+        let request = || self.http.request(Method::GET, self.url(path)).query(params);
+        match send(request()).await {
+            Err(BrokerError::Unreachable) => send(request()).await,
+            other => other,
+        }
+    }
+}
+
+/// A header value that is never printed.
+fn sensitive(secret: &SecretString) -> Result<HeaderValue, String> {
+    let mut value = HeaderValue::from_str(secret.expose_secret())
+        .map_err(|_| "the credentials hold characters a header cannot carry")?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Sends one request; the error never carries the URL or a header.
+async fn send(request: reqwest::RequestBuilder) -> Result<(StatusCode, String), BrokerError> {
+    let response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let text = response.text().await.map_err(transport)?;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        tracing::warn!("alpaca is rate limiting the paper account");
+        return Err(BrokerError::RateLimited { retry_after });
+    }
+    Ok((status, text))
+}
+
+fn transport(error: reqwest::Error) -> BrokerError {
+    let error = error.without_url();
+    if error.is_timeout() {
+        tracing::warn!(%error, "alpaca request timed out");
+        BrokerError::Timeout
+    } else {
+        tracing::warn!(%error, "alpaca request failed");
+        BrokerError::Unreachable
+    }
+}
+
+/// How long Alpaca asks us to wait: `Retry-After`, else until `X-RateLimit-Reset`, else 5 s;
+/// between 1 s and a minute.
+fn retry_after(headers: &HeaderMap) -> Duration {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    let secs = number("retry-after")
+        .or_else(|| number("x-ratelimit-reset").map(|reset| reset - chrono::Utc::now().timestamp()))
+        .unwrap_or(5);
+    Duration::from_secs(secs.clamp(1, 60) as u64)
+}
+
+/// Maps an Alpaca error answer (not 429, handled in [`send`]).
+fn failure(status: StatusCode, text: &str) -> BrokerError {
+    match status {
+        StatusCode::NOT_FOUND => BrokerError::NotFound,
+        StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::UNPROCESSABLE_ENTITY => {
+            refusal(status.as_u16(), text)
+        }
+        other => {
+            tracing::warn!(
+                status = other.as_u16(),
+                "alpaca answered with an unexpected status"
+            );
+            BrokerError::BadGateway
+        }
+    }
+}
+
+/// An order answer: accepted with its body, or refused.
+fn placed(status: StatusCode, text: String) -> Result<PlacedOrder, BrokerError> {
+    if !status.is_success() {
+        return Err(failure(status, &text));
+    }
+    #[derive(Deserialize)]
+    struct Ids {
+        id: Option<serde_json::Value>,
+    }
+    let order_id = serde_json::from_str::<Ids>(&text)
+        .ok()
+        .and_then(|ids| ids.id)
+        .and_then(|id| id.as_str().map(str::to_owned));
+    Ok(PlacedOrder {
+        order_id,
+        body: BrokerJson::parse(text)?,
+    })
+}
+
+/// Alpaca refused a request (400, 403, 422): its message, shortened, and the body as received.
+pub fn refusal(status: u16, body: &str) -> BrokerError {
+    #[derive(Deserialize)]
+    struct AlpacaError {
+        message: Option<String>,
+    }
+    let message = serde_json::from_str::<AlpacaError>(body)
+        .ok()
+        .and_then(|e| e.message)
+        .map(|m| {
+            m.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_MESSAGE_CHARS)
+                .collect()
+        })
+        .filter(|m: &String| !m.trim().is_empty())
+        .unwrap_or_else(|| "the broker refused the request".to_owned());
+    BrokerError::Refused {
+        status,
+        message,
+        body: body.to_owned(),
+    }
+}
+
+/// Keeps the orders of `all` (a JSON array) whose `client_order_id` is in `only`, at most
+/// `limit`, each element's text unchanged.
+pub(crate) fn keep_orders(
+    all: &BrokerJson,
+    only: &HashSet<String>,
+    limit: u16,
+) -> Result<BrokerJson, BrokerError> {
+    #[derive(Deserialize)]
+    struct Ids {
+        client_order_id: Option<serde_json::Value>,
+    }
+    let orders: Vec<&RawValue> = serde_json::from_str(all.as_str()).map_err(|_| {
+        tracing::warn!("alpaca's order list is not a JSON array");
+        BrokerError::BadGateway
+    })?;
+    let kept: Vec<&str> = orders
+        .into_iter()
+        .filter(|raw| {
+            serde_json::from_str::<Ids>(raw.get())
+                .ok()
+                .and_then(|ids| ids.client_order_id)
+                .is_some_and(|id| id.as_str().is_some_and(|id| only.contains(id)))
+        })
+        .take(usize::from(limit))
+        .map(RawValue::get)
+        .collect();
+    Ok(BrokerJson(format!("[{}]", kept.join(","))))
+}
+
+/// The body of `POST /v2/orders`: amounts as decimal strings, which Alpaca accepts.
+#[derive(Serialize)]
+struct WireOrder<'a> {
+    symbol: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qty: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notional: Option<String>,
+    side: &'static str,
+    #[serde(rename = "type")]
+    order_type: &'static str,
+    time_in_force: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_price: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_price: Option<String>,
+    extended_hours: bool,
+    client_order_id: &'a str,
+}
+
+impl<'a> WireOrder<'a> {
+    fn new(order: &'a OrderRequest, client_order_id: &'a ClientOrderId) -> Self {
+        let (qty, notional) = match order.size {
+            OrderSize::Qty(q) => (Some(q.to_string()), None),
+            OrderSize::Notional(n) => (None, Some(n.to_string())),
+        };
+        Self {
+            symbol: order.symbol.as_str(),
+            qty,
+            notional,
+            side: order.side.as_str(),
+            order_type: order.kind.as_str(),
+            time_in_force: order.time_in_force.as_str(),
+            limit_price: order.kind.limit_price().map(|p| p.to_string()),
+            stop_price: order.kind.stop_price().map(|p| p.to_string()),
+            extended_hours: order.extended_hours,
+            client_order_id: client_order_id.as_str(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_carry_alpacas_message_and_body() {
+        let body = r#"{"code": 40310000, "message": "insufficient buying power"}"#;
+        match refusal(403, body) {
+            BrokerError::Refused {
+                status,
+                message,
+                body: kept,
+            } => {
+                assert_eq!(
+                    (status, message.as_str()),
+                    (403, "insufficient buying power")
+                );
+                assert_eq!(kept, body);
+            }
+            other => panic!("{other:?}"),
+        }
+        let BrokerError::Refused { message, .. } = refusal(422, "not json") else {
+            panic!()
+        };
+        assert_eq!(message, "the broker refused the request");
+    }
+
+    #[test]
+    fn order_lists_are_filtered_without_touching_the_orders() {
+        let all = BrokerJson::parse(
+            r#"[{"id":"a","client_order_id":"mine","qty":1,"filled_avg_price":null},
+                {"id":"b","client_order_id":"theirs","qty":"2.50"},
+                {"id":"c","client_order_id":"mine-too","notional":"10.000"}]"#
+                .to_owned(),
+        )
+        .unwrap();
+        let only: HashSet<String> = ["mine".to_owned(), "mine-too".to_owned()].into();
+        let kept = keep_orders(&all, &only, 10).unwrap();
+        assert_eq!(
+            kept.as_str(),
+            r#"[{"id":"a","client_order_id":"mine","qty":1,"filled_avg_price":null},{"id":"c","client_order_id":"mine-too","notional":"10.000"}]"#
+        );
+        assert_eq!(
+            keep_orders(&all, &only, 1)
+                .unwrap()
+                .as_str()
+                .matches("\"id\"")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn the_live_host_cannot_be_configured_even_by_mistake() {
+        let config = BrokerConfig {
+            kind: super::super::BrokerKind::AlpacaPaper,
+            trading_enabled: true,
+            base_url: "https://API.alpaca.markets".into(),
+            api_key: Some("key".into()),
+            api_secret: Some("secret".into()),
+            request_timeout: Duration::from_secs(1),
+            rate_limit_per_minute: 1,
+            deployed: false,
+        };
+        assert!(AlpacaClient::new(&config).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Load benchmark (not part of the test suite): `raptor serve` against a bare hyper server.
+#
+#   benches/load.sh
+#   DURATION=3 CONNECTIONS=16 benches/load.sh
+#
+# Builds raptor and examples/baseline_hyper.rs in release mode, installs the load generator
+# (wrk, from Debian's packages) if it is missing, finds or starts a
+# PostgreSQL (scripts/ensure-postgres.sh), creates a throwaway database, runs `raptor migrate`,
+# starts `raptor serve` (APP_ENV=test, a random SECRET_KEY, the global rate limit off), drives
+# GET /health and GET /api/system/status, then the baseline's GET /health, and prints
+# requests/s and p99 latency for each, with raptor's share of the baseline.
+#
+# Everything stays on 127.0.0.1. Each run lasts DURATION seconds; every process started here is
+# stopped and the database dropped on exit.
+#
+# Environment: DURATION (s, default 10), CONNECTIONS (default 32), THREADS (load generator
+# threads, default 2), RAPTOR_PORT (default 18080), BASELINE_PORT (default 18081),
+# TEST_DATABASE_URL (an admin URL to create the throwaway database on).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+duration="${DURATION:-10}"
+connections="${CONNECTIONS:-32}"
+threads="${THREADS:-2}"
+raptor_port="${RAPTOR_PORT:-18080}"
+baseline_port="${BASELINE_PORT:-18081}"
+target_dir="${CARGO_TARGET_DIR:-target}"
+host=127.0.0.1
+
+for n in "$duration" "$connections" "$threads" "$raptor_port" "$baseline_port"; do
+  [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || {
+    echo "load: DURATION, CONNECTIONS, THREADS and the ports must be positive integers" >&2
+    exit 2
+  }
+done
+if ((duration > 300)); then
+  echo "load: DURATION is capped at 300 s" >&2
+  exit 2
+fi
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+# Cleanup: every process started here, the database, the scratch directory. ----------------
+pids=()
+database=""
+admin_url=""
+stop_private=0
+work=$(mktemp -d)
+cleanup() {
+  local status=$? pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    # Up to 10 s for a graceful stop, then SIGKILL.
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ -n "$database" && -n "$admin_url" ]]; then
+    psql_admin -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 ||
+      echo "load: could not drop database $database" >&2
+  fi
+  if ((stop_private)); then
+    scripts/ensure-postgres.sh --stop || true
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+psql_bin() {
+  if command -v psql >/dev/null 2>&1; then
+    command -v psql
+  else
+    # shellcheck disable=SC2012 # Debian's paths: /usr/lib/postgresql/<number>/bin
+    ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -t/ -k5,5nr | head -n 1
+  fi
+}
+psql_admin() {
+  PGCONNECT_TIMEOUT=5 "$psql" -X -w -q -v ON_ERROR_STOP=1 -d "$admin_url" "$@" </dev/null
+}
+
+# Polls until http://127.0.0.1:<port><path> answers 200, for at most <seconds>.
+wait_http() {
+  local port="$1" path="$2" seconds="$3" pid="$4" i
+  for ((i = 0; i < seconds * 10; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      return 1
+    fi
+    if [[ "$(http_status "$port" "$path")" == 200 ]]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# The status code of one GET over bash's /dev/tcp (curl may be missing on a fresh machine).
+http_status() {
+  local port="$1" path="$2" line
+  # shellcheck disable=SC2016 # $0 and $1 expand in the inner bash
+  line=$(timeout 2 bash -c '
+    exec 3<>"/dev/tcp/'"$host"'/$0" || exit 1
+    printf "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" "$1" >&3
+    head -n 1 <&3' "$port" "$path" 2>/dev/null) || true
+  line="${line%$'\r'}"
+  echo "${line#HTTP/1.1 }" | cut -d' ' -f1
+}
+
+port_free() {
+  ! timeout 1 bash -c "exec 3<>/dev/tcp/$host/$1" 2>/dev/null
+}
+
+# 1. Builds -------------------------------------------------------------------------------------
+step "building raptor and examples/baseline_hyper (release)"
+cargo build --release --bin raptor --example baseline_hyper
+raptor="$target_dir/release/raptor"
+baseline="$target_dir/release/examples/baseline_hyper"
+
+# 2. Load generator: wrk, from Debian's packages ----------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+  step "installing wrk (Debian)"
+  if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "load: wrk is missing and cannot be installed here (needs root and apt-get)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq wrk >"$work/apt.log" 2>&1; then
+    apt-get update -qq >>"$work/apt.log" 2>&1 || true
+    apt-get install -y -qq wrk >>"$work/apt.log" 2>&1 || {
+      tail -n 20 "$work/apt.log" >&2
+      exit 1
+    }
+  fi
+fi
+tool=wrk
+
+# 3. PostgreSQL and a throwaway database ------------------------------------------------------
+step "postgres"
+private_was_up=1
+if [[ -z "${TEST_DATABASE_URL:-}" ]] && ! scripts/ensure-postgres.sh --private-running; then
+  private_was_up=0
+fi
+admin_url=$(RAPTOR_BIN="$raptor" scripts/ensure-postgres.sh)
+if ((!private_was_up)) && [[ "$admin_url" == *:54329/* ]]; then
+  stop_private=1 # started for this run: stopped on exit
+fi
+psql=$(psql_bin)
+[[ -n "$psql" ]] || {
+  echo "load: psql not found" >&2
+  exit 1
+}
+database="raptor_bench_$(date +%s)_$$"
+psql_admin -c "CREATE DATABASE \"$database\""
+database_url="${admin_url%/*}/$database"
+echo "database: $database" >&2
+
+# 4. raptor migrate, raptor serve, the baseline -----------------------------------------------
+for port in "$raptor_port" "$baseline_port"; do
+  port_free "$port" || {
+    echo "load: port $port is taken (set RAPTOR_PORT / BASELINE_PORT)" >&2
+    exit 1
+  }
+done
+
+secret_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+raptor_env=(
+  APP_ENV=test
+  DATABASE_URL="$database_url"
+  DATABASE_SSL=disable
+  SECRET_KEY="$secret_key"
+  BIND_ADDRESS="$host"
+  PORT="$raptor_port"
+  ENABLE_GLOBAL_RATE_LIMIT=false
+  LOG_LEVEL=warn
+)
+
+step "raptor migrate"
+env "${raptor_env[@]}" "$raptor" migrate </dev/null
+
+step "starting raptor serve on $host:$raptor_port and the baseline on $host:$baseline_port"
+env "${raptor_env[@]}" "$raptor" serve </dev/null >"$work/raptor.log" 2>&1 &
+pids+=($!)
+raptor_pid=$!
+"$baseline" "$baseline_port" </dev/null >"$work/baseline.log" 2>&1 &
+pids+=($!)
+baseline_pid=$!
+if ! wait_http "$raptor_port" /health 60 "$raptor_pid"; then
+  echo "load: raptor did not answer GET /health; its log:" >&2
+  tail -n 40 "$work/raptor.log" >&2
+  exit 1
+fi
+if [[ "$(http_status "$raptor_port" /api/system/status)" != 200 ]]; then
+  echo "load: GET /api/system/status is not 200 before the run; raptor's log:" >&2
+  tail -n 40 "$work/raptor.log" >&2
+  exit 1
+fi
+if ! wait_http "$baseline_port" /health 30 "$baseline_pid"; then
+  echo "load: the baseline did not answer; its log:" >&2
+  tail -n 40 "$work/baseline.log" >&2
+  exit 1
+fi
+
+# 5. Load -------------------------------------------------------------------------------------
+# Prints "<requests/s> <p99 ms> <non-2xx or failed responses> <responses>" for one run.
+run_wrk() {
+  local url="$1" out
+  out=$(wrk --latency -t "$threads" -c "$connections" -d "${duration}s" --timeout 5s "$url")
+  printf '%s\n' "$out" >"$work/last.txt"
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+      if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+      return v + 0
+    }
+    $1 == "99%"            { p99 = ms($2) }
+    $1 == "Requests/sec:"  { rps = $2 }
+    /requests in/          { total = $1 }
+    /Non-2xx or 3xx/       { bad += $NF }
+    /Socket errors/        { n = split($0, f, /[ ,]+/); for (i = 1; i <= n; i++) if (f[i] ~ /^[0-9]+$/) bad += f[i] }
+    END { printf "%s %.3f %d %d\n", rps, p99, bad, total }
+  ' <<<"$out"
+}
+
+declare -A rps=() p99=() bad=() total=()
+measure() {
+  local name="$1" port="$2" path="$3" result
+  step "$name: GET http://$host:$port$path for ${duration}s, $connections connections ($tool)"
+  result=$("run_$tool" "http://$host:$port$path")
+  read -r "rps[$name]" "p99[$name]" "bad[$name]" "total[$name]" <<<"$result"
+  echo "  ${rps[$name]} requests/s, p99 ${p99[$name]} ms, ${total[$name]} responses, ${bad[$name]} not 2xx or failed" >&2
+  if [[ -z "${rps[$name]}" ]]; then
+    echo "load: could not read the $tool output:" >&2
+    cat "$work/last.txt" >&2
+    exit 1
+  fi
+}
+
+measure "raptor /health" "$raptor_port" /health
+measure "raptor /api/system/status" "$raptor_port" /api/system/status
+measure "baseline /health" "$baseline_port" /health
+
+if ! kill -0 "$raptor_pid" 2>/dev/null; then
+  echo "load: raptor exited during the run; its log:" >&2
+  tail -n 40 "$work/raptor.log" >&2
+  exit 1
+fi
+
+# 6. Report -----------------------------------------------------------------------------------
+base_rps="${rps[baseline /health]}"
+base_p99="${p99[baseline /health]}"
+echo
+echo "load: ${duration}s per target, $connections connections, $tool, $(nproc) cores, loopback"
+printf '%-28s %12s %10s %10s %14s %12s\n' target "requests/s" "p99 ms" "not 2xx" "rps/baseline" "p99/baseline"
+for name in "raptor /health" "raptor /api/system/status" "baseline /health"; do
+  awk -v name="$name" -v r="${rps[$name]}" -v p="${p99[$name]}" -v b="${bad[$name]}" \
+    -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
+      rr = (br > 0) ? sprintf("%.3f", r / br) : "n/a"
+      pr = (bp > 0) ? sprintf("%.2f", p / bp) : "n/a"
+      printf "%-28s %12.0f %10.3f %10d %14s %12s\n", name, r, p, b, rr, pr
+    }'
+done

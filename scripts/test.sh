@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The project's one test command (CI runs it through .ci/run):
+#   1. formatting (cargo fmt --check)
+#   2. a PostgreSQL for the integration tests (scripts/ensure-postgres.sh), as TEST_DATABASE_URL
+#   3. lints (clippy, every target and feature, warnings denied)
+#   4. the secret scan (scripts/secret-scan.sh)
+#   5. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
+#      for the SMTP tests (RAPTOR_TEST_PYTHON)
+#
+# Environment: TEST_DATABASE_URL to use a server of your own; RAPTOR_TEST_PYTHON for a Python
+# that already has aiosmtpd; KEEP_TEST_DB=1 to leave running a private cluster this run started.
+# Extra arguments go to the test runner, e.g. `scripts/test.sh -E 'test(auth)'` under nextest.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+export RUST_BACKTRACE=1
+target_dir="${CARGO_TARGET_DIR:-target}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# 1. Formatting ------------------------------------------------------------------------------
+step "formatting: cargo fmt --all -- --check"
+fmt_color=()
+[[ -t 1 ]] || fmt_color=(--color never) # no escape codes in a CI log
+cargo fmt --all -- --check "${fmt_color[@]}"
+
+# 2. PostgreSQL -------------------------------------------------------------------------------
+step "postgres: finding or starting a server for the integration tests"
+private_was_down=0
+if [[ -z "${TEST_DATABASE_URL:-}" ]] && ! scripts/ensure-postgres.sh --private-running; then
+  private_was_down=1
+fi
+TEST_DATABASE_URL=$(scripts/ensure-postgres.sh)
+export TEST_DATABASE_URL
+if ((private_was_down)) && [[ "$TEST_DATABASE_URL" == *:54329/* ]]; then
+  if [[ "${KEEP_TEST_DB:-}" == 1 ]]; then
+    echo "the private cluster stays up (KEEP_TEST_DB=1)"
+  else
+    trap 'scripts/ensure-postgres.sh --stop || true' EXIT
+  fi
+fi
+# Never echo a password.
+echo "TEST_DATABASE_URL=$(sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$TEST_DATABASE_URL")"
+
+# 3. Lints ------------------------------------------------------------------------------------
+step "lints: cargo clippy --workspace --all-targets --all-features -- -D warnings"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# 4. Secrets ----------------------------------------------------------------------------------
+step "secrets: scripts/secret-scan.sh"
+scripts/secret-scan.sh
+
+# 5. Tests ------------------------------------------------------------------------------------
+# The SMTP tests run a real SMTP server: aiosmtpd (PyPI), in a virtualenv under target/.
+step "python: aiosmtpd for the SMTP tests"
+if [[ -n "${RAPTOR_TEST_PYTHON:-}" ]]; then
+  echo "using RAPTOR_TEST_PYTHON=$RAPTOR_TEST_PYTHON"
+else
+  venv="$target_dir/test-python"
+  if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      echo "installing python3 and python3-venv from Debian's packages"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends python3 python3-venv
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+  fi
+  RAPTOR_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
+  export RAPTOR_TEST_PYTHON
+  echo "RAPTOR_TEST_PYTHON=$RAPTOR_TEST_PYTHON"
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  step "tests: cargo nextest run --workspace --all-features"
+  cargo nextest run --workspace --all-features --no-fail-fast "$@"
+else
+  step "tests: cargo test --workspace --all-features (cargo-nextest is not installed)"
+  cargo test --workspace --all-features --no-fail-fast "$@"
+fi
