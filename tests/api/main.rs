@@ -4,7 +4,6 @@
 mod alpaca_stub;
 mod audit;
 mod auth;
-mod browser;
 mod config;
 mod dsr;
 mod helpers;
