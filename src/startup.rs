@@ -14,6 +14,7 @@ use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
 use raptor_actors::Actors;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinHandle;
 
 use crate::http::rate_limit::IpRateLimiter;
@@ -33,6 +34,7 @@ pub struct Application {
     background: Vec<JoinHandle<()>>,
     /// Kept so a SIGHUP re-reads configuration for the same environment.
     app_env: AppEnv,
+    signals: Signals,
     broker_config: SharedBrokerConfig,
 }
 
@@ -48,6 +50,7 @@ impl Application {
         mode: Mode,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
+        let signals = Signals::register().context("cannot install signal handlers")?;
         let settings = Arc::new(settings);
         let url = settings
             .database_url()
@@ -142,6 +145,7 @@ impl Application {
             background,
             app_env: settings.app_env,
             broker_config,
+            signals,
         })
     }
 
@@ -162,23 +166,23 @@ impl Application {
     /// gives up (an error, so the process exits non-zero and the platform restarts it).
     /// SIGHUP re-reads configuration in place ([`Application::reload`]).
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-        let stop = shutdown_signal();
-        tokio::pin!(stop);
         loop {
+            let signals = &mut self.signals;
             tokio::select! {
-                signal = &mut stop => {
-                    tracing::info!(signal, "shutting down");
-                    self.shutdown().await;
-                    return Ok(());
-                }
-                _ = hangup.recv() => self.reload_from_env(),
+                _ = signals.terminate.recv() => return self.stop_on("SIGTERM").await,
+                _ = signals.interrupt.recv() => return self.stop_on("SIGINT").await,
+                _ = signals.hangup.recv() => self.reload_from_env(),
                 _ = &mut self.root_handle => {
                     anyhow::bail!("the supervision tree stopped: a child exceeded its restart cap")
                 }
             }
         }
+    }
+
+    async fn stop_on(self, signal: &'static str) -> anyhow::Result<()> {
+        tracing::info!(signal, "shutting down");
+        self.shutdown().await;
+        Ok(())
     }
 
     /// SIGHUP: re-reads the environment (for the same `APP_ENV`); a configuration that no longer
@@ -223,12 +227,20 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+/// The signals Raptor acts on. Registered before the listener serves, so none can arrive while
+/// the default action (terminate at once) still applies.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
     }
 }

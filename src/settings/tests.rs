@@ -40,7 +40,7 @@ fn production_refuses_a_non_paper_broker_url() {
 fn secrets_are_redacted_in_debug_output() {
     let settings = load(&[
         ("SECRET_KEY", KEY),
-        ("DATABASE_URL", "postgres://user:hunter2-db-password@db/x"),
+        ("DATABASE_URL", "postgres://user:hunter2-db-password@db/x"), // secret-scan: allow (fake)
         ("ALPACA_PAPER_API_KEY", "PKTESTKEYVALUE"),
         ("ALPACA_PAPER_API_SECRET", "alpaca-secret-value"),
     ])

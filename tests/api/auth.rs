@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::{error_code, eventually, spawn_app_with, TestApp, ORIGIN};
-use crate::passkey::{self, authenticator, Authenticator};
+use crate::passkey::{self, authenticator};
 use crate::smtp::SmtpServer;
 
 const EMAIL: &str = "ada@example.com";
@@ -17,26 +17,6 @@ async fn spawn_auth_app(smtp: &SmtpServer) -> TestApp {
         ("SMTP_URL", &smtp.url()),
     ])
     .await
-}
-
-/// Registers, verifies the email, and returns the authenticator holding the passkey.
-async fn verified_user(app: &TestApp, smtp: &SmtpServer, email: &str) -> Authenticator {
-    let mut key = authenticator();
-    assert_eq!(passkey::register(app, &mut key, email).await.status(), 201);
-    let token = smtp.verification_token(email, 0).await;
-    let response = passkey::post(app, "/api/auth/email/verify", json!({"token": token})).await;
-    assert_eq!(response.status(), 200);
-    key
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.db
-        .client()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap()
-        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +131,7 @@ async fn a_customer_registers_verifies_signs_in_and_signs_out() {
             "{event} audited: {events:?}"
         );
     }
-    let prefixes: i64 = count(&app, "SELECT count(*) FROM audit_log WHERE ip_prefix IS NOT NULL AND ip_prefix <> '127.0.0.0/24'").await;
+    let prefixes: i64 = app.db.count("SELECT count(*) FROM audit_log WHERE ip_prefix IS NOT NULL AND ip_prefix <> '127.0.0.0/24'").await;
     assert_eq!(prefixes, 0, "only IP prefixes are stored");
 }
 
@@ -219,7 +199,9 @@ async fn a_replayed_or_expired_ceremony_is_refused_and_changes_nothing() {
     assert_eq!(replay.status(), 400);
     assert_eq!(error_code(replay).await, "invalid_ceremony");
     assert_eq!(
-        count(&app, "SELECT count(*) FROM webauthn_credentials").await,
+        app.db
+            .count("SELECT count(*) FROM webauthn_credentials")
+            .await,
         1
     );
 
@@ -246,14 +228,14 @@ async fn a_replayed_or_expired_ceremony_is_refused_and_changes_nothing() {
     app.clock.advance(chrono::Duration::minutes(6));
     let expired = passkey::login_verify(&app, &ceremony_id, &assertion).await;
     assert_eq!(expired.status(), 400);
-    assert_eq!(count(&app, "SELECT count(*) FROM sessions").await, 1);
+    assert_eq!(app.db.count("SELECT count(*) FROM sessions").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_origin_in_client_data_is_refused() {
     let smtp = SmtpServer::start().await;
     let app = spawn_auth_app(&smtp).await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
     let (ceremony_id, challenge) = passkey::login_options(&app, Some(EMAIL)).await;
     // A phishing page relays the challenge: clientData names the page's origin, not ours.
     let mut assertion = passkey::assert(&mut key, challenge, passkey::origin());
@@ -264,15 +246,15 @@ async fn a_wrong_origin_in_client_data_is_refused() {
     let response = passkey::login_verify(&app, &ceremony_id, &assertion).await;
     assert_eq!(response.status(), 401);
     assert_eq!(error_code(response).await, "login_failed");
-    assert_eq!(count(&app, "SELECT count(*) FROM sessions").await, 0);
+    assert_eq!(app.db.count("SELECT count(*) FROM sessions").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_users_credential_cannot_answer_a_login_ceremony() {
     let smtp = SmtpServer::start().await;
     let app = spawn_auth_app(&smtp).await;
-    let _ada = verified_user(&app, &smtp, EMAIL).await;
-    let mut mallory = verified_user(&app, &smtp, "mallory@example.com").await;
+    let _ada = passkey::verified_user(&app, &smtp, EMAIL).await;
+    let mut mallory = passkey::verified_user(&app, &smtp, "mallory@example.com").await;
 
     // Ada's challenge, answered by Mallory's passkey (whose id Mallory puts in the allow list).
     let (ada_ceremony, mut challenge) = passkey::login_options(&app, Some(EMAIL)).await;
@@ -281,14 +263,14 @@ async fn another_users_credential_cannot_answer_a_login_ceremony() {
     let assertion = passkey::assert(&mut mallory, challenge, passkey::origin());
     let response = passkey::login_verify(&app, &ada_ceremony, &assertion).await;
     assert_eq!(response.status(), 401);
-    assert_eq!(count(&app, "SELECT count(*) FROM sessions").await, 0);
+    assert_eq!(app.db.count("SELECT count(*) FROM sessions").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_counter_regression_is_refused_and_audited() {
     let smtp = SmtpServer::start().await;
     let app = spawn_auth_app(&smtp).await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
     assert_eq!(passkey::login(&app, &mut key, EMAIL).await.status(), 200);
     // The stored counter jumps ahead, as if a clone of the authenticator had been used.
     app.db
@@ -300,21 +282,19 @@ async fn a_counter_regression_is_refused_and_audited() {
     let response = passkey::login(&app, &mut key, EMAIL).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_log WHERE event = 'login.counter_regression'"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE event = 'login.counter_regression'")
+            .await,
         1
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM sessions").await, 1);
+    assert_eq!(app.db.count("SELECT count(*) FROM sessions").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_expired_cookies_are_refused() {
     let smtp = SmtpServer::start().await;
     let app = spawn_auth_app(&smtp).await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
     let cookie = passkey::session_cookie(&passkey::login(&app, &mut key, EMAIL).await);
     let get = |cookie: String| {
         app.client
@@ -347,7 +327,7 @@ async fn forged_and_expired_cookies_are_refused() {
 async fn the_absolute_cap_ends_a_session_that_is_used_constantly() {
     let smtp = SmtpServer::start().await;
     let app = spawn_auth_app(&smtp).await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
     let cookie = passkey::session_cookie(&passkey::login(&app, &mut key, EMAIL).await);
     let get = || {
         app.client
@@ -374,7 +354,7 @@ async fn logout_revokes_the_session_on_every_instance_within_a_second() {
     let peer = app
         .spawn_peer(&[("FLAG_WEBAUTHN_REGISTRATION", "true")])
         .await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
     let cookie = passkey::session_cookie(&passkey::login(&app, &mut key, EMAIL).await);
     let on_peer = || {
         peer.client
@@ -406,7 +386,7 @@ async fn logout_revokes_the_session_on_every_instance_within_a_second() {
 async fn logout_from_a_disallowed_origin_or_with_a_text_body_is_refused_and_changes_nothing() {
     let smtp = SmtpServer::start().await;
     let app = spawn_auth_app(&smtp).await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
     let cookie = passkey::session_cookie(&passkey::login(&app, &mut key, EMAIL).await);
     let attacker = app
         .client
@@ -492,7 +472,7 @@ async fn bootstrap_tokens_are_single_use_and_bound_to_their_address() {
     )
     .await;
     assert_eq!(missing.status(), 403);
-    assert_eq!(count(&app, "SELECT count(*) FROM users").await, 1);
+    assert_eq!(app.db.count("SELECT count(*) FROM users").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -536,7 +516,7 @@ async fn malformed_and_mistyped_bodies_get_clear_4xx() {
     )
     .await;
     assert_eq!(bad_ceremony.status(), 422);
-    assert_eq!(count(&app, "SELECT count(*) FROM ceremonies").await, 0);
+    assert_eq!(app.db.count("SELECT count(*) FROM ceremonies").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -570,7 +550,7 @@ async fn resend_always_answers_202_and_is_rate_limited() {
     let limited = passkey::post(&app, "/api/auth/email/resend", json!({"email": EMAIL})).await;
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().contains_key("retry-after"));
-    assert!(count(&app, "SELECT count(*) FROM email_outbox").await <= 3);
+    assert!(app.db.count("SELECT count(*) FROM email_outbox").await <= 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -585,11 +565,9 @@ async fn verification_links_expire_after_a_day() {
     assert_eq!(response.status(), 400);
     assert_eq!(error_code(response).await, "invalid_token");
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL")
+            .await,
         0
     );
 }
@@ -614,11 +592,9 @@ async fn the_bootstrap_cli_prints_a_token_once_and_audits_its_creation() {
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
     assert_eq!(token.len(), 43);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_log WHERE event = 'bootstrap_token.create'"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE event = 'bootstrap_token.create'")
+            .await,
         1
     );
     let stored: String = app
@@ -652,7 +628,7 @@ async fn the_cookie_carries_the_configured_domain() {
         ("SESSION_COOKIE_DOMAIN", ".raxx.test"),
     ])
     .await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
     let response = passkey::login(&app, &mut key, EMAIL).await;
     let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(set_cookie.contains("; Domain=.raxx.test"), "{set_cookie}");
@@ -690,7 +666,9 @@ async fn an_email_that_cannot_be_delivered_is_retried_with_backoff() {
     )
     .await;
     assert_eq!(
-        count(&app, "SELECT count(*) FROM email_verifications").await,
+        app.db
+            .count("SELECT count(*) FROM email_verifications")
+            .await,
         0,
         "an undelivered token is not kept"
     );
@@ -714,11 +692,9 @@ async fn an_email_that_cannot_be_delivered_is_retried_with_backoff() {
         200
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM email_outbox WHERE sent_at IS NOT NULL"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM email_outbox WHERE sent_at IS NOT NULL")
+            .await,
         1
     );
 }

@@ -13,21 +13,11 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{error_code, eventually, spawn_app, spawn_app_with, SignedIn, TestApp};
-use crate::passkey::{self, authenticator, Authenticator};
+use crate::passkey::{self, authenticator};
 use crate::retention::{pool, raptor_cli};
 use crate::smtp::SmtpServer;
 
 const EMAIL: &str = "ada@example.com";
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.db
-        .client()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap()
-        .get(0)
-}
 
 async fn export(app: &TestApp, user: &SignedIn) -> Value {
     let response = app
@@ -156,19 +146,15 @@ async fn erase_from_a_disallowed_origin_or_as_a_form_is_refused_and_changes_noth
     assert_eq!(form.status(), 403);
 
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM users WHERE deleted_at IS NOT NULL"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM users WHERE deleted_at IS NOT NULL")
+            .await,
         0
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_log WHERE event = 'dsr.erase'"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE event = 'dsr.erase'")
+            .await,
         0
     );
     let still = app
@@ -177,16 +163,6 @@ async fn erase_from_a_disallowed_origin_or_as_a_form_is_refused_and_changes_noth
         .await
         .unwrap();
     assert_eq!(still.status(), 200, "the session is untouched");
-}
-
-/// Registers `email` with a software passkey and verifies the address.
-async fn verified_user(app: &TestApp, smtp: &SmtpServer, email: &str) -> Authenticator {
-    let mut key = authenticator();
-    assert_eq!(passkey::register(app, &mut key, email).await.status(), 201);
-    let token = smtp.verification_token(email, 0).await;
-    let response = passkey::post(app, "/api/auth/email/verify", json!({"token": token})).await;
-    assert_eq!(response.status(), 200);
-    key
 }
 
 async fn session_status(app: &TestApp, cookie: &str) -> u16 {
@@ -211,7 +187,7 @@ async fn erasure_ends_every_session_everywhere_and_blocks_sign_in_and_re_registr
     ];
     let app = spawn_app_with(&overrides).await;
     let peer = app.spawn_peer(&overrides).await;
-    let mut key = verified_user(&app, &smtp, EMAIL).await;
+    let mut key = passkey::verified_user(&app, &smtp, EMAIL).await;
 
     let here = passkey::session_cookie(&passkey::login(&app, &mut key, EMAIL).await);
     let there = passkey::session_cookie(&passkey::login(&peer, &mut key, EMAIL).await);
@@ -264,23 +240,21 @@ async fn erasure_ends_every_session_everywhere_and_blocks_sign_in_and_re_registr
 
     // The account remains, soft-deleted, without passkeys or live sessions.
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM users WHERE deleted_at IS NOT NULL"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM users WHERE deleted_at IS NOT NULL")
+            .await,
         1
     );
     assert_eq!(
-        count(&app, "SELECT count(*) FROM webauthn_credentials").await,
+        app.db
+            .count("SELECT count(*) FROM webauthn_credentials")
+            .await,
         0
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
+            .await,
         0
     );
     let audited: i64 = app
@@ -353,23 +327,19 @@ async fn erasure_ends_every_session_everywhere_and_blocks_sign_in_and_re_registr
     .unwrap();
     assert_eq!(purge.rows(), 1, "{purge:?}");
     assert!(matches!(purge, Outcome::Ran(_)));
-    assert_eq!(count(&app, "SELECT count(*) FROM users").await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM sessions").await, 0);
+    assert_eq!(app.db.count("SELECT count(*) FROM users").await, 0);
+    assert_eq!(app.db.count("SELECT count(*) FROM sessions").await, 0);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_log WHERE details LIKE '%ada@%' OR subject LIKE '%ada@%'"
+        app.db.count("SELECT count(*) FROM audit_log WHERE details LIKE '%ada@%' OR subject LIKE '%ada@%'"
         )
         .await,
         0,
         "no audit row holds the address"
     );
     assert!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_log WHERE actor_user_id IS NOT NULL"
-        )
-        .await
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE actor_user_id IS NOT NULL")
+            .await
             > 0
     );
     let client = app.db.client().await;
@@ -468,11 +438,9 @@ async fn operator_export_and_erase_are_audited_and_end_sessions_on_running_insta
     .await;
     assert!(ok && stderr.contains("already erased"), "{stderr}");
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_log WHERE event = 'dsr.erase'"
-        )
-        .await,
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE event = 'dsr.erase'")
+            .await,
         1
     );
 }

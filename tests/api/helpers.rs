@@ -11,7 +11,7 @@ use raptor_actors::clock::OffsetClock;
 use raptor_actors::supervisor::Mode;
 
 pub const ORIGIN: &str = "http://localhost:3000";
-pub const TEST_SECRET_KEY: &str = "test-only-secret-key-0123456789-abcdefghij";
+pub const TEST_SECRET_KEY: &str = "test-only-secret-key-0123456789-abcdefghij"; // secret-scan: allow (test-only key)
 
 /// Admin URL of the server the tests create their databases on.
 pub fn admin_url() -> String {
@@ -47,6 +47,16 @@ impl TestDb {
             url: format!("{base}/{name}"),
             name,
         })
+    }
+
+    /// The single number a `SELECT count(*) …` answers.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .unwrap()
+            .get(0)
     }
 
     pub async fn client(&self) -> tokio_postgres::Client {

@@ -11,6 +11,7 @@ use webauthn_rs_proto::{
 };
 
 use crate::helpers::{TestApp, ORIGIN};
+use crate::smtp::SmtpServer;
 
 pub type Authenticator = SoftPasskey;
 
@@ -149,6 +150,17 @@ pub async fn login(
     let (ceremony_id, challenge) = login_options(app, Some(email)).await;
     let credential = assert(authenticator, challenge, origin());
     login_verify(app, &ceremony_id, &credential).await
+}
+
+/// Registers `email` with a fresh software passkey, verifies the address with the emailed
+/// token, and returns the authenticator holding the passkey.
+pub async fn verified_user(app: &TestApp, smtp: &SmtpServer, email: &str) -> Authenticator {
+    let mut key = authenticator();
+    assert_eq!(register(app, &mut key, email).await.status(), 201);
+    let token = smtp.verification_token(email, 0).await;
+    let response = post(app, "/api/auth/email/verify", json!({"token": token})).await;
+    assert_eq!(response.status(), 200);
+    key
 }
 
 /// The `session=…` pair from a response's `Set-Cookie`.

@@ -430,14 +430,7 @@ async fn two_identical_concurrent_submissions_place_exactly_one_order() {
     );
     assert_eq!(a.text().await.unwrap(), b.text().await.unwrap());
     assert_eq!(stub.orders_received(), 1);
-    let rows: i64 = app
-        .db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM orders", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rows: i64 = app.db.count("SELECT count(*) FROM orders").await;
     assert_eq!(rows, 1);
 }
 

@@ -99,14 +99,7 @@ async fn without_trading_mode_every_trading_route_but_mode_answers_503() {
     for response in every_trading_route(&app, &user).await {
         assert_trading_disabled(response).await;
     }
-    let orders: i64 = app
-        .db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM orders", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let orders: i64 = app.db.count("SELECT count(*) FROM orders").await;
     assert_eq!(orders, 0);
 }
 
