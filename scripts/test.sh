@@ -5,7 +5,8 @@
 #   3. lints (clippy, every target and feature, warnings denied)
 #   4. the secret scan (scripts/secret-scan.sh)
 #   5. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
-#      for the SMTP tests (RAPTOR_TEST_PYTHON)
+#      for the SMTP tests (RAPTOR_TEST_PYTHON) and Chromium + playwright-core for the browser
+#      test (scripts/install-browser.sh)
 #
 # Environment: TEST_DATABASE_URL to use a server of your own; RAPTOR_TEST_PYTHON for a Python
 # that already has aiosmtpd; KEEP_TEST_DB=1 to leave running a private cluster this run started.
@@ -73,6 +74,10 @@ else
   export RAPTOR_TEST_PYTHON
   echo "RAPTOR_TEST_PYTHON=$RAPTOR_TEST_PYTHON"
 fi
+
+# The browser test drives Debian's Chromium through playwright-core (tests/browser).
+step "browser: chromium and playwright-core for the browser test"
+scripts/install-browser.sh
 
 if cargo nextest --version >/dev/null 2>&1; then
   step "tests: cargo nextest run --workspace --all-features"

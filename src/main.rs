@@ -111,10 +111,27 @@ async fn dev() -> anyhow::Result<()> {
         tracing::info!(database = %url, "development database ready");
         settings.database.url = Some(url.into());
     }
-    db::migrate(&pool(&settings)?).await?;
+    let pool = pool(&settings)?;
+    db::migrate(&pool).await?;
+    let page = format!("http://localhost:{}/dev/passkeys", settings.port);
+    if settings.flags.webauthn_registration {
+        // Development only: an invitation to try sign-up at once, valid for a day.
+        let client = pool.get().await?;
+        let hasher = settings.token_hasher();
+        let invite = raptor::auth::bootstrap::create(
+            &client,
+            &hasher,
+            None,
+            chrono::Duration::days(1),
+            chrono::Utc::now(),
+        )
+        .await?;
+        tracing::info!(%page, "development invitation (bootstrap token): {}", secrecy::ExposeSecret::expose_secret(&invite.token));
+    }
     tracing::info!(
         url = %format!("http://localhost:{}", settings.port),
-        "raptor dev: simulated broker, emails to this log, development defaults"
+        %page,
+        "raptor dev: development defaults; without Alpaca credentials the broker is simulated, without SMTP_URL emails go to this log"
     );
     Application::build(settings, Mode::Dev)
         .await?

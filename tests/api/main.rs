@@ -4,6 +4,7 @@
 mod alpaca_stub;
 mod audit;
 mod auth;
+mod browser;
 mod config;
 mod dsr;
 mod helpers;
