@@ -148,3 +148,42 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     response.headers_mut().remove(header::CONTENT_LENGTH);
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> StatusCode {
+        panic!("secret internal detail")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_json_500_without_detail() {
+        let app: Router = Router::new().route("/boom", get(boom)).layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::middleware))
+                .layer(from_fn(json::normalize_errors))
+                .layer(CatchPanicLayer::custom(panic_response)),
+        );
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let request_id = response.headers()[request_id::HEADER]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["request_id"], request_id.as_str());
+        assert!(!body.to_string().contains("secret internal detail"));
+    }
+}
