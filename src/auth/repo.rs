@@ -224,3 +224,104 @@ pub async fn consume_verification(
         .await?;
     Ok(row.map(|r| r.get(0)))
 }
+
+/// A passkey as its owner sees it: metadata, never key material.
+#[derive(Debug, serde::Serialize)]
+pub struct PasskeyInfo {
+    pub id: Uuid,
+    pub credential_id: String,
+    pub name: String,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+pub async fn list_passkeys(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<PasskeyInfo>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT id, credential_id, name, backup_eligible, backup_state, created_at, last_used_at \
+             FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| PasskeyInfo {
+            id: r.get(0),
+            credential_id: r.get(1),
+            name: r.get(2),
+            backup_eligible: r.get(3),
+            backup_state: r.get(4),
+            created_at: r.get(5),
+            last_used_at: r.get(6),
+        })
+        .collect())
+}
+
+/// Renames one of the user's passkeys; `false` when it is not theirs.
+pub async fn rename_passkey(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    id: Uuid,
+    name: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let n = client
+        .execute(
+            "UPDATE webauthn_credentials SET name = $3 WHERE id = $2 AND user_id = $1",
+            &[&user_id, &id, &name],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// What removing a passkey did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removal {
+    Removed {
+        credential_id: String,
+    },
+    NotFound,
+    /// The account would be left without a way to sign in.
+    LastPasskey,
+}
+
+/// Removes one of the user's passkeys unless it is their last. Call inside a transaction: the
+/// user row is locked so two removals cannot both see "one more left".
+pub async fn remove_passkey(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Removal, tokio_postgres::Error> {
+    client
+        .execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])
+        .await?;
+    let count: i64 = client
+        .query_one(
+            "SELECT count(*) FROM webauthn_credentials WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await?
+        .get(0);
+    let owned = client
+        .query_opt(
+            "SELECT credential_id FROM webauthn_credentials WHERE id = $2 AND user_id = $1",
+            &[&user_id, &id],
+        )
+        .await?;
+    let Some(row) = owned else {
+        return Ok(Removal::NotFound);
+    };
+    if count <= 1 {
+        return Ok(Removal::LastPasskey);
+    }
+    client
+        .execute("DELETE FROM webauthn_credentials WHERE id = $1", &[&id])
+        .await?;
+    Ok(Removal::Removed {
+        credential_id: row.get(0),
+    })
+}

@@ -11,6 +11,7 @@ mod helpers;
 mod passkey;
 mod retention;
 mod security;
+mod self_service;
 mod shutdown;
 mod smtp;
 mod supervision;

@@ -3,12 +3,14 @@
 
 mod email;
 mod login;
+mod passkeys;
 mod register;
+mod sessions;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Json;
 use axum::Router;
 use raptor_actors::session::{SessionInfo, SessionMsg};
@@ -28,6 +30,18 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/login/verify", post(login::verify))
         .route("/api/auth/session", get(session))
         .route("/api/auth/logout", post(logout))
+        .route(
+            "/api/auth/sessions",
+            get(sessions::list).delete(sessions::revoke_others),
+        )
+        .route("/api/auth/sessions/{id}", delete(sessions::revoke))
+        .route("/api/auth/passkeys", get(passkeys::list))
+        .route("/api/auth/passkeys/options", post(passkeys::options))
+        .route("/api/auth/passkeys/verify", post(passkeys::add))
+        .route(
+            "/api/auth/passkeys/{id}",
+            patch(passkeys::rename).delete(passkeys::remove),
+        )
 }
 
 fn invalid_ceremony() -> ApiError {
