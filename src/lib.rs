@@ -1,6 +1,7 @@
 //! Raptor, the HTTP API behind raxx.app: configuration, the HTTP surface, the database, and the
 //! startup that ties them to the supervision tree in `raptor-actors`.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod db;

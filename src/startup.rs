@@ -8,7 +8,7 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorRef};
 use raptor_actors::acceptor::{AcceptorArgs, Drained};
-use raptor_actors::broker::{BrokerMsg, SharedBrokerConfig};
+use raptor_actors::broker::SharedBrokerConfig;
 use raptor_actors::clock::{SharedClock, SystemClock};
 use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
@@ -204,9 +204,7 @@ impl Application {
     pub fn reload(&self, settings: &Settings) {
         let config = crate::trading::broker_config(settings);
         *self.broker_config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
-        if let Ok(broker) = self.actors.broker.get() {
-            let _ = broker.send_message(BrokerMsg::Reconfigure(config));
-        }
+        self.actors.broker.reconfigure(config);
         tracing::info!("configuration reloaded");
     }
 

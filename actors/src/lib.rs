@@ -11,6 +11,7 @@ pub mod broker;
 pub mod clock;
 pub mod mailer;
 pub mod pg;
+pub mod registry;
 pub mod scheduler;
 pub mod session;
 pub mod slot;
@@ -18,4 +19,5 @@ pub mod supervisor;
 pub mod task;
 pub mod token;
 
-pub use slot::{ActorUnavailable, Actors, Slot};
+pub use registry::Actors;
+pub use slot::{ActorUnavailable, Slot};

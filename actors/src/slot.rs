@@ -11,11 +11,6 @@ use std::time::Duration;
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, Message, RpcReplyPort};
 
-use crate::audit::AuditMsg;
-use crate::broker::BrokerMsg;
-use crate::mailer::MailerMsg;
-use crate::session::SessionMsg;
-
 /// How long a request waits for an actor's answer before it is told the actor is unavailable.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -67,6 +62,11 @@ impl<M: Message> Slot<M> {
         self.get().is_ok()
     }
 
+    /// `(name, is up)`, for status and diagnostics.
+    pub fn state(&self) -> (&'static str, bool) {
+        (self.name, self.is_up())
+    }
+
     pub(crate) fn set(&self, actor: Option<ActorRef<M>>) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = actor;
     }
@@ -87,37 +87,5 @@ impl<M: Message> Slot<M> {
             }
             Ok(CallResult::SenderError) | Err(_) => Err(unavailable),
         }
-    }
-}
-
-/// The slots of every actor a request handler may need.
-#[derive(Clone)]
-pub struct Actors {
-    pub sessions: Slot<SessionMsg>,
-    pub audit: Slot<AuditMsg>,
-    pub broker: Slot<BrokerMsg>,
-    pub mailer: Slot<MailerMsg>,
-}
-
-impl Default for Actors {
-    fn default() -> Self {
-        Self {
-            sessions: Slot::new("session store"),
-            audit: Slot::new("audit writer"),
-            broker: Slot::new("broker"),
-            mailer: Slot::new("mailer"),
-        }
-    }
-}
-
-impl Actors {
-    /// Up/down state of each actor, for status and diagnostics.
-    pub fn states(&self) -> Vec<(&'static str, bool)> {
-        vec![
-            (self.sessions.name(), self.sessions.is_up()),
-            (self.audit.name(), self.audit.is_up()),
-            (self.broker.name(), self.broker.is_up()),
-            (self.mailer.name(), self.mailer.is_up()),
-        ]
     }
 }

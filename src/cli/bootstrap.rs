@@ -2,9 +2,9 @@
 //!
 //! The token is printed once on stdout and stored only as an HMAC; its creation is audited.
 
+use crate::audit::AuditEvent;
 use anyhow::Context;
 use chrono::Utc;
-use raptor_actors::audit::AuditEntry;
 use secrecy::ExposeSecret;
 
 use super::CliContext;
@@ -39,7 +39,7 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
         Utc::now(),
     )
     .await?;
-    let mut entry = AuditEntry::new("bootstrap_token.create");
+    let mut entry = AuditEvent::BootstrapTokenCreate.entry();
     entry.subject = Some(created.id.to_string());
     entry.details = serde_json::json!({
         "expires_at": created.expires_at,

@@ -7,9 +7,9 @@
 //! has no session store, so the erasure revokes the sessions in SQL with the same notification
 //! every web dyno's store listens for.
 
+use crate::audit::AuditEvent;
 use anyhow::Context;
 use chrono::Utc;
-use raptor_actors::audit::AuditEntry;
 use serde_json::json;
 
 use super::CliContext;
@@ -56,7 +56,7 @@ async fn export(ctx: &CliContext, email: &str) -> anyhow::Result<()> {
     let export = dsr::export(&client, subject.user_id, Utc::now())
         .await?
         .context("the account disappeared while it was read")?;
-    let mut entry = AuditEntry::new("user.pii_access");
+    let mut entry = AuditEvent::UserPiiAccess.entry();
     entry.subject = Some(subject.user_id.to_string());
     entry.details = json!({ "purpose": "dsr.export" });
     ctx.audit(entry).await?;
@@ -90,7 +90,7 @@ async fn erase(ctx: &CliContext, email: &str, reason: &str) -> anyhow::Result<()
         }
         Erasure::NoSuchUser => anyhow::bail!("no account has this address"),
     };
-    let mut entry = AuditEntry::new("dsr.erase");
+    let mut entry = AuditEvent::DsrErase.entry();
     entry.subject = Some(user_id.to_string());
     entry.details = json!({
         "reason": reason,

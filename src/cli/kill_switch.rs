@@ -7,9 +7,9 @@
 //! Releasing the operator's switch does not override configuration: with `ALPACA_AUTH_MODE`
 //! unset or credentials missing, trading stays off.
 
+use crate::audit::AuditEvent;
 use anyhow::Context;
 use chrono::Utc;
-use raptor_actors::audit::AuditEntry;
 use raptor_actors::broker::switch::{self, OperatorSwitch};
 use serde_json::json;
 
@@ -52,11 +52,7 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     switch::save(&tx, &change)
         .await
         .context("the kill switch could not be stored")?;
-    let mut entry = AuditEntry::new(if engaged {
-        "kill_switch.engage"
-    } else {
-        "kill_switch.release"
-    });
+    let mut entry = AuditEvent::kill_switch(engaged).entry();
     entry.details = json!({ "reason": reason });
     ctx.audit(entry).await?;
     tx.commit()

@@ -3,13 +3,12 @@
 //! is erased is `crate::dsr`'s business; this module adds the session guard, the audit rows and
 //! the response.
 
+use crate::audit::AuditEvent;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use raptor_actors::session::SessionMsg;
-use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
 use serde_json::json;
 
 use super::extract::{Caller, CurrentSession};
@@ -34,7 +33,7 @@ pub async fn export(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(ApiError::unauthenticated)?;
-    let mut entry = caller.audit("dsr.export");
+    let mut entry = caller.audit(AuditEvent::DsrExport);
     entry.actor_user_id = Some(session.user_id);
     entry.details = json!({
         "passkeys": export.passkeys.len(),
@@ -68,7 +67,7 @@ pub async fn erase(
         // Erased meanwhile (another request): this session is no longer valid.
         return Err(ApiError::unauthenticated());
     };
-    let mut entry = caller.audit("dsr.erase");
+    let mut entry = caller.audit(AuditEvent::DsrErase);
     entry.actor_user_id = Some(user_id);
     entry.subject = Some(user_id.to_string());
     entry.details = json!({
@@ -81,19 +80,8 @@ pub async fn erase(
     // Committed: no session of this user validates against the database any more. Revoking
     // through the session store also drops the cached ones, here at once and on every other
     // dyno through its notification.
-    let revoked = state
-        .actors
-        .sessions
-        .ask(
-            |reply| SessionMsg::RevokeAll {
-                user_id,
-                except: None,
-                reply,
-            },
-            DEFAULT_CALL_TIMEOUT,
-        )
-        .await;
-    if !matches!(revoked, Ok(Ok(_))) {
+    let revoked = state.actors.sessions.revoke_all(user_id, None).await;
+    if revoked.is_err() {
         // The store is down or failed: revoke in SQL; its notification reaches every store.
         tracing::warn!(%user_id, "session store unavailable during erasure; revoking directly");
         raptor_actors::session::revoke(&state.pool, user_id, None, None, now)

@@ -6,6 +6,7 @@
 //! `FLAG_ENFORCE_CF_ORIGIN` every request must come through Cloudflare, whose
 //! `CF-Connecting-IP` then names the client; health checks are exempt.
 
+use crate::http::error::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -35,7 +36,7 @@ pub async fn middleware(
     {
         return ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden_origin",
+            ErrorCode::ForbiddenOrigin,
             "requests must come through the edge",
         )
         .into_response();

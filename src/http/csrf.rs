@@ -5,6 +5,7 @@
 //! cross-site JSON request without a CORS preflight, which the allowlist refuses, and every
 //! HTML form carries a non-JSON body, so a forged request is stopped here with 403.
 
+use crate::http::error::ErrorCode;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
@@ -25,12 +26,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             .and_then(|o| o.to_str().ok())
             .is_some_and(|o| origin_allowed(&state, o));
         if !origin_ok {
-            return ApiError::forbidden("csrf_origin", "request origin is not allowed")
+            return ApiError::forbidden(ErrorCode::CsrfOrigin, "request origin is not allowed")
                 .into_response();
         }
         if has_body(headers) && !is_json(headers) {
             return ApiError::forbidden(
-                "csrf_content_type",
+                ErrorCode::CsrfContentType,
                 "state-changing requests must send application/json",
             )
             .into_response();

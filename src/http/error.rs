@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use raptor_actors::audit::AppendError;
+use raptor_actors::session::{SessionCallError, SessionError};
 use raptor_actors::ActorUnavailable;
 
 use super::request_id;
@@ -16,7 +18,7 @@ use super::request_id;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: Cow<'static, str>,
     pub retry_after: Option<Duration>,
     /// Per-field problems of a 422 (`{"field": "problem"}`), shown as `error.fields`.
@@ -24,11 +26,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
             code,
@@ -45,7 +43,7 @@ impl ApiError {
     }
 
     /// The same error under a more specific code.
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
         self.code = code;
         self
     }
@@ -56,26 +54,34 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            "sign in first",
+        )
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such resource",
+        )
     }
 
     /// A dependency is down: 503 with a short `Retry-After`.
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             message,
         )
         .with_retry_after(Duration::from_secs(1))
@@ -86,7 +92,7 @@ impl ApiError {
         tracing::error!(%error, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "something went wrong",
         )
     }
@@ -94,24 +100,130 @@ impl ApiError {
     /// The canonical error for a bare status produced outside our handlers (404, 405, 413...).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, message) = match status {
-            StatusCode::NOT_FOUND => ("not_found", "no such resource"),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                ("method_not_allowed", "method not allowed on this route")
+            StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such resource"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this route",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                (ErrorCode::PayloadTooLarge, "request body exceeds 64 KiB")
             }
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body exceeds 64 KiB"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("unsupported_media_type", "expected application/json")
+                (ErrorCode::UnsupportedMediaType, "expected application/json")
             }
-            StatusCode::BAD_REQUEST => ("bad_request", "the request could not be understood"),
-            StatusCode::UNPROCESSABLE_ENTITY => ("invalid_request", "the request is not valid"),
-            StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
-            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests"),
-            StatusCode::FORBIDDEN => ("forbidden", "not allowed"),
-            StatusCode::UNAUTHORIZED => ("unauthenticated", "sign in first"),
-            s if s.is_server_error() => ("internal_error", "something went wrong"),
-            _ => ("request_error", "the request failed"),
+            StatusCode::BAD_REQUEST => {
+                (ErrorCode::BadRequest, "the request could not be understood")
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                (ErrorCode::InvalidRequest, "the request is not valid")
+            }
+            StatusCode::REQUEST_TIMEOUT => (ErrorCode::RequestTimeout, "the request took too long"),
+            StatusCode::TOO_MANY_REQUESTS => (ErrorCode::RateLimited, "too many requests"),
+            StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "not allowed"),
+            StatusCode::UNAUTHORIZED => (ErrorCode::Unauthenticated, "sign in first"),
+            s if s.is_server_error() => (ErrorCode::InternalError, "something went wrong"),
+            _ => (ErrorCode::RequestError, "the request failed"),
         };
         Self::new(status, code, message)
+    }
+}
+
+/// Every `error.code` Raptor answers with: the SPA branches on these, so they are a contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    AccountInactive,
+    BadRequest,
+    BrokerError,
+    BrokerNotReady,
+    BrokerRateLimited,
+    BrokerRejected,
+    BrokerTimeout,
+    BrokerUnreachable,
+    CredentialExists,
+    CsrfContentType,
+    CsrfOrigin,
+    EmailNotVerified,
+    EmailTaken,
+    Forbidden,
+    ForbiddenOrigin,
+    IdempotencyKeyReused,
+    InternalError,
+    InvalidBootstrapToken,
+    InvalidCeremony,
+    InvalidEmail,
+    InvalidName,
+    InvalidOrder,
+    InvalidQuery,
+    InvalidRequest,
+    InvalidToken,
+    LastPasskey,
+    LoginFailed,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    OperatorOnly,
+    PayloadTooLarge,
+    RateLimited,
+    RegistrationFailed,
+    RequestError,
+    RequestTimeout,
+    ServiceUnavailable,
+    TradingDisabled,
+    Unauthenticated,
+    UnsupportedMediaType,
+}
+
+impl ErrorCode {
+    /// The snake_case wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AccountInactive => "account_inactive",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::BrokerError => "broker_error",
+            ErrorCode::BrokerNotReady => "broker_not_ready",
+            ErrorCode::BrokerRateLimited => "broker_rate_limited",
+            ErrorCode::BrokerRejected => "broker_rejected",
+            ErrorCode::BrokerTimeout => "broker_timeout",
+            ErrorCode::BrokerUnreachable => "broker_unreachable",
+            ErrorCode::CredentialExists => "credential_exists",
+            ErrorCode::CsrfContentType => "csrf_content_type",
+            ErrorCode::CsrfOrigin => "csrf_origin",
+            ErrorCode::EmailNotVerified => "email_not_verified",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::ForbiddenOrigin => "forbidden_origin",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::InternalError => "internal_error",
+            ErrorCode::InvalidBootstrapToken => "invalid_bootstrap_token",
+            ErrorCode::InvalidCeremony => "invalid_ceremony",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidOrder => "invalid_order",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::LastPasskey => "last_passkey",
+            ErrorCode::LoginFailed => "login_failed",
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::OperatorOnly => "operator_only",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RegistrationFailed => "registration_failed",
+            ErrorCode::RequestError => "request_error",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::TradingDisabled => "trading_disabled",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+        }
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -123,10 +235,33 @@ impl From<ActorUnavailable> for ApiError {
         );
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             "temporarily unavailable; retry shortly",
         )
         .with_retry_after(Duration::from_secs(1))
+    }
+}
+
+impl From<SessionCallError> for ApiError {
+    fn from(error: SessionCallError) -> Self {
+        match error {
+            SessionCallError::Unavailable(unavailable) => unavailable.into(),
+            SessionCallError::Session(SessionError::Storage) => {
+                ApiError::unavailable("session storage is unavailable")
+            }
+            SessionCallError::Session(SessionError::InactiveUser) => {
+                ApiError::forbidden(ErrorCode::AccountInactive, "this account cannot sign in")
+            }
+        }
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::Unavailable(unavailable) => unavailable.into(),
+            AppendError::NotDurable => ApiError::unavailable("the audit trail cannot be written"),
+        }
     }
 }
 

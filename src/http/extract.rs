@@ -4,18 +4,19 @@
 //! session store cannot answer. [`OperatorSession`] adds 403 for anyone but an operator.
 //! [`Caller`] is what the audit trail and new sessions may record about the client.
 
+use crate::http::error::ErrorCode;
 use std::net::IpAddr;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use raptor_actors::audit::AuditEntry;
-use raptor_actors::session::{SessionError, SessionInfo, SessionMsg};
-use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
+use raptor_actors::session::SessionInfo;
 
 use super::client_ip::ClientIp;
 use super::cookie;
 use super::{request_id, ApiError, AppState};
+use crate::audit::AuditEvent;
 
 /// A signed-in caller.
 #[derive(Debug, Clone)]
@@ -29,12 +30,8 @@ impl FromRequestParts<AppState> for CurrentSession {
         let info = state
             .actors
             .sessions
-            .ask(
-                |reply| SessionMsg::Validate { token, reply },
-                DEFAULT_CALL_TIMEOUT,
-            )
+            .validate(token)
             .await?
-            .map_err(session_error)?
             .ok_or_else(ApiError::unauthenticated)?;
         tracing::Span::current().record("user_id", tracing::field::display(info.user_id));
         Ok(CurrentSession(info))
@@ -52,21 +49,11 @@ impl FromRequestParts<AppState> for OperatorSession {
         let CurrentSession(info) = CurrentSession::from_request_parts(parts, state).await?;
         if !info.is_operator {
             return Err(ApiError::forbidden(
-                "operator_only",
+                ErrorCode::OperatorOnly,
                 "this route is for operators",
             ));
         }
         Ok(OperatorSession(info))
-    }
-}
-
-/// Maps a session store failure to a response.
-pub fn session_error(error: SessionError) -> ApiError {
-    match error {
-        SessionError::Storage => ApiError::unavailable("session storage is unavailable"),
-        SessionError::InactiveUser => {
-            ApiError::forbidden("account_inactive", "this account cannot sign in")
-        }
     }
 }
 
@@ -81,8 +68,8 @@ pub struct Caller {
 
 impl Caller {
     /// An audit entry for `event` stamped with this caller's prefix and request id.
-    pub fn audit(&self, event: &'static str) -> AuditEntry {
-        let mut entry = AuditEntry::new(event);
+    pub fn audit(&self, event: AuditEvent) -> AuditEntry {
+        let mut entry = event.entry();
         entry.ip_prefix = Some(self.ip_prefix.clone());
         entry.request_id = self.request_id.clone();
         entry

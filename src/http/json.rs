@@ -2,6 +2,7 @@
 //! and the middleware that gives any bare error response (404, 405, 413 from a layer) the same
 //! JSON shape.
 
+use crate::http::error::ErrorCode;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
@@ -36,13 +37,13 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
         }
         JsonRejection::JsonSyntaxError(_) => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "the body is not valid JSON",
         ),
         // The serde message names the field and the expected type, never our internals.
         JsonRejection::JsonDataError(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             e.body_text(),
         ),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {

@@ -94,17 +94,8 @@ impl AppState {
     /// Appends an audit row and waits until it is durable; the caller's change must fail if
     /// this does.
     pub async fn audit(&self, entry: raptor_actors::audit::AuditEntry) -> Result<(), ApiError> {
-        use raptor_actors::audit::AuditMsg;
-        let timeout = std::time::Duration::from_secs(10);
-        match self
-            .actors
-            .audit
-            .ask(|reply| AuditMsg::Append(entry, reply), timeout)
-            .await?
-        {
-            Ok(_) => Ok(()),
-            Err(_) => Err(ApiError::unavailable("the audit trail cannot be written")),
-        }
+        self.actors.audit.append(entry).await?;
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The global per-client-IP rate limit (GCRA, via governor). Health checks are exempt. An
 //! over-limit request gets 429 with `Retry-After`.
 
+use crate::http::error::ErrorCode;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -62,7 +63,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
                 if let Err(wait) = limiter.check(ip) {
                     return ApiError::new(
                         StatusCode::TOO_MANY_REQUESTS,
-                        "rate_limited",
+                        ErrorCode::RateLimited,
                         "too many requests; slow down",
                     )
                     .with_retry_after(wait)

@@ -34,6 +34,7 @@ async fn concurrent_writers_are_all_acknowledged_with_an_unbroken_chain() {
         let audit = if n % 2 == 0 { app.app() } else { peer.app() }
             .actors()
             .audit
+            .slot()
             .clone();
         tasks.push(tokio::spawn(async move {
             append(&audit, "test.concurrent", n).await
@@ -76,7 +77,7 @@ async fn concurrent_writers_are_all_acknowledged_with_an_unbroken_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editing_a_row_behind_the_application_breaks_the_chain_at_that_row() {
     let app = spawn_app().await;
-    let audit = app.app().actors().audit.clone();
+    let audit = app.app().actors().audit.slot().clone();
     for n in 0..5 {
         append(&audit, "test.tamper", n).await.unwrap();
     }
@@ -97,7 +98,7 @@ async fn editing_a_row_behind_the_application_breaks_the_chain_at_that_row() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_fails_the_caller() {
     let app = spawn_app().await;
-    let audit = app.app().actors().audit.clone();
+    let audit = app.app().actors().audit.slot().clone();
     let client = app.db.client().await;
     client
         .batch_execute("ALTER TABLE audit_log RENAME TO audit_log_away")

@@ -676,7 +676,7 @@ async fn an_email_that_cannot_be_delivered_is_retried_with_backoff() {
     // The server comes up; once the backoff has passed the message goes out.
     let smtp = SmtpServer::start_on(port).await;
     app.clock.advance(chrono::Duration::minutes(5));
-    let mailer = app.app().actors().mailer.clone();
+    let mailer = app.app().actors().mailer.slot().clone();
     mailer
         .ask(
             raptor_actors::mailer::MailerMsg::Flush,

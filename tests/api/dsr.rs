@@ -295,6 +295,7 @@ async fn erasure_ends_every_session_everywhere_and_blocks_sign_in_and_re_registr
         .app()
         .actors()
         .sessions
+        .slot()
         .ask(
             |reply| SessionMsg::Issue { new, reply },
             Duration::from_secs(5),

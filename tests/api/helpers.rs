@@ -274,6 +274,7 @@ impl TestApp {
             .app()
             .actors()
             .sessions
+            .slot()
             .ask(
                 |reply| SessionMsg::Issue { new, reply },
                 Duration::from_secs(5),

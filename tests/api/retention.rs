@@ -270,6 +270,7 @@ async fn erased_users_are_hard_deleted_thirty_days_later_with_their_data_but_not
     app.app()
         .actors()
         .audit
+        .slot()
         .ask(
             |reply| AuditMsg::Append(entry, reply),
             Duration::from_secs(5),
@@ -396,6 +397,7 @@ async fn append(app: &TestApp, event: &'static str) -> (i64, DateTime<Utc>) {
         .app()
         .actors()
         .audit
+        .slot()
         .ask(
             |reply| AuditMsg::Append(AuditEntry::new(event), reply),
             Duration::from_secs(5),

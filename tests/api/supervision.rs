@@ -27,6 +27,7 @@ async fn a_panicked_child_answers_503_while_down_then_serves_again() {
     app.app()
         .actors()
         .sessions
+        .slot()
         .get()
         .unwrap()
         .send_message(SessionMsg::Fault)
@@ -55,7 +56,7 @@ async fn a_panicked_child_answers_503_while_down_then_serves_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_audit_writer_commits_again() {
     let app = spawn_app_with(&[("SUPERVISOR_BACKOFF_MS", "50")]).await;
-    let audit = app.app().actors().audit.clone();
+    let audit = app.app().actors().audit.slot().clone();
     audit.get().unwrap().send_message(AuditMsg::Fault).unwrap();
     let seq = eventually(Duration::from_secs(5), "audit writer back", || async {
         audit

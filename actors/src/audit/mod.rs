@@ -7,6 +7,7 @@
 //! several dynos extend one unbroken chain.
 
 pub mod chain;
+mod client;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 use crate::clock::SharedClock;
 use chain::{link_hash, ChainedRow, GENESIS_HASH};
+pub use client::{AppendError, AuditClient};
 
 /// Advisory lock key that serialises chain extension across every process ("audit" in ASCII).
 const CHAIN_LOCK_KEY: i64 = 0x0061_7564_6974;

@@ -12,6 +12,7 @@
 //! sends [`BrokerMsg::Reconfigure`]; each change of the switch is audited with its source.
 
 pub mod alpaca;
+mod client;
 pub mod config;
 pub mod order;
 mod rate_limit;
@@ -28,13 +29,13 @@ use deadpool_postgres::Pool;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::value::RawValue;
 
-use crate::audit::{AuditEntry, AuditMsg};
+use crate::audit::{AuditClient, AuditEntry};
 use crate::clock::SharedClock;
 use crate::pg::listen::{self, Notice};
-use crate::slot::Slot;
 use crate::task::AbortOnDrop;
 pub use alpaca::refusal;
 use alpaca::AlpacaClient;
+pub use client::BrokerClient;
 pub use config::{BrokerConfig, BrokerKind, SharedBrokerConfig};
 use order::{ClientOrderId, OrderId, OrderQuery, OrderRequest};
 use rate_limit::OutboundLimiter;
@@ -214,7 +215,7 @@ pub struct BrokerArgs {
     /// Where to LISTEN for kill-switch changes made by other processes.
     pub listen: tokio_postgres::Config,
     pub clock: SharedClock,
-    pub audit: Slot<AuditMsg>,
+    pub audit: AuditClient,
 }
 
 /// Who answers trading requests under the current configuration.
@@ -241,7 +242,7 @@ pub struct BrokerState {
     engaged: Arc<AtomicBool>,
     pool: Pool,
     clock: SharedClock,
-    audit: Slot<AuditMsg>,
+    audit: AuditClient,
     _listener: AbortOnDrop<()>,
     _refresh: AbortOnDrop<()>,
 }
@@ -577,14 +578,7 @@ impl BrokerState {
                 "source": "config",
                 "reason": after.or(before).unwrap_or_default(),
             });
-            let appended = self
-                .audit
-                .ask(
-                    |reply| AuditMsg::Append(entry, reply),
-                    SWITCH_IO_TIMEOUT * 2,
-                )
-                .await;
-            if !matches!(appended, Ok(Ok(_))) {
+            if self.audit.append(entry).await.is_err() {
                 tracing::error!("the configured kill switch changed but could not be audited");
             }
         }
@@ -593,7 +587,7 @@ impl BrokerState {
 
 async fn store_audited(
     pool: &Pool,
-    audit: &Slot<AuditMsg>,
+    audit: &AuditClient,
     switch: &OperatorSwitch,
     entry: AuditEntry,
 ) -> Result<(), SwitchError> {
@@ -604,12 +598,8 @@ async fn store_audited(
     let mut client = pool.get().await.map_err(|e| storage(&e))?;
     let tx = client.transaction().await.map_err(|e| storage(&e))?;
     switch::save(&tx, switch).await.map_err(|e| storage(&e))?;
-    match audit
-        .ask(|reply| AuditMsg::Append(entry, reply), SWITCH_IO_TIMEOUT)
-        .await
-    {
-        Ok(Ok(_)) => {}
-        _ => return Err(SwitchError::Audit),
+    if audit.append(entry).await.is_err() {
+        return Err(SwitchError::Audit);
     }
     tx.commit().await.map_err(|e| storage(&e))
 }

@@ -4,6 +4,7 @@
 //! message is sent by one of them. A verification email's token is minted at send time and only
 //! its HMAC is stored, so neither the outbox nor any other table ever holds a usable token.
 
+mod client;
 mod outbox;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use secrecy::ExposeSecret;
 use crate::clock::SharedClock;
 use crate::task::AbortOnDrop;
 use crate::token::{self, TokenHasher};
+pub use client::MailerClient;
 pub use outbox::VERIFY_PURPOSE;
 
 /// Where messages go.

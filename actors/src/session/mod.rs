@@ -7,6 +7,7 @@
 //! `pg_notify`, and every process's store evicts the session from its cache when the
 //! notification arrives, so a logout is honoured by every dyno within a second.
 
+mod client;
 mod store;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ use crate::clock::SharedClock;
 use crate::pg::listen::{self, Notice};
 use crate::task::AbortOnDrop;
 use crate::token::{self, TokenHasher};
+pub use client::{SessionCallError, SessionClient};
 pub use store::{revoke, CHANNEL};
 
 const TOKEN_PURPOSE: &str = "session";

@@ -17,13 +17,14 @@ use ractor::{
 };
 
 use crate::acceptor::{Acceptor, AcceptorArgs, AcceptorMsg, Drained};
-use crate::audit::{AuditArgs, AuditMsg, AuditWriter};
+use crate::audit::{AuditArgs, AuditWriter};
 use crate::broker::{Broker, BrokerArgs, SharedBrokerConfig};
 use crate::clock::SharedClock;
-use crate::mailer::{Mailer, MailerArgs, MailerMsg};
+use crate::mailer::{Mailer, MailerArgs};
+use crate::registry::Actors;
 use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules};
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
-use crate::slot::{Actors, Slot};
+use crate::slot::Slot;
 use crate::token::TokenHasher;
 use restart::RestartHistory;
 pub use restart::RestartPolicy;
@@ -203,7 +204,7 @@ impl RootState {
                     clock: a.clock.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, AuditWriter, args, supervisor).await?;
-                a.actors.audit.set(Some(r.clone()));
+                a.actors.audit.slot().set(Some(r.clone()));
                 r.get_cell()
             }
             Child::SessionStore => {
@@ -215,7 +216,7 @@ impl RootState {
                     listen: a.listen.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, SessionStore, args, supervisor).await?;
-                a.actors.sessions.set(Some(r.clone()));
+                a.actors.sessions.slot().set(Some(r.clone()));
                 r.get_cell()
             }
             Child::Broker => {
@@ -227,13 +228,13 @@ impl RootState {
                     audit: a.actors.audit.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, Broker, args, supervisor).await?;
-                a.actors.broker.set(Some(r.clone()));
+                a.actors.broker.slot().set(Some(r.clone()));
                 r.get_cell()
             }
             Child::Mailer => {
                 let args = a.mailer.clone().ok_or("no mailer configuration")?;
                 let (r, _) = Actor::spawn_linked(None, Mailer, args, supervisor).await?;
-                a.actors.mailer.set(Some(r.clone()));
+                a.actors.mailer.slot().set(Some(r.clone()));
                 r.get_cell()
             }
             Child::Scheduler => {
@@ -261,10 +262,10 @@ impl RootState {
     fn clear_slot(&self, child: Child) {
         let a = &self.args.actors;
         match child {
-            Child::AuditWriter => a.audit.set(None),
-            Child::SessionStore => a.sessions.set(None),
-            Child::Broker => a.broker.set(None),
-            Child::Mailer => a.mailer.set(None),
+            Child::AuditWriter => a.audit.slot().set(None),
+            Child::SessionStore => a.sessions.slot().set(None),
+            Child::Broker => a.broker.slot().set(None),
+            Child::Mailer => a.mailer.slot().set(None),
             Child::Scheduler => self.scheduler.set(None),
             Child::Acceptor => self.acceptor.set(None),
         }
@@ -311,20 +312,14 @@ impl RootState {
             Err(_) => Drained::Clean,
         };
         let actors = &self.args.actors;
-        let _ = actors
-            .mailer
-            .ask(MailerMsg::Flush, Duration::from_secs(10))
-            .await;
-        let _ = actors
-            .audit
-            .ask(AuditMsg::Flush, Duration::from_secs(5))
-            .await;
+        let _ = actors.mailer.flush().await;
+        let _ = actors.audit.flush().await;
         for (_, child) in self.running.drain() {
             match child {
-                Child::AuditWriter => stop(&self.args.actors.audit).await,
-                Child::SessionStore => stop(&self.args.actors.sessions).await,
-                Child::Broker => stop(&self.args.actors.broker).await,
-                Child::Mailer => stop(&self.args.actors.mailer).await,
+                Child::AuditWriter => stop(self.args.actors.audit.slot()).await,
+                Child::SessionStore => stop(self.args.actors.sessions.slot()).await,
+                Child::Broker => stop(self.args.actors.broker.slot()).await,
+                Child::Mailer => stop(self.args.actors.mailer.slot()).await,
                 Child::Scheduler => stop(&self.scheduler).await,
                 Child::Acceptor => stop(&self.acceptor).await,
             }

@@ -2,11 +2,13 @@
 //! token; `POST /api/auth/email/resend` queues a new email and always answers 202, so it
 //! tells nobody whether an address has an account.
 
+use crate::audit::AuditEvent;
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use raptor_actors::mailer::{MailerMsg, VERIFY_PURPOSE};
+use raptor_actors::mailer::VERIFY_PURPOSE;
 use raptor_actors::token;
 use serde::Deserialize;
 use serde_json::json;
@@ -28,8 +30,10 @@ pub async fn verify(
     caller: Caller,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let invalid =
-        || ApiError::bad_request("the link is invalid or has expired").with_code("invalid_token");
+    let invalid = || {
+        ApiError::bad_request("the link is invalid or has expired")
+            .with_code(ErrorCode::InvalidToken)
+    };
     if !token::well_formed(&request.token) {
         return Err(invalid());
     }
@@ -41,7 +45,7 @@ pub async fn verify(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(invalid)?;
-    let mut entry = caller.audit("email.verify");
+    let mut entry = caller.audit(AuditEvent::EmailVerify);
     entry.actor_user_id = Some(user_id);
     state.audit(entry).await?;
     tx.commit().await.map_err(ApiError::internal)?;
@@ -61,7 +65,7 @@ pub async fn resend(
     if let Err(wait) = state.resend_limiter.check(caller.ip) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many requests; slow down",
         )
         .with_retry_after(wait));
@@ -88,9 +92,7 @@ pub async fn resend(
         repo::enqueue_verification_email(&client, user.id, email.as_str(), now)
             .await
             .map_err(ApiError::internal)?;
-        if let Ok(mailer) = state.actors.mailer.get() {
-            let _ = mailer.send_message(MailerMsg::Wake);
-        }
+        state.actors.mailer.wake();
     }
     Ok(accepted)
 }

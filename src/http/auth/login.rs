@@ -6,13 +6,14 @@
 //! accounts, rejects a counter regression (a possibly cloned authenticator), and on success
 //! issues a fresh session cookie.
 
+use crate::audit::AuditEvent;
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use raptor_actors::audit::AuditEntry;
-use raptor_actors::session::{NewSession, SessionMsg};
-use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
+use raptor_actors::session::NewSession;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
@@ -23,7 +24,7 @@ use webauthn_rs::prelude::{
 };
 
 use crate::auth::{ceremony, repo, Email};
-use crate::http::extract::{session_error, Caller};
+use crate::http::extract::Caller;
 use crate::http::{cookie, ApiError, ApiJson, AppState};
 
 use super::{invalid_ceremony, SessionBody};
@@ -100,7 +101,7 @@ pub struct VerifyRequest {
 fn login_failed() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "login_failed",
+        ErrorCode::LoginFailed,
         "the passkey could not be verified",
     )
 }
@@ -154,7 +155,7 @@ pub async fn verify(
         Ok(ok) => ok,
         Err(WebauthnError::CredentialPossibleCompromise) => {
             let mut entry = failure(&caller, known_user, "counter_regression");
-            entry.event = "login.counter_regression";
+            entry.event = AuditEvent::LoginCounterRegression.as_str();
             entry.subject = Some(credential_id);
             state.audit(entry).await?;
             return Err(login_failed());
@@ -183,7 +184,7 @@ pub async fn verify(
                 .audit(failure(&caller, Some(user_id), "email_not_verified"))
                 .await?;
             return Err(ApiError::forbidden(
-                "email_not_verified",
+                ErrorCode::EmailNotVerified,
                 "verify your email address before signing in",
             ));
         }
@@ -202,16 +203,8 @@ pub async fn verify(
         ip_prefix: Some(caller.ip_prefix.clone()),
         user_agent: caller.user_agent.clone(),
     };
-    let issued = state
-        .actors
-        .sessions
-        .ask(
-            |reply| SessionMsg::Issue { new, reply },
-            DEFAULT_CALL_TIMEOUT,
-        )
-        .await?
-        .map_err(session_error)?;
-    let mut entry = caller.audit("login.success");
+    let issued = state.actors.sessions.issue(new).await?;
+    let mut entry = caller.audit(AuditEvent::LoginSuccess);
     entry.actor_user_id = Some(user_id);
     entry.subject = Some(issued.info.session_id.to_string());
     state.audit(entry).await?;
@@ -224,7 +217,7 @@ pub async fn verify(
 }
 
 fn failure(caller: &Caller, user: Option<Uuid>, reason: &str) -> AuditEntry {
-    let mut entry = caller.audit("login.failure");
+    let mut entry = caller.audit(AuditEvent::LoginFailure);
     entry.actor_user_id = user;
     entry.details = json!({ "reason": reason });
     entry

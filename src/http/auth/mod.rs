@@ -7,17 +7,18 @@ mod passkeys;
 mod register;
 mod sessions;
 
+use crate::audit::AuditEvent;
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
 use axum::Json;
 use axum::Router;
-use raptor_actors::session::{SessionInfo, SessionMsg};
-use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
+use raptor_actors::session::SessionInfo;
 use serde::Serialize;
 
-use super::extract::{session_error, Caller, CurrentSession};
+use super::extract::{Caller, CurrentSession};
 use super::{cookie, ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -46,13 +47,13 @@ pub fn routes() -> Router<AppState> {
 
 fn invalid_ceremony() -> ApiError {
     ApiError::bad_request("the ceremony is unknown, used or expired; start again")
-        .with_code("invalid_ceremony")
+        .with_code(ErrorCode::InvalidCeremony)
 }
 
 fn invalid_email() -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_email",
+        ErrorCode::InvalidEmail,
         "not a valid email address",
     )
 }
@@ -86,20 +87,8 @@ pub async fn logout(
     CurrentSession(info): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let (user_id, session_id) = (info.user_id, info.session_id);
-    state
-        .actors
-        .sessions
-        .ask(
-            |reply| SessionMsg::Revoke {
-                user_id,
-                session_id,
-                reply,
-            },
-            DEFAULT_CALL_TIMEOUT,
-        )
-        .await?
-        .map_err(session_error)?;
-    let mut entry = caller.audit("logout");
+    state.actors.sessions.revoke(user_id, session_id).await?;
+    let mut entry = caller.audit(AuditEvent::Logout);
     entry.actor_user_id = Some(user_id);
     entry.subject = Some(session_id.to_string());
     state.audit(entry).await?;

@@ -1,6 +1,8 @@
 //! A signed-in person's passkeys: list, add (a registration ceremony for the current account),
 //! rename, and remove — never the last one, which would lock the account out.
 
+use crate::audit::AuditEvent;
+use crate::http::error::ErrorCode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -22,7 +24,7 @@ fn parse_name(raw: &str) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_name",
+            ErrorCode::InvalidName,
             "a name is 1 to 64 printable characters",
         ));
     }
@@ -115,7 +117,7 @@ pub async fn add(
         .map_err(|error| {
             tracing::info!(%error, "passkey ceremony failed");
             ApiError::bad_request("the passkey could not be registered")
-                .with_code("registration_failed")
+                .with_code(ErrorCode::RegistrationFailed)
         })?;
     let tx = client.transaction().await.map_err(ApiError::internal)?;
     if !repo::insert_passkey(&tx, me.user_id, &passkey, &name, now)
@@ -124,12 +126,12 @@ pub async fn add(
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "credential_exists",
+            ErrorCode::CredentialExists,
             "this passkey is already registered",
         ));
     }
     let credential_id = repo::credential_key(&passkey);
-    let mut entry = caller.audit("passkey.add");
+    let mut entry = caller.audit(AuditEvent::PasskeyAdd);
     entry.actor_user_id = Some(me.user_id);
     entry.details = json!({ "credential_id": credential_id });
     state.audit(entry).await?;
@@ -177,11 +179,11 @@ pub async fn remove(
         repo::Removal::NotFound => Err(ApiError::not_found()),
         repo::Removal::LastPasskey => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "last_passkey",
+            ErrorCode::LastPasskey,
             "add another passkey before removing the last one",
         )),
         repo::Removal::Removed { credential_id } => {
-            let mut entry = caller.audit("passkey.remove");
+            let mut entry = caller.audit(AuditEvent::PasskeyRemove);
             entry.actor_user_id = Some(me.user_id);
             entry.details = json!({ "credential_id": credential_id });
             state.audit(entry).await?;

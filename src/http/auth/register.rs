@@ -4,11 +4,12 @@
 //! passkey, and queues the verification email, all in one transaction that commits only after
 //! the audit rows are durable.
 
+use crate::audit::AuditEvent;
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use raptor_actors::mailer::MailerMsg;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -28,7 +29,7 @@ pub struct OptionsRequest {
 
 fn invalid_bootstrap_token() -> ApiError {
     ApiError::forbidden(
-        "invalid_bootstrap_token",
+        ErrorCode::InvalidBootstrapToken,
         "the invitation token is not valid",
     )
 }
@@ -72,7 +73,7 @@ pub async fn options(
         Some(_) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 "this address already has an account",
             ))
         }
@@ -140,7 +141,7 @@ pub async fn verify(
         .map_err(|error| {
             tracing::info!(%error, "registration ceremony failed");
             ApiError::bad_request("the passkey could not be registered")
-                .with_code("registration_failed")
+                .with_code(ErrorCode::RegistrationFailed)
         })?;
 
     let tx = client.transaction().await.map_err(ApiError::internal)?;
@@ -160,7 +161,7 @@ pub async fn verify(
         if existing.is_none_or(|u| u.verified || u.deleted) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 "this address already has an account",
             ));
         }
@@ -171,7 +172,7 @@ pub async fn verify(
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "credential_exists",
+            ErrorCode::CredentialExists,
             "this passkey is already registered",
         ));
     }
@@ -179,20 +180,18 @@ pub async fn verify(
         .await
         .map_err(ApiError::internal)?;
 
-    let mut used = caller.audit("bootstrap_token.use");
+    let mut used = caller.audit(AuditEvent::BootstrapTokenUse);
     used.actor_user_id = Some(user_id);
     used.subject = Some(token_id.to_string());
     state.audit(used).await?;
     let credential_id = repo::credential_key(&passkey);
-    let mut registered = caller.audit("register");
+    let mut registered = caller.audit(AuditEvent::Register);
     registered.actor_user_id = Some(user_id);
     registered.details = json!({ "credential_id": credential_id });
     state.audit(registered).await?;
     tx.commit().await.map_err(ApiError::internal)?;
 
-    if let Ok(mailer) = state.actors.mailer.get() {
-        let _ = mailer.send_message(MailerMsg::Wake);
-    }
+    state.actors.mailer.wake();
     let body = json!({ "user_id": user_id, "credential_id": credential_id, "needs_email_verification": true });
     Ok((StatusCode::CREATED, Json(body)))
 }

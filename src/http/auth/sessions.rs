@@ -1,16 +1,15 @@
 //! A signed-in person's sessions: list them, end one, or end all the others
 //! (`GET /api/auth/sessions`, `DELETE /api/auth/sessions/{id}`, `DELETE /api/auth/sessions`).
 
+use crate::audit::AuditEvent;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use raptor_actors::session::SessionMsg;
-use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::http::extract::{session_error, Caller, CurrentSession};
+use crate::http::extract::{Caller, CurrentSession};
 use crate::http::{cookie, ApiError, AppState};
 
 pub async fn list(
@@ -18,15 +17,7 @@ pub async fn list(
     CurrentSession(me): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let user_id = me.user_id;
-    let sessions = state
-        .actors
-        .sessions
-        .ask(
-            |reply| SessionMsg::List { user_id, reply },
-            DEFAULT_CALL_TIMEOUT,
-        )
-        .await?
-        .map_err(session_error)?;
+    let sessions = state.actors.sessions.list(user_id).await?;
     let sessions: Vec<_> = sessions
         .into_iter()
         .map(|s| {
@@ -52,23 +43,11 @@ pub async fn revoke(
     Path(session_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let user_id = me.user_id;
-    let revoked = state
-        .actors
-        .sessions
-        .ask(
-            |reply| SessionMsg::Revoke {
-                user_id,
-                session_id,
-                reply,
-            },
-            DEFAULT_CALL_TIMEOUT,
-        )
-        .await?
-        .map_err(session_error)?;
+    let revoked = state.actors.sessions.revoke(user_id, session_id).await?;
     if !revoked {
         return Err(ApiError::not_found());
     }
-    let mut entry = caller.audit("session.revoke");
+    let mut entry = caller.audit(AuditEvent::SessionRevoke);
     entry.actor_user_id = Some(user_id);
     entry.subject = Some(session_id.to_string());
     state.audit(entry).await?;
@@ -89,20 +68,8 @@ pub async fn revoke_others(
     CurrentSession(me): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let (user_id, except) = (me.user_id, Some(me.session_id));
-    let revoked = state
-        .actors
-        .sessions
-        .ask(
-            |reply| SessionMsg::RevokeAll {
-                user_id,
-                except,
-                reply,
-            },
-            DEFAULT_CALL_TIMEOUT,
-        )
-        .await?
-        .map_err(session_error)?;
-    let mut entry = caller.audit("session.revoke_others");
+    let revoked = state.actors.sessions.revoke_all(user_id, except).await?;
+    let mut entry = caller.audit(AuditEvent::SessionRevokeOthers);
     entry.actor_user_id = Some(user_id);
     entry.details = json!({ "revoked": revoked });
     state.audit(entry).await?;

@@ -4,6 +4,8 @@
 //! always allowed: when the change cannot be stored, this dyno has engaged anyway and the answer
 //! says so.
 
+use crate::audit::AuditEvent;
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -44,7 +46,7 @@ pub async fn change(
         let problem = format!("must say why, in 1 to {MAX_REASON_CHARS} characters");
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("reason {problem}"),
         )
         .with_fields(
@@ -53,11 +55,7 @@ pub async fn change(
                 .collect(),
         ));
     }
-    let mut audit = caller.audit(if dto.engaged {
-        "kill_switch.engage"
-    } else {
-        "kill_switch.release"
-    });
+    let mut audit = caller.audit(AuditEvent::kill_switch(dto.engaged));
     audit.actor_user_id = Some(operator.user_id);
     audit.details = json!({ "source": "api", "reason": reason });
     let change = SwitchChange {
@@ -69,6 +67,7 @@ pub async fn change(
     let status = state
         .actors
         .broker
+        .slot()
         .ask(
             |reply| BrokerMsg::SetSwitch { change, reply },
             DEFAULT_CALL_TIMEOUT * 3,

@@ -10,6 +10,7 @@
 mod kill_switch;
 mod orders;
 
+use crate::http::error::ErrorCode;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -87,11 +88,11 @@ async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<R
             },
         }))
         .into_response()),
-        Err(error) if error.code == "trading_disabled" => Err(error),
+        Err(error) if error.code == ErrorCode::TradingDisabled => Err(error),
         Err(error) => {
             let mut not_ready = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "broker_not_ready",
+                ErrorCode::BrokerNotReady,
                 format!("the broker is not ready: {}", error.message),
             );
             not_ready.retry_after = error.retry_after.or(Some(Duration::from_secs(5)));
@@ -137,6 +138,7 @@ async fn broker_status(state: &AppState) -> Result<BrokerStatus, ApiError> {
     Ok(state
         .actors
         .broker
+        .slot()
         .ask(BrokerMsg::Status, DEFAULT_CALL_TIMEOUT)
         .await?)
 }
@@ -153,7 +155,7 @@ async fn trading_status(state: &AppState) -> Result<BrokerStatus, ApiError> {
 fn trading_disabled() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "trading_disabled",
+        ErrorCode::TradingDisabled,
         TRADING_DISABLED_MESSAGE,
     )
 }
@@ -172,6 +174,7 @@ async fn ask<T: Send + 'static>(
     state
         .actors
         .broker
+        .slot()
         .ask(build, broker_call_timeout(state))
         .await?
         .map_err(broker_error)
@@ -182,40 +185,42 @@ async fn ask<T: Send + 'static>(
 pub fn broker_error(error: BrokerError) -> ApiError {
     match error {
         BrokerError::Disabled(_) => trading_disabled(),
-        BrokerError::Refused { message, .. } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "broker_rejected", message)
-        }
+        BrokerError::Refused { message, .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::BrokerRejected,
+            message,
+        ),
         BrokerError::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "not found at the broker",
         ),
         BrokerError::RateLimited { retry_after } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "broker_rate_limited",
+            ErrorCode::BrokerRateLimited,
             "too many requests to the broker; retry shortly",
         )
         .with_retry_after(retry_after),
         BrokerError::Timeout => ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "broker_timeout",
+            ErrorCode::BrokerTimeout,
             "the broker did not answer in time",
         ),
         BrokerError::Unreachable => ApiError::new(
             StatusCode::BAD_GATEWAY,
-            "broker_unreachable",
+            ErrorCode::BrokerUnreachable,
             "the broker cannot be reached",
         ),
         BrokerError::BadGateway => ApiError::new(
             StatusCode::BAD_GATEWAY,
-            "broker_error",
+            ErrorCode::BrokerError,
             "the broker answered unexpectedly",
         ),
     }
 }
 
 /// A 422 naming each field's problem.
-fn invalid(code: &'static str, invalid: InvalidInput) -> ApiError {
+fn invalid(code: ErrorCode, invalid: InvalidInput) -> ApiError {
     let message = invalid
         .problems
         .iter()

@@ -9,6 +9,8 @@
 //! anything is sent again. Audit: `order.submit.requested` is durable before the broker is
 //! asked, `order.submit.accepted` or `order.submit.rejected` after, `order.cancel` for cancels.
 
+use crate::audit::AuditEvent;
+use crate::http::error::ErrorCode;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -47,7 +49,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     let query = OrderQuery::parse(params.status.as_deref(), params.limit.as_deref())
-        .map_err(|e| invalid("invalid_query", e))?;
+        .map_err(|e| invalid(ErrorCode::InvalidQuery, e))?;
     trading_status(&state).await?;
     let only = if user.is_operator {
         None
@@ -144,7 +146,7 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     trading_status(&state).await?;
     let Submission { order, key } =
-        Submission::parse(&headers, dto).map_err(|e| invalid("invalid_order", e))?;
+        Submission::parse(&headers, dto).map_err(|e| invalid(ErrorCode::InvalidOrder, e))?;
     let client_order_id = match &key {
         Some(key) => ClientOrderId::for_key(user.user_id, key),
         None => ClientOrderId::random(),
@@ -171,7 +173,7 @@ pub async fn submit(
     if row.request != order.canonical_json() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this idempotency key was used for a different order",
         ));
     }
@@ -203,7 +205,7 @@ pub async fn submit(
         }
     }
 
-    let mut requested = ctx.entry("order.submit.requested");
+    let mut requested = ctx.entry(AuditEvent::OrderSubmitRequested);
     requested.details = order_details(&order, &client_order_id);
     state.audit(requested).await?;
 
@@ -211,6 +213,7 @@ pub async fn submit(
     let answer = state
         .actors
         .broker
+        .slot()
         .ask(
             |reply| BrokerMsg::SubmitOrder {
                 order,
@@ -255,7 +258,7 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn entry(&self, event: &'static str) -> AuditEntry {
+    fn entry(&self, event: AuditEvent) -> AuditEntry {
         let mut entry = self.caller.audit(event);
         entry.actor_user_id = Some(self.user.user_id);
         entry.subject = Some(self.row.id.to_string());
@@ -281,7 +284,7 @@ impl Ctx<'_> {
         .await
         .map_err(ApiError::internal)?;
         tx.commit().await.map_err(ApiError::internal)?;
-        let mut entry = self.entry("order.submit.accepted");
+        let mut entry = self.entry(AuditEvent::OrderSubmitAccepted);
         entry.details = json!({
             "client_order_id": self.client_order_id.as_str(),
             "alpaca_order_id": placed.order_id,
@@ -310,7 +313,7 @@ impl Ctx<'_> {
         .await
         .map_err(ApiError::internal)?;
         tx.commit().await.map_err(ApiError::internal)?;
-        let mut entry = self.entry("order.submit.rejected");
+        let mut entry = self.entry(AuditEvent::OrderSubmitRejected);
         entry.details = json!({
             "client_order_id": self.client_order_id.as_str(),
             "broker_status": status,
@@ -325,7 +328,7 @@ impl Ctx<'_> {
     }
 
     async fn failed(&self, outcome: &str, error: &str) -> Result<(), ApiError> {
-        let mut entry = self.entry("order.submit.rejected");
+        let mut entry = self.entry(AuditEvent::OrderSubmitRejected);
         entry.details = json!({
             "client_order_id": self.client_order_id.as_str(),
             "outcome": outcome,
@@ -385,7 +388,8 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     trading_status(&state).await?;
-    let no_such_order = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such order");
+    let no_such_order =
+        || ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such order");
     let order_id = OrderId::parse(&id).map_err(|_| no_such_order())?;
     let alpaca_id = order_id.to_string();
     let client = state.db().await?;
@@ -402,13 +406,13 @@ pub async fn cancel(
             .await
             .map_err(ApiError::internal)?;
     }
-    let mut entry = caller.audit("order.cancel");
+    let mut entry = caller.audit(AuditEvent::OrderCancel);
     entry.actor_user_id = Some(user.user_id);
     entry.subject = Some(alpaca_id);
     entry.details = json!({
         "outcome": match &result {
             Ok(()) => "canceled",
-            Err(error) => error.code,
+            Err(error) => error.code.as_str(),
         },
     });
     state.audit(entry).await?;

@@ -1,0 +1,43 @@
+//! The typed clients of every actor a request handler, CLI command or use case may need.
+//!
+//! Each client wraps the actor's [`Slot`](crate::slot::Slot) and knows its own deadline, so no
+//! caller writes a raw `ask` with a timeout of its own: `actors.audit.append(entry)`,
+//! `actors.sessions.validate(token)`, `actors.broker.status()`.
+
+use crate::audit::AuditClient;
+use crate::broker::BrokerClient;
+use crate::mailer::MailerClient;
+use crate::session::SessionClient;
+
+/// The clients of the supervised actors; the supervisor fills their slots.
+#[derive(Clone)]
+pub struct Actors {
+    pub sessions: SessionClient,
+    pub audit: AuditClient,
+    pub broker: BrokerClient,
+    pub mailer: MailerClient,
+}
+
+impl Default for Actors {
+    fn default() -> Self {
+        Self {
+            sessions: SessionClient::new(),
+            audit: AuditClient::new(),
+            broker: BrokerClient::new(),
+            mailer: MailerClient::new(),
+        }
+    }
+}
+
+impl Actors {
+    /// Up/down state of each actor, for status and diagnostics.
+    pub fn states(&self) -> Vec<(&'static str, bool)> {
+        [
+            self.sessions.slot().state(),
+            self.audit.slot().state(),
+            self.broker.slot().state(),
+            self.mailer.slot().state(),
+        ]
+        .into()
+    }
+}

@@ -1,0 +1,88 @@
+//! The names of the events Raptor writes to the audit trail (SPEC §5), in one enum so that a
+//! use case names what happened rather than spelling a string, and the list of what is audited
+//! can be read in one place. The audit writer itself (`raptor_actors::audit`) stores any name;
+//! this is the vocabulary of the domain.
+
+use raptor_actors::audit::AuditEntry;
+
+/// Something that happened to an identity, a session, money or personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditEvent {
+    /// An account was registered with its first passkey.
+    Register,
+    /// An invitation (bootstrap token) was created by an operator.
+    BootstrapTokenCreate,
+    /// An invitation was used by a registration.
+    BootstrapTokenUse,
+    /// An email address was verified.
+    EmailVerify,
+    LoginSuccess,
+    LoginFailure,
+    /// A passkey's signature counter went backwards (a cloned authenticator?).
+    LoginCounterRegression,
+    Logout,
+    /// One session was ended by its owner.
+    SessionRevoke,
+    /// Every other session of the owner was ended.
+    SessionRevokeOthers,
+    PasskeyAdd,
+    PasskeyRename,
+    PasskeyRemove,
+    /// An order is about to be sent to the broker (the intent, durable before the call).
+    OrderSubmitRequested,
+    OrderSubmitAccepted,
+    OrderSubmitRejected,
+    OrderCancel,
+    KillSwitchEngage,
+    KillSwitchRelease,
+    /// A data-subject access request was served.
+    DsrExport,
+    /// An account was erased.
+    DsrErase,
+    /// An operator read a person's data.
+    UserPiiAccess,
+}
+
+impl AuditEvent {
+    /// The `audit_log.event` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::Register => "register",
+            AuditEvent::BootstrapTokenCreate => "bootstrap_token.create",
+            AuditEvent::BootstrapTokenUse => "bootstrap_token.use",
+            AuditEvent::EmailVerify => "email.verify",
+            AuditEvent::LoginSuccess => "login.success",
+            AuditEvent::LoginFailure => "login.failure",
+            AuditEvent::LoginCounterRegression => "login.counter_regression",
+            AuditEvent::Logout => "logout",
+            AuditEvent::SessionRevoke => "session.revoke",
+            AuditEvent::SessionRevokeOthers => "session.revoke_others",
+            AuditEvent::PasskeyAdd => "passkey.add",
+            AuditEvent::PasskeyRename => "passkey.rename",
+            AuditEvent::PasskeyRemove => "passkey.remove",
+            AuditEvent::OrderSubmitRequested => "order.submit.requested",
+            AuditEvent::OrderSubmitAccepted => "order.submit.accepted",
+            AuditEvent::OrderSubmitRejected => "order.submit.rejected",
+            AuditEvent::OrderCancel => "order.cancel",
+            AuditEvent::KillSwitchEngage => "kill_switch.engage",
+            AuditEvent::KillSwitchRelease => "kill_switch.release",
+            AuditEvent::DsrExport => "dsr.export",
+            AuditEvent::DsrErase => "dsr.erase",
+            AuditEvent::UserPiiAccess => "user.pii_access",
+        }
+    }
+
+    /// A fresh audit row for this event.
+    pub fn entry(self) -> AuditEntry {
+        AuditEntry::new(self.as_str())
+    }
+
+    /// `kill_switch.engage` or `kill_switch.release`.
+    pub fn kill_switch(engaged: bool) -> Self {
+        if engaged {
+            AuditEvent::KillSwitchEngage
+        } else {
+            AuditEvent::KillSwitchRelease
+        }
+    }
+}
