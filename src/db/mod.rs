@@ -1,6 +1,7 @@
 //! Postgres: the connection pool, the embedded migrations, and the private cluster that
 //! `raptor dev` starts on a laptop with no database running.
 
+mod error;
 pub mod local_cluster;
 mod pool;
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
+pub use error::{StorageError, StorageResult};
 pub use pool::{build_pool, connection_config, PoolError};
 
 mod embedded {

@@ -13,6 +13,8 @@ use raptor_actors::audit::AppendError;
 use raptor_actors::session::{SessionCallError, SessionError};
 use raptor_actors::ActorUnavailable;
 
+use crate::db::StorageError;
+
 use super::request_id;
 
 #[derive(Debug)]
@@ -252,6 +254,19 @@ impl From<SessionCallError> for ApiError {
             SessionCallError::Session(SessionError::InactiveUser) => {
                 ApiError::forbidden(ErrorCode::AccountInactive, "this account cannot sign in")
             }
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    /// The database is gone or busy: 503 (retry). The server refused a statement: 500 (a bug
+    /// of ours). The cause goes to the log only.
+    fn from(error: StorageError) -> Self {
+        if error.is_unavailable() {
+            tracing::error!(%error, "database unavailable");
+            ApiError::unavailable("the database is unavailable; retry shortly")
+        } else {
+            ApiError::internal(error)
         }
     }
 }
