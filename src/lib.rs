@@ -8,6 +8,8 @@ pub mod db;
 pub mod dsr;
 pub mod email;
 pub mod http;
+pub mod input;
+pub mod market_data;
 pub mod net;
 pub mod settings;
 pub mod startup;

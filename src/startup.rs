@@ -10,6 +10,7 @@ use ractor::{Actor, ActorRef};
 use raptor_actors::acceptor::{AcceptorArgs, Drained};
 use raptor_actors::broker::SharedBrokerConfig;
 use raptor_actors::clock::{SharedClock, SystemClock};
+use raptor_actors::outbound::{BudgetPolicy, OutboundBudget};
 use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
 use raptor_actors::Actors;
@@ -23,6 +24,8 @@ use crate::settings::{AppEnv, Settings};
 
 /// `POST /api/auth/email/resend` calls allowed per client IP per hour.
 const RESENDS_PER_IP_PER_HOUR: u32 = 10;
+/// `GET /api/compare-quotes` calls allowed per client IP per minute (legacy route).
+const COMPARE_QUOTES_PER_IP_PER_MINUTE: u32 = 30;
 
 /// A running Raptor process: its supervision tree and, in web modes, its listener.
 pub struct Application {
@@ -68,10 +71,11 @@ impl Application {
                 .global_rate_limit
                 .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute));
             let resend_limiter = IpRateLimiter::per_hour(RESENDS_PER_IP_PER_HOUR);
+            let compare_limiter = IpRateLimiter::per_minute(COMPARE_QUOTES_PER_IP_PER_MINUTE);
             let limiters: Vec<IpRateLimiter> = rate_limiter
                 .iter()
                 .cloned()
-                .chain([resend_limiter.clone()])
+                .chain([resend_limiter.clone(), compare_limiter.clone()])
                 .collect();
             background.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -86,6 +90,8 @@ impl Application {
                 actors: actors.clone(),
                 rate_limiter,
                 resend_limiter,
+                compare_limiter,
+                market_data_feed: crate::market_data::feed_key(&settings).into(),
                 webauthn: crate::auth::passkeys::relying_party(&settings)?.map(Arc::new),
                 clock: clock.clone(),
                 session_policy: SessionPolicy::default(),
@@ -121,6 +127,8 @@ impl Application {
             mailer,
             acceptor,
             broker: broker_config.clone(),
+            market_data: crate::market_data::config(&settings),
+            budget: outbound_budget(&settings),
             schedules: settings.schedules.clone(),
             restart: settings.restart,
         };
@@ -241,4 +249,15 @@ impl Signals {
             hangup: signal(SignalKind::hangup())?,
         })
     }
+}
+
+/// The one outbound budget to Alpaca that trading and market data share (SPEC: below
+/// Alpaca's own limit, with a share market data can never take).
+fn outbound_budget(settings: &Settings) -> OutboundBudget {
+    OutboundBudget::new(BudgetPolicy {
+        limit: settings.alpaca.rate_limit_per_minute,
+        reserved_for_trading: settings.alpaca.trading_reserved_per_minute,
+        window: Duration::from_secs(60),
+        max_wait: raptor_actors::broker::MAX_QUEUE_WAIT,
+    })
 }

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod broker;
 pub mod clock;
 pub mod mailer;
+pub mod market_data;
+pub mod outbound;
 pub mod pg;
 pub mod registry;
 pub mod scheduler;

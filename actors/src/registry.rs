@@ -7,6 +7,7 @@
 use crate::audit::AuditClient;
 use crate::broker::BrokerClient;
 use crate::mailer::MailerClient;
+use crate::market_data::MarketDataClient;
 use crate::session::SessionClient;
 
 /// The clients of the supervised actors; the supervisor fills their slots.
@@ -16,6 +17,7 @@ pub struct Actors {
     pub audit: AuditClient,
     pub broker: BrokerClient,
     pub mailer: MailerClient,
+    pub market_data: MarketDataClient,
 }
 
 impl Default for Actors {
@@ -25,6 +27,7 @@ impl Default for Actors {
             audit: AuditClient::new(),
             broker: BrokerClient::new(),
             mailer: MailerClient::new(),
+            market_data: MarketDataClient::new(),
         }
     }
 }
@@ -37,6 +40,7 @@ impl Actors {
             self.audit.slot().state(),
             self.broker.slot().state(),
             self.mailer.slot().state(),
+            self.market_data.slot().state(),
         ]
         .into()
     }

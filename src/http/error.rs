@@ -14,6 +14,7 @@ use raptor_actors::session::{SessionCallError, SessionError};
 use raptor_actors::ActorUnavailable;
 
 use crate::db::StorageError;
+use crate::input::InvalidInput;
 
 use super::request_id;
 
@@ -99,6 +100,22 @@ impl ApiError {
         )
     }
 
+    /// A 422 naming each field's problem (`error.fields`).
+    pub fn invalid_input(code: ErrorCode, invalid: InvalidInput) -> Self {
+        let message = invalid
+            .problems
+            .iter()
+            .map(|p| format!("{} {}", p.field, p.problem))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let fields = invalid
+            .problems
+            .into_iter()
+            .map(|p| (p.field.to_owned(), serde_json::Value::from(p.problem)))
+            .collect();
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_fields(fields)
+    }
+
     /// The canonical error for a bare status produced outside our handlers (404, 405, 413...).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, message) = match status {
@@ -160,6 +177,13 @@ pub enum ErrorCode {
     InvalidToken,
     LastPasskey,
     LoginFailed,
+    RangeTooLarge,
+    MarketDataUnreachable,
+    MarketDataUnavailable,
+    MarketDataTimeout,
+    MarketDataRejected,
+    MarketDataRateLimited,
+    MarketDataError,
     MalformedJson,
     MethodNotAllowed,
     NotFound,
@@ -206,6 +230,13 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::LastPasskey => "last_passkey",
             ErrorCode::LoginFailed => "login_failed",
+            ErrorCode::RangeTooLarge => "range_too_large",
+            ErrorCode::MarketDataUnreachable => "market_data_unreachable",
+            ErrorCode::MarketDataUnavailable => "market_data_unavailable",
+            ErrorCode::MarketDataTimeout => "market_data_timeout",
+            ErrorCode::MarketDataRejected => "market_data_rejected",
+            ErrorCode::MarketDataRateLimited => "market_data_rate_limited",
+            ErrorCode::MarketDataError => "market_data_error",
             ErrorCode::MalformedJson => "malformed_json",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::NotFound => "not_found",

@@ -14,6 +14,7 @@ pub mod dev_page;
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod market_data;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub rate_limiter: Option<IpRateLimiter>,
     /// Per-IP limit of `POST /api/auth/email/resend`.
     pub resend_limiter: IpRateLimiter,
+    /// Per-IP limit of the legacy `GET /api/compare-quotes`.
+    pub compare_limiter: IpRateLimiter,
+    /// The key historical bars are cached under (the data feed, or `synthetic`).
+    pub market_data_feed: Arc<str>,
     /// The relying party; `None` when passkeys are not configured.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     pub clock: SharedClock,
@@ -115,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::routes())
         .merge(dev_page::routes(state.settings.app_env))
         .merge(trading::routes())
+        .merge(market_data::routes())
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()

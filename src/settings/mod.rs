@@ -128,6 +128,7 @@ pub struct Settings {
     pub rate_limit_per_minute: u32,
     pub trusted_proxy_hops: usize,
     pub alpaca: AlpacaSettings,
+    pub market_data: MarketDataSettings,
     pub session_cookie_domain: Option<String>,
     pub smtp_url: Option<SecretString>,
     pub email_from: Option<String>,
@@ -170,8 +171,25 @@ pub struct AlpacaSettings {
     pub paper_base_url: String,
     pub data_base_url: String,
     pub request_timeout: Duration,
-    /// Outbound requests to Alpaca allowed per minute (below Alpaca's own 200).
+    /// Outbound requests to Alpaca allowed per minute (below Alpaca's own 200), trading and
+    /// market data together.
     pub rate_limit_per_minute: u32,
+    /// Of those, how many market data may never use (kept for order submission); market data
+    /// always gets at least one a minute.
+    pub trading_reserved_per_minute: u32,
+    /// `ALPACA_DATA_FEED`: `iex` (free plan) or `sip`.
+    pub data_feed: String,
+}
+
+/// Market data caching and bounds.
+#[derive(Debug, Clone)]
+pub struct MarketDataSettings {
+    /// How long latest quotes, trades, bars and snapshots are served from memory.
+    pub latest_ttl: Duration,
+    /// Latest objects kept in memory at most, per kind.
+    pub max_cached: usize,
+    /// The most bars one historical request may span.
+    pub max_bars: u32,
 }
 
 impl Settings {
@@ -260,6 +278,16 @@ impl Settings {
         alpaca_url::check_data(&data_base_url, deployed)
             .map_err(|problem| config_error("ALPACA_DATA_BASE_URL", problem))?;
 
+        let rate_limit_per_minute: u32 = positive(src, "ALPACA_RATE_LIMIT_PER_MINUTE")?;
+        let trading_reserved_per_minute: u32 = number(src, "ALPACA_TRADING_RESERVED_PER_MINUTE")?;
+        let data_feed = src.get("ALPACA_DATA_FEED").unwrap_or("iex").to_owned();
+        if !matches!(data_feed.as_str(), "iex" | "sip" | "delayed_sip" | "otc") {
+            return Err(config_error(
+                "ALPACA_DATA_FEED",
+                format!("must be iex, sip, delayed_sip or otc (got {data_feed:?})"),
+            ));
+        }
+
         let frontend_origins: Vec<String> = src
             .get("FRONTEND_ORIGIN")
             .unwrap_or_default()
@@ -322,7 +350,14 @@ impl Settings {
                 paper_base_url,
                 data_base_url,
                 request_timeout: Duration::from_secs(positive(src, "ALPACA_REQUEST_TIMEOUT_SECS")?),
-                rate_limit_per_minute: positive(src, "ALPACA_RATE_LIMIT_PER_MINUTE")?,
+                rate_limit_per_minute,
+                trading_reserved_per_minute,
+                data_feed,
+            },
+            market_data: MarketDataSettings {
+                latest_ttl: Duration::from_millis(positive(src, "MARKET_DATA_TTL_MS")?),
+                max_cached: positive(src, "MARKET_DATA_CACHE_MAX_ENTRIES")?,
+                max_bars: positive(src, "HISTORICAL_BARS_MAX")?,
             },
             session_cookie_domain: src.get("SESSION_COOKIE_DOMAIN").map(str::to_owned),
             smtp_url: src.get("SMTP_URL").map(SecretString::from),

@@ -1,6 +1,7 @@
 //! Raptor's integration tests: one binary, every module a capability. Each test starts the real
 //! application on a random port against its own fresh database.
 
+mod alpaca_data_stub;
 mod alpaca_stub;
 mod audit;
 mod auth;
@@ -8,6 +9,7 @@ mod browser;
 mod config;
 mod dsr;
 mod helpers;
+mod market_data;
 mod passkey;
 mod retention;
 mod security;

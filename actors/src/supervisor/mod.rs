@@ -21,6 +21,8 @@ use crate::audit::{AuditArgs, AuditWriter};
 use crate::broker::{Broker, BrokerArgs, SharedBrokerConfig};
 use crate::clock::SharedClock;
 use crate::mailer::{Mailer, MailerArgs};
+use crate::market_data::{MarketData, MarketDataArgs, MarketDataConfig};
+use crate::outbound::OutboundBudget;
 use crate::registry::Actors;
 use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules};
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
@@ -44,12 +46,20 @@ impl Mode {
     fn children(self) -> &'static [Child] {
         use Child::*;
         match self {
-            Mode::Web => &[AuditWriter, SessionStore, Broker, Mailer, Acceptor],
+            Mode::Web => &[
+                AuditWriter,
+                SessionStore,
+                Broker,
+                MarketData,
+                Mailer,
+                Acceptor,
+            ],
             Mode::Worker => &[AuditWriter, Scheduler],
             Mode::Dev => &[
                 AuditWriter,
                 SessionStore,
                 Broker,
+                MarketData,
                 Mailer,
                 Scheduler,
                 Acceptor,
@@ -64,6 +74,7 @@ pub enum Child {
     SessionStore,
     AuditWriter,
     Broker,
+    MarketData,
     Mailer,
     Scheduler,
 }
@@ -84,6 +95,10 @@ pub struct RootArgs {
     pub acceptor: Option<AcceptorArgs>,
     /// The broker's configuration (web and dev modes); SIGHUP updates it in place.
     pub broker: SharedBrokerConfig,
+    /// The market-data actor's configuration (web and dev modes).
+    pub market_data: MarketDataConfig,
+    /// The outbound budget to Alpaca that trading and market data share.
+    pub budget: OutboundBudget,
     /// When the scheduler's jobs run (worker and dev modes).
     pub schedules: Schedules,
     pub restart: RestartPolicy,
@@ -231,6 +246,16 @@ impl RootState {
                 a.actors.broker.slot().set(Some(r.clone()));
                 r.get_cell()
             }
+            Child::MarketData => {
+                let args = MarketDataArgs {
+                    config: a.market_data.clone(),
+                    budget: a.budget.clone(),
+                    cache: a.actors.market_data.cache().clone(),
+                };
+                let (r, _) = Actor::spawn_linked(None, MarketData, args, supervisor).await?;
+                a.actors.market_data.slot().set(Some(r.clone()));
+                r.get_cell()
+            }
             Child::Mailer => {
                 let args = a.mailer.clone().ok_or("no mailer configuration")?;
                 let (r, _) = Actor::spawn_linked(None, Mailer, args, supervisor).await?;
@@ -265,6 +290,7 @@ impl RootState {
             Child::AuditWriter => a.audit.slot().set(None),
             Child::SessionStore => a.sessions.slot().set(None),
             Child::Broker => a.broker.slot().set(None),
+            Child::MarketData => a.market_data.slot().set(None),
             Child::Mailer => a.mailer.slot().set(None),
             Child::Scheduler => self.scheduler.set(None),
             Child::Acceptor => self.acceptor.set(None),
@@ -319,6 +345,7 @@ impl RootState {
                 Child::AuditWriter => stop(self.args.actors.audit.slot()).await,
                 Child::SessionStore => stop(self.args.actors.sessions.slot()).await,
                 Child::Broker => stop(self.args.actors.broker.slot()).await,
+                Child::MarketData => stop(self.args.actors.market_data.slot()).await,
                 Child::Mailer => stop(self.args.actors.mailer.slot()).await,
                 Child::Scheduler => stop(&self.scheduler).await,
                 Child::Acceptor => stop(&self.acceptor).await,
