@@ -9,6 +9,7 @@ pub mod dsr;
 pub mod email;
 pub mod http;
 pub mod net;
+pub mod retention;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

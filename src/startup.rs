@@ -122,6 +122,7 @@ impl Application {
             acceptor,
             broker: broker_config.clone(),
             schedules: settings.schedules.clone(),
+            jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
             restart: settings.restart,
         };
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)

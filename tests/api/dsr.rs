@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use raptor::retention::{self, Job, Outcome};
 use raptor_actors::audit::chain::{self, ChainReport};
-use raptor_actors::scheduler::jobs::{self, Job, Outcome};
 use raptor_actors::session::{NewSession, SessionError, SessionMsg};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -318,7 +318,7 @@ async fn erasure_ends_every_session_everywhere_and_blocks_sign_in_and_re_registr
     // Thirty days and a second later the purge removes the account for good; the audit trail
     // keeps only the pseudonymous id and still verifies.
     let pool = pool(&app, 4).await;
-    let purge = jobs::run(
+    let purge = retention::run(
         &pool,
         Job::QuarantinePurge,
         Utc::now(),

@@ -1,26 +1,25 @@
-//! The scheduler (worker dyno): runs the retention and purge jobs on their cron schedules.
+//! The scheduler (worker dyno): fires the retention and purge jobs on their cron schedules.
 //!
-//! It owns a tokio-cron-scheduler instance with one cron job per [`jobs::Job`]. A firing runs
-//! [`jobs::run`], which takes the job's advisory lock and records the tick, so with several
-//! worker dynos each tick runs once. Within one process the jobs run one at a time: a run needs
-//! two pooled connections (the lock's transaction and the batched deletes), and taking them one
-//! job at a time can never exhaust the pool. A failed run is logged and simply tried again at the
-//! job's next tick; the other jobs are not affected.
+//! It owns a tokio-cron-scheduler instance with one cron job per [`Job`]. A firing computes its
+//! tick from the schedule and hands the job to the injected [`JobRunner`] (the main crate's
+//! `raptor::retention`, which takes the job's advisory lock and records the tick, so with several
+//! worker dynos each tick runs once). Within one process the jobs run one at a time: a run needs
+//! pooled connections, and taking them one job at a time can never exhaust the pool. A failed run
+//! is logged and simply tried again at the job's next tick; the other jobs are not affected.
 
-pub mod jobs;
+pub mod job;
 pub mod schedule;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
-use deadpool_postgres::Pool;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::Semaphore;
 use tokio_cron_scheduler::JobScheduler;
 
 use crate::clock::SharedClock;
-use jobs::{Job, Outcome};
+pub use job::{Fired, Job, JobFailed, JobFuture, JobRunner, SharedJobRunner};
 pub use schedule::{InvalidSchedule, Schedule, Schedules};
 
 pub enum SchedulerMsg {}
@@ -28,7 +27,8 @@ pub enum SchedulerMsg {}
 pub struct Scheduler;
 
 pub struct SchedulerArgs {
-    pub pool: Pool,
+    /// What a firing runs (the main crate's retention jobs).
+    pub runner: SharedJobRunner,
     /// Limits (30 days, 7 years…) are measured from this clock; ticks follow the wall clock.
     pub clock: SharedClock,
     pub schedules: Schedules,
@@ -60,7 +60,7 @@ impl Drop for CronGuard {
 /// What every firing needs.
 #[derive(Clone)]
 struct Firing {
-    pool: Pool,
+    runner: SharedJobRunner,
     clock: SharedClock,
     one_at_a_time: Arc<Semaphore>,
     alive: Arc<AtomicBool>,
@@ -82,7 +82,7 @@ impl Actor for Scheduler {
             alive: Arc::new(AtomicBool::new(true)),
         };
         let firing = Firing {
-            pool: args.pool,
+            runner: args.runner,
             clock: args.clock,
             one_at_a_time: Arc::new(Semaphore::new(1)),
             alive: guard.alive.clone(),
@@ -122,14 +122,14 @@ impl Firing {
         if !self.alive.load(Ordering::SeqCst) {
             return;
         }
-        match jobs::run(&self.pool, job, tick, self.clock.now()).await {
-            Ok(outcome @ Outcome::Ran(_)) => {
-                tracing::info!(job = job.name(), %tick, rows = outcome.rows(), "job ran");
+        match self.runner.run(job, tick, self.clock.now()).await {
+            Ok(Fired::Ran { rows }) => {
+                tracing::info!(job = job.name(), %tick, rows, "job ran");
             }
-            Ok(Outcome::Busy) => {
+            Ok(Fired::Busy) => {
                 tracing::debug!(job = job.name(), %tick, "job is running on another worker");
             }
-            Ok(Outcome::AlreadyRan) => {
+            Ok(Fired::AlreadyRan) => {
                 tracing::debug!(job = job.name(), %tick, "tick already ran");
             }
             Err(error) => {

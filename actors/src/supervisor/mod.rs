@@ -22,7 +22,7 @@ use crate::broker::{Broker, BrokerArgs, SharedBrokerConfig};
 use crate::clock::SharedClock;
 use crate::mailer::{Mailer, MailerArgs};
 use crate::registry::Actors;
-use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules};
+use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules, SharedJobRunner};
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
 use crate::slot::Slot;
 use crate::token::TokenHasher;
@@ -86,6 +86,8 @@ pub struct RootArgs {
     pub broker: SharedBrokerConfig,
     /// When the scheduler's jobs run (worker and dev modes).
     pub schedules: Schedules,
+    /// What the scheduler's firings run (the main crate's retention jobs).
+    pub jobs: SharedJobRunner,
     pub restart: RestartPolicy,
 }
 
@@ -239,7 +241,7 @@ impl RootState {
             }
             Child::Scheduler => {
                 let args = SchedulerArgs {
-                    pool: a.pool.clone(),
+                    runner: a.jobs.clone(),
                     clock: a.clock.clone(),
                     schedules: a.schedules.clone(),
                 };
