@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::records::*;
 use super::DataSubject;
+use crate::db::StorageError;
 use crate::retention::purge_after;
 
 /// The account a request is about.
@@ -24,7 +25,7 @@ pub struct Account {
 pub async fn find(
     client: &impl GenericClient,
     subject: &DataSubject,
-) -> Result<Option<Account>, tokio_postgres::Error> {
+) -> Result<Option<Account>, StorageError> {
     const COLUMNS: &str = "SELECT id, deleted_at, \
          (SELECT count(*) FROM webauthn_credentials c WHERE c.user_id = users.id) FROM users";
     let row = match subject {
@@ -56,7 +57,7 @@ pub async fn read_export(
     client: &impl GenericClient,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<Export>, tokio_postgres::Error> {
+) -> Result<Option<Export>, StorageError> {
     let Some(user) = client
         .query_opt(
             "SELECT email, email_verified_at, is_operator, created_at, deleted_at FROM users WHERE id = $1",
@@ -233,7 +234,7 @@ pub async fn mark_erased(
     tx: &impl GenericClient,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Marked, tokio_postgres::Error> {
+) -> Result<Marked, StorageError> {
     let marked = tx
         .execute(
             "UPDATE users SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
