@@ -138,3 +138,70 @@ impl Firing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use chrono::{DateTime, SubsecRound};
+
+    use super::*;
+    use crate::clock::SystemClock;
+
+    /// Records every firing; the first run of the token purge fails.
+    #[derive(Default)]
+    struct Recorder {
+        fired: Mutex<Vec<(Job, DateTime<Utc>)>>,
+    }
+
+    impl JobRunner for Recorder {
+        fn run(&self, job: Job, tick: DateTime<Utc>, _now: DateTime<Utc>) -> JobFuture<'_> {
+            Box::pin(async move {
+                let mut fired = self.fired.lock().unwrap();
+                let first = !fired.iter().any(|(j, _)| *j == job);
+                fired.push((job, tick));
+                if job == Job::TokenPurge && first {
+                    return Err("the table is gone".into());
+                }
+                Ok(Fired::Ran { rows: 0 })
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_job_fires_through_the_injected_runner_and_a_failure_does_not_stop_it() {
+        let every_second = Schedule::parse("* * * * * *").unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let args = SchedulerArgs {
+            runner: recorder.clone(),
+            clock: Arc::new(SystemClock),
+            schedules: Schedules {
+                session_purge: every_second.clone(),
+                token_purge: every_second.clone(),
+                quarantine_purge: every_second.clone(),
+                audit_retention: every_second.clone(),
+                outbox_purge: every_second,
+            },
+        };
+        let (scheduler, handle) = Actor::spawn(None, Scheduler, args).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let fired = recorder.fired.lock().unwrap().clone();
+            let all_twice = Job::ALL
+                .iter()
+                .all(|job| fired.iter().filter(|(j, _)| j == job).count() >= 2);
+            if all_twice {
+                assert!(fired.iter().all(|(_, tick)| *tick == tick.trunc_subsecs(0)));
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not every job fired twice: {fired:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        scheduler.stop(None);
+        handle.await.unwrap();
+    }
+}
