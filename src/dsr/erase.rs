@@ -86,8 +86,12 @@ pub async fn erase_account(
         Marked::NoSuchUser => return Err(DsrError::NoSuchAccount),
     };
     if i64::try_from(passkeys_removed).ok() != Some(account.passkeys) {
-        tracing::warn!(%user_id, audited = account.passkeys, removed = passkeys_removed,
-            "passkeys changed between the erasure's audit row and its transaction");
+        tracing::warn!(
+            %user_id,
+            audited = account.passkeys,
+            removed = passkeys_removed,
+            "passkeys changed between the erasure's audit row and its transaction"
+        );
     }
     let sessions_ended = end_sessions(deps, user_id).await?;
     Ok(Erased::Now {
@@ -146,7 +150,11 @@ async fn end_sessions(deps: &DsrDeps<'_>, user_id: Uuid) -> Result<usize, DsrErr
         match store.revoke_all(user_id, None).await {
             Ok(ended) => return Ok(ended),
             Err(error) => {
-                tracing::warn!(%user_id, %error, "session store unavailable during erasure; revoking directly");
+                tracing::warn!(
+                    %user_id,
+                    %error,
+                    "session store unavailable during erasure; revoking directly"
+                );
             }
         }
     }
