@@ -11,6 +11,7 @@ pub mod http;
 pub mod input;
 pub mod market_data;
 pub mod net;
+pub mod retention;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

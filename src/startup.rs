@@ -130,6 +130,7 @@ impl Application {
             market_data: crate::market_data::config(&settings),
             budget: outbound_budget(&settings),
             schedules: settings.schedules.clone(),
+            jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
             restart: settings.restart,
         };
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)

@@ -8,7 +8,6 @@
 
 use anyhow::Context;
 use raptor_actors::audit::chain::{self, ChainReport};
-use raptor_actors::scheduler::jobs;
 
 use super::CliContext;
 
@@ -36,7 +35,7 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
         return Ok(());
     };
     if first > 1 {
-        let trimmed = jobs::audit_trimmed_through(&client).await?;
+        let trimmed = crate::retention::audit_trimmed_through(&client).await?;
         if trimmed.is_none_or(|t| t < first - 1) {
             anyhow::bail!(
                 "audit chain broken at seq {first}: rows before it were removed, but retention \

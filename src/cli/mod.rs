@@ -68,6 +68,11 @@ impl CliContext {
         }
     }
 
+    /// The command's audit writer as a client, for use cases that append their own rows.
+    pub fn audit_client(&self) -> raptor_actors::audit::AuditClient {
+        raptor_actors::audit::AuditClient::unsupervised(self.audit.clone())
+    }
+
     pub async fn close(self) {
         let _ = self
             .audit

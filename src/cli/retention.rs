@@ -1,10 +1,10 @@
 //! `raptor retention report`: row counts per table, the oldest row's age, and the rows past
 //! their retention limit that no job has removed yet, so an operator can see the policy holding
-//! (SPEC §5). The rules are the scheduler's own (`raptor_actors::scheduler::jobs`).
+//! (SPEC §5). The counts and rules are `crate::retention`'s, the same the worker's jobs apply.
 
+use crate::retention::{self, Job};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use raptor_actors::scheduler::jobs;
 
 use super::CliContext;
 
@@ -18,7 +18,7 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     let Command::Report = command;
     let client = ctx.pool.get().await.context("cannot reach the database")?;
     let now = Utc::now();
-    let lines = jobs::report(&client, now).await?;
+    let lines = retention::report(&client, now).await?;
     println!(
         "{:<22} {:>10} {:>12} {:>10}  rule",
         "table", "rows", "oldest", "past limit"
@@ -35,14 +35,14 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     }
     println!();
     println!("{:<22} {:>25} {:>10}", "job", "last tick", "rows");
-    let runs = jobs::last_runs(&client).await?;
-    for job in jobs::Job::ALL {
-        match runs.iter().find(|(name, _, _)| name == job.name()) {
-            Some((_, tick, rows)) => println!(
+    let runs = retention::last_runs(&client).await?;
+    for job in Job::ALL {
+        match runs.iter().find(|run| run.job == job.name()) {
+            Some(run) => println!(
                 "{:<22} {:>25} {:>10}",
                 job.name(),
-                tick.format("%Y-%m-%d %H:%M:%S UTC"),
-                rows
+                run.tick.format("%Y-%m-%d %H:%M:%S UTC"),
+                run.rows_removed
             ),
             None => println!("{:<22} {:>25} {:>10}", job.name(), "never", "-"),
         }

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use raptor::retention::{self, Job, Outcome};
 use raptor_actors::audit::chain::{self, ChainReport};
-use raptor_actors::scheduler::jobs::{self, Job, Outcome};
+use raptor_actors::audit::AuditMsg;
 use raptor_actors::session::{NewSession, SessionError, SessionMsg};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -318,7 +319,7 @@ async fn erasure_ends_every_session_everywhere_and_blocks_sign_in_and_re_registr
     // Thirty days and a second later the purge removes the account for good; the audit trail
     // keeps only the pseudonymous id and still verifies.
     let pool = pool(&app, 4).await;
-    let purge = jobs::run(
+    let purge = retention::run(
         &pool,
         Job::QuarantinePurge,
         Utc::now(),
@@ -444,4 +445,112 @@ async fn operator_export_and_erase_are_audited_and_end_sessions_on_running_insta
             .await,
         1
     );
+}
+
+async fn erase_over_http(app: &TestApp, user: &SignedIn) -> reqwest::Response {
+    app.authed(reqwest::Method::DELETE, "/api/account", user)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn erased_accounts(app: &TestApp) -> i64 {
+    app.db
+        .count("SELECT count(*) FROM users WHERE deleted_at IS NOT NULL")
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_whose_audit_row_cannot_be_written_fails_and_erases_nothing() {
+    // A long first backoff keeps the audit writer down while the requests are made.
+    let app = spawn_app_with(&[("SUPERVISOR_BACKOFF_MS", "2000")]).await;
+    let ada = app.sign_in(EMAIL, false).await;
+    add_passkey_and_order(&app, ada.user_id, "AAPL").await;
+    let audit = app.app().actors().audit.slot().clone();
+    audit.get().unwrap().send_message(AuditMsg::Fault).unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the audit writer is down",
+        || async { (!audit.is_up()).then_some(()) },
+    )
+    .await;
+
+    let refused = erase_over_http(&app, &ada).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(error_code(refused).await, "service_unavailable");
+    // The row comes first: without it the account is untouched.
+    assert_eq!(erased_accounts(&app).await, 0);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM webauthn_credentials")
+            .await,
+        1
+    );
+    assert_eq!(session_status(&app, &ada.cookie).await, 200);
+    // Nothing is handed out without its row either.
+    let export = app
+        .authed(reqwest::Method::GET, "/api/account/export", &ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 503);
+
+    eventually(
+        Duration::from_secs(10),
+        "the audit writer is back",
+        || async { audit.is_up().then_some(()) },
+    )
+    .await;
+    assert_eq!(erase_over_http(&app, &ada).await.status(), 204);
+    assert_eq!(erased_accounts(&app).await, 1);
+    let rows = app
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT details FROM audit_log WHERE event = 'dsr.erase' AND actor_user_id = $1",
+            &[&ada.user_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the refused attempt left no row");
+    let details: Value = serde_json::from_str(&rows[0].get::<_, String>(0)).unwrap();
+    assert_eq!(details["passkeys_removed"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_erasure_that_cannot_be_audited_changes_nothing() {
+    let app = spawn_app().await;
+    let ada = app.sign_in(EMAIL, false).await;
+    let client = app.db.client().await;
+    client
+        .batch_execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+        .await
+        .unwrap();
+    let (ok, _, stderr) = raptor_cli(
+        &app,
+        &["dsr", "erase", "--email", EMAIL, "--reason", "ticket T-7"],
+    )
+    .await;
+    assert!(
+        !ok && stderr.contains("audit row could not be written"),
+        "{stderr}"
+    );
+    assert_eq!(erased_accounts(&app).await, 0);
+    assert_eq!(session_status(&app, &ada.cookie).await, 200);
+    let (ok, stdout, _) = raptor_cli(&app, &["dsr", "export", "--email", EMAIL]).await;
+    assert!(!ok && stdout.is_empty(), "nothing is printed unaudited");
+
+    client
+        .batch_execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+        .await
+        .unwrap();
+    let (ok, _, stderr) = raptor_cli(
+        &app,
+        &["dsr", "erase", "--email", EMAIL, "--reason", "ticket T-7"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(erased_accounts(&app).await, 1);
 }

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Months, SubsecRound, TimeZone, Utc};
 use deadpool_postgres::Pool;
+use raptor::retention::{self, Job, Keep, Outcome};
 use raptor::{db, Application};
 use raptor_actors::audit::chain::{self, ChainReport};
 use raptor_actors::audit::{AuditEntry, AuditMsg};
 use raptor_actors::clock::OffsetClock;
-use raptor_actors::scheduler::jobs::{self, Job, Keep, Outcome};
 use raptor_actors::supervisor::Mode;
 use uuid::Uuid;
 
@@ -36,7 +36,10 @@ pub async fn pool(app: &TestApp, size: usize) -> Pool {
 /// Runs `job` for a fresh tick and returns the rows it removed.
 pub async fn run_job(pool: &Pool, job: Job, now: DateTime<Utc>) -> u64 {
     let tick = Utc::now() + chrono::Duration::microseconds(rand_micros());
-    match jobs::run(pool, job, tick, now).await.expect("job runs") {
+    match retention::run(pool, job, tick, now)
+        .await
+        .expect("job runs")
+    {
         outcome @ Outcome::Ran(_) => outcome.rows(),
         other => panic!("{job:?} did not run: {other:?}"),
     }
@@ -138,10 +141,10 @@ async fn sessions_are_purged_the_moment_they_expire_or_are_revoked_and_not_befor
     insert_session(&client, user, later, now - SECOND, None).await;
     insert_session(&client, user, later, later, Some(now - days(1))).await;
     // More than one batch of expired sessions.
-    insert_expired_sessions(&client, user, 2 * jobs::BATCH + 500, now).await;
+    insert_expired_sessions(&client, user, 2 * retention::BATCH + 500, now).await;
 
     let removed = run_job(&pool, Job::SessionPurge, now).await;
-    assert_eq!(removed, 2 * jobs::BATCH as u64 + 500 + 4);
+    assert_eq!(removed, 2 * retention::BATCH as u64 + 500 + 4);
     assert_eq!(
         ids(&client, "SELECT id FROM sessions").await,
         sorted(vec![live, capped_soon])
@@ -495,7 +498,7 @@ async fn concurrent_runs_of_one_tick_remove_each_row_once() {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let pool = pool.clone();
-            tokio::spawn(async move { jobs::run(&pool, Job::SessionPurge, tick, now).await })
+            tokio::spawn(async move { retention::run(&pool, Job::SessionPurge, tick, now).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -518,7 +521,7 @@ async fn concurrent_runs_of_one_tick_remove_each_row_once() {
 
     // A late worker firing for the same tick finds it done.
     assert_eq!(
-        jobs::run(&pool, Job::SessionPurge, tick, now)
+        retention::run(&pool, Job::SessionPurge, tick, now)
             .await
             .unwrap(),
         Outcome::AlreadyRan

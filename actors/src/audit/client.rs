@@ -33,6 +33,13 @@ impl AuditClient {
         }
     }
 
+    /// A client of one writer that no supervisor manages (an operator command's own writer).
+    pub fn unsupervised(writer: ractor::ActorRef<AuditMsg>) -> Self {
+        let client = Self::new();
+        client.slot.set(Some(writer));
+        client
+    }
+
     /// The writer's slot (for the supervisor and diagnostics).
     pub fn slot(&self) -> &Slot<AuditMsg> {
         &self.slot

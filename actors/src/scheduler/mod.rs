@@ -1,26 +1,25 @@
-//! The scheduler (worker dyno): runs the retention and purge jobs on their cron schedules.
+//! The scheduler (worker dyno): fires the retention and purge jobs on their cron schedules.
 //!
-//! It owns a tokio-cron-scheduler instance with one cron job per [`jobs::Job`]. A firing runs
-//! [`jobs::run`], which takes the job's advisory lock and records the tick, so with several
-//! worker dynos each tick runs once. Within one process the jobs run one at a time: a run needs
-//! two pooled connections (the lock's transaction and the batched deletes), and taking them one
-//! job at a time can never exhaust the pool. A failed run is logged and simply tried again at the
-//! job's next tick; the other jobs are not affected.
+//! It owns a tokio-cron-scheduler instance with one cron job per [`Job`]. A firing computes its
+//! tick from the schedule and hands the job to the injected [`JobRunner`] (the main crate's
+//! `raptor::retention`, which takes the job's advisory lock and records the tick, so with several
+//! worker dynos each tick runs once). Within one process the jobs run one at a time: a run needs
+//! pooled connections, and taking them one job at a time can never exhaust the pool. A failed run
+//! is logged and simply tried again at the job's next tick; the other jobs are not affected.
 
-pub mod jobs;
+pub mod job;
 pub mod schedule;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
-use deadpool_postgres::Pool;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::Semaphore;
 use tokio_cron_scheduler::JobScheduler;
 
 use crate::clock::SharedClock;
-use jobs::{Job, Outcome};
+pub use job::{Fired, Job, JobFailed, JobFuture, JobRunner, SharedJobRunner};
 pub use schedule::{InvalidSchedule, Schedule, Schedules};
 
 pub enum SchedulerMsg {}
@@ -28,7 +27,8 @@ pub enum SchedulerMsg {}
 pub struct Scheduler;
 
 pub struct SchedulerArgs {
-    pub pool: Pool,
+    /// What a firing runs (the main crate's retention jobs).
+    pub runner: SharedJobRunner,
     /// Limits (30 days, 7 years…) are measured from this clock; ticks follow the wall clock.
     pub clock: SharedClock,
     pub schedules: Schedules,
@@ -60,7 +60,7 @@ impl Drop for CronGuard {
 /// What every firing needs.
 #[derive(Clone)]
 struct Firing {
-    pool: Pool,
+    runner: SharedJobRunner,
     clock: SharedClock,
     one_at_a_time: Arc<Semaphore>,
     alive: Arc<AtomicBool>,
@@ -82,7 +82,7 @@ impl Actor for Scheduler {
             alive: Arc::new(AtomicBool::new(true)),
         };
         let firing = Firing {
-            pool: args.pool,
+            runner: args.runner,
             clock: args.clock,
             one_at_a_time: Arc::new(Semaphore::new(1)),
             alive: guard.alive.clone(),
@@ -122,19 +122,86 @@ impl Firing {
         if !self.alive.load(Ordering::SeqCst) {
             return;
         }
-        match jobs::run(&self.pool, job, tick, self.clock.now()).await {
-            Ok(outcome @ Outcome::Ran(_)) => {
-                tracing::info!(job = job.name(), %tick, rows = outcome.rows(), "job ran");
+        match self.runner.run(job, tick, self.clock.now()).await {
+            Ok(Fired::Ran { rows }) => {
+                tracing::info!(job = job.name(), %tick, rows, "job ran");
             }
-            Ok(Outcome::Busy) => {
+            Ok(Fired::Busy) => {
                 tracing::debug!(job = job.name(), %tick, "job is running on another worker");
             }
-            Ok(Outcome::AlreadyRan) => {
+            Ok(Fired::AlreadyRan) => {
                 tracing::debug!(job = job.name(), %tick, "tick already ran");
             }
             Err(error) => {
                 tracing::error!(job = job.name(), %tick, %error, "job failed; it runs again at its next tick");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use chrono::{DateTime, SubsecRound};
+
+    use super::*;
+    use crate::clock::SystemClock;
+
+    /// Records every firing; the first run of the token purge fails.
+    #[derive(Default)]
+    struct Recorder {
+        fired: Mutex<Vec<(Job, DateTime<Utc>)>>,
+    }
+
+    impl JobRunner for Recorder {
+        fn run(&self, job: Job, tick: DateTime<Utc>, _now: DateTime<Utc>) -> JobFuture<'_> {
+            Box::pin(async move {
+                let mut fired = self.fired.lock().unwrap();
+                let first = !fired.iter().any(|(j, _)| *j == job);
+                fired.push((job, tick));
+                if job == Job::TokenPurge && first {
+                    return Err("the table is gone".into());
+                }
+                Ok(Fired::Ran { rows: 0 })
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_job_fires_through_the_injected_runner_and_a_failure_does_not_stop_it() {
+        let every_second = Schedule::parse("* * * * * *").unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let args = SchedulerArgs {
+            runner: recorder.clone(),
+            clock: Arc::new(SystemClock),
+            schedules: Schedules {
+                session_purge: every_second.clone(),
+                token_purge: every_second.clone(),
+                quarantine_purge: every_second.clone(),
+                audit_retention: every_second.clone(),
+                outbox_purge: every_second,
+            },
+        };
+        let (scheduler, handle) = Actor::spawn(None, Scheduler, args).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let fired = recorder.fired.lock().unwrap().clone();
+            let all_twice = Job::ALL
+                .iter()
+                .all(|job| fired.iter().filter(|(j, _)| j == job).count() >= 2);
+            if all_twice {
+                assert!(fired.iter().all(|(_, tick)| *tick == tick.trunc_subsecs(0)));
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not every job fired twice: {fired:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        scheduler.stop(None);
+        handle.await.unwrap();
     }
 }

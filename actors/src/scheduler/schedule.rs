@@ -10,7 +10,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 
-use super::jobs::Job;
+use super::job::Job;
 
 /// A cron pattern that the scheduler accepts.
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ use crate::mailer::{Mailer, MailerArgs};
 use crate::market_data::{MarketData, MarketDataArgs, MarketDataConfig};
 use crate::outbound::OutboundBudget;
 use crate::registry::Actors;
-use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules};
+use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules, SharedJobRunner};
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
 use crate::slot::Slot;
 use crate::token::TokenHasher;
@@ -101,6 +101,8 @@ pub struct RootArgs {
     pub budget: OutboundBudget,
     /// When the scheduler's jobs run (worker and dev modes).
     pub schedules: Schedules,
+    /// What the scheduler's firings run (the main crate's retention jobs).
+    pub jobs: SharedJobRunner,
     pub restart: RestartPolicy,
 }
 
@@ -264,7 +266,7 @@ impl RootState {
             }
             Child::Scheduler => {
                 let args = SchedulerArgs {
-                    pool: a.pool.clone(),
+                    runner: a.jobs.clone(),
                     clock: a.clock.clone(),
                     schedules: a.schedules.clone(),
                 };

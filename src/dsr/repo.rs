@@ -1,144 +1,50 @@
-//! Data-subject requests (GDPR access and erasure, SPEC §5): the one place that knows everything
-//! Raptor holds about a person, and how an account is erased.
-//!
-//! The customer reaches it through `GET /api/account/export` and `DELETE /api/account`
-//! (`crate::http::account`), the operator through `raptor dsr export|erase` (`crate::cli::dsr`).
-//! Both audit the request themselves and end the sessions themselves: a web dyno asks its session
-//! store (which evicts at once and tells the other dynos), an operator command uses
-//! [`raptor_actors::session::revoke`], which tells every dyno through the same notification.
-//!
-//! Erasure is a soft delete: the account is marked `deleted_at`, its passkeys, pending emails and
-//! unused tokens are removed at once, and the quarantine purge hard-deletes the user row (with
-//! everything that cascades from it) 30 days later. Until then the address stays taken, so it
-//! cannot be registered again. Audit rows name the user only by id, which becomes a pseudonym
-//! once the user row is gone; they are never rewritten, so the hash chain stays verifiable.
+//! The SQL of data-subject requests: finding the account a request is about, reading
+//! everything held about it, and the deletes of an erasure. Use cases in `super` own the
+//! connections and transactions; these functions run inside them.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use raptor_actors::scheduler::jobs::QUARANTINE_DAYS;
-use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::Email;
+use super::records::*;
+use super::DataSubject;
+use crate::db::StorageError;
+use crate::retention::purge_after;
 
 /// The account a request is about.
 #[derive(Debug, Clone)]
-pub struct Subject {
+pub struct Account {
     pub user_id: Uuid,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Passkeys registered now (all of them go at erasure).
+    pub passkeys: i64,
 }
 
-/// The account registered with `email`, erased or not.
-pub async fn find_by_email(
+/// The account `subject` names, erased or not.
+pub async fn find(
     client: &impl GenericClient,
-    email: &Email,
-) -> Result<Option<Subject>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            "SELECT id, deleted_at FROM users WHERE email = $1",
-            &[&email.as_str()],
-        )
-        .await?;
-    Ok(row.map(|r| Subject {
+    subject: &DataSubject,
+) -> Result<Option<Account>, StorageError> {
+    const COLUMNS: &str = "SELECT id, deleted_at, \
+         (SELECT count(*) FROM webauthn_credentials c WHERE c.user_id = users.id) FROM users";
+    let row = match subject {
+        DataSubject::User(id) => {
+            client
+                .query_opt(&format!("{COLUMNS} WHERE id = $1"), &[id])
+                .await?
+        }
+        DataSubject::Email(email) => {
+            client
+                .query_opt(&format!("{COLUMNS} WHERE email = $1"), &[&email.as_str()])
+                .await?
+        }
+    };
+    Ok(row.map(|r| Account {
         user_id: r.get(0),
         deleted_at: r.get(1),
+        passkeys: r.get(2),
     }))
-}
-
-/// Everything held about one person.
-#[derive(Debug, Serialize)]
-pub struct Export {
-    pub generated_at: DateTime<Utc>,
-    pub profile: Profile,
-    pub passkeys: Vec<PasskeyRecord>,
-    pub sessions: Vec<SessionRecord>,
-    pub orders: Vec<OrderRecord>,
-    pub emails: Vec<EmailRecord>,
-    pub email_verifications: Vec<TokenRecord>,
-    pub invitations: Vec<TokenRecord>,
-    /// Rows the person caused or that name them, oldest first.
-    pub audit: Vec<AuditRecord>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Profile {
-    pub user_id: Uuid,
-    pub email: String,
-    pub email_verified_at: Option<DateTime<Utc>>,
-    pub is_operator: bool,
-    pub created_at: DateTime<Utc>,
-    pub deleted_at: Option<DateTime<Utc>>,
-    /// When an erased account is removed for good.
-    pub purge_after: Option<DateTime<Utc>>,
-}
-
-/// A passkey as metadata: no public key material.
-#[derive(Debug, Serialize)]
-pub struct PasskeyRecord {
-    pub credential_id: String,
-    pub name: String,
-    pub backup_eligible: bool,
-    pub backup_state: bool,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SessionRecord {
-    pub session_id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub ip_prefix: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct OrderRecord {
-    pub order_id: Uuid,
-    pub client_order_id: String,
-    pub alpaca_order_id: Option<String>,
-    pub symbol: String,
-    pub side: String,
-    pub status: String,
-    /// The order as submitted.
-    pub request: Value,
-    /// The broker's answer as received.
-    pub broker_status: Option<i32>,
-    pub broker_response: Option<Value>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EmailRecord {
-    pub kind: String,
-    pub recipient: String,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-/// A single-use token's life (never the token: only its HMAC is stored, and not shown).
-#[derive(Debug, Serialize)]
-pub struct TokenRecord {
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AuditRecord {
-    pub seq: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub event: String,
-    /// Whether the person did this (rather than an operator, about them).
-    pub by_subject: bool,
-    pub subject: Option<String>,
-    pub ip_prefix: Option<String>,
-    pub request_id: Option<String>,
-    pub details: Value,
 }
 
 /// Stored JSON text as JSON, or as a string if it is not JSON.
@@ -147,11 +53,11 @@ fn json_text(text: String) -> Value {
 }
 
 /// Everything held about `user_id`, or `None` if there is no such account.
-pub async fn export(
+pub async fn read_export(
     client: &impl GenericClient,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<Export>, tokio_postgres::Error> {
+) -> Result<Option<Export>, StorageError> {
     let Some(user) = client
         .query_opt(
             "SELECT email, email_verified_at, is_operator, created_at, deleted_at FROM users WHERE id = $1",
@@ -169,7 +75,7 @@ pub async fn export(
         is_operator: user.get(2),
         created_at: user.get(3),
         deleted_at,
-        purge_after: deleted_at.map(|d| d + chrono::Duration::days(QUARANTINE_DAYS.into())),
+        purge_after: deleted_at.map(purge_after),
     };
 
     let passkeys = client
@@ -308,14 +214,12 @@ pub async fn export(
     }))
 }
 
-/// What an erasure did.
+/// What marking an account erased found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Erasure {
-    /// The account is erased now; its sessions must be revoked by the caller.
+pub enum Marked {
+    /// Erased now; this many passkeys were removed.
     Erased {
-        deleted_at: DateTime<Utc>,
         passkeys_removed: u64,
-        purge_after: DateTime<Utc>,
     },
     /// It was erased before; nothing changed.
     AlreadyErased {
@@ -325,13 +229,12 @@ pub enum Erasure {
 }
 
 /// Erases the account in the caller's transaction: soft delete, then its passkeys, in-flight
-/// ceremonies, unused verification tokens and unsent emails go at once. The caller audits,
-/// commits, and then revokes the sessions on every dyno.
-pub async fn erase(
+/// ceremonies, unused verification tokens and unsent emails go at once.
+pub async fn mark_erased(
     tx: &impl GenericClient,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Erasure, tokio_postgres::Error> {
+) -> Result<Marked, StorageError> {
     let marked = tx
         .execute(
             "UPDATE users SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
@@ -343,8 +246,8 @@ pub async fn erase(
             .query_opt("SELECT deleted_at FROM users WHERE id = $1", &[&user_id])
             .await?;
         return Ok(match existing.and_then(|r| r.get(0)) {
-            Some(deleted_at) => Erasure::AlreadyErased { deleted_at },
-            None => Erasure::NoSuchUser,
+            Some(deleted_at) => Marked::AlreadyErased { deleted_at },
+            None => Marked::NoSuchUser,
         });
     }
     let passkeys_removed = tx
@@ -353,21 +256,12 @@ pub async fn erase(
             &[&user_id],
         )
         .await?;
-    tx.execute("DELETE FROM ceremonies WHERE user_id = $1", &[&user_id])
-        .await?;
-    tx.execute(
+    for sql in [
+        "DELETE FROM ceremonies WHERE user_id = $1",
         "DELETE FROM email_verifications WHERE user_id = $1 AND used_at IS NULL",
-        &[&user_id],
-    )
-    .await?;
-    tx.execute(
         "DELETE FROM email_outbox WHERE user_id = $1 AND sent_at IS NULL",
-        &[&user_id],
-    )
-    .await?;
-    Ok(Erasure::Erased {
-        deleted_at: now,
-        passkeys_removed,
-        purge_after: now + chrono::Duration::days(QUARANTINE_DAYS.into()),
-    })
+    ] {
+        tx.execute(sql, &[&user_id]).await?;
+    }
+    Ok(Marked::Erased { passkeys_removed })
 }

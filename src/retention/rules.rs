@@ -1,0 +1,143 @@
+//! The retention rules (SPEC §5): for each job, which table it deletes from, what is due, and
+//! how long a row is kept. The SQL of every rule lives here, so a run (`super::run`), the report
+//! (`super::report`, behind `raptor retention report`) and the tests all use one definition.
+
+use chrono::{DateTime, Months, Utc};
+
+use super::Job;
+
+/// Days an erased account stays soft-deleted before the purge removes it.
+pub const QUARANTINE_DAYS: u32 = 30;
+/// Years an audit row is kept.
+pub const AUDIT_YEARS: u32 = 7;
+
+/// How long a row outlives the moment its rule measures from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Gone as soon as it is past (expired, used, revoked).
+    Nothing,
+    Days(u32),
+    /// Calendar years, in UTC.
+    Years(u32),
+}
+
+impl Keep {
+    /// Rows whose measured time is before (or, for [`Keep::Nothing`], at) this instant are due.
+    pub fn cutoff(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Keep::Nothing => now,
+            Keep::Days(days) => now - chrono::Duration::days(i64::from(days)),
+            Keep::Years(years) => now
+                .checked_sub_months(Months::new(12 * years))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        }
+    }
+}
+
+/// What one rule removes.
+#[derive(Debug)]
+pub struct Rule {
+    /// The table it deletes from.
+    pub table: &'static str,
+    /// In words, for the report.
+    pub what: &'static str,
+    pub keep: Keep,
+    /// The column whose oldest value `raptor retention report` shows.
+    pub age_column: &'static str,
+    /// Column that names a row for the batched delete.
+    pub(super) key: &'static str,
+    /// Rows past the limit, with `$1` the cutoff of [`Rule::keep`].
+    pub(super) due: &'static str,
+}
+
+/// The rules `job` applies, in order.
+pub fn rules(job: Job) -> &'static [Rule] {
+    match job {
+        Job::SessionPurge => &SESSION_RULES,
+        Job::TokenPurge => &TOKEN_RULES,
+        Job::QuarantinePurge => &QUARANTINE_RULES,
+        Job::AuditRetention => &AUDIT_RULES,
+        Job::OutboxPurge => &OUTBOX_RULES,
+    }
+}
+
+const SESSION_RULES: [Rule; 1] = [Rule {
+    table: "sessions",
+    what: "expired or revoked sessions",
+    keep: Keep::Nothing,
+    age_column: "created_at",
+    key: "id",
+    due: "revoked_at IS NOT NULL OR idle_expires_at <= $1 OR absolute_expires_at <= $1",
+}];
+
+const TOKEN_RULES: [Rule; 3] = [
+    Rule {
+        table: "ceremonies",
+        what: "expired passkey ceremonies",
+        keep: Keep::Nothing,
+        age_column: "created_at",
+        key: "id",
+        due: "expires_at <= $1",
+    },
+    Rule {
+        table: "email_verifications",
+        what: "used or expired email verification tokens",
+        keep: Keep::Nothing,
+        age_column: "created_at",
+        key: "id",
+        due: "used_at IS NOT NULL OR expires_at <= $1",
+    },
+    Rule {
+        table: "bootstrap_tokens",
+        what: "used or expired bootstrap tokens",
+        keep: Keep::Nothing,
+        age_column: "created_at",
+        key: "id",
+        due: "used_at IS NOT NULL OR expires_at <= $1",
+    },
+];
+
+const QUARANTINE_RULES: [Rule; 1] = [Rule {
+    table: "users",
+    what:
+        "users erased more than 30 days ago (cascades to their passkeys, sessions, tokens, emails)",
+    keep: Keep::Days(QUARANTINE_DAYS),
+    age_column: "created_at",
+    key: "id",
+    due: "deleted_at < $1",
+}];
+
+/// Audit rows are not deleted by this rule's `due` alone: see `super::run::trim_audit`. The rule
+/// still describes them for the report and fixes their cutoff.
+pub(super) const AUDIT_RULES: [Rule; 1] = [Rule {
+    table: "audit_log",
+    what: "audit rows older than 7 years",
+    keep: Keep::Years(AUDIT_YEARS),
+    age_column: "occurred_at",
+    key: "seq",
+    due: "occurred_at < $1",
+}];
+
+const OUTBOX_RULES: [Rule; 2] = [
+    Rule {
+        table: "email_outbox",
+        what: "emails sent more than 30 days ago",
+        keep: Keep::Days(30),
+        age_column: "created_at",
+        key: "id",
+        due: "sent_at < $1",
+    },
+    Rule {
+        table: "job_runs",
+        what: "records of job runs older than a year",
+        keep: Keep::Years(1),
+        age_column: "tick",
+        key: "ctid",
+        due: "tick < $1",
+    },
+];
+
+/// When an account erased at `deleted_at` is purged for good.
+pub fn purge_after(deleted_at: DateTime<Utc>) -> DateTime<Utc> {
+    deleted_at + chrono::Duration::days(QUARANTINE_DAYS.into())
+}
