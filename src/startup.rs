@@ -106,6 +106,7 @@ impl Application {
                 listener: Arc::new(listener),
                 router: http::router(state),
                 drain_timeout: settings.shutdown_grace,
+                limits: settings.connections,
             };
             (Some(args), Some(local_addr))
         };

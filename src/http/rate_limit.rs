@@ -1,5 +1,10 @@
-//! The global per-client-IP rate limit (GCRA, via governor). Health checks are exempt. An
+//! The global per-client rate limit (GCRA, via governor). Health checks are exempt. An
 //! over-limit request gets 429 with `Retry-After`.
+//!
+//! A client is its IPv4 address, or its IPv6 /64: one subscriber usually holds a whole /64, so
+//! keying on the full IPv6 address would let them rotate through 2^64 fresh buckets. This limit
+//! is per process (N web dynos allow N times it); the limits that protect people and money hold
+//! across dynos (see `crate::limits`).
 
 use crate::http::error::ErrorCode;
 use std::net::IpAddr;
@@ -42,10 +47,10 @@ impl IpRateLimiter {
         }
     }
 
-    /// `Ok` when `ip` may proceed, else how long until it may.
+    /// `Ok` when `ip`'s client may proceed, else how long until it may.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         self.limiter
-            .check_key(&ip)
+            .check_key(&client_key(ip))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
@@ -53,6 +58,20 @@ impl IpRateLimiter {
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+    }
+}
+
+/// The identity a limit counts: the IPv4 address, or the /64 of an IPv6 address (an
+/// IPv4-mapped IPv6 address counts as its IPv4 address).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !u128::from(u64::MAX),
+            )),
+        },
     }
 }
 
@@ -73,4 +92,37 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         }
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64_and_an_ipv4_client_its_address() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(other));
+        assert_eq!(client_key(a).to_string(), "2001:db8:1:2::");
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(client_key(mapped), v4);
+    }
+
+    #[test]
+    fn rotating_addresses_inside_one_slash_64_shares_one_bucket() {
+        let limiter = IpRateLimiter::per_minute(100);
+        let allowed = (0..150u128)
+            .map(|i| {
+                IpAddr::V6(std::net::Ipv6Addr::from(
+                    (0x2001_0db8_0001_0002u128 << 64) | i,
+                ))
+            })
+            .filter(|&ip| limiter.check(ip).is_ok())
+            .count();
+        assert_eq!(allowed, 100);
+    }
 }

@@ -39,6 +39,11 @@ pub const VARIABLES: &[&str] = &[
     "ALPACA_DATA_BASE_URL",
     "ALPACA_REQUEST_TIMEOUT_SECS",
     "ALPACA_RATE_LIMIT_PER_MINUTE",
+    "ALPACA_TRADING_RESERVED_PER_MINUTE",
+    "ALPACA_DATA_FEED",
+    "MARKET_DATA_TTL_MS",
+    "MARKET_DATA_CACHE_MAX_ENTRIES",
+    "HISTORICAL_BARS_MAX",
     "ENABLE_GLOBAL_RATE_LIMIT",
     "RATE_LIMIT_PER_MINUTE",
     "TRUSTED_PROXY_HOPS",
@@ -48,6 +53,9 @@ pub const VARIABLES: &[&str] = &[
     "SENTRY_DSN",
     "STATIC_DIR",
     "SHUTDOWN_GRACE_SECS",
+    "HTTP_HEADER_READ_TIMEOUT_SECS",
+    "HTTP_IDLE_TIMEOUT_SECS",
+    "HTTP_MAX_CONNECTIONS",
     "SUPERVISOR_BACKOFF_MS",
     "SUPERVISOR_MAX_RESTARTS",
     "SUPERVISOR_RESTART_WINDOW_SECS",
@@ -135,6 +143,8 @@ pub struct Settings {
     pub sentry_dsn: Option<SecretString>,
     pub static_dir: Option<PathBuf>,
     pub shutdown_grace: Duration,
+    /// Header-read and idle timeouts, connection cap, HTTP/2 limits.
+    pub connections: raptor_actors::acceptor::ConnectionLimits,
     pub restart: raptor_actors::supervisor::RestartPolicy,
     pub log_json: bool,
     pub log_level: String,
@@ -365,6 +375,15 @@ impl Settings {
             sentry_dsn: src.get("SENTRY_DSN").map(SecretString::from),
             static_dir: src.get("STATIC_DIR").map(PathBuf::from),
             shutdown_grace: Duration::from_secs(number(src, "SHUTDOWN_GRACE_SECS")?),
+            connections: raptor_actors::acceptor::ConnectionLimits {
+                header_read_timeout: Duration::from_secs(positive(
+                    src,
+                    "HTTP_HEADER_READ_TIMEOUT_SECS",
+                )?),
+                idle_timeout: Duration::from_secs(positive(src, "HTTP_IDLE_TIMEOUT_SECS")?),
+                max_connections: positive(src, "HTTP_MAX_CONNECTIONS")?,
+                ..Default::default()
+            },
             restart: raptor_actors::supervisor::RestartPolicy {
                 initial_backoff: Duration::from_millis(positive(src, "SUPERVISOR_BACKOFF_MS")?),
                 max_backoff: Duration::from_secs(5),

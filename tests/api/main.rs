@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod browser;
 mod config;
+mod connections;
 mod dsr;
 mod helpers;
 mod market_data;

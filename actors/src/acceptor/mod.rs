@@ -1,35 +1,36 @@
 //! The HTTP acceptor: accepts connections on the shared listener and serves the router on each
 //! with hyper-util's auto (HTTP/1 and HTTP/2) builder.
 //!
+//! Every connection is held to [`ConnectionLimits`]: a header-read timeout (slow-header clients
+//! are dropped), an idle timeout between requests, HTTP/2 stream and header-size limits, and a
+//! cap on open connections per process (reaching it is logged; further clients wait in the
+//! listen backlog until a connection closes).
+//!
 //! On [`AcceptorMsg::Drain`] it stops accepting, asks every open connection to finish its
 //! in-flight requests and close, and waits for them up to a bound. If the actor fails, its
 //! accept loop is aborted with it; the restarted actor accepts on the same listener, and
 //! connections already open keep being served.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
+mod connection;
+mod limits;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tower::ServiceExt;
+use tokio::sync::{watch, Semaphore};
 
 use crate::task::AbortOnDrop;
+pub use limits::ConnectionLimits;
 
 pub struct AcceptorArgs {
     pub listener: Arc<TcpListener>,
     pub router: Router,
     /// Longest wait for in-flight requests once draining starts.
     pub drain_timeout: Duration,
+    pub limits: ConnectionLimits,
 }
 
 impl Clone for AcceptorArgs {
@@ -38,6 +39,7 @@ impl Clone for AcceptorArgs {
             listener: Arc::clone(&self.listener),
             router: self.router.clone(),
             drain_timeout: self.drain_timeout,
+            limits: self.limits,
         }
     }
 }
@@ -106,22 +108,48 @@ async fn accept_loop(args: AcceptorArgs, mut stopped: watch::Receiver<bool>) -> 
         listener,
         router,
         drain_timeout,
+        limits,
     } = args;
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
+    let builder = connection::builder(&limits);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (drain, draining) = watch::channel(false);
+    let mut at_cap_logged = false;
     loop {
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => {
+                at_cap_logged = false;
+                slot
+            }
+            Err(_) => {
+                if !at_cap_logged {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection cap reached; new connections wait until one closes"
+                    );
+                    at_cap_logged = true;
+                }
+                tokio::select! {
+                    slot = Arc::clone(&slots).acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    _ = stopped.changed() => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(with_peer(router.clone(), peer));
-                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(%error, "connection ended with an error");
-                        }
-                    });
+                    tokio::spawn(connection::serve(
+                        builder.clone(),
+                        stream,
+                        peer,
+                        router.clone(),
+                        limits,
+                        draining.clone(),
+                        slot,
+                    ));
                 }
                 Err(error) => {
                     // Typically out of file descriptors: back off instead of spinning.
@@ -135,25 +163,15 @@ async fn accept_loop(args: AcceptorArgs, mut stopped: watch::Receiver<bool>) -> 
     // The supervisor dropped its handle when draining began: with this one gone the socket
     // closes, and new connections are refused instead of queueing where nobody accepts them.
     drop(listener);
-    tracing::info!(open_connections = graceful.count(), "acceptor draining");
-    match tokio::time::timeout(drain_timeout, graceful.shutdown()).await {
-        Ok(()) => Drained::Clean,
-        Err(_) => Drained::TimedOut,
+    let open = limits.max_connections.max(1) - slots.available_permits();
+    tracing::info!(open_connections = open, "acceptor draining");
+    let _ = drain.send(true);
+    // Every connection holds a permit until it ends: all permits back means all closed.
+    let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(drain_timeout, slots.acquire_many(all)).await;
+    if drained.is_ok() {
+        Drained::Clean
+    } else {
+        Drained::TimedOut
     }
-}
-
-/// The router with the connection's peer address attached to every request.
-fn with_peer(
-    router: Router,
-    peer: SocketAddr,
-) -> impl tower::Service<
-    hyper::Request<Incoming>,
-    Response = axum::response::Response,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
-    tower::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().oneshot(request.map(axum::body::Body::new))
-    })
 }
