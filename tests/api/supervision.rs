@@ -71,3 +71,31 @@ async fn a_restarted_audit_writer_commits_again() {
     .await;
     assert_eq!(seq, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_caused_by_requests_never_exhaust_a_restart_cap_that_stops_the_process() {
+    use raptor_actors::market_data::MarketDataMsg;
+    let app = spawn_app_with(&[
+        ("SUPERVISOR_BACKOFF_MS", "20"),
+        ("SUPERVISOR_MAX_RESTARTS", "2"),
+    ])
+    .await;
+    let slot = app.app().actors().market_data.slot().clone();
+    for round in 0..5 {
+        let actor = eventually(Duration::from_secs(5), "the actor is back", || async {
+            slot.get().ok()
+        })
+        .await;
+        actor.send_message(MarketDataMsg::Fault).unwrap();
+        eventually(Duration::from_secs(5), "the panic took it down", || async {
+            (slot.get().map(|a| a.get_id()) != Ok(actor.get_id())).then_some(())
+        })
+        .await;
+        assert_eq!(app.get("/health").await.status(), 200, "round {round}");
+    }
+    eventually(Duration::from_secs(5), "restarted after five panics", || async {
+        slot.get().ok()
+    })
+    .await;
+    assert_eq!(app.get("/health").await.status(), 200);
+}

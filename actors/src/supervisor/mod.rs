@@ -2,9 +2,12 @@
 //! and runs the ordered shutdown.
 //!
 //! A failed child is removed from its [`Slot`](crate::Slot) at once (callers get "unavailable"
-//! while it is down) and restarted after an exponential backoff. More than `max_restarts` in one
-//! `window` means the fault is not transient: the supervisor stops, and the process exits
-//! non-zero so the platform restarts it.
+//! while it is down) and restarted after an exponential backoff. A child that fails while
+//! running is always restarted: such failures come from what it was asked (a request), and a
+//! cap would let anyone who can trigger one stop the whole process. A child that cannot even
+//! *start* more than `max_restarts` times in one `window` has a fault no restart fixes (bad
+//! configuration, a dependency gone): the supervisor stops, and the process exits non-zero so
+//! the platform restarts it.
 
 mod restart;
 
@@ -106,6 +109,15 @@ pub struct RootArgs {
     pub restart: RestartPolicy,
 }
 
+/// How a child failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// It stopped while running (a panic or an error handling a message).
+    Running,
+    /// It could not start.
+    Start,
+}
+
 /// How the ordered shutdown went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -167,7 +179,7 @@ impl Actor for RootSupervisor {
             RootMsg::Start(child) if !state.shutting_down => {
                 if let Err(error) = state.start(child, myself.get_cell()).await {
                     tracing::error!(?child, %error, "child failed to start");
-                    state.schedule_restart(&myself, child);
+                    state.schedule_restart(&myself, child, Failure::Start);
                 }
             }
             RootMsg::Start(_) => {}
@@ -202,7 +214,7 @@ impl Actor for RootSupervisor {
             return Ok(());
         }
         tracing::error!(?child, reason = %why, "child stopped unexpectedly");
-        state.schedule_restart(&myself, child);
+        state.schedule_restart(&myself, child, Failure::Running);
         Ok(())
     }
 }
@@ -299,10 +311,14 @@ impl RootState {
         }
     }
 
-    fn schedule_restart(&mut self, myself: &ActorRef<RootMsg>, child: Child) {
+    fn schedule_restart(&mut self, myself: &ActorRef<RootMsg>, child: Child, failure: Failure) {
         let policy = self.args.restart;
         let history = self.history.entry(child).or_default();
-        match history.next_backoff(&policy) {
+        let backoff = match failure {
+            Failure::Running => Some(history.next_backoff_uncapped(&policy)),
+            Failure::Start => history.next_backoff(&policy),
+        };
+        match backoff {
             Some(backoff) => {
                 tracing::warn!(
                     ?child,

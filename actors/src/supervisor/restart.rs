@@ -50,6 +50,22 @@ impl RestartHistory {
     }
 }
 
+impl RestartHistory {
+    /// The wait before the next restart of a child that failed while running: the same
+    /// doubling backoff, never refused.
+    pub(super) fn next_backoff_uncapped(&mut self, policy: &RestartPolicy) -> Duration {
+        let now = Instant::now();
+        self.recent
+            .retain(|t| now.duration_since(*t) < policy.window);
+        let exponent = self.recent.len().min(16) as u32;
+        self.recent.push(now);
+        policy
+            .initial_backoff
+            .saturating_mul(1 << exponent)
+            .min(policy.max_backoff)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +92,22 @@ mod tests {
             Some(Duration::from_millis(250))
         );
         assert_eq!(history.next_backoff(&policy), None);
+    }
+
+    #[test]
+    fn failures_while_running_are_always_restarted_with_a_bounded_backoff() {
+        let policy = RestartPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(400),
+            max_restarts: 2,
+            window: Duration::from_secs(60),
+        };
+        let mut history = RestartHistory::default();
+        let waits: Vec<_> = (0..6)
+            .map(|_| history.next_backoff_uncapped(&policy))
+            .collect();
+        assert_eq!(waits[0], Duration::from_millis(100));
+        assert_eq!(waits[1], Duration::from_millis(200));
+        assert!(waits[2..].iter().all(|w| *w == Duration::from_millis(400)));
     }
 }
