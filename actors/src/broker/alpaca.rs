@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::config::{BrokerConfig, LIVE_HOST};
-use super::order::{ClientOrderId, OrderId, OrderQuery, OrderRequest, OrderSize};
-use super::{BrokerError, BrokerJson, PlacedOrder};
+use super::ticket::{OrderId, OrderListing, OrderTicket, TicketSize, MAX_PAGE};
+use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Longest refusal message passed on to a client.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -72,24 +72,20 @@ impl AlpacaClient {
     }
 
     /// `GET /v2/orders`, newest first; when `only` is given, Alpaca is asked for a full page and
-    /// only orders with those client order ids are kept, `query.limit` at most.
-    pub async fn orders(
-        &self,
-        query: OrderQuery,
-        only: Option<&HashSet<String>>,
-    ) -> Result<BrokerJson, BrokerError> {
-        let limit = match only {
-            Some(_) => OrderQuery::MAX_LIMIT,
-            None => query.limit,
+    /// only orders with those client order ids are kept, `listing.limit` at most.
+    pub async fn orders(&self, listing: &OrderListing) -> Result<BrokerJson, BrokerError> {
+        let limit = match listing.only {
+            Some(_) => MAX_PAGE,
+            None => listing.limit,
         };
         let params = [
-            ("status", query.status.as_str().to_owned()),
+            ("status", listing.status.as_str().to_owned()),
             ("limit", limit.to_string()),
             ("direction", "desc".to_owned()),
         ];
         let all = self.get_json("/v2/orders", &params).await?;
-        match only {
-            Some(only) => keep_orders(&all, only, query.limit),
+        match &listing.only {
+            Some(only) => keep_orders(&all, only, listing.limit),
             None => Ok(all),
         }
     }
@@ -97,18 +93,18 @@ impl AlpacaClient {
     /// `POST /v2/orders`. Never retried.
     pub async fn submit(
         &self,
-        order: &OrderRequest,
-        client_order_id: &ClientOrderId,
+        ticket: &OrderTicket,
+        client_order_id: &str,
     ) -> Result<PlacedOrder, BrokerError> {
-        let body = WireOrder::new(order, client_order_id);
+        let body = WireOrder::new(ticket, client_order_id);
         let request = self.http.post(self.url("/v2/orders")).json(&body);
         let (status, text) = send(request).await?;
         placed(status, text)
     }
 
     /// `GET /v2/orders:by_client_order_id`: the order sent under `client_order_id`, if any.
-    pub async fn find(&self, client_order_id: &ClientOrderId) -> Result<PlacedOrder, BrokerError> {
-        let params = [("client_order_id", client_order_id.as_str().to_owned())];
+    pub async fn find(&self, client_order_id: &str) -> Result<PlacedOrder, BrokerError> {
+        let params = [("client_order_id", client_order_id.to_owned())];
         let (status, text) = self
             .get_with_retry("/v2/orders:by_client_order_id", &params)
             .await?;
@@ -321,22 +317,22 @@ struct WireOrder<'a> {
 }
 
 impl<'a> WireOrder<'a> {
-    fn new(order: &'a OrderRequest, client_order_id: &'a ClientOrderId) -> Self {
-        let (qty, notional) = match order.size {
-            OrderSize::Qty(q) => (Some(q.to_string()), None),
-            OrderSize::Notional(n) => (None, Some(n.to_string())),
+    fn new(ticket: &'a OrderTicket, client_order_id: &'a str) -> Self {
+        let (qty, notional) = match ticket.size {
+            TicketSize::Qty(q) => (Some(q.to_string()), None),
+            TicketSize::Notional(n) => (None, Some(n.to_string())),
         };
         Self {
-            symbol: order.symbol.as_str(),
+            symbol: &ticket.symbol,
             qty,
             notional,
-            side: order.side.as_str(),
-            order_type: order.kind.as_str(),
-            time_in_force: order.time_in_force.as_str(),
-            limit_price: order.kind.limit_price().map(|p| p.to_string()),
-            stop_price: order.kind.stop_price().map(|p| p.to_string()),
-            extended_hours: order.extended_hours,
-            client_order_id: client_order_id.as_str(),
+            side: ticket.side.as_str(),
+            order_type: ticket.kind.as_str(),
+            time_in_force: ticket.time_in_force,
+            limit_price: ticket.kind.limit_price().map(|p| p.to_string()),
+            stop_price: ticket.kind.stop_price().map(|p| p.to_string()),
+            extended_hours: ticket.extended_hours,
+            client_order_id,
         }
     }
 }
@@ -396,7 +392,7 @@ mod tests {
     #[test]
     fn the_live_host_cannot_be_configured_even_by_mistake() {
         let config = BrokerConfig {
-            kind: super::super::BrokerKind::AlpacaPaper,
+            kind: crate::broker::BrokerKind::AlpacaPaper,
             trading_enabled: true,
             base_url: "https://API.alpaca.markets".into(),
             api_key: Some("key".into()),
