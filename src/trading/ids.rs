@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::fmt;
 
-pub use raptor_actors::broker::OrderId;
 use raptor_actors::broker::ticket::MAX_PAGE;
+pub use raptor_actors::broker::OrderId;
 use raptor_actors::broker::{ListStatus, OrderListing};
 
 use super::input::{InvalidInput, Problems};
@@ -70,7 +70,6 @@ impl IdempotencyKey {
         &self.0
     }
 }
-
 
 /// Which orders to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

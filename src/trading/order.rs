@@ -440,6 +440,6 @@ fn field(field: &'static str, problem: String) -> FieldProblem {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod tests;

@@ -143,8 +143,7 @@ pub async fn submit_order(
 
 fn is_stale(trading: &Trading<'_>, claimed_at: chrono::DateTime<chrono::Utc>) -> bool {
     let age = trading.clock.now() - claimed_at;
-    age.to_std()
-        .is_ok_and(|age| age > claim_lifetime(trading))
+    age.to_std().is_ok_and(|age| age > claim_lifetime(trading))
 }
 
 /// One claimed submission: the steps after the claim.
@@ -160,7 +159,12 @@ struct Attempt<'a> {
 impl Attempt<'_> {
     /// A row that was not new: the broker may already hold the order.
     async fn reconcile_then_send(&mut self) -> Result<Submitted, SubmitError> {
-        match self.trading.broker.find(self.client_order_id.as_str()).await {
+        match self
+            .trading
+            .broker
+            .find(self.client_order_id.as_str())
+            .await
+        {
             Ok(placed) => self.accepted(placed, true).await,
             Err(BrokerError::NotFound) => self.send().await,
             Err(error) => {

@@ -37,9 +37,9 @@ impl BrokerClient {
     pub(crate) fn new() -> Self {
         Self {
             slot: Slot::new("broker"),
-            request_timeout_ms: Arc::new(AtomicU64::new(
-                DEFAULT_REQUEST_TIMEOUT.as_millis() as u64
-            )),
+            request_timeout_ms: Arc::new(
+                AtomicU64::new(DEFAULT_REQUEST_TIMEOUT.as_millis() as u64),
+            ),
         }
     }
 

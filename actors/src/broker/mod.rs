@@ -44,8 +44,8 @@ pub use client::BrokerClient;
 pub use config::{BrokerConfig, BrokerKind, SharedBrokerConfig};
 use dispatch::{dispatch, limiter, Backend};
 pub use messages::BrokerMsg;
-use state::{OperatorState, REFRESH_EVERY};
 pub use state::BrokerState;
+use state::{OperatorState, REFRESH_EVERY};
 pub use switch::{OperatorSwitch, SwitchSource};
 pub use ticket::{
     ListStatus, OrderId, OrderListing, OrderTicket, TicketKind, TicketSide, TicketSize,

@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::ticket::{ListStatus, OrderId, OrderListing, OrderTicket, TicketKind, TicketSide, TicketSize};
+use super::ticket::{
+    ListStatus, OrderId, OrderListing, OrderTicket, TicketKind, TicketSide, TicketSize,
+};
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Cash a fresh simulated account starts with.
@@ -83,7 +85,10 @@ impl Simulator {
                 sum.checked_add(h.qty.checked_mul(Self::price(symbol))?)
             })
             .ok_or_else(out_of_range)?;
-        let equity = self.cash.checked_add(market_value).ok_or_else(out_of_range)?;
+        let equity = self
+            .cash
+            .checked_add(market_value)
+            .ok_or_else(out_of_range)?;
         Ok(document(json!({
             "id": self.account_id,
             "account_number": "SIMULATED",
@@ -449,28 +454,16 @@ mod tests {
         let now = Utc::now();
         let mut sim = Simulator::new(now);
         let price = Simulator::price("AAPL");
-        sim.submit(
-            &order("buy", "market", "10", None),
-            &random_id(),
-            now,
-        )
-        .unwrap();
+        sim.submit(&order("buy", "market", "10", None), &random_id(), now)
+            .unwrap();
         assert_eq!(cash(&sim), STARTING_CASH - price * Decimal::from(10));
-        sim.submit(
-            &order("sell", "market", "4", None),
-            &random_id(),
-            now,
-        )
-        .unwrap();
+        sim.submit(&order("sell", "market", "4", None), &random_id(), now)
+            .unwrap();
         assert_eq!(cash(&sim), STARTING_CASH - price * Decimal::from(6));
         let positions: Value = serde_json::from_str(sim.positions().unwrap().as_str()).unwrap();
         assert_eq!(positions[0]["qty"], "6");
         let err = sim
-            .submit(
-                &order("sell", "market", "7", None),
-                &random_id(),
-                now,
-            )
+            .submit(&order("sell", "market", "7", None), &random_id(), now)
             .unwrap_err();
         assert!(matches!(err, BrokerError::Refused { status: 403, .. }));
     }
@@ -480,11 +473,7 @@ mod tests {
         let now = Utc::now();
         let mut sim = Simulator::new(now);
         let placed = sim
-            .submit(
-                &order("buy", "limit", "1", Some("1")),
-                &random_id(),
-                now,
-            )
+            .submit(&order("buy", "limit", "1", Some("1")), &random_id(), now)
             .unwrap();
         let id = OrderId::parse(placed.order_id.as_deref().unwrap()).unwrap();
         let open = OrderListing {
@@ -493,7 +482,11 @@ mod tests {
             only: None,
         };
         assert_eq!(
-            sim.orders(&open).unwrap().as_str().matches("\"id\"").count(),
+            sim.orders(&open)
+                .unwrap()
+                .as_str()
+                .matches("\"id\"")
+                .count(),
             1
         );
         sim.cancel(id, now).unwrap();
@@ -523,11 +516,7 @@ mod tests {
         let now = Utc::now();
         let mut sim = Simulator::new(now);
         let err = sim
-            .submit(
-                &order("buy", "market", "100000", None),
-                &random_id(),
-                now,
-            )
+            .submit(&order("buy", "market", "100000", None), &random_id(), now)
             .unwrap_err();
         assert!(matches!(err, BrokerError::Refused { status: 403, .. }));
         assert_eq!(cash(&sim), STARTING_CASH);

@@ -152,14 +152,18 @@ impl From<SwitchError> for ApiError {
                     ErrorCode::InvalidRequest,
                     format!("reason {problem}"),
                 )
-                .with_fields([("reason".to_owned(), json!(problem))].into_iter().collect());
+                .with_fields(
+                    [("reason".to_owned(), json!(problem))]
+                        .into_iter()
+                        .collect(),
+                );
             }
-            SwitchError::NotStored { engaged_here: true, .. } => {
-                "engaged on this instance only: the change could not be stored; retry"
-            }
-            SwitchError::NotAudited { engaged_here: true, .. } => {
-                "engaged on this instance only: the change could not be audited; retry"
-            }
+            SwitchError::NotStored {
+                engaged_here: true, ..
+            } => "engaged on this instance only: the change could not be stored; retry",
+            SwitchError::NotAudited {
+                engaged_here: true, ..
+            } => "engaged on this instance only: the change could not be audited; retry",
             SwitchError::NotStored { .. } => "the change could not be stored; nothing changed",
             SwitchError::NotAudited { .. } => "the change could not be audited; nothing changed",
         };
