@@ -14,11 +14,11 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::config::{BrokerConfig, LIVE_HOST};
-use super::ticket::{OrderId, OrderListing, OrderTicket, TicketSize, MAX_PAGE};
+use super::ticket::{OrderId, OrderListing, OrderTicket, MAX_PAGE};
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Longest refusal message passed on to a client.
@@ -296,111 +296,8 @@ pub(crate) fn keep_orders(
     Ok(BrokerJson(format!("[{}]", kept.join(","))))
 }
 
-/// The body of `POST /v2/orders`: amounts as decimal strings, which Alpaca accepts.
-#[derive(Serialize)]
-struct WireOrder<'a> {
-    symbol: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qty: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notional: Option<String>,
-    side: &'static str,
-    #[serde(rename = "type")]
-    order_type: &'static str,
-    time_in_force: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    limit_price: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stop_price: Option<String>,
-    extended_hours: bool,
-    client_order_id: &'a str,
-}
-
-impl<'a> WireOrder<'a> {
-    fn new(ticket: &'a OrderTicket, client_order_id: &'a str) -> Self {
-        let (qty, notional) = match ticket.size {
-            TicketSize::Qty(q) => (Some(q.to_string()), None),
-            TicketSize::Notional(n) => (None, Some(n.to_string())),
-        };
-        Self {
-            symbol: &ticket.symbol,
-            qty,
-            notional,
-            side: ticket.side.as_str(),
-            order_type: ticket.kind.as_str(),
-            time_in_force: ticket.time_in_force,
-            limit_price: ticket.kind.limit_price().map(|p| p.to_string()),
-            stop_price: ticket.kind.stop_price().map(|p| p.to_string()),
-            extended_hours: ticket.extended_hours,
-            client_order_id,
-        }
-    }
-}
+mod wire;
+use wire::WireOrder;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_carry_alpacas_message_and_body() {
-        let body = r#"{"code": 40310000, "message": "insufficient buying power"}"#;
-        match refusal(403, body) {
-            BrokerError::Refused {
-                status,
-                message,
-                body: kept,
-            } => {
-                assert_eq!(
-                    (status, message.as_str()),
-                    (403, "insufficient buying power")
-                );
-                assert_eq!(kept, body);
-            }
-            other => panic!("{other:?}"),
-        }
-        let BrokerError::Refused { message, .. } = refusal(422, "not json") else {
-            panic!()
-        };
-        assert_eq!(message, "the broker refused the request");
-    }
-
-    #[test]
-    fn order_lists_are_filtered_without_touching_the_orders() {
-        let all = BrokerJson::parse(
-            r#"[{"id":"a","client_order_id":"mine","qty":1,"filled_avg_price":null},
-                {"id":"b","client_order_id":"theirs","qty":"2.50"},
-                {"id":"c","client_order_id":"mine-too","notional":"10.000"}]"#
-                .to_owned(),
-        )
-        .unwrap();
-        let only: HashSet<String> = ["mine".to_owned(), "mine-too".to_owned()].into();
-        let kept = keep_orders(&all, &only, 10).unwrap();
-        assert_eq!(
-            kept.as_str(),
-            r#"[{"id":"a","client_order_id":"mine","qty":1,"filled_avg_price":null},{"id":"c","client_order_id":"mine-too","notional":"10.000"}]"#
-        );
-        assert_eq!(
-            keep_orders(&all, &only, 1)
-                .unwrap()
-                .as_str()
-                .matches("\"id\"")
-                .count(),
-            1
-        );
-    }
-
-    #[test]
-    fn the_live_host_cannot_be_configured_even_by_mistake() {
-        let config = BrokerConfig {
-            kind: crate::broker::BrokerKind::AlpacaPaper,
-            trading_enabled: true,
-            base_url: "https://API.alpaca.markets".into(),
-            api_key: Some("key".into()),
-            api_secret: Some("secret".into()),
-            request_timeout: Duration::from_secs(1),
-            rate_limit_per_minute: 1,
-            deployed: false,
-        };
-        assert!(AlpacaClient::new(&config).is_err());
-    }
-}
+mod tests;

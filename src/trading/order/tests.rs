@@ -33,7 +33,10 @@ fn fields(draft: OrderDraft) -> Vec<&'static str> {
 fn a_valid_market_order_parses_and_keeps_its_decimals() {
     let order = OrderRequest::try_from(draft()).unwrap();
     assert_eq!(order.symbol.as_str(), "AAPL");
-    assert_eq!(order.size, OrderSize::Qty(Positive(dec("1.50"))));
+    assert_eq!(
+        order.size,
+        OrderSize::Qty(Positive::parse(dec("1.50")).unwrap())
+    );
     assert_eq!(
         order.size,
         OrderSize::Qty(Positive::parse(dec("1.5")).unwrap())
