@@ -61,14 +61,7 @@ pub async fn submit_order(
     header_key: Option<&str>,
     draft: OrderDraft,
 ) -> Result<Submitted, SubmitError> {
-    let status = trading
-        .broker
-        .status()
-        .await
-        .map_err(|_| BrokerError::Unavailable)?;
-    if let Some((_, reason)) = status.engaged {
-        return Err(BrokerError::Disabled(reason).into());
-    }
+    super::account::ensure_enabled(&trading).await?;
     let Submission { order, key } = Submission::parse(header_key, draft)?;
     let _slot = InFlight::acquire(trader.user_id).ok_or(SubmitError::TooManyInFlight {
         retry_after: in_flight::RETRY_AFTER,
@@ -137,6 +130,13 @@ pub async fn submit_order(
                     attempt.row_id = row.id;
                     return attempt.reconcile_then_send().await;
                 }
+                // Someone else took it over first: wait for their outcome like any other.
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(SubmitError::InProgress {
+                        retry_after: Duration::from_secs(1),
+                    });
+                }
+                tokio::time::sleep(POLL_EVERY).await;
             }
         }
     }

@@ -876,3 +876,75 @@ async fn amounts_beyond_any_order_are_field_errors_and_the_server_keeps_serving(
     assert_eq!(app.get("/health").await.status(), 200);
     assert_eq!(get(&app, &user, "/api/trading/account").await.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_abandoned_mid_call_is_reconciled_before_any_retry() {
+    let stub = AlpacaStub::start().await;
+    let app = trading_app(&stub, &[("ALPACA_REQUEST_TIMEOUT_SECS", "1")]).await;
+    let user = app.sign_in("trader@example.com", false).await;
+    stub.delay_orders(Duration::from_millis(1500));
+    let lost = submit_with_key(&app, &user, &market_order(), "crashed").await;
+    assert_eq!(lost.status(), 504);
+    stub.delay_orders(Duration::ZERO);
+    // What a process that died between the broker call and recording its outcome leaves: a
+    // claim long past its lifetime.
+    app.db
+        .client()
+        .await
+        .execute(
+            "UPDATE orders SET status = 'submitting', claim_id = gen_random_uuid(), \
+             claimed_at = now() - interval '1 hour'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let retry = submit_with_key(&app, &user, &market_order(), "crashed").await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(
+        stub.orders_received(),
+        1,
+        "found at the broker, not sent again"
+    );
+    assert_eq!(stub.count(Method::GET, "/v2/orders:by_client_order_id"), 1);
+    let status: String = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT status FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "accepted");
+    let again = submit_with_key(&app, &user, &market_order(), "crashed").await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_broker_call_that_changes_something_is_audited_before_it_is_made() {
+    let stub = AlpacaStub::start().await;
+    let app = trading_app(&stub, &[]).await;
+    let user = app.sign_in("trader@example.com", false).await;
+    let placed: Value = submit(&app, &user, &market_order())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = placed["id"].as_str().unwrap();
+    assert_eq!(cancel(&app, &user, id).await.status(), 204);
+    let events: Vec<(String, Option<String>)> = audit_rows(&app)
+        .await
+        .into_iter()
+        .map(|r| (r.0, r.2))
+        .collect();
+    let names: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "order.submit.requested",
+            "order.submit.accepted",
+            "order.cancel.requested",
+            "order.cancel"
+        ]
+    );
+    assert_eq!(events[2].1.as_deref(), Some(id));
+}
