@@ -215,7 +215,9 @@ pub async fn release(
     Ok(())
 }
 
-/// The client order ids of `user_id`'s orders the broker accepted, newest first.
+/// The client order ids of `user_id`'s orders the broker accepted or may hold (unsettled
+/// submissions: an order whose answer was lost still shows once the broker lists it), newest
+/// first.
 pub async fn client_order_ids(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -223,7 +225,8 @@ pub async fn client_order_ids(
     let rows = client
         .query(
             "SELECT client_order_id FROM orders WHERE user_id = $1 \
-             AND status IN ('accepted', 'canceled') ORDER BY created_at DESC LIMIT $2",
+             AND status IN ('accepted', 'canceled', 'submitting', 'pending') \
+             ORDER BY created_at DESC LIMIT $2",
             &[&user_id, &MAX_LISTED],
         )
         .await?;

@@ -55,6 +55,7 @@ fn trading(state: &AppState) -> Trading<'_> {
 
 /// The signed-in user as a trader, with this request's audit stamp.
 fn trader(caller: &Caller, user: &SessionInfo) -> Trader {
+    // Only the stamp (IP prefix, request id, actor) is kept: each use case names its events.
     let mut origin = caller.audit(crate::audit::AuditEvent::OrderSubmitRequested);
     origin.actor_user_id = Some(user.user_id);
     Trader {
