@@ -33,6 +33,8 @@ pub enum AuditEvent {
     OrderSubmitAccepted,
     OrderSubmitRejected,
     OrderCancel,
+    /// An order is about to be cancelled at the broker (the intent, durable before the call).
+    OrderCancelRequested,
     KillSwitchEngage,
     KillSwitchRelease,
     /// A data-subject access request was served.
@@ -64,6 +66,7 @@ impl AuditEvent {
             AuditEvent::OrderSubmitAccepted => "order.submit.accepted",
             AuditEvent::OrderSubmitRejected => "order.submit.rejected",
             AuditEvent::OrderCancel => "order.cancel",
+            AuditEvent::OrderCancelRequested => "order.cancel.requested",
             AuditEvent::KillSwitchEngage => "kill_switch.engage",
             AuditEvent::KillSwitchRelease => "kill_switch.release",
             AuditEvent::DsrExport => "dsr.export",

@@ -117,6 +117,9 @@ impl Application {
         let broker_config = Arc::new(std::sync::Mutex::new(crate::trading::broker_config(
             &settings,
         )));
+        actors
+            .broker
+            .use_request_timeout(settings.alpaca.request_timeout);
         let root_args = RootArgs {
             mode,
             actors: actors.clone(),

@@ -1,19 +1,20 @@
 //! `raptor kill-switch engage|release --reason TEXT` and `raptor kill-switch status`: the
 //! operator's kill switch from a one-off dyno (`heroku run raptor kill-switch engage …`).
 //!
-//! The change is stored with a notification that every web dyno's broker listens for, so
-//! trading stops (or resumes) everywhere within a second, and it is audited as
-//! `kill_switch.engage` or `kill_switch.release` with source `cli` in the same transaction.
-//! Releasing the operator's switch does not override configuration: with `ALPACA_AUTH_MODE`
-//! unset or credentials missing, trading stays off.
+//! Both call the trading domain (`crate::trading::kill_switch::{set, status}`), as the API
+//! route does: the change is audited as `kill_switch.engage` or `kill_switch.release` with
+//! source `cli`, then stored with a notification that every web dyno's broker listens for, so
+//! trading stops (or resumes) everywhere within a second. Releasing the operator's switch does
+//! not override configuration: with `ALPACA_AUTH_MODE` unset or credentials missing, trading
+//! stays off.
 
-use crate::audit::AuditEvent;
 use anyhow::Context;
-use chrono::Utc;
-use raptor_actors::broker::switch::{self, OperatorSwitch};
+use raptor_actors::audit::{AppendError, AuditEntry};
 use serde_json::json;
 
 use super::CliContext;
+use crate::audit::AuditEvent;
+use crate::trading::kill_switch::{self, AuditTrail, SwitchChange, SwitchError};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -33,34 +34,39 @@ pub enum Command {
     Status,
 }
 
+/// The CLI's own audit writer, as the domain's audit trail.
+impl AuditTrail for CliContext {
+    async fn append(&self, entry: AuditEntry) -> Result<(), AppendError> {
+        self.audit(entry).await.map_err(|error| {
+            eprintln!("{error:#}");
+            AppendError::NotDurable
+        })
+    }
+}
+
 pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     let (engaged, reason) = match command {
         Command::Engage { reason } => (true, reason),
         Command::Release { reason } => (false, reason),
         Command::Status => return status(ctx).await,
     };
-    let reason = reason.trim();
-    anyhow::ensure!(!reason.is_empty(), "--reason must say why");
-    let change = OperatorSwitch {
+    let change = SwitchChange {
         engaged,
-        reason: reason.to_owned(),
+        reason: reason.clone(),
         changed_by: "cli".to_owned(),
-        changed_at: Utc::now(),
+        source: "cli",
+        at: chrono::Utc::now(),
+        origin: AuditEvent::kill_switch(engaged).entry(),
     };
-    let mut client = ctx.pool.get().await.context("cannot reach the database")?;
-    let tx = client.transaction().await?;
-    switch::save(&tx, &change)
-        .await
-        .context("the kill switch could not be stored")?;
-    let mut entry = AuditEvent::kill_switch(engaged).entry();
-    entry.details = json!({ "reason": reason });
-    ctx.audit(entry).await?;
-    tx.commit()
-        .await
-        .context("the kill switch could not be stored")?;
+    match kill_switch::set(&ctx.pool, ctx, None, change).await {
+        Ok(_) => {}
+        Err(SwitchError::InvalidReason) => anyhow::bail!("--reason must say why"),
+        Err(error) => return Err(error).context("the kill switch could not be changed"),
+    }
     eprintln!(
-        "kill switch {} on every dyno (reason: {reason})",
-        if engaged { "engaged" } else { "released" }
+        "kill switch {} on every dyno (reason: {})",
+        if engaged { "engaged" } else { "released" },
+        reason.trim()
     );
     if !engaged {
         eprintln!(
@@ -71,8 +77,10 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
 }
 
 async fn status(ctx: &CliContext) -> anyhow::Result<()> {
-    let client = ctx.pool.get().await.context("cannot reach the database")?;
-    match switch::load(&client).await? {
+    let stored = kill_switch::status(&ctx.pool)
+        .await
+        .context("the kill switch cannot be read")?;
+    match stored {
         Some(s) => println!(
             "{}",
             serde_json::to_string_pretty(&json!({

@@ -1,17 +1,19 @@
 //! The order ledger (`orders`): which user placed which order, under which idempotency key, and
 //! what the broker answered, exactly as received. The only code that knows its SQL.
 //!
-//! A submission is a row first (`pending`), inserted outside any long transaction so the
-//! `UNIQUE` constraints settle a race between identical submissions at once. Whoever then
-//! holds the row's lock (`SELECT … FOR UPDATE`, see [`lock`]) talks to the broker; the other
-//! waits and finds the outcome recorded.
+//! Every function here is one short statement: no caller holds a row lock, a transaction or a
+//! connection while it talks to the broker or the audit writer. A submission *claims* its row
+//! ([`claim_new`], [`take_over`]) under a fresh claim id, and only the holder of the current
+//! claim records the outcome ([`record`]) or gives the claim back ([`release`]).
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use raptor_actors::broker::order::{ClientOrderId, IdempotencyKey, OrderRequest};
 use uuid::Uuid;
+
+use super::ids::{ClientOrderId, IdempotencyKey};
+use super::order::OrderRequest;
 
 /// How many of a user's orders are considered when their order list is filtered.
 const MAX_LISTED: i64 = 5_000;
@@ -19,8 +21,13 @@ const MAX_LISTED: i64 = 5_000;
 /// Where a submission stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerStatus {
-    /// The broker has not answered yet, or its answer was lost (timeout): the outcome is
-    /// settled by asking the broker for the client order id before sending again.
+    /// Claimed by a submission that is talking to the broker (since `claimed_at`).
+    Submitting {
+        claim_id: Uuid,
+        claimed_at: DateTime<Utc>,
+    },
+    /// Unclaimed, outcome unknown (the answer was lost) or never sent: settled by asking the
+    /// broker for the client order id before anything is sent again.
     Pending,
     Accepted,
     Rejected,
@@ -28,23 +35,25 @@ pub enum LedgerStatus {
 }
 
 impl LedgerStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Accepted => "accepted",
-            Self::Rejected => "rejected",
-            Self::Canceled => "canceled",
-        }
-    }
-
-    fn parse(raw: &str) -> Self {
-        match raw {
-            "accepted" => Self::Accepted,
-            "rejected" => Self::Rejected,
-            "canceled" => Self::Canceled,
+    fn from_row(status: &str, claim_id: Option<Uuid>, claimed_at: Option<DateTime<Utc>>) -> Self {
+        match (status, claim_id, claimed_at) {
+            ("submitting", Some(claim_id), Some(claimed_at)) => Self::Submitting {
+                claim_id,
+                claimed_at,
+            },
+            ("accepted", _, _) => Self::Accepted,
+            ("rejected", _, _) => Self::Rejected,
+            ("canceled", _, _) => Self::Canceled,
             _ => Self::Pending,
         }
     }
+}
+
+/// How a submission ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Rejected,
 }
 
 /// A submission as recorded.
@@ -60,32 +69,36 @@ pub struct LedgerOrder {
 
 /// A submission about to be recorded.
 pub struct NewOrder<'a> {
+    pub id: Uuid,
     pub user_id: Uuid,
     pub key: Option<&'a IdempotencyKey>,
     pub client_order_id: &'a ClientOrderId,
     pub order: &'a OrderRequest,
+    pub claim_id: Uuid,
     pub now: DateTime<Utc>,
 }
 
-/// Records a pending submission; `false` when one with the same client order id (that is, the
-/// same user and idempotency key) already exists.
-pub async fn insert_pending(
+/// Records a new submission, claimed by `new.claim_id`; `false` when one with the same client
+/// order id (that is, the same user and idempotency key) already exists.
+pub async fn claim_new(
     client: &impl GenericClient,
     new: NewOrder<'_>,
 ) -> Result<bool, tokio_postgres::Error> {
     let inserted = client
         .execute(
             "INSERT INTO orders (id, user_id, idempotency_key, client_order_id, symbol, side, \
-             request, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) ON CONFLICT DO NOTHING",
+             request, status, claim_id, claimed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $9, $9) \
+             ON CONFLICT DO NOTHING",
             &[
-                &Uuid::new_v4(),
+                &new.id,
                 &new.user_id,
                 &new.key.map(IdempotencyKey::as_str),
                 &new.client_order_id.as_str(),
                 &new.order.symbol.as_str(),
                 &new.order.side.as_str(),
                 &new.order.canonical_json(),
+                &new.claim_id,
                 &new.now,
             ],
         )
@@ -93,45 +106,87 @@ pub async fn insert_pending(
     Ok(inserted == 1)
 }
 
-/// Locks `user_id`'s submission under `client_order_id` until the transaction ends.
-pub async fn lock(
+/// `user_id`'s submission under `client_order_id`, as it stands.
+pub async fn find(
     client: &impl GenericClient,
     user_id: Uuid,
     client_order_id: &ClientOrderId,
 ) -> Result<Option<LedgerOrder>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "SELECT id, request, status, broker_status, broker_body FROM orders \
-             WHERE client_order_id = $1 AND user_id = $2 FOR UPDATE",
+            "SELECT id, request, status, broker_status, broker_body, claim_id, claimed_at \
+             FROM orders WHERE client_order_id = $1 AND user_id = $2",
             &[&client_order_id.as_str(), &user_id],
         )
         .await?;
     Ok(row.map(|r| LedgerOrder {
         id: r.get(0),
         request: r.get(1),
-        status: LedgerStatus::parse(r.get(2)),
+        status: LedgerStatus::from_row(r.get(2), r.get(5), r.get(6)),
         broker_status: r.get(3),
         broker_body: r.get(4),
     }))
 }
 
-/// Records the broker's answer: `Accepted` with the broker's order id, or `Rejected`.
+/// Claims an unsettled row under `claim_id`, if it still stands as `seen` (`Pending`, or a
+/// `Submitting` claim the caller judged stale); `false` when someone else moved first.
+pub async fn take_over(
+    client: &impl GenericClient,
+    id: Uuid,
+    seen: LedgerStatus,
+    claim_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = match seen {
+        LedgerStatus::Pending => {
+            client
+                .execute(
+                    "UPDATE orders SET status = 'submitting', claim_id = $2, claimed_at = $3, \
+                     updated_at = $3 WHERE id = $1 AND status = 'pending'",
+                    &[&id, &claim_id, &now],
+                )
+                .await?
+        }
+        LedgerStatus::Submitting { claim_id: old, .. } => {
+            client
+                .execute(
+                    "UPDATE orders SET claim_id = $2, claimed_at = $3, updated_at = $3 \
+                     WHERE id = $1 AND status = 'submitting' AND claim_id = $4",
+                    &[&id, &claim_id, &now, &old],
+                )
+                .await?
+        }
+        _ => 0,
+    };
+    Ok(updated == 1)
+}
+
+/// Records the broker's answer under `claim_id`: `Accepted` with the broker's order id, or
+/// `Rejected`; `false` when the claim was no longer ours (the row was settled elsewhere).
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     client: &impl GenericClient,
     id: Uuid,
-    status: LedgerStatus,
+    claim_id: Uuid,
+    outcome: Outcome,
     alpaca_order_id: Option<&str>,
     broker_status: u16,
     broker_body: &str,
     now: DateTime<Utc>,
-) -> Result<(), tokio_postgres::Error> {
-    client
+) -> Result<bool, tokio_postgres::Error> {
+    let status = match outcome {
+        Outcome::Accepted => "accepted",
+        Outcome::Rejected => "rejected",
+    };
+    let updated = client
         .execute(
-            "UPDATE orders SET status = $2, alpaca_order_id = COALESCE($3, alpaca_order_id), \
-             broker_status = $4, broker_body = $5, updated_at = $6 WHERE id = $1",
+            "UPDATE orders SET status = $3, alpaca_order_id = COALESCE($4, alpaca_order_id), \
+             broker_status = $5, broker_body = $6, claim_id = NULL, updated_at = $7 \
+             WHERE id = $1 AND status = 'submitting' AND claim_id = $2",
             &[
                 &id,
-                &status.as_str(),
+                &claim_id,
+                &status,
                 &alpaca_order_id,
                 &i32::from(broker_status),
                 &broker_body,
@@ -139,10 +194,30 @@ pub async fn record(
             ],
         )
         .await?;
+    Ok(updated == 1)
+}
+
+/// Gives a claim back without an outcome (never sent, or the answer was lost): the row is
+/// `pending` and the next attempt asks the broker first.
+pub async fn release(
+    client: &impl GenericClient,
+    id: Uuid,
+    claim_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE orders SET status = 'pending', claim_id = NULL, updated_at = $3 \
+             WHERE id = $1 AND status = 'submitting' AND claim_id = $2",
+            &[&id, &claim_id, &now],
+        )
+        .await?;
     Ok(())
 }
 
-/// The client order ids of `user_id`'s orders the broker accepted, newest first.
+/// The client order ids of `user_id`'s orders the broker accepted or may hold (unsettled
+/// submissions: an order whose answer was lost still shows once the broker lists it), newest
+/// first.
 pub async fn client_order_ids(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -150,7 +225,8 @@ pub async fn client_order_ids(
     let rows = client
         .query(
             "SELECT client_order_id FROM orders WHERE user_id = $1 \
-             AND status IN ('accepted', 'canceled') ORDER BY created_at DESC LIMIT $2",
+             AND status IN ('accepted', 'canceled', 'submitting', 'pending') \
+             ORDER BY created_at DESC LIMIT $2",
             &[&user_id, &MAX_LISTED],
         )
         .await?;

@@ -1,16 +1,74 @@
-//! Paper trading's side of the main crate: the broker's configuration from [`Settings`], and
-//! the local order ledger ([`ledger`]) that records which user placed which order through the
-//! shared operator account.
+//! Paper trading's domain: one function per use case, shared by the HTTP routes
+//! (`crate::http::trading`) and the CLI (`raptor kill-switch`).
 //!
-//! The domain types (orders, symbols, the kill switch) belong to the broker actor and live in
-//! `raptor_actors::broker`; the routes are in `crate::http::trading`.
+//! - [`order`], [`ids`], [`input`]: what a client may ask, parsed once and valid by
+//!   construction; the broker gets its own ticket built from it.
+//! - [`submit::submit_order`]: claim the ledger row, write the intent audit row, call the
+//!   broker holding nothing, record the outcome; idempotent, with a per-user in-flight limit.
+//! - [`orders::cancel_order`], [`orders::list_orders`], [`account::account`],
+//!   [`account::positions`], [`account::readiness`], [`account::mode`].
+//! - [`kill_switch::set`] and [`kill_switch::status`]: the operator's switch.
+//!
+//! Each use case owns its (short) transactions and returns its own error enum in trading words;
+//! no use case holds a pooled connection while it awaits the broker or the audit writer. The
+//! local order ledger is [`ledger`]; the broker actor is `raptor_actors::broker`.
 
+pub mod account;
+pub mod error;
+pub mod ids;
+pub mod in_flight;
+pub mod input;
+pub mod kill_switch;
 pub mod ledger;
+pub mod order;
+pub mod orders;
+pub mod submit;
 
-use raptor_actors::broker::{BrokerConfig, BrokerKind};
+use deadpool_postgres::Pool;
+use raptor_actors::audit::{AppendError, AuditClient, AuditEntry};
+use raptor_actors::broker::{BrokerClient, BrokerConfig, BrokerKind};
+use raptor_actors::clock::SharedClock;
+use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::settings::alpaca_url::{SIMULATED_MODE, TRADING_MODE};
 use crate::settings::{AppEnv, Settings};
+
+/// What the trading use cases work with: the database, the broker, the audit trail, the clock.
+#[derive(Clone, Copy)]
+pub struct Trading<'a> {
+    pub pool: &'a Pool,
+    pub broker: &'a BrokerClient,
+    pub audit: &'a AuditClient,
+    pub clock: &'a SharedClock,
+}
+
+impl Trading<'_> {
+    async fn append(&self, entry: AuditEntry) -> Result<(), AppendError> {
+        self.audit.append(entry).await.map(|_| ())
+    }
+}
+
+/// Who is trading: a signed-in user, and where the request came from (for the audit rows).
+#[derive(Debug, Clone)]
+pub struct Trader {
+    pub user_id: Uuid,
+    pub is_operator: bool,
+    /// An audit entry stamped with the caller's IP prefix and request id; each row the use
+    /// case writes starts from it.
+    pub origin: AuditEntry,
+}
+
+impl Trader {
+    /// An audit row for `event` by this trader about `subject`.
+    pub fn entry(&self, event: AuditEvent, subject: impl Into<String>) -> AuditEntry {
+        let mut entry = self.origin.clone();
+        entry.event = event.as_str();
+        entry.actor_user_id = Some(self.user_id);
+        entry.subject = Some(subject.into());
+        entry
+    }
+}
 
 /// The broker's configuration. The simulated broker is chosen by `ALPACA_AUTH_MODE=simulated`
 /// (development and test), or by `raptor dev` when neither a mode nor credentials are set; it

@@ -772,3 +772,179 @@ async fn the_outbound_rate_limit_refuses_excess_callers_with_503() {
         "nothing beyond the limit reached Alpaca"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_orders_from_one_user_is_limited_and_never_starves_others() {
+    let stub = AlpacaStub::start().await;
+    stub.delay_orders(Duration::from_millis(200));
+    let app = trading_app(&stub, &[]).await;
+    let trader = app.sign_in("burst@example.com", false).await;
+    let bystander = app.sign_in("bystander@example.com", false).await;
+
+    let mut submits = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let request = app
+            .authed(Method::POST, ORDERS, &trader)
+            .body(market_order().to_string());
+        submits.spawn(async move { request.send().await.unwrap() });
+    }
+    let reads: Vec<_> = (0..20)
+        .map(|_| app.authed(Method::GET, "/api/auth/passkeys", &bystander))
+        .collect();
+    let bystander_task = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for request in reads {
+            statuses.push(request.send().await.unwrap().status().as_u16());
+        }
+        statuses
+    });
+
+    let (mut placed, mut limited) = (0, 0);
+    while let Some(response) = submits.join_next().await {
+        let response = response.unwrap();
+        match response.status().as_u16() {
+            201 => placed += 1,
+            429 => {
+                let wait: u64 = response.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(wait >= 1);
+                assert_eq!(error_code(response).await, "rate_limited");
+                limited += 1;
+            }
+            other => panic!("a submission answered {other}"),
+        }
+    }
+    let statuses = bystander_task.await.unwrap();
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "the other user is served normally: {statuses:?}"
+    );
+    assert_eq!(placed + limited, 40);
+    assert!(
+        placed >= 1 && limited >= 1,
+        "{placed} placed, {limited} limited"
+    );
+    // Every 201 is exactly one broker order and one accepted ledger row; nothing else exists.
+    assert_eq!(stub.orders_received(), placed);
+    let accepted = app
+        .db
+        .count("SELECT count(*) FROM orders WHERE status = 'accepted'")
+        .await;
+    let all = app.db.count("SELECT count(*) FROM orders").await;
+    assert_eq!((accepted, all), (placed as i64, placed as i64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_beyond_any_order_are_field_errors_and_the_server_keeps_serving() {
+    let app = spawn_app_with(&[("ALPACA_AUTH_MODE", "simulated")]).await;
+    let user = app.sign_in("trader@example.com", false).await;
+    let max = "79228162514264337593543950335";
+    let cases = [
+        (json!({"qty": max}), "qty"),
+        (json!({"qty": null, "notional": max}), "notional"),
+        (json!({"type": "limit", "limit_price": max}), "limit_price"),
+        (
+            json!({"type": "stop", "stop_price": "1000000000.5"}),
+            "stop_price",
+        ),
+        (json!({"qty": "0.0000000001"}), "qty"),
+    ];
+    for (change, field) in cases {
+        let mut order = market_order();
+        for (k, v) in change.as_object().unwrap() {
+            if v.is_null() {
+                order.as_object_mut().unwrap().remove(k);
+            } else {
+                order[k] = v.clone();
+            }
+        }
+        let response = submit(&app, &user, &order).await;
+        assert_eq!(response.status(), 422, "{order}");
+        let error = error_body(response).await;
+        assert_eq!(error["code"], "invalid_order", "{order}");
+        assert!(error["fields"][field].is_string(), "{order}: {error}");
+    }
+    // The largest order accepted is refused by the simulated account, not a panic.
+    let mut big = market_order();
+    big["qty"] = json!("1000000000");
+    let refused = submit(&app, &user, &big).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(error_code(refused).await, "broker_rejected");
+    assert_eq!(app.get("/health").await.status(), 200);
+    assert_eq!(get(&app, &user, "/api/trading/account").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_abandoned_mid_call_is_reconciled_before_any_retry() {
+    let stub = AlpacaStub::start().await;
+    let app = trading_app(&stub, &[("ALPACA_REQUEST_TIMEOUT_SECS", "1")]).await;
+    let user = app.sign_in("trader@example.com", false).await;
+    stub.delay_orders(Duration::from_millis(1500));
+    let lost = submit_with_key(&app, &user, &market_order(), "crashed").await;
+    assert_eq!(lost.status(), 504);
+    stub.delay_orders(Duration::ZERO);
+    // What a process that died between the broker call and recording its outcome leaves: a
+    // claim long past its lifetime.
+    app.db
+        .client()
+        .await
+        .execute(
+            "UPDATE orders SET status = 'submitting', claim_id = gen_random_uuid(), \
+             claimed_at = now() - interval '1 hour'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let retry = submit_with_key(&app, &user, &market_order(), "crashed").await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(
+        stub.orders_received(),
+        1,
+        "found at the broker, not sent again"
+    );
+    assert_eq!(stub.count(Method::GET, "/v2/orders:by_client_order_id"), 1);
+    let status: String = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT status FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "accepted");
+    let again = submit_with_key(&app, &user, &market_order(), "crashed").await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_broker_call_that_changes_something_is_audited_before_it_is_made() {
+    let stub = AlpacaStub::start().await;
+    let app = trading_app(&stub, &[]).await;
+    let user = app.sign_in("trader@example.com", false).await;
+    let placed: Value = submit(&app, &user, &market_order())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = placed["id"].as_str().unwrap();
+    assert_eq!(cancel(&app, &user, id).await.status(), 204);
+    let events: Vec<(String, Option<String>)> = audit_rows(&app)
+        .await
+        .into_iter()
+        .map(|r| (r.0, r.2))
+        .collect();
+    let names: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "order.submit.requested",
+            "order.submit.accepted",
+            "order.cancel.requested",
+            "order.cancel"
+        ]
+    );
+    assert_eq!(events[2].1.as_deref(), Some(id));
+}

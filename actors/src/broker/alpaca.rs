@@ -14,12 +14,12 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::config::{BrokerConfig, LIVE_HOST};
-use super::order::{ClientOrderId, OrderId, OrderQuery, OrderRequest, OrderSize};
-use super::{BrokerError, BrokerJson, PlacedOrder};
+use super::ticket::{OrderId, OrderListing, OrderTicket, MAX_PAGE};
+use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Longest refusal message passed on to a client.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -72,24 +72,20 @@ impl AlpacaClient {
     }
 
     /// `GET /v2/orders`, newest first; when `only` is given, Alpaca is asked for a full page and
-    /// only orders with those client order ids are kept, `query.limit` at most.
-    pub async fn orders(
-        &self,
-        query: OrderQuery,
-        only: Option<&HashSet<String>>,
-    ) -> Result<BrokerJson, BrokerError> {
-        let limit = match only {
-            Some(_) => OrderQuery::MAX_LIMIT,
-            None => query.limit,
+    /// only orders with those client order ids are kept, `listing.limit` at most.
+    pub async fn orders(&self, listing: &OrderListing) -> Result<BrokerJson, BrokerError> {
+        let limit = match listing.only {
+            Some(_) => MAX_PAGE,
+            None => listing.limit,
         };
         let params = [
-            ("status", query.status.as_str().to_owned()),
+            ("status", listing.status.as_str().to_owned()),
             ("limit", limit.to_string()),
             ("direction", "desc".to_owned()),
         ];
         let all = self.get_json("/v2/orders", &params).await?;
-        match only {
-            Some(only) => keep_orders(&all, only, query.limit),
+        match &listing.only {
+            Some(only) => keep_orders(&all, only, listing.limit),
             None => Ok(all),
         }
     }
@@ -97,18 +93,18 @@ impl AlpacaClient {
     /// `POST /v2/orders`. Never retried.
     pub async fn submit(
         &self,
-        order: &OrderRequest,
-        client_order_id: &ClientOrderId,
+        ticket: &OrderTicket,
+        client_order_id: &str,
     ) -> Result<PlacedOrder, BrokerError> {
-        let body = WireOrder::new(order, client_order_id);
+        let body = WireOrder::new(ticket, client_order_id);
         let request = self.http.post(self.url("/v2/orders")).json(&body);
         let (status, text) = send(request).await?;
         placed(status, text)
     }
 
     /// `GET /v2/orders:by_client_order_id`: the order sent under `client_order_id`, if any.
-    pub async fn find(&self, client_order_id: &ClientOrderId) -> Result<PlacedOrder, BrokerError> {
-        let params = [("client_order_id", client_order_id.as_str().to_owned())];
+    pub async fn find(&self, client_order_id: &str) -> Result<PlacedOrder, BrokerError> {
+        let params = [("client_order_id", client_order_id.to_owned())];
         let (status, text) = self
             .get_with_retry("/v2/orders:by_client_order_id", &params)
             .await?;
@@ -300,111 +296,8 @@ pub(crate) fn keep_orders(
     Ok(BrokerJson(format!("[{}]", kept.join(","))))
 }
 
-/// The body of `POST /v2/orders`: amounts as decimal strings, which Alpaca accepts.
-#[derive(Serialize)]
-struct WireOrder<'a> {
-    symbol: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qty: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notional: Option<String>,
-    side: &'static str,
-    #[serde(rename = "type")]
-    order_type: &'static str,
-    time_in_force: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    limit_price: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stop_price: Option<String>,
-    extended_hours: bool,
-    client_order_id: &'a str,
-}
-
-impl<'a> WireOrder<'a> {
-    fn new(order: &'a OrderRequest, client_order_id: &'a ClientOrderId) -> Self {
-        let (qty, notional) = match order.size {
-            OrderSize::Qty(q) => (Some(q.to_string()), None),
-            OrderSize::Notional(n) => (None, Some(n.to_string())),
-        };
-        Self {
-            symbol: order.symbol.as_str(),
-            qty,
-            notional,
-            side: order.side.as_str(),
-            order_type: order.kind.as_str(),
-            time_in_force: order.time_in_force.as_str(),
-            limit_price: order.kind.limit_price().map(|p| p.to_string()),
-            stop_price: order.kind.stop_price().map(|p| p.to_string()),
-            extended_hours: order.extended_hours,
-            client_order_id: client_order_id.as_str(),
-        }
-    }
-}
+mod wire;
+use wire::WireOrder;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_carry_alpacas_message_and_body() {
-        let body = r#"{"code": 40310000, "message": "insufficient buying power"}"#;
-        match refusal(403, body) {
-            BrokerError::Refused {
-                status,
-                message,
-                body: kept,
-            } => {
-                assert_eq!(
-                    (status, message.as_str()),
-                    (403, "insufficient buying power")
-                );
-                assert_eq!(kept, body);
-            }
-            other => panic!("{other:?}"),
-        }
-        let BrokerError::Refused { message, .. } = refusal(422, "not json") else {
-            panic!()
-        };
-        assert_eq!(message, "the broker refused the request");
-    }
-
-    #[test]
-    fn order_lists_are_filtered_without_touching_the_orders() {
-        let all = BrokerJson::parse(
-            r#"[{"id":"a","client_order_id":"mine","qty":1,"filled_avg_price":null},
-                {"id":"b","client_order_id":"theirs","qty":"2.50"},
-                {"id":"c","client_order_id":"mine-too","notional":"10.000"}]"#
-                .to_owned(),
-        )
-        .unwrap();
-        let only: HashSet<String> = ["mine".to_owned(), "mine-too".to_owned()].into();
-        let kept = keep_orders(&all, &only, 10).unwrap();
-        assert_eq!(
-            kept.as_str(),
-            r#"[{"id":"a","client_order_id":"mine","qty":1,"filled_avg_price":null},{"id":"c","client_order_id":"mine-too","notional":"10.000"}]"#
-        );
-        assert_eq!(
-            keep_orders(&all, &only, 1)
-                .unwrap()
-                .as_str()
-                .matches("\"id\"")
-                .count(),
-            1
-        );
-    }
-
-    #[test]
-    fn the_live_host_cannot_be_configured_even_by_mistake() {
-        let config = BrokerConfig {
-            kind: super::super::BrokerKind::AlpacaPaper,
-            trading_enabled: true,
-            base_url: "https://API.alpaca.markets".into(),
-            api_key: Some("key".into()),
-            api_secret: Some("secret".into()),
-            request_timeout: Duration::from_secs(1),
-            rate_limit_per_minute: 1,
-            deployed: false,
-        };
-        assert!(AlpacaClient::new(&config).is_err());
-    }
-}
+mod tests;

@@ -6,19 +6,21 @@
 //! price, others stay open until cancelled. Cash and positions move together on every fill, a
 //! buy needs the cash and a sell needs the shares (no margin, no shorting). State lives in the
 //! broker actor and is lost on restart. It is never built on a deployed dyno
-//! ([`BrokerConfig::engaged_by`](super::BrokerConfig::engaged_by)).
+//! ([`BrokerConfig::engaged_by`](super::BrokerConfig::engaged_by)). All arithmetic on amounts is
+//! checked: an amount too large to compute with is refused (422), never a panic.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::order::OrderStatusFilter;
-use super::order::{ClientOrderId, OrderId, OrderKind, OrderQuery, OrderRequest, OrderSize, Side};
-use super::{BrokerError, BrokerJson, PlacedOrder};
+use super::ticket::{
+    ListStatus, OrderId, OrderListing, OrderTicket, TicketKind, TicketSide, TicketSize,
+};
+use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Cash a fresh simulated account starts with.
 const STARTING_CASH: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0);
@@ -40,7 +42,7 @@ struct Holding {
 struct SimOrder {
     id: Uuid,
     client_order_id: String,
-    request: OrderRequest,
+    request: OrderTicket,
     qty: Option<Decimal>,
     status: &'static str,
     filled_qty: Decimal,
@@ -79,9 +81,14 @@ impl Simulator {
         let market_value: Decimal = self
             .positions
             .iter()
-            .map(|(symbol, h)| h.qty * Self::price(symbol))
-            .sum();
-        let equity = self.cash + market_value;
+            .try_fold(Decimal::ZERO, |sum, (symbol, h)| {
+                sum.checked_add(h.qty.checked_mul(Self::price(symbol))?)
+            })
+            .ok_or_else(out_of_range)?;
+        let equity = self
+            .cash
+            .checked_add(market_value)
+            .ok_or_else(out_of_range)?;
         Ok(document(json!({
             "id": self.account_id,
             "account_number": "SIMULATED",
@@ -110,14 +117,14 @@ impl Simulator {
     }
 
     pub fn positions(&self) -> Result<BrokerJson, BrokerError> {
-        let positions: Vec<Value> = self
+        let positions: Option<Vec<Value>> = self
             .positions
             .iter()
             .map(|(symbol, h)| {
                 let price = Self::price(symbol);
-                let market_value = h.qty * price;
-                let pl = market_value - h.cost_basis;
-                json!({
+                let market_value = h.qty.checked_mul(price)?;
+                let pl = market_value.checked_sub(h.cost_basis)?;
+                Some(json!({
                     "asset_id": asset_id(symbol),
                     "symbol": symbol,
                     "exchange": "SIMULATED",
@@ -135,73 +142,81 @@ impl Simulator {
                     "current_price": money(price),
                     "lastday_price": money(price),
                     "change_today": "0",
-                })
+                }))
             })
             .collect();
-        Ok(document(Value::Array(positions)))
+        Ok(document(Value::Array(positions.ok_or_else(out_of_range)?)))
     }
 
-    pub fn orders(&self, query: OrderQuery) -> Result<BrokerJson, BrokerError> {
+    pub fn orders(&self, listing: &OrderListing) -> Result<BrokerJson, BrokerError> {
         let orders: Vec<Value> = self
             .orders
             .iter()
             .rev()
-            .filter(|o| match query.status {
-                OrderStatusFilter::Open => o.is_open(),
-                OrderStatusFilter::Closed => !o.is_open(),
-                OrderStatusFilter::All => true,
+            .filter(|o| match listing.status {
+                ListStatus::Open => o.is_open(),
+                ListStatus::Closed => !o.is_open(),
+                ListStatus::All => true,
             })
-            .take(usize::from(query.limit))
+            .filter(|o| {
+                listing
+                    .only
+                    .as_ref()
+                    .is_none_or(|only| only.contains(&o.client_order_id))
+            })
+            .take(usize::from(listing.limit))
             .map(order_json)
             .collect();
         Ok(document(Value::Array(orders)))
     }
 
-    pub fn find(&self, client_order_id: &ClientOrderId) -> Result<PlacedOrder, BrokerError> {
+    pub fn find(&self, client_order_id: &str) -> Result<PlacedOrder, BrokerError> {
         self.orders
             .iter()
-            .find(|o| o.client_order_id == client_order_id.as_str())
+            .find(|o| o.client_order_id == client_order_id)
             .map(placed)
             .ok_or(BrokerError::NotFound)
     }
 
     pub fn submit(
         &mut self,
-        request: &OrderRequest,
-        client_order_id: &ClientOrderId,
+        request: &OrderTicket,
+        client_order_id: &str,
         now: DateTime<Utc>,
     ) -> Result<PlacedOrder, BrokerError> {
         if self
             .orders
             .iter()
-            .any(|o| o.client_order_id == client_order_id.as_str())
+            .any(|o| o.client_order_id == client_order_id)
         {
             return Err(refused(422, "client_order_id must be unique"));
         }
-        let symbol = request.symbol.as_str().to_owned();
+        let symbol = request.symbol.clone();
         let price = Self::price(&symbol);
         let qty = match request.size {
-            OrderSize::Qty(q) => q.get(),
-            OrderSize::Notional(n) => {
-                (n.get() / price).round_dp_with_strategy(9, RoundingStrategy::ToZero)
-            }
+            TicketSize::Qty(q) => q,
+            TicketSize::Notional(n) => n
+                .checked_div(price)
+                .ok_or_else(out_of_range)?
+                .round_dp_with_strategy(9, RoundingStrategy::ToZero),
         };
+        let cost = qty.checked_mul(price).ok_or_else(out_of_range)?;
         if qty <= Decimal::ZERO {
             return Err(refused(422, "qty is too small"));
         }
         let marketable = match request.kind {
-            OrderKind::Market => true,
-            OrderKind::Limit { limit_price } => match request.side {
-                Side::Buy => limit_price.get() >= price,
-                Side::Sell => limit_price.get() <= price,
+            TicketKind::Market => true,
+            TicketKind::Limit { limit_price } => match request.side {
+                TicketSide::Buy => limit_price >= price,
+                TicketSide::Sell => limit_price <= price,
             },
-            OrderKind::Stop { .. } | OrderKind::StopLimit { .. } => false,
+            TicketKind::Stop { .. } | TicketKind::StopLimit { .. } => false,
         };
         match request.side {
-            Side::Buy if marketable && self.cash < qty * price => {
+            TicketSide::Buy if marketable && self.cash < cost => {
                 return Err(refused(403, "insufficient buying power"));
             }
-            Side::Sell => {
+            TicketSide::Sell => {
                 let held = self.positions.get(&symbol).map_or(Decimal::ZERO, |h| h.qty);
                 if held < qty {
                     return Err(refused(
@@ -210,13 +225,13 @@ impl Simulator {
                     ));
                 }
             }
-            Side::Buy => {}
+            TicketSide::Buy => {}
         }
         let mut order = SimOrder {
             id: Uuid::new_v4(),
-            client_order_id: client_order_id.as_str().to_owned(),
+            client_order_id: client_order_id.to_owned(),
             request: request.clone(),
-            qty: matches!(request.size, OrderSize::Qty(_)).then_some(qty),
+            qty: matches!(request.size, TicketSize::Qty(_)).then_some(qty),
             status: "new",
             filled_qty: Decimal::ZERO,
             filled_avg_price: None,
@@ -226,7 +241,7 @@ impl Simulator {
             canceled_at: None,
         };
         if marketable {
-            self.fill(&mut order, qty, price, now);
+            self.fill(&mut order, qty, price, cost, now)?;
         }
         let answer = placed(&order);
         self.orders.push(order);
@@ -248,30 +263,56 @@ impl Simulator {
         Ok(())
     }
 
-    fn fill(&mut self, order: &mut SimOrder, qty: Decimal, price: Decimal, now: DateTime<Utc>) {
-        let symbol = order.request.symbol.as_str().to_owned();
-        let cost = qty * price;
+    /// Fills `order` at once; nothing changes when an amount would leave the decimal range.
+    fn fill(
+        &mut self,
+        order: &mut SimOrder,
+        qty: Decimal,
+        price: Decimal,
+        cost: Decimal,
+        now: DateTime<Utc>,
+    ) -> Result<(), BrokerError> {
+        let symbol = order.request.symbol.clone();
         match order.request.side {
-            Side::Buy => {
-                self.cash -= cost;
-                let holding = self.positions.entry(symbol).or_insert(Holding {
-                    qty: Decimal::ZERO,
-                    cost_basis: Decimal::ZERO,
-                });
-                holding.qty += qty;
-                holding.cost_basis += cost;
+            TicketSide::Buy => {
+                let held = self.positions.get(&symbol);
+                let cash = self.cash.checked_sub(cost);
+                let held_qty = held.map_or(Some(qty), |h| h.qty.checked_add(qty));
+                let basis = held.map_or(Some(cost), |h| h.cost_basis.checked_add(cost));
+                let (Some(cash), Some(held_qty), Some(basis)) = (cash, held_qty, basis) else {
+                    return Err(out_of_range());
+                };
+                self.cash = cash;
+                self.positions.insert(
+                    symbol,
+                    Holding {
+                        qty: held_qty,
+                        cost_basis: basis,
+                    },
+                );
             }
-            Side::Sell => {
-                self.cash += cost;
-                if let Some(holding) = self.positions.get_mut(&symbol) {
-                    let remaining = holding.qty - qty;
+            TicketSide::Sell => {
+                let cash = self.cash.checked_add(cost).ok_or_else(out_of_range)?;
+                if let Some(holding) = self.positions.get(&symbol) {
+                    let remaining = holding.qty.checked_sub(qty).ok_or_else(out_of_range)?;
                     if remaining.is_zero() {
                         self.positions.remove(&symbol);
                     } else {
-                        holding.cost_basis = holding.cost_basis * remaining / holding.qty;
-                        holding.qty = remaining;
+                        let basis = holding
+                            .cost_basis
+                            .checked_mul(remaining)
+                            .and_then(|b| b.checked_div(holding.qty))
+                            .ok_or_else(out_of_range)?;
+                        self.positions.insert(
+                            symbol,
+                            Holding {
+                                qty: remaining,
+                                cost_basis: basis,
+                            },
+                        );
                     }
                 }
+                self.cash = cash;
             }
         }
         order.status = "filled";
@@ -279,202 +320,17 @@ impl Simulator {
         order.filled_avg_price = Some(price);
         order.filled_at = Some(now);
         order.updated_at = now;
+        Ok(())
     }
 }
 
-fn refused(status: u16, message: &str) -> BrokerError {
-    super::alpaca::refusal(
-        status,
-        &json!({ "code": 40310000, "message": message }).to_string(),
-    )
+/// An amount too large for the simulator to compute with.
+fn out_of_range() -> BrokerError {
+    refused(422, "amount out of range")
 }
 
-fn document(value: Value) -> BrokerJson {
-    BrokerJson(value.to_string())
-}
-
-fn placed(order: &SimOrder) -> PlacedOrder {
-    PlacedOrder {
-        order_id: Some(order.id.to_string()),
-        body: document(order_json(order)),
-    }
-}
-
-fn order_json(o: &SimOrder) -> Value {
-    let r = &o.request;
-    let notional = match r.size {
-        OrderSize::Notional(n) => Some(n.to_string()),
-        OrderSize::Qty(_) => None,
-    };
-    json!({
-        "id": o.id,
-        "client_order_id": o.client_order_id,
-        "created_at": timestamp(o.created_at),
-        "updated_at": timestamp(o.updated_at),
-        "submitted_at": timestamp(o.created_at),
-        "filled_at": o.filled_at.map(timestamp),
-        "expired_at": null,
-        "canceled_at": o.canceled_at.map(timestamp),
-        "failed_at": null,
-        "replaced_at": null,
-        "replaced_by": null,
-        "replaces": null,
-        "asset_id": asset_id(r.symbol.as_str()),
-        "symbol": r.symbol.as_str(),
-        "asset_class": "us_equity",
-        "notional": notional,
-        "qty": o.qty.map(|q| q.to_string()),
-        "filled_qty": o.filled_qty.normalize().to_string(),
-        "filled_avg_price": o.filled_avg_price.map(money),
-        "order_class": "simple",
-        "order_type": r.kind.as_str(),
-        "type": r.kind.as_str(),
-        "side": r.side.as_str(),
-        "time_in_force": r.time_in_force.as_str(),
-        "limit_price": r.kind.limit_price().map(|p| p.to_string()),
-        "stop_price": r.kind.stop_price().map(|p| p.to_string()),
-        "status": o.status,
-        "extended_hours": r.extended_hours,
-        "legs": null,
-        "trail_percent": null,
-        "trail_price": null,
-        "hwm": null,
-    })
-}
-
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Two decimal places, as Alpaca shows amounts of money.
-fn money(amount: Decimal) -> String {
-    amount
-        .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven)
-        .to_string()
-}
-
-fn ratio(part: Decimal, whole: Decimal) -> String {
-    if whole.is_zero() {
-        "0".into()
-    } else {
-        (part / whole).round_dp(4).normalize().to_string()
-    }
-}
-
-/// A stable asset id per symbol.
-fn asset_id(symbol: &str) -> Uuid {
-    let digest = Sha256::digest(symbol.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
+mod json;
+use json::{asset_id, document, money, order_json, placed, ratio, refused, timestamp};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::broker::order::{OrderDraft, TimeInForce};
-    use std::str::FromStr;
-
-    fn order(side: &str, kind: &str, qty: &str, limit: Option<&str>) -> OrderRequest {
-        OrderRequest::try_from(OrderDraft {
-            symbol: Some("AAPL".into()),
-            qty: Some(Decimal::from_str(qty).unwrap()),
-            side: Some(side.into()),
-            order_type: Some(kind.into()),
-            time_in_force: Some(TimeInForce::Day.as_str().into()),
-            limit_price: limit.map(|l| Decimal::from_str(l).unwrap()),
-            ..OrderDraft::default()
-        })
-        .unwrap()
-    }
-
-    fn cash(sim: &Simulator) -> Decimal {
-        let account: Value = serde_json::from_str(sim.account().unwrap().as_str()).unwrap();
-        Decimal::from_str(account["cash"].as_str().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn market_orders_fill_and_move_cash_and_positions_together() {
-        let now = Utc::now();
-        let mut sim = Simulator::new(now);
-        let price = Simulator::price("AAPL");
-        sim.submit(
-            &order("buy", "market", "10", None),
-            &ClientOrderId::random(),
-            now,
-        )
-        .unwrap();
-        assert_eq!(cash(&sim), STARTING_CASH - price * Decimal::from(10));
-        sim.submit(
-            &order("sell", "market", "4", None),
-            &ClientOrderId::random(),
-            now,
-        )
-        .unwrap();
-        assert_eq!(cash(&sim), STARTING_CASH - price * Decimal::from(6));
-        let positions: Value = serde_json::from_str(sim.positions().unwrap().as_str()).unwrap();
-        assert_eq!(positions[0]["qty"], "6");
-        let err = sim
-            .submit(
-                &order("sell", "market", "7", None),
-                &ClientOrderId::random(),
-                now,
-            )
-            .unwrap_err();
-        assert!(matches!(err, BrokerError::Refused { status: 403, .. }));
-    }
-
-    #[test]
-    fn a_resting_limit_order_can_be_cancelled_once() {
-        let now = Utc::now();
-        let mut sim = Simulator::new(now);
-        let placed = sim
-            .submit(
-                &order("buy", "limit", "1", Some("1")),
-                &ClientOrderId::random(),
-                now,
-            )
-            .unwrap();
-        let id = OrderId::parse(placed.order_id.as_deref().unwrap()).unwrap();
-        let open = OrderQuery::parse(None, None).unwrap();
-        assert_eq!(
-            sim.orders(open).unwrap().as_str().matches("\"id\"").count(),
-            1
-        );
-        sim.cancel(id, now).unwrap();
-        assert!(matches!(
-            sim.cancel(id, now),
-            Err(BrokerError::Refused { status: 422, .. })
-        ));
-        assert_eq!(sim.orders(open).unwrap().as_str(), "[]");
-        assert_eq!(cash(&sim), STARTING_CASH);
-    }
-
-    #[test]
-    fn a_client_order_id_is_used_once() {
-        let now = Utc::now();
-        let mut sim = Simulator::new(now);
-        let id = ClientOrderId::random();
-        sim.submit(&order("buy", "market", "1", None), &id, now)
-            .unwrap();
-        assert!(sim
-            .submit(&order("buy", "market", "1", None), &id, now)
-            .is_err());
-        assert!(sim.find(&id).is_ok());
-    }
-
-    #[test]
-    fn buying_needs_the_cash() {
-        let now = Utc::now();
-        let mut sim = Simulator::new(now);
-        let err = sim
-            .submit(
-                &order("buy", "market", "100000", None),
-                &ClientOrderId::random(),
-                now,
-            )
-            .unwrap_err();
-        assert!(matches!(err, BrokerError::Refused { status: 403, .. }));
-        assert_eq!(cash(&sim), STARTING_CASH);
-    }
-}
+mod tests;

@@ -1,25 +1,20 @@
 //! `GET/POST /api/trading/kill-switch` (operators only): read, engage or release the operator's
-//! kill switch. The broker stores the change with its audit row (`kill_switch.engage` or
-//! `kill_switch.release`, source `api`) and every dyno follows within a second. Engaging is
+//! kill switch through `crate::trading::kill_switch::set`, audited as `kill_switch.engage` or
+//! `kill_switch.release` with source `api`; every dyno follows within a second. Engaging is
 //! always allowed: when the change cannot be stored, this dyno has engaged anyway and the answer
 //! says so.
 
-use crate::audit::AuditEvent;
-use crate::http::error::ErrorCode;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
-use raptor_actors::broker::{BrokerMsg, BrokerStatus, SwitchChange, SwitchError};
-use raptor_actors::slot::DEFAULT_CALL_TIMEOUT;
+use raptor_actors::broker::BrokerStatus;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{broker_status, source_name};
+use super::{source_name, trading};
+use crate::audit::AuditEvent;
 use crate::http::extract::{Caller, OperatorSession};
 use crate::http::{ApiError, ApiJson, AppState};
-
-/// Longest reason kept.
-const MAX_REASON_CHARS: usize = 500;
+use crate::trading::{account, kill_switch};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,7 +27,7 @@ pub async fn show(
     State(state): State<AppState>,
     _: OperatorSession,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view(&broker_status(&state).await?)))
+    Ok(Json(view(&account::mode(trading(&state)).await?)))
 }
 
 pub async fn change(
@@ -41,51 +36,22 @@ pub async fn change(
     OperatorSession(operator): OperatorSession,
     ApiJson(dto): ApiJson<ChangeDto>,
 ) -> Result<Json<Value>, ApiError> {
-    let reason = dto.reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        let problem = format!("must say why, in 1 to {MAX_REASON_CHARS} characters");
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidRequest,
-            format!("reason {problem}"),
-        )
-        .with_fields(
-            [("reason".to_owned(), json!(problem))]
-                .into_iter()
-                .collect(),
-        ));
-    }
-    let mut audit = caller.audit(AuditEvent::kill_switch(dto.engaged));
-    audit.actor_user_id = Some(operator.user_id);
-    audit.details = json!({ "source": "api", "reason": reason });
-    let change = SwitchChange {
+    let mut origin = caller.audit(AuditEvent::kill_switch(dto.engaged));
+    origin.actor_user_id = Some(operator.user_id);
+    let change = kill_switch::SwitchChange {
         engaged: dto.engaged,
-        reason: reason.to_owned(),
+        reason: dto.reason,
         changed_by: format!("api:{}", operator.user_id),
-        audit,
+        source: "api",
+        at: state.now(),
+        origin,
     };
-    let status = state
-        .actors
-        .broker
-        .slot()
-        .ask(
-            |reply| BrokerMsg::SetSwitch { change, reply },
-            DEFAULT_CALL_TIMEOUT * 3,
-        )
-        .await?
-        .map_err(|error| {
-            let message = match (error, dto.engaged) {
-                (SwitchError::Storage, true) => {
-                    "engaged on this instance only: the change could not be stored; retry"
-                }
-                (SwitchError::Audit, true) => {
-                    "engaged on this instance only: the change could not be audited; retry"
-                }
-                (SwitchError::Storage, false) => "the change could not be stored; nothing changed",
-                (SwitchError::Audit, false) => "the change could not be audited; nothing changed",
-            };
-            ApiError::unavailable(message)
-        })?;
+    let broker = &state.actors.broker;
+    let status = kill_switch::set(&state.pool, &state.actors.audit, Some(broker), change).await?;
+    let status = match status {
+        Some(status) => status,
+        None => account::mode(trading(&state)).await?,
+    };
     Ok(Json(view(&status)))
 }
 

@@ -1,0 +1,112 @@
+//! Who answers a trading request and when: the simulator in place, or Alpaca on a task of its
+//! own once the outbound rate limit ([`OutboundLimiter`]) gives the request a send time, so one
+//! slow answer never holds up the mailbox. While the kill switch is engaged nothing is sent.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ractor::RpcReplyPort;
+
+use super::alpaca::AlpacaClient;
+use super::config::{self, BrokerConfig, BrokerKind};
+use super::rate_limit::OutboundLimiter;
+use super::simulated::Simulator;
+use super::types::BrokerError;
+use super::MAX_QUEUE_WAIT;
+
+/// Who answers trading requests under the current configuration.
+pub(crate) enum Backend {
+    Alpaca(AlpacaClient),
+    Simulated(Simulator),
+    /// Nothing can trade (the configuration engages the switch).
+    None,
+}
+
+impl Backend {
+    /// The backend `config` asks for; `None` when it engages the switch or cannot be built.
+    pub fn build(config: &BrokerConfig, now: DateTime<Utc>) -> Self {
+        if let Some(reason) = config.engaged_by() {
+            tracing::warn!(reason, "kill switch engaged by configuration");
+            return Backend::None;
+        }
+        match config.kind {
+            BrokerKind::Simulated => {
+                tracing::warn!("SIMULATED paper broker: no order reaches Alpaca");
+                Backend::Simulated(Simulator::new(now))
+            }
+            BrokerKind::AlpacaPaper => match AlpacaClient::new(config) {
+                Ok(client) => Backend::Alpaca(client),
+                Err(problem) => {
+                    tracing::error!(problem, "the Alpaca client cannot be built; trading is off");
+                    Backend::None
+                }
+            },
+        }
+    }
+}
+
+pub(crate) fn limiter(config: &BrokerConfig) -> OutboundLimiter {
+    OutboundLimiter::new(
+        config.rate_limit_per_minute,
+        Duration::from_secs(60),
+        MAX_QUEUE_WAIT,
+    )
+}
+
+/// Answers `reply` from the simulator in place, or from Alpaca on a task of its own once the
+/// rate limit lets the request go; refuses at once with `Disabled(reason)` when `engaged_by`
+/// says the switch is engaged. `engaged` is re-checked when a waiting request's turn comes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dispatch<T, S, A, Fut>(
+    backend: &mut Backend,
+    limiter: &mut OutboundLimiter,
+    engaged_by: Option<String>,
+    engaged: &Arc<AtomicBool>,
+    now: DateTime<Utc>,
+    reply: RpcReplyPort<Result<T, BrokerError>>,
+    simulated: S,
+    alpaca: A,
+) where
+    T: Send + 'static,
+    S: FnOnce(&mut Simulator, DateTime<Utc>) -> Result<T, BrokerError>,
+    A: FnOnce(AlpacaClient) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, BrokerError>> + Send + 'static,
+{
+    if let Some(reason) = engaged_by {
+        let _ = reply.send(Err(BrokerError::Disabled(reason)));
+        return;
+    }
+    match backend {
+        Backend::Simulated(sim) => {
+            let _ = reply.send(simulated(sim, now));
+        }
+        Backend::Alpaca(client) => {
+            let at = match limiter.reserve(tokio::time::Instant::now()) {
+                Ok(at) => at,
+                Err(retry_after) => {
+                    tracing::warn!("outbound rate limit reached; request refused");
+                    let _ = reply.send(Err(BrokerError::RateLimited { retry_after }));
+                    return;
+                }
+            };
+            let client = client.clone();
+            let engaged = engaged.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                let result = if engaged.load(Ordering::SeqCst) {
+                    Err(BrokerError::Disabled(config::NO_CREDENTIALS.to_owned()))
+                } else {
+                    alpaca(client).await
+                };
+                let _ = reply.send(result);
+            });
+        }
+        Backend::None => {
+            let _ = reply.send(Err(BrokerError::Disabled(
+                config::NO_CREDENTIALS.to_owned(),
+            )));
+        }
+    }
+}

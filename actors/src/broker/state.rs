@@ -1,0 +1,175 @@
+//! The broker's state and its kill-switch state machine: what this process believes about the
+//! switch, from configuration ([`BrokerConfig::engaged_by`]) and from the operator's row in
+//! Postgres, re-read on every notification and at least every [`REFRESH_EVERY`].
+//!
+//! The operator's switch counts as engaged while it cannot be read. Storing an operator's change
+//! (with its audit row) is the trading domain's use case; it then tells this process what it
+//! stored ([`BrokerState::adopt`]). A change of the configured switch (SIGHUP) is audited here,
+//! on a task of its own so the mailbox never waits for the audit writer.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use tokio::sync::mpsc;
+
+use super::config::{self, BrokerConfig, BrokerKind, SharedBrokerConfig};
+use super::dispatch::{limiter, Backend};
+use super::rate_limit::OutboundLimiter;
+use super::switch::{self, OperatorSwitch, SwitchSource};
+use super::types::BrokerStatus;
+use crate::audit::{AuditClient, AuditEntry};
+use crate::clock::SharedClock;
+use crate::task::AbortOnDrop;
+
+/// The operator's switch is re-read at least this often, in case a notification was missed.
+pub(crate) const REFRESH_EVERY: Duration = Duration::from_secs(15);
+/// Bound on one read of the operator's switch.
+const SWITCH_IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Why the operator's switch counts as engaged while it cannot be read.
+const SWITCH_UNKNOWN: &str = "the kill switch state cannot be read";
+
+/// The operator's switch as this process knows it.
+pub(crate) enum OperatorState {
+    Known(Option<OperatorSwitch>),
+    Unknown,
+}
+
+pub struct BrokerState {
+    pub(crate) shared: SharedBrokerConfig,
+    pub(crate) config: BrokerConfig,
+    pub(crate) backend: Backend,
+    pub(crate) limiter: OutboundLimiter,
+    pub(crate) operator: OperatorState,
+    /// Mirrors "engaged" for requests already waiting for their turn.
+    pub(crate) engaged: Arc<AtomicBool>,
+    pub(crate) pool: Pool,
+    pub(crate) clock: SharedClock,
+    /// Audit rows of configuration changes, appended in order by [`config_auditor`].
+    pub(crate) config_audit: mpsc::UnboundedSender<AuditEntry>,
+    pub(crate) _config_auditor: AbortOnDrop<()>,
+    pub(crate) _listener: AbortOnDrop<()>,
+    pub(crate) _refresh: AbortOnDrop<()>,
+}
+
+impl BrokerState {
+    pub(crate) fn status(&self) -> BrokerStatus {
+        let operator = match &self.operator {
+            OperatorState::Known(switch) => switch.clone(),
+            OperatorState::Unknown => None,
+        };
+        let engaged = if let Some(reason) = self.config.engaged_by() {
+            Some((SwitchSource::Config, reason.to_owned()))
+        } else if matches!(self.backend, Backend::None) {
+            Some((SwitchSource::Config, config::NO_CREDENTIALS.to_owned()))
+        } else {
+            match &self.operator {
+                OperatorState::Unknown => Some((SwitchSource::Operator, SWITCH_UNKNOWN.to_owned())),
+                OperatorState::Known(Some(s)) if s.engaged => {
+                    Some((SwitchSource::Operator, s.reason.clone()))
+                }
+                OperatorState::Known(_) => None,
+            }
+        };
+        BrokerStatus {
+            kind: self.config.kind,
+            engaged,
+            operator,
+        }
+    }
+
+    /// Why trading is off right now, if it is.
+    pub(crate) fn engaged_by(&self) -> Option<String> {
+        self.status().engaged.map(|(_, reason)| reason)
+    }
+
+    fn publish_engaged(&self) {
+        let engaged = self.status().engaged.is_some();
+        self.engaged.store(engaged, Ordering::SeqCst);
+    }
+
+    /// Re-reads the operator's switch; unreadable counts as engaged.
+    pub(crate) async fn reload_operator(&mut self) {
+        let read = async {
+            let client = self.pool.get().await.map_err(|e| e.to_string())?;
+            switch::load(&client).await.map_err(|e| e.to_string())
+        };
+        self.operator = match tokio::time::timeout(SWITCH_IO_TIMEOUT, read).await {
+            Ok(Ok(switch)) => OperatorState::Known(switch),
+            Ok(Err(error)) => {
+                tracing::error!(%error, "kill switch cannot be read; trading is off until it can");
+                OperatorState::Unknown
+            }
+            Err(_) => {
+                tracing::error!("kill switch read timed out; trading is off until it can be read");
+                OperatorState::Unknown
+            }
+        };
+        self.publish_engaged();
+    }
+
+    /// Takes `switch` as the operator's switch: stored by the caller, or an engage that must
+    /// hold in this process even though it could not be stored.
+    pub(crate) fn adopt(&mut self, switch: OperatorSwitch) -> BrokerStatus {
+        self.operator = OperatorState::Known(Some(switch));
+        self.publish_engaged();
+        self.status()
+    }
+
+    /// Applies re-read configuration; a change of the configured switch is audited with
+    /// source `config`.
+    pub(crate) fn reconfigure(&mut self, config: BrokerConfig) {
+        let before = self.config.engaged_by();
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
+        let rate_changed = config.rate_limit_per_minute != self.config.rate_limit_per_minute;
+        self.config = config;
+        if rate_changed {
+            self.limiter = limiter(&self.config);
+        }
+        self.backend = match std::mem::replace(&mut self.backend, Backend::None) {
+            // A simulated account survives a reload that keeps the simulator.
+            Backend::Simulated(sim)
+                if self.config.kind == BrokerKind::Simulated
+                    && self.config.engaged_by().is_none() =>
+            {
+                Backend::Simulated(sim)
+            }
+            _ => Backend::build(&self.config, self.clock.now()),
+        };
+        self.publish_engaged();
+        let after = self.config.engaged_by();
+        tracing::info!(engaged = after.is_some(), "broker configuration reloaded");
+        if before.is_some() != after.is_some() {
+            let mut entry = AuditEntry::new(if after.is_some() {
+                "kill_switch.engage"
+            } else {
+                "kill_switch.release"
+            });
+            entry.details = serde_json::json!({
+                "source": "config",
+                "reason": after.or(before).unwrap_or_default(),
+            });
+            // The configuration has already changed (an operator edited it); the row follows,
+            // in order, without holding up the mailbox.
+            if self.config_audit.send(entry).is_err() {
+                tracing::error!("the configured kill switch changed but could not be audited");
+            }
+        }
+    }
+}
+
+/// Appends the audit rows of configuration changes one after the other, off the mailbox.
+pub(crate) fn config_auditor(
+    audit: AuditClient,
+) -> (mpsc::UnboundedSender<AuditEntry>, AbortOnDrop<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<AuditEntry>();
+    let task = tokio::spawn(async move {
+        while let Some(entry) = rx.recv().await {
+            if audit.append(entry).await.is_err() {
+                tracing::error!("the configured kill switch changed but could not be audited");
+            }
+        }
+    });
+    (tx, AbortOnDrop(task))
+}

@@ -1,0 +1,116 @@
+//! What the broker answers with: Alpaca's documents as received ([`BrokerJson`]), a placed
+//! order, the kill switch as this process sees it, and [`BrokerError`], why a request failed,
+//! in trading words. Shared by the actor, its client and the use cases that call it.
+
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+
+use super::config::BrokerKind;
+use super::switch::{OperatorSwitch, SwitchSource};
+
+/// Whether trading is allowed, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillSwitch {
+    pub engaged: bool,
+    pub reason: String,
+}
+
+/// A JSON document exactly as the broker sent it: checked to be JSON, never re-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerJson(pub(crate) String);
+
+impl BrokerJson {
+    /// Accepts `text` if it is one JSON value.
+    pub fn parse(text: String) -> Result<Self, BrokerError> {
+        match serde_json::from_str::<&RawValue>(&text) {
+            Ok(_) => Ok(Self(text)),
+            Err(_) => {
+                tracing::warn!("the broker answered with a body that is not JSON");
+                Err(BrokerError::BadGateway)
+            }
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// An order the broker accepted: its id there and its body as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedOrder {
+    pub order_id: Option<String>,
+    pub body: BrokerJson,
+}
+
+/// Why the broker could not do what was asked, in trading words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    /// The kill switch is engaged.
+    #[error("trading is disabled: {0}")]
+    Disabled(String),
+    /// The broker refused the request (Alpaca's 400, 403 or 422): `message` is its words,
+    /// `body` its answer as received.
+    #[error("the broker refused the request: {message}")]
+    Refused {
+        status: u16,
+        message: String,
+        body: String,
+    },
+    #[error("the broker knows no such object")]
+    NotFound,
+    /// Too many requests, ours (the outbound limit) or Alpaca's; nothing was sent or done.
+    #[error("rate limited; retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// No answer in time: the request may or may not have taken effect.
+    #[error("the broker did not answer in time")]
+    Timeout,
+    /// The broker could not be reached.
+    #[error("the broker cannot be reached")]
+    Unreachable,
+    /// The broker answered unexpectedly (a 5xx, a 401, a body that is not JSON).
+    #[error("the broker answered unexpectedly")]
+    BadGateway,
+    /// The broker actor is down, restarting or did not answer in time: for a submission, the
+    /// outcome is unknown.
+    #[error("the broker is unavailable")]
+    Unavailable,
+}
+
+impl BrokerError {
+    /// Whether a request that failed this way may nevertheless have reached Alpaca.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout | Self::Unreachable | Self::BadGateway | Self::Unavailable
+        )
+    }
+}
+
+/// What `GET /api/trading/mode` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerStatus {
+    pub kind: BrokerKind,
+    /// Why trading is off, if it is: configuration first, then the operator.
+    pub engaged: Option<(SwitchSource, String)>,
+    /// The operator's switch as last read (`None` when never set or unreadable).
+    pub operator: Option<OperatorSwitch>,
+}
+
+impl BrokerStatus {
+    pub fn kill_switch(&self) -> KillSwitch {
+        KillSwitch {
+            engaged: self.engaged.is_some(),
+            reason: self
+                .engaged
+                .as_ref()
+                .map(|(_, reason)| reason.clone())
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The SPEC's statuses for the trading use cases' errors, each mapped in one `From` impl:
+//! broker refusals 422 with Alpaca's message, unknown 404, rate limits 503 with `Retry-After`,
+//! timeouts 504, anything else from the broker 502, the kill switch 503 `trading_disabled`,
+//! and storage as `From<StorageError>` says (503 when the database is gone).
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use raptor_actors::broker::BrokerError;
+use serde_json::json;
+
+use crate::http::error::ErrorCode;
+use crate::http::ApiError;
+use crate::trading::error::{CancelError, ReadError, ReadinessError, SubmitError};
+use crate::trading::input::InvalidInput;
+use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
+
+/// The message every trading route but `mode` answers with while the switch is engaged
+/// (SPEC §3); `mode` says why.
+pub const TRADING_DISABLED_MESSAGE: &str = "credentials not configured";
+
+fn trading_disabled() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::TradingDisabled,
+        TRADING_DISABLED_MESSAGE,
+    )
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(error: BrokerError) -> Self {
+        match error {
+            BrokerError::Disabled(_) => trading_disabled(),
+            BrokerError::Refused { message, .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::BrokerRejected,
+                message,
+            ),
+            BrokerError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "not found at the broker",
+            ),
+            BrokerError::RateLimited { retry_after } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::BrokerRateLimited,
+                "too many requests to the broker; retry shortly",
+            )
+            .with_retry_after(retry_after),
+            BrokerError::Timeout => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorCode::BrokerTimeout,
+                "the broker did not answer in time",
+            ),
+            BrokerError::Unreachable => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::BrokerUnreachable,
+                "the broker cannot be reached",
+            ),
+            BrokerError::BadGateway => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::BrokerError,
+                "the broker answered unexpectedly",
+            ),
+            BrokerError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                "temporarily unavailable; retry shortly",
+            )
+            .with_retry_after(Duration::from_secs(1)),
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Broker(error) => error.into(),
+            ReadError::Storage(error) => error.into(),
+        }
+    }
+}
+
+impl From<ReadinessError> for ApiError {
+    fn from(error: ReadinessError) -> Self {
+        match error {
+            ReadinessError::Disabled(_) => trading_disabled(),
+            ReadinessError::Unavailable(unavailable) => unavailable.into(),
+            ReadinessError::NotReady(error) => {
+                let cause = ApiError::from(error);
+                let mut not_ready = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::BrokerNotReady,
+                    format!("the broker is not ready: {}", cause.message),
+                );
+                not_ready.retry_after = cause.retry_after.or(Some(Duration::from_secs(5)));
+                not_ready
+            }
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Invalid(problems) => invalid(ErrorCode::InvalidOrder, problems),
+            SubmitError::KeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::IdempotencyKeyReused,
+                "this idempotency key was used for a different order",
+            ),
+            SubmitError::TooManyInFlight { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "too many orders in flight; retry shortly",
+            )
+            .with_retry_after(retry_after),
+            SubmitError::InProgress { retry_after } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                "an identical order is still being submitted; retry shortly",
+            )
+            .with_retry_after(retry_after),
+            SubmitError::Broker(error) => error.into(),
+            SubmitError::Storage(error) => error.into(),
+            SubmitError::Audit(error) => error.into(),
+            SubmitError::Corrupt(what) => ApiError::internal(what),
+        }
+    }
+}
+
+impl From<CancelError> for ApiError {
+    fn from(error: CancelError) -> Self {
+        match error {
+            CancelError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such order")
+            }
+            CancelError::Broker(error) => error.into(),
+            CancelError::Storage(error) => error.into(),
+            CancelError::Audit(error) => error.into(),
+        }
+    }
+}
+
+impl From<SwitchError> for ApiError {
+    fn from(error: SwitchError) -> Self {
+        let message = match &error {
+            SwitchError::InvalidReason => {
+                let problem = format!("must say why, in 1 to {MAX_REASON_CHARS} characters");
+                return ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::InvalidRequest,
+                    format!("reason {problem}"),
+                )
+                .with_fields(
+                    [("reason".to_owned(), json!(problem))]
+                        .into_iter()
+                        .collect(),
+                );
+            }
+            SwitchError::NotStored {
+                engaged_here: true, ..
+            } => "engaged on this instance only: the change could not be stored; retry",
+            SwitchError::NotAudited {
+                engaged_here: true, ..
+            } => "engaged on this instance only: the change could not be audited; retry",
+            SwitchError::NotStored { .. } => "the change could not be stored; nothing changed",
+            SwitchError::NotAudited { .. } => "the change could not be audited; nothing changed",
+        };
+        tracing::error!(%error, "kill switch change failed");
+        ApiError::unavailable(message)
+    }
+}
+
+/// A 422 naming each field's problem.
+pub(super) fn invalid(code: ErrorCode, invalid: InvalidInput) -> ApiError {
+    let message = invalid
+        .problems
+        .iter()
+        .map(|p| format!("{} {}", p.field, p.problem))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fields = invalid
+        .problems
+        .into_iter()
+        .map(|p| (p.field.to_owned(), json!(p.problem)))
+        .collect();
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_fields(fields)
+}

@@ -1,0 +1,112 @@
+//! The trading use cases' errors, in trading words. `crate::http::trading` maps each to the
+//! SPEC's statuses in one `From` impl; the CLI prints them.
+
+use std::time::Duration;
+
+use raptor_actors::audit::AppendError;
+use raptor_actors::broker::BrokerError;
+use raptor_actors::ActorUnavailable;
+
+use super::input::InvalidInput;
+use crate::db::StorageError;
+
+/// Why the account, positions or the order list could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Includes `Disabled` while the kill switch is engaged.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why trading is not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadinessError {
+    #[error("trading is disabled: {0}")]
+    Disabled(String),
+    /// The switch is released but the broker does not answer with our credentials.
+    #[error("the broker is not ready: {0}")]
+    NotReady(BrokerError),
+    #[error(transparent)]
+    Unavailable(#[from] ActorUnavailable),
+}
+
+/// Why an order was not placed (or its outcome cannot be told).
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// The idempotency key was used before for a different order.
+    #[error("this idempotency key was used for a different order")]
+    KeyReused,
+    /// The user has too many submissions in flight; nothing was recorded or sent.
+    #[error("too many submissions in flight")]
+    TooManyInFlight { retry_after: Duration },
+    /// An identical submission is still talking to the broker.
+    #[error("an identical submission is still in progress")]
+    InProgress { retry_after: Duration },
+    /// The broker refused (`Refused`, also when replayed), was disabled, or failed; for
+    /// [`BrokerError::outcome_unknown`] failures a retry settles the outcome first.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The intent could not be audited, so nothing was sent.
+    #[error(transparent)]
+    Audit(#[from] AppendError),
+    /// The ledger holds something it should not (an accepted order without a body).
+    #[error("the order ledger is inconsistent: {0}")]
+    Corrupt(&'static str),
+}
+
+/// Why an order was not cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    /// No such order, or not the caller's.
+    #[error("no such order")]
+    NotFound,
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The intent could not be audited, so nothing was sent.
+    #[error(transparent)]
+    Audit(#[from] AppendError),
+}
+
+impl From<tokio_postgres::Error> for SubmitError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for SubmitError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for CancelError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for CancelError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for ReadError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ReadError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(error.into())
+    }
+}

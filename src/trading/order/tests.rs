@@ -1,0 +1,191 @@
+//! Order parsing, rule by rule.
+
+use super::*;
+use crate::trading::ids::{OrderQuery, OrderStatusFilter};
+
+use std::str::FromStr;
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn draft() -> OrderDraft {
+    OrderDraft {
+        symbol: Some("aapl".into()),
+        qty: Some(dec("1.50")),
+        side: Some("buy".into()),
+        order_type: Some("market".into()),
+        time_in_force: Some("day".into()),
+        ..OrderDraft::default()
+    }
+}
+
+fn fields(draft: OrderDraft) -> Vec<&'static str> {
+    OrderRequest::try_from(draft)
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(|p| p.field)
+        .collect()
+}
+
+#[test]
+fn a_valid_market_order_parses_and_keeps_its_decimals() {
+    let order = OrderRequest::try_from(draft()).unwrap();
+    assert_eq!(order.symbol.as_str(), "AAPL");
+    assert_eq!(
+        order.size,
+        OrderSize::Qty(Positive::parse(dec("1.50")).unwrap())
+    );
+    assert_eq!(
+        order.size,
+        OrderSize::Qty(Positive::parse(dec("1.5")).unwrap())
+    );
+    assert!(order.canonical_json().contains(r#""qty":"1.5""#));
+}
+
+#[test]
+fn symbols_are_tickers() {
+    for ok in ["AAPL", "brk.b", "BTC/USD", "X", "SPY"] {
+        assert!(Symbol::parse(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "",
+        "AA PL",
+        "AAPL;",
+        ".A",
+        "A.",
+        "A./B",
+        "ABCDEFGHIJKLMNOP",
+        "ÄPFEL",
+    ] {
+        assert!(Symbol::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn every_broken_rule_is_reported_at_once() {
+    let broken = OrderDraft {
+        symbol: Some("A B".into()),
+        qty: Some(dec("0")),
+        side: Some("hold".into()),
+        order_type: Some("limit".into()),
+        time_in_force: Some("week".into()),
+        stop_price: Some(dec("5")),
+        ..OrderDraft::default()
+    };
+    let mut got = fields(broken);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [
+            "limit_price",
+            "qty",
+            "side",
+            "stop_price",
+            "symbol",
+            "time_in_force"
+        ]
+    );
+}
+
+#[test]
+fn qty_and_notional_are_exclusive_and_one_is_required() {
+    let both = OrderDraft {
+        notional: Some(dec("100")),
+        ..draft()
+    };
+    assert_eq!(fields(both), ["notional"]);
+    let neither = OrderDraft {
+        qty: None,
+        ..draft()
+    };
+    assert_eq!(fields(neither), ["qty"]);
+    let negative = OrderDraft {
+        qty: None,
+        notional: Some(dec("-1")),
+        ..draft()
+    };
+    assert_eq!(fields(negative), ["notional"]);
+}
+
+#[test]
+fn prices_follow_the_order_type() {
+    let stop_limit = OrderDraft {
+        order_type: Some("stop_limit".into()),
+        limit_price: Some(dec("10.25")),
+        stop_price: Some(dec("10")),
+        ..draft()
+    };
+    let order = OrderRequest::try_from(stop_limit).unwrap();
+    assert_eq!(order.kind.limit_price().unwrap().get(), dec("10.25"));
+    let market_with_price = OrderDraft {
+        limit_price: Some(dec("10")),
+        ..draft()
+    };
+    assert_eq!(fields(market_with_price), ["limit_price"]);
+    let trailing = OrderDraft {
+        order_type: Some("trailing_stop".into()),
+        ..draft()
+    };
+    assert_eq!(fields(trailing), ["type"]);
+}
+
+#[test]
+fn order_queries_are_bounded() {
+    assert_eq!(
+        OrderQuery::parse(None, None).unwrap(),
+        OrderQuery {
+            status: OrderStatusFilter::Open,
+            limit: 50
+        }
+    );
+    assert_eq!(
+        OrderQuery::parse(Some("all"), Some("500")).unwrap().limit,
+        500
+    );
+    for bad in ["0", "501", "-1", "ten"] {
+        assert!(OrderQuery::parse(None, Some(bad)).is_err(), "{bad}");
+    }
+    assert!(OrderQuery::parse(Some("pending"), None).is_err());
+}
+
+#[test]
+fn amounts_beyond_the_bounds_are_field_errors() {
+    let huge = OrderDraft {
+        qty: Some(Decimal::MAX),
+        ..draft()
+    };
+    assert_eq!(fields(huge), ["qty"]);
+    let huge_price = OrderDraft {
+        order_type: Some("limit".into()),
+        limit_price: Some(dec("1000000000.01")),
+        ..draft()
+    };
+    assert_eq!(fields(huge_price), ["limit_price"]);
+    let tiny = OrderDraft {
+        qty: Some(dec("0.0000000001")),
+        ..draft()
+    };
+    assert_eq!(fields(tiny), ["qty"]);
+    let at_the_bound = OrderDraft {
+        qty: None,
+        notional: Some(MAX_AMOUNT),
+        ..draft()
+    };
+    assert!(OrderRequest::try_from(at_the_bound).is_ok());
+}
+
+#[test]
+fn the_header_key_wins_and_a_bad_key_is_a_field_error() {
+    let keyed = OrderDraft {
+        client_order_id: Some("body-key".into()),
+        ..draft()
+    };
+    let s = Submission::parse(Some("header-key"), keyed.clone()).unwrap();
+    assert_eq!(s.key.unwrap().as_str(), "header-key");
+    let s = Submission::parse(None, keyed).unwrap();
+    assert_eq!(s.key.unwrap().as_str(), "body-key");
+    let err = Submission::parse(Some("has space"), draft()).unwrap_err();
+    assert_eq!(err.problems[0].field, "Idempotency-Key");
+}

@@ -1,0 +1,82 @@
+//! `list_orders` and `cancel_order`: a user sees and cancels only the orders they placed (an
+//! operator, every order of the shared paper account).
+//!
+//! A cancel is audited before it is sent (`order.cancel.requested`), and its outcome after
+//! (`order.cancel`, with the outcome), then the ledger is updated; no connection is held while
+//! the broker or the audit writer is awaited.
+
+use raptor_actors::broker::BrokerError;
+use serde_json::json;
+
+use super::error::{CancelError, ReadError};
+use super::ids::{OrderId, OrderQuery};
+use super::ledger;
+use super::{Trader, Trading};
+use crate::audit::AuditEvent;
+use raptor_actors::broker::BrokerJson;
+
+/// The trader's orders, newest first, as the broker sent them.
+pub async fn list_orders(
+    trading: Trading<'_>,
+    trader: &Trader,
+    query: OrderQuery,
+) -> Result<BrokerJson, ReadError> {
+    super::account::ensure_enabled(&trading).await?;
+    let only = if trader.is_operator {
+        None
+    } else {
+        let client = trading.pool.get().await?;
+        Some(ledger::client_order_ids(&client, trader.user_id).await?)
+    };
+    Ok(trading.broker.orders(query.listing(only)).await?)
+}
+
+/// Cancels the broker order `id` (as the client wrote it) if `trader` may.
+pub async fn cancel_order(
+    trading: Trading<'_>,
+    trader: &Trader,
+    id: &str,
+) -> Result<(), CancelError> {
+    super::account::ensure_enabled(&trading).await?;
+    let order_id = OrderId::parse(id).map_err(|_| CancelError::NotFound)?;
+    let alpaca_id = order_id.to_string();
+    if !trader.is_operator {
+        let client = trading.pool.get().await?;
+        if !ledger::placed_by(&client, trader.user_id, &alpaca_id).await? {
+            return Err(CancelError::NotFound);
+        }
+    }
+    let intent = trader.entry(AuditEvent::OrderCancelRequested, alpaca_id.clone());
+    trading.append(intent).await?;
+
+    let result = trading.broker.cancel(order_id).await;
+    let mut outcome = trader.entry(AuditEvent::OrderCancel, alpaca_id.clone());
+    outcome.details = json!({
+        "outcome": match &result {
+            Ok(()) => "canceled",
+            Err(error) => outcome_name(error),
+        },
+    });
+    if trading.append(outcome).await.is_err() {
+        // The intent row stands for the change; the cancel itself is not undone.
+        tracing::error!(order_id = %alpaca_id, "a cancel's outcome could not be audited");
+    }
+    result?;
+    let client = trading.pool.get().await?;
+    ledger::mark_canceled(&client, &alpaca_id, trading.clock.now()).await?;
+    Ok(())
+}
+
+/// The outcome recorded for a failed cancel (the error code a client sees).
+fn outcome_name(error: &BrokerError) -> &'static str {
+    match error {
+        BrokerError::Disabled(_) => "trading_disabled",
+        BrokerError::Refused { .. } => "broker_rejected",
+        BrokerError::NotFound => "not_found",
+        BrokerError::RateLimited { .. } => "broker_rate_limited",
+        BrokerError::Timeout => "broker_timeout",
+        BrokerError::Unreachable => "broker_unreachable",
+        BrokerError::BadGateway => "broker_error",
+        BrokerError::Unavailable => "service_unavailable",
+    }
+}

@@ -1,0 +1,171 @@
+//! `submit_order`: place an order at most once per idempotency key, without waiting while
+//! holding anything.
+//!
+//! The protocol (docs/trading.md):
+//! 1. **Claim.** One short statement inserts the ledger row as `submitting` under a fresh claim
+//!    id (or takes over a `pending` row, or a `submitting` one whose claim is older than
+//!    [`claim_lifetime`]). The connection goes back to the pool at once.
+//! 2. **Reconcile.** A row that was not new may have reached the broker before: the broker is
+//!    asked for its client order id, and an order found there is recorded, not sent again.
+//! 3. **Intent.** `order.submit.requested` is made durable before the broker is called.
+//! 4. **Call** the broker, holding no connection, lock or transaction.
+//! 5. **Record.** `order.submit.accepted` or `order.submit.rejected` is audited, then the
+//!    outcome is stored under the claim in a second short statement. When the answer is lost
+//!    (timeout) or nothing was sent, the claim is given back (`pending`) and the next attempt
+//!    reconciles first. An order the broker accepted is always answered 201, even when its
+//!    outcome cannot be audited or stored: the row then stays unsettled and is reconciled.
+//!
+//! An identical submission that finds the row claimed waits (bounded) for the outcome and
+//! replays it. Each user has at most [`MAX_IN_FLIGHT`](super::in_flight::MAX_IN_FLIGHT)
+//! submissions in flight per process.
+
+use std::time::Duration;
+
+use raptor_actors::broker::{refusal, BrokerError, BrokerJson};
+use uuid::Uuid;
+
+use super::error::SubmitError;
+use super::ids::ClientOrderId;
+use super::in_flight::{self, InFlight};
+use super::ledger::{self, LedgerOrder, LedgerStatus, NewOrder};
+use super::order::{OrderDraft, Submission};
+use super::{Trader, Trading};
+
+mod attempt;
+use attempt::Attempt;
+
+/// How often a submission waiting for an identical one re-reads the ledger.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+/// Slack on top of a broker call and two audit appends before a claim counts as abandoned.
+const CLAIM_SLACK: Duration = Duration::from_secs(30);
+
+/// A placed order: the broker's body as received, and whether it repeats an earlier outcome.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub body: BrokerJson,
+    pub replayed: bool,
+}
+
+/// How long a claim protects a submission in flight: after this, its holder is presumed gone
+/// (crashed, restarted) and the next attempt reconciles against the broker.
+pub fn claim_lifetime(trading: &Trading<'_>) -> Duration {
+    trading.broker.call_timeout() + CLAIM_SLACK
+}
+
+/// Places `draft` for `trader`: 422 problems, a replay of the first outcome under the same
+/// idempotency key (`Idempotency-Key` header text, else the body's `client_order_id`), or the
+/// broker's answer.
+pub async fn submit_order(
+    trading: Trading<'_>,
+    trader: &Trader,
+    header_key: Option<&str>,
+    draft: OrderDraft,
+) -> Result<Submitted, SubmitError> {
+    super::account::ensure_enabled(&trading).await?;
+    let Submission { order, key } = Submission::parse(header_key, draft)?;
+    let _slot = InFlight::acquire(trader.user_id).ok_or(SubmitError::TooManyInFlight {
+        retry_after: in_flight::RETRY_AFTER,
+    })?;
+    let client_order_id = match &key {
+        Some(key) => ClientOrderId::for_key(trader.user_id, key),
+        None => ClientOrderId::random(),
+    };
+    let claim_id = Uuid::new_v4();
+    let row_id = Uuid::new_v4();
+    let inserted = {
+        let client = trading.pool.get().await?;
+        let new = NewOrder {
+            id: row_id,
+            user_id: trader.user_id,
+            key: key.as_ref(),
+            client_order_id: &client_order_id,
+            order: &order,
+            claim_id,
+            now: trading.clock.now(),
+        };
+        ledger::claim_new(&client, new).await?
+    };
+    let mut attempt = Attempt {
+        trading,
+        trader,
+        order: &order,
+        client_order_id: &client_order_id,
+        row_id,
+        claim_id,
+    };
+    if inserted {
+        return attempt.send().await;
+    }
+    // Someone submitted under this key before: replay, wait, or take over.
+    let deadline = tokio::time::Instant::now() + trading.broker.call_timeout() + POLL_EVERY;
+    loop {
+        let row = {
+            let client = trading.pool.get().await?;
+            ledger::find(&client, trader.user_id, &client_order_id).await?
+        }
+        .ok_or(SubmitError::Corrupt("a claimed order has no ledger row"))?;
+        if row.request != order.canonical_json() {
+            return Err(SubmitError::KeyReused);
+        }
+        match row.status {
+            LedgerStatus::Accepted | LedgerStatus::Canceled => return replay_accepted(&row),
+            LedgerStatus::Rejected => return Err(replay_rejected(&row).into()),
+            LedgerStatus::Submitting { claimed_at, .. }
+                if !is_stale(&trading, claimed_at) && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(POLL_EVERY).await;
+            }
+            LedgerStatus::Submitting { claimed_at, .. } if !is_stale(&trading, claimed_at) => {
+                return Err(SubmitError::InProgress {
+                    retry_after: Duration::from_secs(1),
+                });
+            }
+            seen @ (LedgerStatus::Pending | LedgerStatus::Submitting { .. }) => {
+                let taken = {
+                    let client = trading.pool.get().await?;
+                    let now = trading.clock.now();
+                    ledger::take_over(&client, row.id, seen, claim_id, now).await?
+                };
+                if taken {
+                    attempt.row_id = row.id;
+                    return attempt.reconcile_then_send().await;
+                }
+                // Someone else took it over first: wait for their outcome like any other.
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(SubmitError::InProgress {
+                        retry_after: Duration::from_secs(1),
+                    });
+                }
+                tokio::time::sleep(POLL_EVERY).await;
+            }
+        }
+    }
+}
+
+fn is_stale(trading: &Trading<'_>, claimed_at: chrono::DateTime<chrono::Utc>) -> bool {
+    let age = trading.clock.now() - claimed_at;
+    age.to_std().is_ok_and(|age| age > claim_lifetime(trading))
+}
+
+/// The first submission's accepted order, again.
+fn replay_accepted(row: &LedgerOrder) -> Result<Submitted, SubmitError> {
+    let body = row
+        .broker_body
+        .clone()
+        .ok_or(SubmitError::Corrupt("an accepted order has no broker body"))?;
+    let body = BrokerJson::parse(body)
+        .map_err(|_| SubmitError::Corrupt("an accepted order's body is not JSON"))?;
+    Ok(Submitted {
+        body,
+        replayed: true,
+    })
+}
+
+/// The first submission's refusal, again.
+fn replay_rejected(row: &LedgerOrder) -> BrokerError {
+    let status = row
+        .broker_status
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(422);
+    refusal(status, row.broker_body.as_deref().unwrap_or(""))
+}
