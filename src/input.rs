@@ -50,7 +50,7 @@ impl Problems {
     pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, InvalidInput> {
         match (self.0.is_empty(), value()) {
             (true, Some(value)) => Ok(value),
-            (true, None) => Err(InvalidInput::single("query", "is incomplete")),
+            (true, None) => Err(InvalidInput::single("body", "is incomplete")),
             (false, _) => Err(InvalidInput { problems: self.0 }),
         }
     }

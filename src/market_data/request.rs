@@ -3,10 +3,10 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use raptor_actors::broker::order::Symbol;
 
 use super::Timeframe;
 use crate::input::{InvalidInput, Problems};
+use crate::trading::order::Symbol;
 
 /// Symbols one latest-data call may ask for.
 pub const MAX_SYMBOLS: usize = 50;

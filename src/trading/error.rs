@@ -7,8 +7,8 @@ use raptor_actors::audit::AppendError;
 use raptor_actors::broker::BrokerError;
 use raptor_actors::ActorUnavailable;
 
-use super::input::InvalidInput;
 use crate::db::StorageError;
+use crate::input::InvalidInput;
 
 /// Why the account, positions or the order list could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use raptor_actors::broker::ticket::MAX_PAGE;
 pub use raptor_actors::broker::OrderId;
 use raptor_actors::broker::{ListStatus, OrderListing};
 
-use super::input::{InvalidInput, Problems};
+use crate::input::{InvalidInput, Problems};
 
 /// The id under which the broker knows an order we sent. Raptor always chooses it (derived from
 /// the user and their idempotency key, or random), so users of the shared paper account can

@@ -17,7 +17,6 @@ pub mod account;
 pub mod error;
 pub mod ids;
 pub mod in_flight;
-pub mod input;
 pub mod kill_switch;
 pub mod ledger;
 pub mod order;

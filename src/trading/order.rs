@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::ids::IdempotencyKey;
-use super::input::{FieldProblem, InvalidInput, Problems};
+use crate::input::{FieldProblem, InvalidInput, Problems};
 
 mod values;
 pub use values::{

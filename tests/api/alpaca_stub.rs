@@ -1,5 +1,5 @@
 //! An Alpaca stand-in: a real HTTP server on loopback that speaks the Trading API v2 with the
-//! real payloads in `../shared/alpaca/trading/` (served as the exact text in those files), checks
+//! real payloads in `tests/fixtures/alpaca/trading/` (served as the exact text in those files), checks
 //! the credentials every request carries, remembers the orders it received, and can be told to
 //! fail (any status), or to hang.
 
@@ -19,7 +19,10 @@ use serde_json::value::RawValue;
 pub const KEY_ID: &str = "test-key-id";
 pub const SECRET: &str = "test-secret-value";
 
-const PAYLOADS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/alpaca/trading/");
+const PAYLOADS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/alpaca/trading/"
+);
 /// The id and client order id in the order payloads, replaced in each order the stand-in takes.
 const PAYLOAD_ORDER_ID: &str = "61e69015-8549-4bfd-b9c3-01e75843f47d";
 const PAYLOAD_CLIENT_ORDER_ID: &str = "eb9e2aaa-f71a-4f51-b5b4-52a6c565dad4";

@@ -93,9 +93,11 @@ async fn panics_caused_by_requests_never_exhaust_a_restart_cap_that_stops_the_pr
         .await;
         assert_eq!(app.get("/health").await.status(), 200, "round {round}");
     }
-    eventually(Duration::from_secs(5), "restarted after five panics", || async {
-        slot.get().ok()
-    })
+    eventually(
+        Duration::from_secs(5),
+        "restarted after five panics",
+        || async { slot.get().ok() },
+    )
     .await;
     assert_eq!(app.get("/health").await.status(), 200);
 }

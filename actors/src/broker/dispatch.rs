@@ -1,20 +1,18 @@
 //! Who answers a trading request and when: the simulator in place, or Alpaca on a task of its
-//! own once the outbound rate limit ([`OutboundLimiter`]) gives the request a send time, so one
+//! own once the outbound budget shared with market data ([`OutboundBudget`]) gives the request a send time, so one
 //! slow answer never holds up the mailbox. While the kill switch is engaged nothing is sent.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 
 use super::alpaca::AlpacaClient;
 use super::config::{self, BrokerConfig, BrokerKind};
-use super::rate_limit::OutboundLimiter;
 use super::simulated::Simulator;
 use super::types::BrokerError;
-use super::MAX_QUEUE_WAIT;
+use crate::outbound::{Lane, OutboundBudget};
 
 /// Who answers trading requests under the current configuration.
 pub(crate) enum Backend {
@@ -47,21 +45,13 @@ impl Backend {
     }
 }
 
-pub(crate) fn limiter(config: &BrokerConfig) -> OutboundLimiter {
-    OutboundLimiter::new(
-        config.rate_limit_per_minute,
-        Duration::from_secs(60),
-        MAX_QUEUE_WAIT,
-    )
-}
-
 /// Answers `reply` from the simulator in place, or from Alpaca on a task of its own once the
 /// rate limit lets the request go; refuses at once with `Disabled(reason)` when `engaged_by`
 /// says the switch is engaged. `engaged` is re-checked when a waiting request's turn comes.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dispatch<T, S, A, Fut>(
     backend: &mut Backend,
-    limiter: &mut OutboundLimiter,
+    budget: &OutboundBudget,
     engaged_by: Option<String>,
     engaged: &Arc<AtomicBool>,
     now: DateTime<Utc>,
@@ -83,7 +73,7 @@ pub(crate) fn dispatch<T, S, A, Fut>(
             let _ = reply.send(simulated(sim, now));
         }
         Backend::Alpaca(client) => {
-            let at = match limiter.reserve(tokio::time::Instant::now()) {
+            let at = match budget.reserve(Lane::Trading, tokio::time::Instant::now()) {
                 Ok(at) => at,
                 Err(retry_after) => {
                     tracing::warn!("outbound rate limit reached; request refused");

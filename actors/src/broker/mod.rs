@@ -21,7 +21,6 @@ mod client;
 pub mod config;
 mod dispatch;
 mod messages;
-mod rate_limit;
 mod simulated;
 mod state;
 pub mod switch;
@@ -37,12 +36,13 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::audit::AuditClient;
 use crate::clock::SharedClock;
+use crate::outbound::OutboundBudget;
 use crate::pg::listen;
 use crate::task::AbortOnDrop;
 pub use alpaca::refusal;
 pub use client::BrokerClient;
 pub use config::{BrokerConfig, BrokerKind, SharedBrokerConfig};
-use dispatch::{dispatch, limiter, Backend};
+use dispatch::{dispatch, Backend};
 pub use messages::BrokerMsg;
 pub use state::BrokerState;
 use state::{OperatorState, REFRESH_EVERY};
@@ -64,6 +64,8 @@ pub struct BrokerArgs {
     pub listen: tokio_postgres::Config,
     pub clock: SharedClock,
     pub audit: AuditClient,
+    /// The outbound budget to Alpaca, shared with market data.
+    pub budget: OutboundBudget,
 }
 
 impl Actor for Broker {
@@ -100,7 +102,7 @@ impl Actor for Broker {
         let state = BrokerState {
             shared: args.config,
             backend: Backend::build(&config, args.clock.now()),
-            limiter: limiter(&config),
+            budget: args.budget,
             config,
             operator: OperatorState::Unknown,
             engaged: Arc::new(AtomicBool::new(true)),
@@ -126,7 +128,7 @@ impl Actor for Broker {
     ) -> Result<(), ActorProcessingErr> {
         let engaged_by = state.engaged_by();
         let now = state.clock.now();
-        let (backend, limiter, engaged) = (&mut state.backend, &mut state.limiter, &state.engaged);
+        let (backend, budget, engaged) = (&mut state.backend, &state.budget, &state.engaged);
         match msg {
             BrokerMsg::Status(reply) => {
                 let _ = reply.send(state.status());
@@ -136,7 +138,7 @@ impl Actor for Broker {
             }
             BrokerMsg::Check(reply) => dispatch(
                 backend,
-                limiter,
+                budget,
                 engaged_by,
                 engaged,
                 now,
@@ -146,7 +148,7 @@ impl Actor for Broker {
             ),
             BrokerMsg::GetAccount(reply) => dispatch(
                 backend,
-                limiter,
+                budget,
                 engaged_by,
                 engaged,
                 now,
@@ -156,7 +158,7 @@ impl Actor for Broker {
             ),
             BrokerMsg::ListPositions(reply) => dispatch(
                 backend,
-                limiter,
+                budget,
                 engaged_by,
                 engaged,
                 now,
@@ -168,7 +170,7 @@ impl Actor for Broker {
                 let sim_listing = listing.clone();
                 dispatch(
                     backend,
-                    limiter,
+                    budget,
                     engaged_by,
                     engaged,
                     now,
@@ -185,7 +187,7 @@ impl Actor for Broker {
                 let (sim_ticket, sim_id) = (ticket.clone(), client_order_id.clone());
                 dispatch(
                     backend,
-                    limiter,
+                    budget,
                     engaged_by,
                     engaged,
                     now,
@@ -201,7 +203,7 @@ impl Actor for Broker {
                 let sim_id = client_order_id.clone();
                 dispatch(
                     backend,
-                    limiter,
+                    budget,
                     engaged_by,
                     engaged,
                     now,
@@ -212,7 +214,7 @@ impl Actor for Broker {
             }
             BrokerMsg::CancelOrder { order_id, reply } => dispatch(
                 backend,
-                limiter,
+                budget,
                 engaged_by,
                 engaged,
                 now,

@@ -15,12 +15,12 @@ use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
 
 use super::config::{self, BrokerConfig, BrokerKind, SharedBrokerConfig};
-use super::dispatch::{limiter, Backend};
-use super::rate_limit::OutboundLimiter;
+use super::dispatch::Backend;
 use super::switch::{self, OperatorSwitch, SwitchSource};
 use super::types::BrokerStatus;
 use crate::audit::{AuditClient, AuditEntry};
 use crate::clock::SharedClock;
+use crate::outbound::{BudgetPolicy, OutboundBudget};
 use crate::task::AbortOnDrop;
 
 /// The operator's switch is re-read at least this often, in case a notification was missed.
@@ -40,7 +40,7 @@ pub struct BrokerState {
     pub(crate) shared: SharedBrokerConfig,
     pub(crate) config: BrokerConfig,
     pub(crate) backend: Backend,
-    pub(crate) limiter: OutboundLimiter,
+    pub(crate) budget: OutboundBudget,
     pub(crate) operator: OperatorState,
     /// Mirrors "engaged" for requests already waiting for their turn.
     pub(crate) engaged: Arc<AtomicBool>,
@@ -125,7 +125,11 @@ impl BrokerState {
         let rate_changed = config.rate_limit_per_minute != self.config.rate_limit_per_minute;
         self.config = config;
         if rate_changed {
-            self.limiter = limiter(&self.config);
+            let policy = self.budget.policy();
+            self.budget.set_policy(BudgetPolicy {
+                limit: self.config.rate_limit_per_minute,
+                ..policy
+            });
         }
         self.backend = match std::mem::replace(&mut self.backend, Backend::None) {
             // A simulated account survives a reload that keeps the simulator.

@@ -255,6 +255,7 @@ impl RootState {
                     listen: a.listen.clone(),
                     clock: a.clock.clone(),
                     audit: a.actors.audit.clone(),
+                    budget: a.budget.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, Broker, args, supervisor).await?;
                 a.actors.broker.slot().set(Some(r.clone()));

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::http::error::ErrorCode;
 use crate::http::ApiError;
+use crate::input::InvalidInput;
 use crate::trading::error::{CancelError, ReadError, ReadinessError, SubmitError};
-use crate::trading::input::InvalidInput;
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
 
 /// The message every trading route but `mode` answers with while the switch is engaged
