@@ -86,7 +86,7 @@ impl Application {
                 actors: actors.clone(),
                 rate_limiter,
                 resend_limiter,
-                webauthn: crate::auth::passkeys::relying_party(&settings)?.map(Arc::new),
+                webauthn: crate::auth::relying_party::relying_party(&settings)?.map(Arc::new),
                 clock: clock.clone(),
                 session_policy: SessionPolicy::default(),
                 started_at: std::time::Instant::now(),
