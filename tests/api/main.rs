@@ -9,6 +9,7 @@ mod config;
 mod dsr;
 mod helpers;
 mod passkey;
+mod registration;
 mod retention;
 mod security;
 mod self_service;
