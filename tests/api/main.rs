@@ -13,6 +13,7 @@ mod registration;
 mod retention;
 mod security;
 mod self_service;
+mod session_store;
 mod shutdown;
 mod smtp;
 mod supervision;

@@ -1,0 +1,71 @@
+//! The session store under load: a cached session is answered without waiting for anybody's
+//! database round trip.
+
+use std::time::Duration;
+
+use crate::helpers::{eventually, spawn_app};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_session_is_answered_while_another_validation_waits_for_the_database() {
+    let app = spawn_app().await;
+    let peer = app.spawn_peer(&[]).await;
+    let cached = app.sign_in("ada@example.com", false).await;
+    let uncached = app
+        .session_for(user_id(&app, "ada@example.com").await, "ada@example.com")
+        .await;
+    let get = |cookie: String| {
+        let request = peer
+            .client
+            .get(peer.url("/api/auth/session"))
+            .header("cookie", cookie)
+            .timeout(Duration::from_secs(10))
+            .send();
+        async move { request.await.unwrap().status() }
+    };
+    // The peer has seen (and cached) one session only.
+    assert_eq!(get(cached.cookie.clone()).await, 200);
+
+    // Sessions are locked: any database read of them waits.
+    let mut blocker = app.db.client().await;
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(get(uncached.cookie.clone()));
+    eventually(
+        Duration::from_secs(5),
+        "the miss waits for the lock",
+        || async {
+            let blocked = app
+                .db
+                .count(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                )
+                .await;
+            (blocked > 0).then_some(())
+        },
+    )
+    .await;
+    assert!(!waiting.is_finished());
+
+    let started = std::time::Instant::now();
+    assert_eq!(get(cached.cookie.clone()).await, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the hit did not queue"
+    );
+
+    tx.rollback().await.unwrap();
+    assert_eq!(waiting.await.unwrap(), 200);
+}
+
+async fn user_id(app: &crate::helpers::TestApp, email: &str) -> uuid::Uuid {
+    app.db
+        .client()
+        .await
+        .query_one("SELECT id FROM users WHERE email = $1", &[&email])
+        .await
+        .unwrap()
+        .get(0)
+}
