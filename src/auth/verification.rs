@@ -43,9 +43,6 @@ pub async fn verify_email(
     let link = verifications::find_usable(&accounts.pool.get().await?, &digests, now)
         .await?
         .ok_or(VerifyEmailError::InvalidToken)?;
-    // Links from before passkeys were pending cannot say whose passkey they vouch for.
-    let registration = link.registration_id.ok_or(VerifyEmailError::InvalidToken)?;
-
     accounts
         .audit(requester.audit(AuditEvent::EmailVerify, Some(link.user_id)))
         .await?;
@@ -59,10 +56,18 @@ pub async fn verify_email(
     if !verifications::consume(&tx, link.id, now).await? {
         return Err(VerifyEmailError::InvalidToken);
     }
-    // The passkey becomes the account's; or it already is (an older link of the same sign-up).
-    let promoted = credentials::promote(&tx, link.user_id, registration).await?;
-    if !promoted && !credentials::is_usable(&tx, link.user_id, registration).await? {
-        return Err(VerifyEmailError::InvalidToken);
+    match link.registration_id {
+        // The passkey becomes the account's; or it already is (an older link of the same
+        // sign-up).
+        Some(registration) => {
+            let promoted = credentials::promote(&tx, link.user_id, registration).await?;
+            if !promoted && !credentials::is_usable(&tx, link.user_id, registration).await? {
+                return Err(VerifyEmailError::InvalidToken);
+            }
+        }
+        // A link that vouches for no passkey (an account created by an operator): it proves
+        // the address, and no pending passkey is proven by it.
+        None => credentials::discard_pending(&tx, link.user_id).await?,
     }
     users::mark_verified(&tx, link.user_id, now).await?;
     tx.commit().await?;

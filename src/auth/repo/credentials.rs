@@ -136,13 +136,22 @@ pub async fn promote(
     if n != 1 {
         return Ok(false);
     }
+    discard_pending(client, user_id).await?;
+    Ok(true)
+}
+
+/// Deletes every pending passkey of the user (with their links and unsent emails).
+pub async fn discard_pending(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<(), StorageError> {
     client
         .execute(
             "DELETE FROM webauthn_credentials WHERE user_id = $1 AND pending",
             &[&user_id],
         )
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Records a use; writes the passkey back when its counter or backup state changed.
