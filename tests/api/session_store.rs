@@ -69,3 +69,36 @@ async fn user_id(app: &crate::helpers::TestApp, email: &str) -> uuid::Uuid {
         .unwrap()
         .get(0)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_cookie_is_refused_without_asking_the_database() {
+    let app = spawn_app().await;
+    let real = app.sign_in("ada@example.com", false).await;
+    let value = real.cookie.trim_start_matches("session=").to_owned();
+    assert_eq!(value.len(), 64, "256 random bits and a 128-bit tag");
+    // Right shape, wrong tag: the last character of the tag changed.
+    let mut tampered = value.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let forged = format!("{}AAAAAAAAAAAAAAAAAAAAA", &value[..43]);
+
+    // With the sessions table locked, any lookup would hang: forgeries are answered anyway.
+    let mut blocker = app.db.client().await;
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    for cookie in [tampered, forged] {
+        let response = app
+            .client
+            .get(app.url("/api/auth/session"))
+            .header("cookie", format!("session={cookie}"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .expect("answered without waiting for the lock");
+        assert_eq!(response.status(), 401);
+    }
+    tx.rollback().await.unwrap();
+}

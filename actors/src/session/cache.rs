@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::{store, IssuedSession, NewSession, SessionError, SessionInfo, SessionPolicy};
 use super::{SessionSummary, TOKEN_PURPOSE};
 use crate::clock::SharedClock;
-use crate::token::{self, TokenHasher};
+use crate::token::TokenHasher;
 
 /// Cache entries beyond this are dropped wholesale (they are re-read on demand).
 const MAX_CACHED: usize = 50_000;
@@ -70,7 +70,7 @@ impl Shared {
         id: Uuid,
         new: NewSession,
     ) -> Result<IssuedSession, SessionError> {
-        let token = token::mint();
+        let token = self.hasher.mint_sealed(TOKEN_PURPOSE);
         let token_hash = self.hasher.digest(TOKEN_PURPOSE, token.expose_secret());
         let now = self.clock.now();
         let absolute_expires_at = now + self.policy.absolute;
@@ -113,7 +113,8 @@ impl Shared {
         self: &Arc<Self>,
         token: &str,
     ) -> Result<Option<SessionInfo>, SessionError> {
-        if !token::well_formed(token) {
+        // Forged or malformed: refused without a lookup.
+        if !self.hasher.is_sealed(TOKEN_PURPOSE, token) {
             return Ok(None);
         }
         let now = self.clock.now();
@@ -250,11 +251,6 @@ impl Shared {
 
     pub(super) async fn list(&self, user_id: Uuid) -> Result<Vec<SessionSummary>, SessionError> {
         store::list(&self.pool, user_id, self.clock.now()).await
-    }
-
-    /// How many sessions are cached (diagnostics, tests).
-    pub(super) fn cached(&self) -> usize {
-        self.cache.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 

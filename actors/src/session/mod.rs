@@ -112,8 +112,6 @@ pub enum SessionMsg {
     },
     /// From the LISTEN connection: another process revoked something.
     Notified(Notice),
-    /// How many sessions are cached (diagnostics, tests).
-    Cached(RpcReplyPort<usize>),
     /// Test-only: panic, to exercise supervision.
     #[cfg(feature = "testing")]
     Fault,
@@ -183,9 +181,6 @@ impl Actor for SessionStore {
                 }
             }
             SessionMsg::Notified(Notice::Resync) => state.shared.clear(),
-            SessionMsg::Cached(reply) => {
-                let _ = reply.send(state.shared.cached());
-            }
             #[cfg(feature = "testing")]
             SessionMsg::Fault => panic!("fault injected into the session store"),
         }
