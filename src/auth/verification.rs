@@ -90,22 +90,25 @@ pub async fn resend_verification(accounts: &Accounts, email: &str) -> Result<(),
         return Ok(());
     };
     let now = accounts.now();
-    let client = accounts.pool.get().await?;
-    let Some(user) = users::by_email(&client, &email).await? else {
+    let mut client = accounts.pool.get().await?;
+    // One resend per address at a time, so concurrent ones cannot all pass the limit.
+    let tx = client.transaction().await?;
+    verifications::lock_address(&tx, email.as_str()).await?;
+    let Some(user) = users::by_email(&tx, &email).await? else {
         return Ok(());
     };
     if !user.is_unclaimed() {
         return Ok(());
     }
-    let Some(pending) = credentials::newest_pending(&client, user.id).await? else {
+    let Some(pending) = credentials::newest_pending(&tx, user.id).await? else {
         return Ok(());
     };
     let since = now - chrono::Duration::hours(1);
-    if verifications::recent_to(&client, email.as_str(), since).await?
-        < RESENDS_PER_ADDRESS_PER_HOUR
-    {
-        verifications::enqueue(&client, user.id, email.as_str(), pending, now).await?;
-        accounts.actors.mailer.wake();
+    if verifications::recent_to(&tx, email.as_str(), since).await? >= RESENDS_PER_ADDRESS_PER_HOUR {
+        return Ok(());
     }
+    verifications::enqueue(&tx, user.id, email.as_str(), pending, now).await?;
+    tx.commit().await?;
+    accounts.actors.mailer.wake();
     Ok(())
 }

@@ -197,3 +197,35 @@ async fn an_invitation_bound_to_an_address_registers_that_address_only() {
     .await;
     assert_eq!(response.status(), 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_answers_before_it_looks_anything_up() {
+    let smtp = SmtpServer::start().await;
+    let app = spawn(&smtp).await;
+    let mut key = authenticator();
+    register(&app, &mut key, EMAIL).await;
+    let first = smtp.verification_token(EMAIL, 0).await;
+
+    // With the accounts locked, a lookup on the request path would hang the answer.
+    let mut blocker = app.db.client().await;
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    for email in [EMAIL, "nobody@example.com"] {
+        let response = app
+            .client
+            .post(app.url("/api/auth/email/resend"))
+            .header("origin", crate::helpers::ORIGIN)
+            .json(&json!({ "email": email }))
+            .timeout(std::time::Duration::from_secs(2))
+            .send()
+            .await
+            .expect("answered at once");
+        assert_eq!(response.status(), 202);
+    }
+    tx.rollback().await.unwrap();
+    // The work happens afterwards: the unverified account gets its second link.
+    let second = second_token(&smtp, &first).await;
+    assert_eq!(verify(&app, &second).await.status(), 200);
+}

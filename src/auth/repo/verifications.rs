@@ -26,6 +26,20 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Serialises, until the transaction ends, everyone queueing email to `recipient`.
+pub async fn lock_address(
+    client: &impl GenericClient,
+    recipient: &str,
+) -> Result<(), StorageError> {
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('email_outbox:' || $1, 0))",
+            &[&recipient],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Verification emails queued for `recipient` since `since` (the per-address resend limit).
 pub async fn recent_to(
     client: &impl GenericClient,
