@@ -1,12 +1,13 @@
 //! The session store: the one owner of sessions. It issues, validates, rolls and revokes them,
 //! and caches validated ones so most requests never touch the database.
 //!
-//! The actor owns the cache ([`cache::Shared`]) and the LISTEN connection that evicts from it;
+//! The actor owns the cache (`cache::Shared`) and the LISTEN connection that evicts from it;
 //! [`SessionClient`] runs each operation in the caller's task against that cache, so a
 //! validation never queues behind another request's database round trip, and a cache hit
 //! involves neither I/O nor the mailbox.
 //!
-//! A session is a 256-bit token in the `session` cookie; the database holds only its HMAC. It
+//! A session is a 256-bit random token plus a 128-bit tag (so a forged cookie is refused before
+//! any lookup) in the `session` cookie; the database holds only its HMAC. It
 //! expires after 12 hours idle (the idle deadline is rolled forward, written at most once a
 //! minute) and 7 days after sign-in whatever happens. A revocation is committed with a
 //! `pg_notify`, and every process's store evicts the session from its cache when the
