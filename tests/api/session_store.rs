@@ -102,3 +102,52 @@ async fn a_forged_cookie_is_refused_without_asking_the_database() {
     }
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_audit_trail_a_logout_changes_nothing() {
+    // A long backoff keeps the audit writer down for the whole test.
+    let app = crate::helpers::spawn_app_with(&[("SUPERVISOR_BACKOFF_MS", "60000")]).await;
+    let ada = app.sign_in("ada@example.com", false).await;
+    let other = app
+        .session_for(user_id(&app, "ada@example.com").await, "ada@example.com")
+        .await;
+    let audit = app.app().actors().audit.slot().clone();
+    audit
+        .get()
+        .unwrap()
+        .send_message(raptor_actors::audit::AuditMsg::Fault)
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the audit writer is down",
+        || async { (!audit.is_up()).then_some(()) },
+    )
+    .await;
+
+    let logout = app
+        .authed(reqwest::Method::POST, "/api/auth/logout", &ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 503);
+    let others = app
+        .authed(reqwest::Method::DELETE, "/api/auth/sessions", &ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(others.status(), 503);
+    for session in [&ada, &other] {
+        let still = app
+            .authed(reqwest::Method::GET, "/api/auth/session", session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(still.status(), 200, "no revocation without its audit row");
+    }
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL")
+            .await,
+        0
+    );
+}
