@@ -92,7 +92,7 @@ impl Application {
                 resend_limiter,
                 compare_limiter,
                 market_data_feed: crate::market_data::feed_key(&settings).into(),
-                webauthn: crate::auth::passkeys::relying_party(&settings)?.map(Arc::new),
+                webauthn: crate::auth::relying_party::relying_party(&settings)?.map(Arc::new),
                 clock: clock.clone(),
                 session_policy: SessionPolicy::default(),
                 started_at: std::time::Instant::now(),

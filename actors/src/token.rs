@@ -52,6 +52,59 @@ impl TokenHasher {
     }
 }
 
+/// Random bytes in a sealed token, and the tag's length.
+const SEALED_RANDOM: usize = 32;
+const SEAL_TAG: usize = 16;
+
+impl TokenHasher {
+    /// A token that proves it was minted here: 256 random bits followed by a 128-bit HMAC tag
+    /// over them (under the current key), base64url, 64 characters. Shown once, never stored.
+    pub fn mint_sealed(&self, purpose: &str) -> SecretString {
+        let mut bytes = [0u8; SEALED_RANDOM + SEAL_TAG];
+        bytes[..SEALED_RANDOM].copy_from_slice(&rand::random::<[u8; SEALED_RANDOM]>());
+        let tag = seal_mac(
+            self.current.expose_secret(),
+            purpose,
+            &bytes[..SEALED_RANDOM],
+        )
+        .finalize()
+        .into_bytes();
+        bytes[SEALED_RANDOM..].copy_from_slice(&tag[..SEAL_TAG]);
+        SecretString::from(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Whether `token` was minted by [`mint_sealed`](Self::mint_sealed) for `purpose` under the
+    /// current or the previous key. Checked in constant time, with no lookup: a forged token is
+    /// refused before any storage is asked.
+    pub fn is_sealed(&self, purpose: &str, token: &str) -> bool {
+        if token.len() != 64 {
+            return false;
+        }
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(token) else {
+            return false;
+        };
+        if bytes.len() != SEALED_RANDOM + SEAL_TAG {
+            return false;
+        }
+        let (random, tag) = bytes.split_at(SEALED_RANDOM);
+        let keys = std::iter::once(&self.current).chain(self.previous.as_ref());
+        keys.into_iter().any(|key| {
+            seal_mac(key.expose_secret(), purpose, random)
+                .verify_truncated_left(tag)
+                .is_ok()
+        })
+    }
+}
+
+fn seal_mac(key: &[u8], purpose: &str, random: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(b"seal\0");
+    mac.update(purpose.as_bytes());
+    mac.update(b"\0");
+    mac.update(random);
+    mac
+}
+
 fn hmac_hex(key: &[u8], purpose: &str, token: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(purpose.as_bytes());
@@ -89,5 +142,24 @@ mod tests {
         assert_ne!(old.digest("email", token.expose_secret()), stored);
         assert!(well_formed(token.expose_secret()));
         assert!(!well_formed("short"));
+    }
+
+    #[test]
+    fn sealed_tokens_verify_under_either_key_and_forgeries_do_not() {
+        let old = TokenHasher::new(key("old-key"), None);
+        let rotated = TokenHasher::new(key("new-key"), Some(key("old-key")));
+        let other = TokenHasher::new(key("other-key"), None);
+        let sealed = old.mint_sealed("session");
+        let sealed = sealed.expose_secret();
+        assert_eq!(sealed.len(), 64);
+        assert!(old.is_sealed("session", sealed));
+        assert!(rotated.is_sealed("session", sealed));
+        assert!(!other.is_sealed("session", sealed));
+        assert!(!old.is_sealed("email", sealed));
+        let mut tampered = sealed.to_owned().into_bytes();
+        tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
+        assert!(!old.is_sealed("session", std::str::from_utf8(&tampered).unwrap()));
+        assert!(!old.is_sealed("session", mint().expose_secret()));
+        assert!(!old.is_sealed("session", "some-token"));
     }
 }

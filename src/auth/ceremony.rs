@@ -1,92 +1,68 @@
-//! Server-side ceremony state: stored between `…/options` and `…/verify`, deleted on first use
-//! (webauthn-rs does not consume it), refused after five minutes.
+//! Starting a passkey-creation ceremony, written once for the two places that create passkeys:
+//! an invitation's sign-up and a signed-in person adding a passkey. The challenge asks for a
+//! discoverable credential, excludes the passkeys the account already has, and its state is
+//! stored server-side (single use, five minutes) for the matching `…/verify`.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
+use webauthn_rs::prelude::{CreationChallengeResponse, CredentialID, WebauthnError};
+use webauthn_rs::Webauthn;
 
-pub const TTL: chrono::Duration = chrono::Duration::minutes(5);
+use super::relying_party::require_resident_key;
+use super::repo::ceremonies;
+use crate::db::StorageError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Registration,
-    Authentication,
-    Discoverable,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Registration => "registration",
-            Kind::Authentication => "authentication",
-            Kind::Discoverable => "discoverable",
-        }
-    }
-}
-
-/// A ceremony taken out of storage: it can no longer be used again.
+/// A creation ceremony handed to the browser.
 #[derive(Debug)]
-pub struct Taken {
-    pub kind: Kind,
-    pub user_id: Option<Uuid>,
-    pub email: Option<String>,
+pub struct CreationOptions {
+    pub ceremony_id: Uuid,
+    pub challenge: CreationChallengeResponse,
+}
+
+/// Whose passkey the ceremony creates.
+pub struct Creation<'a> {
+    pub user_id: Uuid,
+    pub email: &'a str,
+    /// Credentials the authenticator must not create again.
+    pub exclude: Vec<CredentialID>,
+    /// The invitation of a sign-up; `None` when a signed-in person adds a passkey.
     pub bootstrap_token_id: Option<Uuid>,
-    pub state: serde_json::Value,
 }
 
-pub struct New<'a> {
-    pub kind: Kind,
-    pub user_id: Option<Uuid>,
-    pub email: Option<&'a str>,
-    pub bootstrap_token_id: Option<Uuid>,
-    pub state: serde_json::Value,
+/// The ceremony could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the relying party refused to start a ceremony: {0}")]
+    Library(#[from] WebauthnError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
-pub async fn create(
+/// Starts a creation ceremony and stores its state.
+pub async fn start_creation(
     client: &impl GenericClient,
-    new: New<'_>,
+    webauthn: &Webauthn,
+    creation: Creation<'_>,
     now: DateTime<Utc>,
-) -> Result<Uuid, tokio_postgres::Error> {
-    let id = Uuid::new_v4();
-    client
-        .execute(
-            "INSERT INTO ceremonies (id, kind, user_id, email, bootstrap_token_id, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[&id, &new.kind.as_str(), &new.user_id, &new.email, &new.bootstrap_token_id, &new.state, &now, &(now + TTL)],
-        )
-        .await?;
-    Ok(id)
-}
-
-/// Deletes and returns the ceremony if it exists, is one of `kinds`, and has not expired. A
-/// ceremony of another kind is left alone; an expired one is deleted and refused.
-pub async fn take(
-    client: &impl GenericClient,
-    id: Uuid,
-    kinds: &[Kind],
-    now: DateTime<Utc>,
-) -> Result<Option<Taken>, tokio_postgres::Error> {
-    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-    let row = client
-        .query_opt(
-            "DELETE FROM ceremonies WHERE id = $1 AND kind = ANY($2) \
-             RETURNING kind, user_id, email, bootstrap_token_id, state, expires_at",
-            &[&id, &kinds],
-        )
-        .await?;
-    Ok(row.and_then(|r| {
-        let expires_at: DateTime<Utc> = r.get(5);
-        let kind = match r.get::<_, &str>(0) {
-            "registration" => Kind::Registration,
-            "authentication" => Kind::Authentication,
-            _ => Kind::Discoverable,
-        };
-        (now < expires_at).then(|| Taken {
-            kind,
-            user_id: r.get(1),
-            email: r.get(2),
-            bootstrap_token_id: r.get(3),
-            state: r.get(4),
-        })
-    }))
+) -> Result<CreationOptions, StartError> {
+    let (mut challenge, registration) = webauthn.start_passkey_registration(
+        creation.user_id,
+        creation.email,
+        creation.email,
+        Some(creation.exclude),
+    )?;
+    require_resident_key(&mut challenge);
+    let new = ceremonies::New {
+        kind: ceremonies::Kind::Registration,
+        user_id: Some(creation.user_id),
+        email: Some(creation.email),
+        bootstrap_token_id: creation.bootstrap_token_id,
+        state: serde_json::to_value(&registration).expect("ceremony state serialises"),
+    };
+    let ceremony_id = ceremonies::create(client, new, now).await?;
+    Ok(CreationOptions {
+        ceremony_id,
+        challenge,
+    })
 }

@@ -1,54 +1,196 @@
-//! The relying party: webauthn-rs configured from `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME` and
-//! `WEBAUTHN_ORIGIN`, plus the adjustments Raptor makes to its ceremonies.
+//! A signed-in person's passkeys: [`list_passkeys`], [`start_adding_passkey`],
+//! [`finish_adding_passkey`], [`rename_passkey`] and [`remove_passkey`] — never the last one,
+//! which would lock the account out.
 
-use webauthn_rs::prelude::{CreationChallengeResponse, Url};
-use webauthn_rs::{Webauthn, WebauthnBuilder};
-use webauthn_rs_proto::ResidentKeyRequirement;
+use raptor_actors::audit::AppendError;
+use raptor_actors::session::SessionInfo;
+use uuid::Uuid;
+use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, WebauthnError};
 
-use crate::settings::{ConfigError, Settings};
+use super::ceremony::{self, CreationOptions, StartError};
+use super::repo::credentials::{self, PasskeyInfo};
+use super::repo::{ceremonies, users};
+use super::{storage_errors, Accounts, PasskeysNotConfigured, Requester};
+use crate::audit::AuditEvent;
+use crate::db::StorageError;
 
-/// The relying party, or `None` when passkeys are not configured (auth routes then answer 503).
-pub fn relying_party(settings: &Settings) -> Result<Option<Webauthn>, ConfigError> {
-    let w = &settings.webauthn;
-    let (Some(rp_id), Some(origin)) = (&w.rp_id, &w.origin) else {
-        if settings.app_env.is_deployed() {
-            let missing = if w.rp_id.is_none() {
-                "WEBAUTHN_RP_ID"
-            } else {
-                "WEBAUTHN_ORIGIN"
-            };
-            return Err(ConfigError {
-                variable: missing,
-                problem: "is required".into(),
-            });
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    #[error(transparent)]
+    NotConfigured(#[from] PasskeysNotConfigured),
+    #[error("a name is 1 to 64 printable characters")]
+    InvalidName,
+    #[error("the ceremony is unknown, used, expired or not this account's")]
+    InvalidCeremony,
+    #[error("the authenticator's answer was refused: {0}")]
+    CredentialRefused(WebauthnError),
+    #[error("this authenticator credential is registered already")]
+    CredentialExists,
+    #[error("no such passkey of yours")]
+    NotFound,
+    #[error("the last passkey cannot be removed")]
+    LastPasskey,
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Audit(#[from] AppendError),
+}
+storage_errors!(PasskeyError);
+
+/// A passkey's display name: trimmed, 1 to 64 printable characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyName(String);
+
+impl PasskeyName {
+    pub fn parse(raw: &str) -> Result<Self, PasskeyError> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(PasskeyError::InvalidName);
         }
-        return Ok(None);
-    };
-    let fail = |variable, problem: &str| ConfigError {
-        variable,
-        problem: problem.to_owned(),
-    };
-    let origin = Url::parse(origin).map_err(|_| fail("WEBAUTHN_ORIGIN", "is not a URL"))?;
-    let builder = WebauthnBuilder::new(rp_id, &origin)
-        .map_err(|_| {
-            fail(
-                "WEBAUTHN_RP_ID",
-                "must be a domain that WEBAUTHN_ORIGIN belongs to",
-            )
-        })?
-        .rp_name(w.rp_name.as_deref().unwrap_or("Raxx"));
-    builder
-        .build()
-        .map(Some)
-        .map_err(|_| fail("WEBAUTHN_ORIGIN", "is not usable with WEBAUTHN_RP_ID"))
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Asks for a discoverable credential, so the passkey can later sign in without an email
-/// (autofill). webauthn-rs asks for `residentKey: "discouraged"`, which makes browsers create
-/// non-discoverable credentials. The legacy `requireResidentKey` boolean stays false: browsers
-/// that know `residentKey` follow it, and it is the field the test software authenticator reads.
-pub fn require_resident_key(ccr: &mut CreationChallengeResponse) {
-    if let Some(selection) = ccr.public_key.authenticator_selection.as_mut() {
-        selection.resident_key = Some(ResidentKeyRequirement::Required);
+impl Default for PasskeyName {
+    fn default() -> Self {
+        Self("Passkey".to_owned())
     }
+}
+
+pub async fn list_passkeys(
+    accounts: &Accounts,
+    me: &SessionInfo,
+) -> Result<Vec<PasskeyInfo>, PasskeyError> {
+    Ok(credentials::list(&accounts.pool.get().await?, me.user_id).await?)
+}
+
+/// `passkeys/options`: a creation ceremony for the signed-in account that excludes the passkeys
+/// it already has.
+pub async fn start_adding_passkey(
+    accounts: &Accounts,
+    me: &SessionInfo,
+) -> Result<CreationOptions, PasskeyError> {
+    let webauthn = accounts.webauthn()?;
+    let client = accounts.pool.get().await?;
+    let existing = credentials::of_user(&client, me.user_id).await?;
+    let creation = ceremony::Creation {
+        user_id: me.user_id,
+        email: &me.email,
+        exclude: existing.iter().map(|p| p.cred_id().clone()).collect(),
+        bootstrap_token_id: None,
+    };
+    Ok(ceremony::start_creation(&client, webauthn, creation, accounts.now()).await?)
+}
+
+/// A passkey just added.
+#[derive(Debug)]
+pub struct Added {
+    pub credential_id: String,
+    pub name: PasskeyName,
+}
+
+/// `passkeys/verify`: stores the new passkey on the signed-in account.
+pub async fn finish_adding_passkey(
+    accounts: &Accounts,
+    requester: &Requester,
+    me: &SessionInfo,
+    ceremony_id: Uuid,
+    credential: &RegisterPublicKeyCredential,
+    name: PasskeyName,
+) -> Result<Added, PasskeyError> {
+    let webauthn = accounts.webauthn()?;
+    let now = accounts.now();
+    let passkey = {
+        let client = accounts.pool.get().await?;
+        let kinds = [ceremonies::Kind::Registration];
+        let taken = ceremonies::take(&client, ceremony_id, &kinds, now)
+            .await?
+            .ok_or(PasskeyError::InvalidCeremony)?;
+        // Only a ceremony started by this account for itself (not an invitation's sign-up).
+        if taken.user_id != Some(me.user_id) || taken.bootstrap_token_id.is_some() {
+            return Err(PasskeyError::InvalidCeremony);
+        }
+        let registration: PasskeyRegistration =
+            serde_json::from_value(taken.state).map_err(|_| PasskeyError::InvalidCeremony)?;
+        let passkey = webauthn
+            .finish_passkey_registration(credential, &registration)
+            .map_err(PasskeyError::CredentialRefused)?;
+        if credentials::exists(&client, &credentials::credential_key(&passkey)).await? {
+            return Err(PasskeyError::CredentialExists);
+        }
+        passkey
+    };
+    let credential_id = credentials::credential_key(&passkey);
+    let mut entry = requester.audit(AuditEvent::PasskeyAdd, Some(me.user_id));
+    entry.details = serde_json::json!({ "credential_id": credential_id });
+    accounts.audit(entry).await?;
+    let client = accounts.pool.get().await?;
+    credentials::insert(&client, me.user_id, &passkey, name.as_str(), false, now)
+        .await?
+        .ok_or(PasskeyError::CredentialExists)?;
+    Ok(Added {
+        credential_id,
+        name,
+    })
+}
+
+pub async fn rename_passkey(
+    accounts: &Accounts,
+    requester: &Requester,
+    me: &SessionInfo,
+    id: Uuid,
+    name: &PasskeyName,
+) -> Result<(), PasskeyError> {
+    let credential_id = credentials::owned(&accounts.pool.get().await?, me.user_id, id)
+        .await?
+        .ok_or(PasskeyError::NotFound)?;
+    let mut entry = requester.audit(AuditEvent::PasskeyRename, Some(me.user_id));
+    entry.details = serde_json::json!({ "credential_id": credential_id });
+    accounts.audit(entry).await?;
+    let client = accounts.pool.get().await?;
+    if !credentials::rename(&client, me.user_id, id, name.as_str()).await? {
+        return Err(PasskeyError::NotFound);
+    }
+    Ok(())
+}
+
+/// Removes one of the caller's passkeys unless it is their last.
+pub async fn remove_passkey(
+    accounts: &Accounts,
+    requester: &Requester,
+    me: &SessionInfo,
+    id: Uuid,
+) -> Result<(), PasskeyError> {
+    let credential_id = {
+        let client = accounts.pool.get().await?;
+        let credential_id = credentials::owned(&client, me.user_id, id)
+            .await?
+            .ok_or(PasskeyError::NotFound)?;
+        if credentials::count(&client, me.user_id).await? <= 1 {
+            return Err(PasskeyError::LastPasskey);
+        }
+        credential_id
+    };
+    let mut entry = requester.audit(AuditEvent::PasskeyRemove, Some(me.user_id));
+    entry.details = serde_json::json!({ "credential_id": credential_id });
+    accounts.audit(entry).await?;
+
+    // Re-checked under the user's row lock, so two removals cannot both see "one more left".
+    let mut client = accounts.pool.get().await?;
+    let tx = client.transaction().await?;
+    users::lock(&tx, me.user_id).await?;
+    if credentials::count(&tx, me.user_id).await? <= 1 {
+        return Err(PasskeyError::LastPasskey);
+    }
+    if !credentials::delete(&tx, me.user_id, id).await? {
+        return Err(PasskeyError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
 }

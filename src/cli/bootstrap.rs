@@ -29,16 +29,8 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
         .map(|e| Email::parse(&e))
         .transpose()
         .context("--email is not a valid address")?;
-    let mut client = ctx.pool.get().await.context("cannot reach the database")?;
-    let tx = client.transaction().await?;
-    let created = bootstrap::create(
-        &tx,
-        &ctx.settings.token_hasher(),
-        email.as_ref(),
-        ttl,
-        Utc::now(),
-    )
-    .await?;
+    // Audited first: no stored invitation lacks its row.
+    let created = bootstrap::mint(ttl, Utc::now());
     let mut entry = AuditEvent::BootstrapTokenCreate.entry();
     entry.subject = Some(created.id.to_string());
     entry.details = serde_json::json!({
@@ -46,7 +38,9 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
         "bound_to_email": email.is_some(),
     });
     ctx.audit(entry).await?;
-    tx.commit().await?;
+    let client = ctx.pool.get().await.context("cannot reach the database")?;
+    let hasher = ctx.settings.token_hasher();
+    bootstrap::store(&client, &hasher, &created, email.as_ref(), Utc::now()).await?;
     eprintln!(
         "bootstrap token {} created; expires {}{}. It is shown only once:",
         created.id,

@@ -74,6 +74,15 @@ impl Caller {
         entry.request_id = self.request_id.clone();
         entry
     }
+
+    /// This caller as the accounts domain records it.
+    pub fn requester(&self) -> crate::auth::Requester {
+        crate::auth::Requester {
+            ip_prefix: Some(self.ip_prefix.clone()),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -135,7 +135,7 @@ impl MailerState {
         };
         let token = token::mint();
         let digest = a.hasher.digest(VERIFY_PURPOSE, token.expose_secret());
-        let verification = outbox::store_verification(&tx, row.user_id, &digest, now).await?;
+        let verification = outbox::store_verification(&tx, &row, &digest, now).await?;
         tx.commit().await?;
 
         let link = format!("{}{}", a.verify_link_base, token.expose_secret());

@@ -22,6 +22,8 @@ pub(super) struct Due {
     pub user_id: Uuid,
     pub recipient: String,
     pub attempts: i32,
+    /// The pending passkey this email vouches for (its link completes that registration only).
+    pub registration_id: Option<Uuid>,
 }
 
 /// Claims the next due message until `lease_until`; other mailers skip it meanwhile.
@@ -36,7 +38,7 @@ pub(super) async fn claim_due(
              SELECT id FROM email_outbox \
              WHERE sent_at IS NULL AND next_attempt_at <= $1 AND kind = 'verify_email' AND user_id IS NOT NULL \
              ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, user_id, recipient, attempts",
+             RETURNING id, user_id, recipient, attempts, registration_id",
             &[&now, &lease_until],
         )
         .await?;
@@ -45,20 +47,22 @@ pub(super) async fn claim_due(
         user_id: r.get(1),
         recipient: r.get(2),
         attempts: r.get(3),
+        registration_id: r.get(4),
     }))
 }
 
-/// Stores a verification token's digest; returns the row's id.
+/// Stores a verification token's digest, bound to the email's registration; returns the row's id.
 pub(super) async fn store_verification(
     tx: &impl GenericClient,
-    user_id: Uuid,
+    due: &Due,
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Uuid, OutboxError> {
     let id = Uuid::new_v4();
     tx.execute(
-        "INSERT INTO email_verifications (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&id, &user_id, &token_hash, &now, &(now + VERIFY_TTL)],
+        "INSERT INTO email_verifications (id, user_id, token_hash, created_at, expires_at, registration_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&id, &due.user_id, &token_hash, &now, &(now + VERIFY_TTL), &due.registration_id],
     )
     .await?;
     Ok(id)

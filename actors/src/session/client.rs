@@ -1,10 +1,15 @@
-//! [`SessionClient`]: how handlers and use cases reach the session store, each call with its
-//! deadline built in.
+//! [`SessionClient`]: the only way into the session store. Every call checks that the store is
+//! running (so a store that is down answers "unavailable" at once), then works on the cache the
+//! store published, in the caller's task, within a deadline.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
 use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
 
+use super::cache::Shared;
 use super::{IssuedSession, NewSession, SessionError, SessionInfo, SessionMsg, SessionSummary};
 
 /// A session call failed: the store is down, or it answered with an error.
@@ -20,12 +25,15 @@ pub enum SessionCallError {
 #[derive(Clone)]
 pub struct SessionClient {
     slot: Slot<SessionMsg>,
+    /// The running store's cache, replaced at every (re)start.
+    shared: Arc<RwLock<Option<Arc<Shared>>>>,
 }
 
 impl SessionClient {
     pub(crate) fn new() -> Self {
         Self {
             slot: Slot::new("session store"),
+            shared: Arc::new(RwLock::new(None)),
         }
     }
 
@@ -34,41 +42,65 @@ impl SessionClient {
         &self.slot
     }
 
+    pub(super) fn publish(&self, shared: Arc<Shared>) {
+        *self.shared.write().unwrap_or_else(|e| e.into_inner()) = Some(shared);
+    }
+
+    /// The running store's cache, or unavailable while the store is down.
+    fn store(&self) -> Result<Arc<Shared>, ActorUnavailable> {
+        self.slot.get()?;
+        let unavailable = ActorUnavailable {
+            actor: self.slot.name(),
+        };
+        let shared = self.shared.read().unwrap_or_else(|e| e.into_inner());
+        shared.clone().ok_or(unavailable)
+    }
+
+    /// Runs one operation with the store's deadline.
+    async fn within<T>(
+        &self,
+        work: impl Future<Output = Result<T, SessionError>>,
+    ) -> Result<T, SessionCallError> {
+        match tokio::time::timeout(DEFAULT_CALL_TIMEOUT, work).await {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                tracing::warn!("session store call timed out");
+                Err(ActorUnavailable {
+                    actor: self.slot.name(),
+                }
+                .into())
+            }
+        }
+    }
+
     /// Starts a session for an active user.
     pub async fn issue(&self, new: NewSession) -> Result<IssuedSession, SessionCallError> {
-        Ok(self
-            .slot
-            .ask(
-                |reply| SessionMsg::Issue { new, reply },
-                DEFAULT_CALL_TIMEOUT,
-            )
-            .await??)
+        self.issue_as(Uuid::new_v4(), new).await
     }
 
-    /// The live session behind a cookie token, or `None`.
+    /// Starts a session with an id chosen by the caller (who audited it already).
+    pub async fn issue_as(
+        &self,
+        session_id: Uuid,
+        new: NewSession,
+    ) -> Result<IssuedSession, SessionCallError> {
+        let store = self.store()?;
+        self.within(store.issue(session_id, new)).await
+    }
+
+    /// The live session behind a cookie token, or `None`. A cached session is answered at once.
     pub async fn validate(&self, token: String) -> Result<Option<SessionInfo>, SessionCallError> {
-        Ok(self
-            .slot
-            .ask(
-                |reply| SessionMsg::Validate { token, reply },
-                DEFAULT_CALL_TIMEOUT,
-            )
-            .await??)
+        let store = self.store()?;
+        self.within(store.validate(&token)).await
     }
 
-    /// Ends one of the user's sessions; whether it was live.
+    /// Ends one of the user's sessions on every instance; whether it was live.
     pub async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, SessionCallError> {
-        Ok(self
-            .slot
-            .ask(
-                |reply| SessionMsg::Revoke {
-                    user_id,
-                    session_id,
-                    reply,
-                },
-                DEFAULT_CALL_TIMEOUT,
-            )
-            .await??)
+        let store = self.store()?;
+        let n = self
+            .within(store.revoke(user_id, Some(session_id), None))
+            .await?;
+        Ok(n == 1)
     }
 
     /// Ends every session of the user but `except`; how many.
@@ -77,27 +109,13 @@ impl SessionClient {
         user_id: Uuid,
         except: Option<Uuid>,
     ) -> Result<usize, SessionCallError> {
-        Ok(self
-            .slot
-            .ask(
-                |reply| SessionMsg::RevokeAll {
-                    user_id,
-                    except,
-                    reply,
-                },
-                DEFAULT_CALL_TIMEOUT,
-            )
-            .await??)
+        let store = self.store()?;
+        self.within(store.revoke(user_id, None, except)).await
     }
 
     /// The user's live sessions.
     pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionSummary>, SessionCallError> {
-        Ok(self
-            .slot
-            .ask(
-                |reply| SessionMsg::List { user_id, reply },
-                DEFAULT_CALL_TIMEOUT,
-            )
-            .await??)
+        let store = self.store()?;
+        self.within(store.list(user_id)).await
     }
 }

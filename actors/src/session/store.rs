@@ -124,7 +124,7 @@ pub(super) async fn extend(
 ///
 /// Public for processes without a session store of their own (operator commands): the
 /// notification makes every dyno's store evict the sessions, exactly as a revocation made
-/// through [`SessionMsg::RevokeAll`](super::SessionMsg::RevokeAll) does.
+/// through [`SessionClient::revoke_all`](super::SessionClient::revoke_all) does.
 pub async fn revoke(
     pool: &Pool,
     user_id: Uuid,

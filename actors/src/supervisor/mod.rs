@@ -243,6 +243,7 @@ impl RootState {
                     hasher: a.hasher.clone(),
                     policy: a.session_policy,
                     listen: a.listen.clone(),
+                    client: a.actors.sessions.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, SessionStore, args, supervisor).await?;
                 a.actors.sessions.slot().set(Some(r.clone()));

@@ -1,14 +1,15 @@
 //! Auth routes (SPEC §3–§4): passkey registration and login, email verification, the current
-//! session and signing out.
+//! session, signing out, and a person's own sessions and passkeys. Each handler parses the
+//! request, calls one use case of [`crate::auth`] and shapes the answer; the domain's errors
+//! become HTTP answers in [`errors`].
 
 mod email;
+mod errors;
 mod login;
 mod passkeys;
 mod register;
 mod sessions;
 
-use crate::audit::AuditEvent;
-use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -17,9 +18,12 @@ use axum::Json;
 use axum::Router;
 use raptor_actors::session::SessionInfo;
 use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
 
 use super::extract::{Caller, CurrentSession};
 use super::{cookie, ApiError, AppState};
+use crate::auth::{self, Accounts};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -45,23 +49,28 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn invalid_ceremony() -> ApiError {
-    ApiError::bad_request("the ceremony is unknown, used or expired; start again")
-        .with_code(ErrorCode::InvalidCeremony)
+/// The accounts domain's dependencies, from the app state.
+fn accounts(state: &AppState) -> Accounts {
+    Accounts {
+        pool: state.pool.clone(),
+        actors: state.actors.clone(),
+        hasher: state.hasher(),
+        clock: state.clock.clone(),
+        webauthn: state.webauthn.clone(),
+    }
 }
 
-fn invalid_email() -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorCode::InvalidEmail,
-        "not a valid email address",
-    )
+/// SPEC §4's `…/options` answer: `{ceremony_id, publicKey[, mediation]}`.
+fn options_body(ceremony_id: Uuid, challenge: impl Serialize) -> Json<serde_json::Value> {
+    let mut body = serde_json::to_value(challenge).expect("webauthn options serialise");
+    body["ceremony_id"] = json!(ceremony_id);
+    Json(body)
 }
 
 /// The body of `GET /api/auth/session` and of a successful login.
 #[derive(Debug, Serialize)]
 pub struct SessionBody {
-    pub user_id: uuid::Uuid,
+    pub user_id: Uuid,
     pub email: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
@@ -84,14 +93,9 @@ pub async fn session(CurrentSession(info): CurrentSession) -> Json<SessionBody> 
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,
-    CurrentSession(info): CurrentSession,
+    CurrentSession(me): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (user_id, session_id) = (info.user_id, info.session_id);
-    state.actors.sessions.revoke(user_id, session_id).await?;
-    let mut entry = caller.audit(AuditEvent::Logout);
-    entry.actor_user_id = Some(user_id);
-    entry.subject = Some(session_id.to_string());
-    state.audit(entry).await?;
+    auth::sessions::logout(&accounts(&state), &caller.requester(), &me).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, cookie::clear(&state.settings))],

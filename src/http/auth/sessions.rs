@@ -1,7 +1,6 @@
 //! A signed-in person's sessions: list them, end one, or end all the others
 //! (`GET /api/auth/sessions`, `DELETE /api/auth/sessions/{id}`, `DELETE /api/auth/sessions`).
 
-use crate::audit::AuditEvent;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +8,8 @@ use axum::Json;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::accounts;
+use crate::auth::sessions::{list_sessions, revoke_other_sessions, revoke_session};
 use crate::http::extract::{Caller, CurrentSession};
 use crate::http::{cookie, ApiError, AppState};
 
@@ -16,8 +17,7 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentSession(me): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user_id = me.user_id;
-    let sessions = state.actors.sessions.list(user_id).await?;
+    let sessions = list_sessions(&accounts(&state), &me).await?;
     let sessions: Vec<_> = sessions
         .into_iter()
         .map(|s| {
@@ -42,21 +42,10 @@ pub async fn revoke(
     CurrentSession(me): CurrentSession,
     Path(session_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let user_id = me.user_id;
-    let revoked = state.actors.sessions.revoke(user_id, session_id).await?;
-    if !revoked {
-        return Err(ApiError::not_found());
-    }
-    let mut entry = caller.audit(AuditEvent::SessionRevoke);
-    entry.actor_user_id = Some(user_id);
-    entry.subject = Some(session_id.to_string());
-    state.audit(entry).await?;
+    revoke_session(&accounts(&state), &caller.requester(), &me, session_id).await?;
     if session_id == me.session_id {
-        return Ok((
-            StatusCode::NO_CONTENT,
-            [(header::SET_COOKIE, cookie::clear(&state.settings))],
-        )
-            .into_response());
+        let clear = [(header::SET_COOKIE, cookie::clear(&state.settings))];
+        return Ok((StatusCode::NO_CONTENT, clear).into_response());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -67,11 +56,6 @@ pub async fn revoke_others(
     caller: Caller,
     CurrentSession(me): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (user_id, except) = (me.user_id, Some(me.session_id));
-    let revoked = state.actors.sessions.revoke_all(user_id, except).await?;
-    let mut entry = caller.audit(AuditEvent::SessionRevokeOthers);
-    entry.actor_user_id = Some(user_id);
-    entry.details = json!({ "revoked": revoked });
-    state.audit(entry).await?;
+    let revoked = revoke_other_sessions(&accounts(&state), &caller.requester(), &me).await?;
     Ok(Json(json!({ "revoked": revoked })))
 }

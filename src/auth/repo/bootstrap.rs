@@ -7,7 +7,8 @@ use raptor_actors::token::{self, TokenHasher};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::Email;
+use crate::auth::Email;
+use crate::db::StorageError;
 
 const PURPOSE: &str = "bootstrap";
 
@@ -24,21 +25,41 @@ pub async fn create(
     email: Option<&Email>,
     ttl: chrono::Duration,
     now: DateTime<Utc>,
-) -> Result<Created, tokio_postgres::Error> {
-    let id = Uuid::new_v4();
-    let token = token::mint();
-    let expires_at = now + ttl;
+) -> Result<Created, StorageError> {
+    let created = mint(ttl, now);
+    store(client, hasher, &created, email, now).await?;
+    Ok(created)
+}
+
+/// A new invitation, not stored yet (so its creation can be audited first).
+pub fn mint(ttl: chrono::Duration, now: DateTime<Utc>) -> Created {
+    Created {
+        id: Uuid::new_v4(),
+        token: token::mint(),
+        expires_at: now + ttl,
+    }
+}
+
+/// Stores a minted invitation (its HMAC only).
+pub async fn store(
+    client: &impl GenericClient,
+    hasher: &TokenHasher,
+    created: &Created,
+    email: Option<&Email>,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let Created {
+        id,
+        token,
+        expires_at,
+    } = created;
     client
         .execute(
             "INSERT INTO bootstrap_tokens (id, token_hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
             &[&id, &hasher.digest(PURPOSE, token.expose_secret()), &email.map(Email::as_str), &now, &expires_at],
         )
         .await?;
-    Ok(Created {
-        id,
-        token,
-        expires_at,
-    })
+    Ok(())
 }
 
 /// The id of an unused, unexpired token that may register `email`.
@@ -48,7 +69,7 @@ pub async fn find_usable(
     raw: &str,
     email: &Email,
     now: DateTime<Utc>,
-) -> Result<Option<Uuid>, tokio_postgres::Error> {
+) -> Result<Option<Uuid>, StorageError> {
     if !token::well_formed(raw) {
         return Ok(None);
     }
@@ -68,7 +89,7 @@ pub async fn consume(
     id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<bool, tokio_postgres::Error> {
+) -> Result<bool, StorageError> {
     let n = client
         .execute(
             "UPDATE bootstrap_tokens SET used_at = $3, used_by = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $3",

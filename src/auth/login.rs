@@ -1,0 +1,217 @@
+//! Passkey sign-in: [`start_login`] and [`finish_login`].
+//!
+//! With the email of an account that has passkeys, the challenge lists them; otherwise (no
+//! email, or an address with no account) it is a discoverable challenge the browser answers
+//! with any passkey for this site (autofill). Finishing refuses pending passkeys, unverified and
+//! deleted accounts, and counter regressions (a possibly cloned authenticator), audits every
+//! refusal, and on success starts a fresh session.
+
+use raptor_actors::audit::{AppendError, AuditEntry};
+use raptor_actors::session::{IssuedSession, NewSession, SessionCallError};
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    AuthenticationResult, DiscoverableAuthentication, PasskeyAuthentication, PublicKeyCredential,
+    RequestChallengeResponse, WebauthnError,
+};
+use webauthn_rs::Webauthn;
+
+use super::repo::{ceremonies, credentials, users};
+use super::{storage_errors, Accounts, Email, PasskeysNotConfigured, Requester};
+use crate::audit::AuditEvent;
+use crate::db::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error(transparent)]
+    NotConfigured(#[from] PasskeysNotConfigured),
+    #[error("the ceremony is unknown, used or expired")]
+    InvalidCeremony,
+    /// Unknown credential, refused assertion, counter regression, deleted account: one answer.
+    #[error("the passkey could not be verified")]
+    Failed,
+    #[error("the account's email address is not verified yet")]
+    EmailNotVerified,
+    #[error("the relying party refused to start a ceremony: {0}")]
+    Library(#[from] WebauthnError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Audit(#[from] AppendError),
+    #[error(transparent)]
+    Session(#[from] SessionCallError),
+}
+storage_errors!(LoginError);
+
+/// A sign-in ceremony handed to the browser.
+#[derive(Debug)]
+pub struct RequestOptions {
+    pub ceremony_id: Uuid,
+    pub challenge: RequestChallengeResponse,
+}
+
+/// `login/options`.
+pub async fn start_login(
+    accounts: &Accounts,
+    email: Option<&str>,
+) -> Result<RequestOptions, LoginError> {
+    let webauthn = accounts.webauthn()?;
+    let now = accounts.now();
+    let client = accounts.pool.get().await?;
+    let account = match email.map(Email::parse) {
+        Some(Ok(email)) => users::by_email(&client, &email).await?,
+        Some(Err(_)) | None => None,
+    };
+    let passkeys = match &account {
+        Some(user) if !user.deleted => credentials::of_user(&client, user.id).await?,
+        _ => Vec::new(),
+    };
+    let (new, challenge) = match account {
+        Some(user) if !passkeys.is_empty() => {
+            let (challenge, auth) = webauthn.start_passkey_authentication(&passkeys)?;
+            let new = ceremony(ceremonies::Kind::Authentication, Some(user.id), &auth);
+            (new, challenge)
+        }
+        _ => {
+            let (challenge, auth) = webauthn.start_discoverable_authentication()?;
+            (
+                ceremony(ceremonies::Kind::Discoverable, None, &auth),
+                challenge,
+            )
+        }
+    };
+    let ceremony_id = ceremonies::create(&client, new, now).await?;
+    Ok(RequestOptions {
+        ceremony_id,
+        challenge,
+    })
+}
+
+fn ceremony(
+    kind: ceremonies::Kind,
+    user_id: Option<Uuid>,
+    state: &impl serde::Serialize,
+) -> ceremonies::New<'static> {
+    ceremonies::New {
+        kind,
+        user_id,
+        email: None,
+        bootstrap_token_id: None,
+        state: serde_json::to_value(state).expect("ceremony state serialises"),
+    }
+}
+
+/// `login/verify`: checks the assertion and starts a session.
+pub async fn finish_login(
+    accounts: &Accounts,
+    requester: &Requester,
+    ceremony_id: Uuid,
+    credential: &PublicKeyCredential,
+) -> Result<IssuedSession, LoginError> {
+    let webauthn = accounts.webauthn()?;
+    let now = accounts.now();
+    let credential_id = credentials::base64url(credential.get_credential_id());
+    let (outcome, stored, user) = {
+        let client = accounts.pool.get().await?;
+        let kinds = [
+            ceremonies::Kind::Authentication,
+            ceremonies::Kind::Discoverable,
+        ];
+        let taken = ceremonies::take(&client, ceremony_id, &kinds, now)
+            .await?
+            .ok_or(LoginError::InvalidCeremony)?;
+        let stored = credentials::by_credential_id(&client, &credential_id).await?;
+        let outcome = check_assertion(webauthn, taken, stored.as_ref(), credential)?;
+        let user = match &outcome {
+            Ok((user_id, _)) => users::by_id(&client, *user_id).await?,
+            Err(_) => None,
+        };
+        (outcome, stored, user)
+    };
+    let known_user = stored.as_ref().map(|s| s.user_id);
+    let fail = |reason: &str| failure(requester, known_user, reason);
+    let (user_id, result) = match outcome {
+        Ok(ok) => ok,
+        Err(WebauthnError::CredentialPossibleCompromise) => {
+            let mut entry = fail("counter_regression");
+            entry.event = AuditEvent::LoginCounterRegression.as_str();
+            entry.subject = Some(credential_id);
+            accounts.audit(entry).await?;
+            return Err(LoginError::Failed);
+        }
+        Err(error) => {
+            tracing::info!(%error, "login assertion refused");
+            accounts.audit(fail("assertion_refused")).await?;
+            return Err(LoginError::Failed);
+        }
+    };
+    let pending = stored.as_ref().is_some_and(|s| s.pending);
+    match user {
+        Some(u) if u.deleted => {
+            accounts.audit(fail("account_deleted")).await?;
+            return Err(LoginError::Failed);
+        }
+        Some(u) if !u.verified || pending => {
+            accounts.audit(fail("email_not_verified")).await?;
+            return Err(LoginError::EmailNotVerified);
+        }
+        Some(_) => {}
+        None => return Err(LoginError::Failed),
+    }
+
+    let session_id = Uuid::new_v4();
+    let mut entry = requester.audit(AuditEvent::LoginSuccess, Some(user_id));
+    entry.subject = Some(session_id.to_string());
+    accounts.audit(entry).await?;
+    if let Some(mut s) = stored {
+        let changed = s.passkey.update_credential(&result) == Some(true);
+        credentials::record_use(&accounts.pool.get().await?, &s.passkey, changed, now).await?;
+    }
+    let new = NewSession {
+        user_id,
+        ip_prefix: requester.ip_prefix.clone(),
+        user_agent: requester.user_agent.clone(),
+    };
+    Ok(accounts.actors.sessions.issue_as(session_id, new).await?)
+}
+
+/// Which account this credential may sign in to, and the library's verdict on the assertion.
+/// The outer error is a ceremony whose stored state is unreadable.
+fn check_assertion(
+    webauthn: &Webauthn,
+    taken: ceremonies::Taken,
+    stored: Option<&credentials::Stored>,
+    credential: &PublicKeyCredential,
+) -> Result<Result<(Uuid, AuthenticationResult), WebauthnError>, LoginError> {
+    let invalid = |_| LoginError::InvalidCeremony;
+    Ok(match taken.kind {
+        ceremonies::Kind::Authentication => {
+            let auth: PasskeyAuthentication =
+                serde_json::from_value(taken.state).map_err(invalid)?;
+            match (taken.user_id, stored) {
+                (Some(expected), Some(s)) if s.user_id == expected => webauthn
+                    .finish_passkey_authentication(credential, &auth)
+                    .map(|r| (expected, r)),
+                _ => Err(WebauthnError::CredentialNotFound),
+            }
+        }
+        _ => {
+            let auth: DiscoverableAuthentication =
+                serde_json::from_value(taken.state).map_err(invalid)?;
+            let claimed = webauthn
+                .identify_discoverable_authentication(credential)
+                .map(|(user, _)| user);
+            match (claimed, stored) {
+                (Ok(user), Some(s)) if s.user_id == user => webauthn
+                    .finish_discoverable_authentication_v2(credential, auth, &s.passkey)
+                    .map(|r| (user, r)),
+                _ => Err(WebauthnError::CredentialNotFound),
+            }
+        }
+    })
+}
+
+fn failure(requester: &Requester, user: Option<Uuid>, reason: &str) -> AuditEntry {
+    let mut entry = requester.audit(AuditEvent::LoginFailure, user);
+    entry.details = serde_json::json!({ "reason": reason });
+    entry
+}
