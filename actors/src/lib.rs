@@ -6,6 +6,7 @@
 //! "unavailable" at once instead of hanging the request.
 
 pub mod acceptor;
+mod alpaca_http;
 pub mod audit;
 pub mod broker;
 pub mod clock;

@@ -11,9 +11,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -23,8 +22,6 @@ use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Longest refusal message passed on to a client.
 const MAX_MESSAGE_CHARS: usize = 300;
-/// Connecting never takes longer than this, whatever the request timeout.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The client to one Alpaca paper account.
 #[derive(Clone)]
@@ -46,18 +43,7 @@ impl AlpacaClient {
         let (Some(key), Some(secret)) = (&config.api_key, &config.api_secret) else {
             return Err("credentials not configured".into());
         };
-        let mut headers = HeaderMap::new();
-        headers.insert("APCA-API-KEY-ID", sensitive(key)?);
-        headers.insert("APCA-API-SECRET-KEY", sensitive(secret)?);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(config.request_timeout.min(MAX_CONNECT_TIMEOUT))
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("raptor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| "the HTTP client cannot be built")?;
+        let http = crate::alpaca_http::client(key, secret, config.request_timeout)?;
         Ok(Self { http, base })
     }
 
@@ -161,12 +147,6 @@ impl AlpacaClient {
 }
 
 /// A header value that is never printed.
-fn sensitive(secret: &SecretString) -> Result<HeaderValue, String> {
-    let mut value = HeaderValue::from_str(secret.expose_secret())
-        .map_err(|_| "the credentials hold characters a header cannot carry")?;
-    value.set_sensitive(true);
-    Ok(value)
-}
 
 /// Sends one request; the error never carries the URL or a header.
 async fn send(request: reqwest::RequestBuilder) -> Result<(StatusCode, String), BrokerError> {

@@ -9,9 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -23,8 +21,6 @@ use crate::outbound::{Lane, OutboundBudget};
 const PAGE_LIMIT: usize = 10_000;
 /// Longest refusal message passed on to a client.
 const MAX_MESSAGE_CHARS: usize = 300;
-/// Connecting never takes longer than this, whatever the request timeout.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retry-After when Alpaca's 429 does not say.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
@@ -48,18 +44,7 @@ impl DataClient {
             return Err("not configured for Alpaca".into());
         };
         let base = Url::parse(base_url).map_err(|_| "the data URL is not a URL")?;
-        let mut headers = HeaderMap::new();
-        headers.insert("APCA-API-KEY-ID", sensitive(api_key)?);
-        headers.insert("APCA-API-SECRET-KEY", sensitive(api_secret)?);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(config.request_timeout.min(MAX_CONNECT_TIMEOUT))
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("raptor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|_| "the HTTP client cannot be built")?;
+        let http = crate::alpaca_http::client(api_key, api_secret, config.request_timeout)?;
         Ok(Self {
             http,
             base,
@@ -257,11 +242,4 @@ fn message_of(body: &str) -> String {
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
-fn sensitive(secret: &SecretString) -> Result<HeaderValue, String> {
-    let mut value = HeaderValue::from_str(secret.expose_secret())
-        .map_err(|_| "a credential is not a valid header value")?;
-    value.set_sensitive(true);
-    Ok(value)
 }

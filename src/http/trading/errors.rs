@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::http::error::ErrorCode;
 use crate::http::ApiError;
-use crate::input::InvalidInput;
 use crate::trading::error::{CancelError, ReadError, ReadinessError, SubmitError};
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
 
@@ -103,7 +102,9 @@ impl From<ReadinessError> for ApiError {
 impl From<SubmitError> for ApiError {
     fn from(error: SubmitError) -> Self {
         match error {
-            SubmitError::Invalid(problems) => invalid(ErrorCode::InvalidOrder, problems),
+            SubmitError::Invalid(problems) => {
+                ApiError::invalid_input(ErrorCode::InvalidOrder, problems)
+            }
             SubmitError::KeyReused => ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::IdempotencyKeyReused,
@@ -170,20 +171,4 @@ impl From<SwitchError> for ApiError {
         tracing::error!(%error, "kill switch change failed");
         ApiError::unavailable(message)
     }
-}
-
-/// A 422 naming each field's problem.
-pub(super) fn invalid(code: ErrorCode, invalid: InvalidInput) -> ApiError {
-    let message = invalid
-        .problems
-        .iter()
-        .map(|p| format!("{} {}", p.field, p.problem))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let fields = invalid
-        .problems
-        .into_iter()
-        .map(|p| (p.field.to_owned(), json!(p.problem)))
-        .collect();
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_fields(fields)
 }

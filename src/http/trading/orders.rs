@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::errors::invalid;
 use super::{passthrough, trader, trading};
 use crate::http::error::ErrorCode;
 use crate::http::extract::{Caller, CurrentSession};
@@ -37,7 +36,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     let query = OrderQuery::parse(params.status.as_deref(), params.limit.as_deref())
-        .map_err(|e| invalid(ErrorCode::InvalidQuery, e))?;
+        .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidQuery, e))?;
     let orders = orders::list_orders(trading(&state), &trader(&caller, &user), query).await?;
     Ok(passthrough(StatusCode::OK, orders))
 }
