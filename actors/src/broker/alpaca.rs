@@ -146,7 +146,6 @@ impl AlpacaClient {
     }
 }
 
-/// A header value that is never printed.
 
 /// Sends one request; the error never carries the URL or a header.
 async fn send(request: reqwest::RequestBuilder) -> Result<(StatusCode, String), BrokerError> {
