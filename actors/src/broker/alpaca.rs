@@ -146,7 +146,6 @@ impl AlpacaClient {
     }
 }
 
-
 /// Sends one request; the error never carries the URL or a header.
 async fn send(request: reqwest::RequestBuilder) -> Result<(StatusCode, String), BrokerError> {
     let response = request.send().await.map_err(transport)?;
