@@ -7,6 +7,7 @@
 
 pub mod acceptor;
 pub mod audit;
+pub mod backtests;
 pub mod broker;
 pub mod clock;
 pub mod mailer;
