@@ -60,7 +60,7 @@ const COLUMNS: &str = "id, status, request, result, reason, progress, created_at
 pub async fn lock_user(client: &impl GenericClient, user_id: Uuid) -> Result<(), StorageError> {
     client
         .execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('backtest:' || $1::text, 0))",
+            "SELECT pg_advisory_xact_lock(hashtextextended('backtest:' || $1::uuid::text, 0))",
             &[&user_id],
         )
         .await?;
