@@ -112,6 +112,9 @@ fn main() {
             trades = outcome.trades.len();
             black_box(outcome);
         });
-        report(&format!("engine: {} ({trades} trades)", strategy.name()), took);
+        report(
+            &format!("engine: {} ({trades} trades)", strategy.name()),
+            took,
+        );
     }
 }

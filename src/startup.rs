@@ -131,7 +131,9 @@ impl Application {
             budget: outbound_budget(&settings),
             schedules: settings.schedules.clone(),
             jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
-            backtests: crate::backtest::worker::worker_args(&settings, &pool, &actors, &clock, &listen),
+            backtests: crate::backtest::worker::worker_args(
+                &settings, &pool, &actors, &clock, &listen,
+            ),
             restart: settings.restart,
         };
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)

@@ -57,7 +57,10 @@ fn strategy(spec: &Value) -> Strategy {
 }
 
 fn close(a: f64, b: f64, tolerance: f64, what: &str) {
-    assert!((a - b).abs() <= tolerance, "{what}: engine {a} vs backtrader {b}");
+    assert!(
+        (a - b).abs() <= tolerance,
+        "{what}: engine {a} vs backtrader {b}"
+    );
 }
 
 #[test]
@@ -83,10 +86,23 @@ fn every_case_agrees_with_backtrader() {
         assert_eq!(got.trades.len(), expected.len(), "{name}: number of trades");
         for (i, (g, w)) in got.trades.iter().zip(expected).enumerate() {
             let what = format!("{name} trade {i}");
-            assert_eq!(stamp(bars[g.entry_bar].t), w["entry_time"], "{what} entry time");
-            assert_eq!(stamp(bars[g.exit_bar].t), w["exit_time"], "{what} exit time");
+            assert_eq!(
+                stamp(bars[g.entry_bar].t),
+                w["entry_time"],
+                "{what} entry time"
+            );
+            assert_eq!(
+                stamp(bars[g.exit_bar].t),
+                w["exit_time"],
+                "{what} exit time"
+            );
             assert_eq!(g.qty, w["qty"].as_u64().unwrap(), "{what} qty");
-            close(g.entry_price, w["entry_price"].as_f64().unwrap(), 1e-6, &what);
+            close(
+                g.entry_price,
+                w["entry_price"].as_f64().unwrap(),
+                1e-6,
+                &what,
+            );
             close(g.exit_price, w["exit_price"].as_f64().unwrap(), 1e-6, &what);
             close(g.pnl, w["pnl"].as_f64().unwrap(), 1e-6, &what);
         }
@@ -95,13 +111,28 @@ fn every_case_agrees_with_backtrader() {
             (Some(g), Some(w)) => {
                 assert_eq!(stamp(bars[g.entry_bar].t), w["entry_time"], "{name} open");
                 assert_eq!(g.qty, w["qty"].as_u64().unwrap(), "{name} open qty");
-                close(g.entry_price, w["entry_price"].as_f64().unwrap(), 1e-6, &name);
+                close(
+                    g.entry_price,
+                    w["entry_price"].as_f64().unwrap(),
+                    1e-6,
+                    &name,
+                );
             }
             (g, w) => panic!("{name}: open position {g:?} vs backtrader {w:?}"),
         }
         let final_equity = want["final_equity"].as_f64().unwrap();
-        close(got.metrics.final_equity, final_equity, 0.005, &format!("{name} equity"));
-        close(got.final_cash, want["final_cash"].as_f64().unwrap(), 0.005, &name);
+        close(
+            got.metrics.final_equity,
+            final_equity,
+            0.005,
+            &format!("{name} equity"),
+        );
+        close(
+            got.final_cash,
+            want["final_cash"].as_f64().unwrap(),
+            0.005,
+            &name,
+        );
     }
     assert!(cases >= 6, "only {cases} expected files found");
 }

@@ -202,7 +202,10 @@ pub async fn finish(
 }
 
 /// Deletes runs created before `before`; the number removed.
-pub async fn purge(client: &impl GenericClient, before: DateTime<Utc>) -> Result<u64, StorageError> {
+pub async fn purge(
+    client: &impl GenericClient,
+    before: DateTime<Utc>,
+) -> Result<u64, StorageError> {
     Ok(client
         .execute(
             "DELETE FROM backtest_runs WHERE created_at < $1 AND status IN ('succeeded', 'failed')",

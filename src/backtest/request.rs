@@ -57,8 +57,10 @@ impl BacktestRequest {
                 Some(Value::Number(n)) => n.to_string().parse().map_err(|_| not_decimal()),
                 Some(_) => Err(not_decimal()),
             };
-            let (min, max): (Decimal, Decimal) =
-                (min.parse().unwrap_or_default(), max.parse().unwrap_or_default());
+            let (min, max): (Decimal, Decimal) = (
+                min.parse().unwrap_or_default(),
+                max.parse().unwrap_or_default(),
+            );
             value.and_then(|v| {
                 let low_ok = if open_min { v > min } else { v >= min };
                 if low_ok && v <= max {
@@ -77,7 +79,13 @@ impl BacktestRequest {
         let commission = p.take("commission", decimal("commission", "0", "0", "0.1", false));
         let slippage_bps = p.take(
             "slippage_bps",
-            decimal("slippage_bps", "0", "0", &MAX_SLIPPAGE_BPS.to_string(), false),
+            decimal(
+                "slippage_bps",
+                "0",
+                "0",
+                &MAX_SLIPPAGE_BPS.to_string(),
+                false,
+            ),
         );
         let position_size_pct = p.take(
             "position_size_pct",
@@ -145,7 +153,10 @@ impl BacktestRequest {
 
 fn strategy(raw: Option<&Value>, p: &mut Problems) -> Option<Strategy> {
     let Some(raw) = raw.and_then(Value::as_object) else {
-        p.add("strategy", "is required: {\"name\": ..., \"params\": {...}}");
+        p.add(
+            "strategy",
+            "is required: {\"name\": ..., \"params\": {...}}",
+        );
         return None;
     };
     let empty = Map::new();
@@ -166,7 +177,9 @@ fn strategy(raw: Option<&Value>, p: &mut Problems) -> Option<Strategy> {
                     p.add("strategy.params.fast", "must be less than slow");
                 }
             }
-            let strategy = fast.zip(slow).map(|(fast, slow)| Strategy::SmaCrossover { fast, slow });
+            let strategy = fast
+                .zip(slow)
+                .map(|(fast, slow)| Strategy::SmaCrossover { fast, slow });
             (&["fast", "slow"], strategy)
         }
         Some("rsi_reversion") => {
@@ -213,7 +226,9 @@ fn strategy(raw: Option<&Value>, p: &mut Problems) -> Option<Strategy> {
 fn period(params: &Map<String, Value>, key: &str, default: Option<u64>) -> Result<usize, String> {
     let value = match params.get(key) {
         None => default.ok_or_else(|| "is required".to_owned())?,
-        Some(v) => v.as_u64().ok_or_else(|| "must be a whole number".to_owned())?,
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| "must be a whole number".to_owned())?,
     };
     if (1..=MAX_PERIOD).contains(&value) {
         Ok(value as usize)

@@ -70,7 +70,12 @@ pub async fn submit_run(
     let request = BacktestRequest::parse(body, deps.limits.max_bars)?;
     let since = deps.now - chrono::Duration::days(1);
     check_limits(
-        &repo::usage(&deps.pool.get().await.map_err(StorageError::from)?, user_id, since).await?,
+        &repo::usage(
+            &deps.pool.get().await.map_err(StorageError::from)?,
+            user_id,
+            since,
+        )
+        .await?,
         &deps.limits,
         deps.now,
     )?;
@@ -92,7 +97,11 @@ pub async fn submit_run(
         let mut client = deps.pool.get().await.map_err(StorageError::from)?;
         let tx = client.transaction().await.map_err(StorageError::from)?;
         repo::lock_user(&tx, user_id).await?;
-        check_limits(&repo::usage(&tx, user_id, since).await?, &deps.limits, deps.now)?;
+        check_limits(
+            &repo::usage(&tx, user_id, since).await?,
+            &deps.limits,
+            deps.now,
+        )?;
         repo::insert(&tx, id, user_id, &request.to_json(), deps.now).await?;
         tx.commit().await.map_err(StorageError::from)?;
     }
@@ -108,10 +117,17 @@ pub async fn submit_run(
     })
 }
 
-fn check_limits(usage: &repo::Usage, limits: &Limits, now: DateTime<Utc>) -> Result<(), BacktestError> {
+fn check_limits(
+    usage: &repo::Usage,
+    limits: &Limits,
+    now: DateTime<Utc>,
+) -> Result<(), BacktestError> {
     if usage.active >= limits.max_concurrent {
         return Err(BacktestError::TooMany {
-            why: format!("at most {} backtests may run at once", limits.max_concurrent),
+            why: format!(
+                "at most {} backtests may run at once",
+                limits.max_concurrent
+            ),
             retry_after: BUSY_RETRY,
         });
     }
@@ -119,7 +135,10 @@ fn check_limits(usage: &repo::Usage, limits: &Limits, now: DateTime<Utc>) -> Res
         let frees = usage.oldest_recent.unwrap_or(now) + chrono::Duration::days(1);
         return Err(BacktestError::TooMany {
             why: format!("at most {} backtests a day", limits.max_daily),
-            retry_after: (frees - now).to_std().unwrap_or_default().max(Duration::from_secs(1)),
+            retry_after: (frees - now)
+                .to_std()
+                .unwrap_or_default()
+                .max(Duration::from_secs(1)),
         });
     }
     Ok(())

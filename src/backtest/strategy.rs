@@ -58,7 +58,12 @@ const EXACT_MAX: f64 = 1e15;
 struct Sma {
     period: usize,
     exact: bool,
+    /// The window's sum in units of 2⁻⁶⁰ (exact mode).
     sum: i128,
+    /// `1 / (2⁶⁰ × period)`, for the quick estimate.
+    inv: f64,
+    /// The average (fallback mode).
+    value: f64,
 }
 
 impl Sma {
@@ -67,32 +72,63 @@ impl Sma {
             period,
             exact,
             sum: 0,
+            inv: 1.0 / (SCALE * period as f64),
+            value: 0.0,
         }
     }
 
-    /// Feeds bar `i`; the average once `period` closes have been seen.
+    /// Feeds bar `i`; whether `period` closes have been seen.
     #[inline(always)]
-    fn push(&mut self, bars: &[Bar], i: usize) -> Option<f64> {
+    fn push(&mut self, bars: &[Bar], i: usize) -> bool {
+        let ready = i + 1 >= self.period;
         if !self.exact {
-            return (i + 1 >= self.period).then(|| {
+            if ready {
                 let window = &bars[i + 1 - self.period..=i];
-                fsum(window.iter().map(|b| b.close)) / self.period as f64
-            });
+                self.value = fsum(window.iter().map(|b| b.close)) / self.period as f64;
+            }
+            return ready;
         }
         self.sum += fixed(bars[i].close);
-        if i + 1 < self.period {
-            return None;
-        }
         if i >= self.period {
             self.sum -= fixed(bars[i - self.period].close);
         }
-        Some(self.sum as f64 / SCALE / self.period as f64)
+        ready
+    }
+
+    /// The average exactly as backtrader computes it.
+    #[inline(always)]
+    fn value(&self) -> f64 {
+        if self.exact {
+            self.sum as f64 / SCALE / self.period as f64
+        } else {
+            self.value
+        }
+    }
+
+    /// The average within a few ulps, cheaply (no 128-bit conversion).
+    #[inline(always)]
+    fn estimate(&self) -> f64 {
+        if self.exact {
+            let high = (self.sum >> 64) as i64 as f64 * 18_446_744_073_709_551_616.0;
+            (high + self.sum as u64 as f64) * self.inv
+        } else {
+            self.value
+        }
     }
 }
 
+/// `x × 2⁶⁰` as an integer, for `x` zero or within [`EXACT_MIN`, `EXACT_MAX`] (where it is
+/// exact), by shifting the mantissa: cheaper than a float-to-i128 conversion.
 #[inline(always)]
 fn fixed(x: f64) -> i128 {
-    (x * SCALE) as i128
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32;
+    if exponent == 0 {
+        return 0;
+    }
+    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    // x = mantissa × 2^(exponent − 1075); x ≥ 2⁻⁸ makes the shift non-negative.
+    (mantissa as i128) << (exponent - 1075 + 60)
 }
 
 /// Whether every close can be summed exactly in fixed point.
@@ -106,7 +142,8 @@ fn exact_range(bars: &[Bar]) -> bool {
 pub struct SmaCrossover {
     fast: Sma,
     slow: Sma,
-    /// The last non-zero difference, seeded with the first one (backtrader's `NonZeroDifference`).
+    /// The sign of the last non-zero difference, seeded with the first one (backtrader's
+    /// `NonZeroDifference`).
     nzd: Option<f64>,
 }
 
@@ -119,16 +156,29 @@ impl SmaCrossover {
             nzd: None,
         }
     }
+
+    /// A number with the sign of `fast − slow` as backtrader computes them: the estimate when
+    /// the averages are clearly apart (its error is ~1e-16 relative), else the exact values.
+    #[inline(always)]
+    fn difference(&self) -> f64 {
+        let (fast, slow) = (self.fast.estimate(), self.slow.estimate());
+        let d = fast - slow;
+        if d.abs() > 1e-9 * fast.abs().max(slow.abs()) {
+            d
+        } else {
+            self.fast.value() - self.slow.value()
+        }
+    }
 }
 
 impl Signals for SmaCrossover {
     #[inline(always)]
     fn on_close(&mut self, bars: &[Bar], i: usize, long: bool) -> Signal {
-        let fast = self.fast.push(bars, i);
-        let (Some(fast), Some(slow)) = (fast, self.slow.push(bars, i)) else {
+        let fast_ready = self.fast.push(bars, i);
+        if !(self.slow.push(bars, i) && fast_ready) {
             return Signal::None;
-        };
-        let d = fast - slow;
+        }
+        let d = self.difference();
         let Some(before) = self.nzd else {
             self.nzd = Some(d);
             return Signal::None;
@@ -136,9 +186,9 @@ impl Signals for SmaCrossover {
         if d != 0.0 {
             self.nzd = Some(d);
         }
-        if !long && before < 0.0 && fast > slow {
+        if !long && before < 0.0 && d > 0.0 {
             Signal::Buy
-        } else if long && before > 0.0 && fast < slow {
+        } else if long && before > 0.0 && d < 0.0 {
             Signal::Sell
         } else {
             Signal::None
@@ -305,10 +355,11 @@ mod tests {
             .collect();
         let mut exact = Sma::new(30, true);
         for i in 0..bars.len() {
-            let got = exact.push(&bars, i);
-            if i >= 29 {
+            if exact.push(&bars, i) {
                 let want = fsum(bars[i - 29..=i].iter().map(|b| b.close)) / 30.0;
-                assert_eq!(got, Some(want), "bar {i}");
+                assert_eq!(exact.value(), want, "bar {i}");
+                assert!((exact.estimate() - want).abs() < 1e-12 * want);
+                assert_eq!(fixed(bars[i].close), (bars[i].close * SCALE) as i128);
             }
         }
     }

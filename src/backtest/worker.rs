@@ -119,8 +119,13 @@ impl BacktestJobs {
             tracing::warn!(run = %run.id, user = %run.user_id, reason, "backtest failed");
         }
         let client = self.pool.get().await?;
-        repo::finish(&client, run.id, outcome.as_ref().map_err(String::as_str), self.clock.now())
-            .await?;
+        repo::finish(
+            &client,
+            run.id,
+            outcome.as_ref().map_err(String::as_str),
+            self.clock.now(),
+        )
+        .await?;
         Ok(true)
     }
 

@@ -60,10 +60,12 @@ async fn submit(
         now: state.now(),
     };
     let audit = caller.audit(AuditEvent::BacktestRun);
-    Ok(match runs::submit_run(deps, session.user_id, audit, &body).await? {
-        Submitted::Finished(run) => (StatusCode::CREATED, Json(run)).into_response(),
-        Submitted::Pending(run) => (StatusCode::ACCEPTED, Json(run)).into_response(),
-    })
+    Ok(
+        match runs::submit_run(deps, session.user_id, audit, &body).await? {
+            Submitted::Finished(run) => (StatusCode::CREATED, Json(run)).into_response(),
+            Submitted::Pending(run) => (StatusCode::ACCEPTED, Json(run)).into_response(),
+        },
+    )
 }
 
 async fn one(

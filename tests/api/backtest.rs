@@ -65,7 +65,10 @@ async fn a_run_a_worker_finishes_within_the_wait_is_answered_201_in_full() {
     assert_eq!(run["request"]["strategy"]["params"]["slow"], 8);
     assert_eq!(run["bars"], 262, "every weekday of 2024 up to Dec 31");
     let metrics = &run["metrics"];
-    assert!(metrics["final_equity"].is_string(), "money is a decimal string");
+    assert!(
+        metrics["final_equity"].is_string(),
+        "money is a decimal string"
+    );
     for ratio in ["total_return", "max_drawdown", "exposure"] {
         assert!(metrics[ratio].is_number(), "{ratio} is a number");
     }
@@ -86,7 +89,11 @@ async fn a_run_a_worker_finishes_within_the_wait_is_answered_201_in_full() {
         .await
         .unwrap();
     assert_eq!(again["metrics"], run["metrics"]);
-    let list: Value = get(&app, &user, "/api/backtest").await.json().await.unwrap();
+    let list: Value = get(&app, &user, "/api/backtest")
+        .await
+        .json()
+        .await
+        .unwrap();
     let runs = list["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["id"], id);
@@ -125,14 +132,18 @@ async fn without_a_worker_the_run_waits_queued_and_a_later_worker_dyno_runs_it()
     let id = queued["id"].as_str().unwrap().to_owned();
 
     let worker = worker(&app, &stub).await;
-    let run = eventually(Duration::from_secs(10), "the worker finishes the run", || async {
-        let run: Value = get(&app, &user, &format!("/api/backtest/{id}"))
-            .await
-            .json()
-            .await
-            .ok()?;
-        (run["status"] == "succeeded").then_some(run)
-    })
+    let run = eventually(
+        Duration::from_secs(10),
+        "the worker finishes the run",
+        || async {
+            let run: Value = get(&app, &user, &format!("/api/backtest/{id}"))
+                .await
+                .json()
+                .await
+                .ok()?;
+            (run["status"] == "succeeded").then_some(run)
+        },
+    )
     .await;
     assert_eq!(run["progress"], 1.0);
     assert!(stub.count("/v2/stocks/bars") >= 1);
@@ -142,7 +153,10 @@ async fn without_a_worker_the_run_waits_queued_and_a_later_worker_dyno_runs_it()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_whose_bars_cannot_be_had_fails_with_a_reason() {
     let stub = AlpacaDataStub::start().await;
-    stub.behave(DataBehaviour::Fail(403, r#"{"message":"forbidden"}"#.into()));
+    stub.behave(DataBehaviour::Fail(
+        403,
+        r#"{"message":"forbidden"}"#.into(),
+    ));
     let (app, user) = web(&stub).await;
     let worker = worker(&app, &stub).await;
 
@@ -225,7 +239,10 @@ async fn limits_answer_429_with_retry_after() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(wait > 23 * 3600 && wait <= 24 * 3600, "until a day after the oldest: {wait}");
+    assert!(
+        wait > 23 * 3600 && wait <= 24 * 3600,
+        "until a day after the oldest: {wait}"
+    );
     assert_eq!(app.db.count("SELECT count(*) FROM backtest_runs").await, 50);
 }
 
@@ -242,10 +259,17 @@ async fn runs_are_their_owners_alone_and_need_a_session() {
 
     let theirs = get(&app, &other, &format!("/api/backtest/{id}")).await;
     assert_eq!(theirs.status(), 404);
-    let list: Value = get(&app, &other, "/api/backtest").await.json().await.unwrap();
+    let list: Value = get(&app, &other, "/api/backtest")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["runs"], json!([]));
     assert_eq!(app.get("/api/backtest").await.status(), 401);
-    assert_eq!(get(&app, &owner, "/api/backtest/not-a-uuid").await.status(), 404);
+    assert_eq!(
+        get(&app, &owner, "/api/backtest/not-a-uuid").await.status(),
+        404
+    );
 
     // Erasure removes the runs with the account.
     let db = app.db.client().await;
@@ -284,9 +308,11 @@ async fn a_run_abandoned_by_a_dead_dyno_is_claimed_again_after_its_lease() {
             row.get::<_, String>(0)
         }
     };
-    eventually(Duration::from_secs(10), "the expired lease is reclaimed", || async {
-        (status(abandoned).await == "succeeded").then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the expired lease is reclaimed",
+        || async { (status(abandoned).await == "succeeded").then_some(()) },
+    )
     .await;
     assert_eq!(status(held).await, "running", "a live lease is left alone");
     worker.shutdown().await;
