@@ -136,3 +136,44 @@ fn every_case_agrees_with_backtrader() {
     }
     assert!(cases >= 6, "only {cases} expected files found");
 }
+
+/// The worked example of `docs/backtests.md`.
+#[test]
+fn the_documented_example_holds() {
+    let day = 86_400;
+    let bar = |i: i64, open, high, low, close| Bar {
+        t: 1_700_000_000 - 1_700_000_000 % day + i * day,
+        open,
+        high,
+        low,
+        close,
+    };
+    let bars = [
+        bar(0, 100.0, 101.0, 99.0, 100.0),
+        bar(1, 101.0, 103.0, 100.5, 102.0),
+        bar(2, 102.0, 102.5, 98.0, 99.0),
+        bar(3, 99.0, 105.0, 99.0, 104.0),
+    ];
+    let costs = Costs {
+        initial_cash: 10_000.0,
+        commission: 0.001,
+        slippage_bps: 10.0,
+        position_size_pct: 95.0,
+    };
+    let got = run(&bars, &Strategy::BuyAndHold, &costs);
+    let open = got.open.unwrap();
+    assert_eq!((open.entry_bar, open.qty), (1, 95));
+    close(open.entry_price, 101.101, 1e-9, "entry");
+    let m = got.metrics;
+    close(m.final_equity, 10_265.800405, 1e-6, "final equity");
+    close(m.total_return, 0.0265800405, 1e-9, "total return");
+    close(m.max_drawdown, 0.028285594, 1e-9, "drawdown");
+    close(m.sharpe.unwrap(), 3.8293138, 1e-6, "sharpe");
+    close(m.cagr.unwrap(), 23.382339, 1e-5, "cagr");
+    assert_eq!(m.exposure, 0.75);
+    assert_eq!((m.win_rate, m.profit_factor, m.trades), (None, None, 0));
+    assert_eq!(
+        super::result::to_json(&bars, &got)["metrics"]["final_equity"],
+        "10265.800405"
+    );
+}

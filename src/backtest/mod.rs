@@ -11,6 +11,7 @@
 //! See `docs/backtests.md` for the execution model and the metric definitions.
 
 pub mod engine;
+mod fsum;
 pub mod metrics;
 mod repo;
 pub mod request;
