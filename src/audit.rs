@@ -43,6 +43,8 @@ pub enum AuditEvent {
     DsrErase,
     /// An operator read a person's data.
     UserPiiAccess,
+    /// A backtest run was queued (who, symbol, range, strategy; never the results).
+    BacktestRun,
 }
 
 impl AuditEvent {
@@ -72,6 +74,7 @@ impl AuditEvent {
             AuditEvent::DsrExport => "dsr.export",
             AuditEvent::DsrErase => "dsr.erase",
             AuditEvent::UserPiiAccess => "user.pii_access",
+            AuditEvent::BacktestRun => "backtest.run",
         }
     }
 

@@ -124,10 +124,10 @@ impl Application {
             mode,
             actors: actors.clone(),
             pool: pool.clone(),
-            clock,
+            clock: clock.clone(),
             hasher: settings.token_hasher(),
             session_policy: SessionPolicy::default(),
-            listen,
+            listen: listen.clone(),
             mailer,
             acceptor,
             broker: broker_config.clone(),
@@ -135,6 +135,9 @@ impl Application {
             budget: outbound_budget(&settings),
             schedules: settings.schedules.clone(),
             jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
+            backtests: crate::backtest::worker::worker_args(
+                &settings, &pool, &actors, &clock, &listen,
+            ),
             restart: settings.restart,
         };
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)

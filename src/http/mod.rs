@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod backtest;
 pub mod client_ip;
 pub mod cookie;
 pub mod csrf;
@@ -123,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dev_page::routes(state.settings.app_env))
         .merge(trading::routes())
         .merge(market_data::routes())
+        .merge(backtest::routes())
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()

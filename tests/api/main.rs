@@ -5,6 +5,7 @@ mod alpaca_data_stub;
 mod alpaca_stub;
 mod audit;
 mod auth;
+mod backtest;
 mod browser;
 mod config;
 mod connections;
