@@ -84,7 +84,11 @@ impl Application {
                     limiters.iter().for_each(IpRateLimiter::forget_idle);
                 }
             }));
+            let readiness = crate::http::readiness::Readiness::default();
+            readiness.probe_once(&pool).await;
+            background.push(readiness.spawn_probe(pool.clone()));
             let state = AppState {
+                readiness,
                 settings: settings.clone(),
                 pool: pool.clone(),
                 actors: actors.clone(),

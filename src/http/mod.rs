@@ -18,6 +18,7 @@ pub mod extract;
 pub mod json;
 pub mod market_data;
 pub mod rate_limit;
+pub mod readiness;
 pub mod request_id;
 pub mod security;
 pub mod shared_limits;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub rate_limiter: Option<IpRateLimiter>,
     /// Per-IP limit of `POST /api/auth/email/resend`.
     pub resend_limiter: IpRateLimiter,
+    /// Whether the database answered the last background probe.
+    pub readiness: readiness::Readiness,
     /// Per-IP limit of the legacy `GET /api/compare-quotes`.
     pub compare_limiter: IpRateLimiter,
     /// The key historical bars are cached under (the data feed, or `synthetic`).
