@@ -19,7 +19,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinHandle;
 
 use crate::http::rate_limit::IpRateLimiter;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, AppStateInner};
 use crate::settings::{AppEnv, Settings};
 
 /// `POST /api/auth/email/resend` calls allowed per client IP per hour.
@@ -87,7 +87,7 @@ impl Application {
             let readiness = crate::http::readiness::Readiness::default();
             readiness.probe_once(&pool).await;
             background.push(readiness.spawn_probe(pool.clone()));
-            let state = AppState {
+            let state = AppState::from(AppStateInner {
                 readiness,
                 settings: settings.clone(),
                 pool: pool.clone(),
@@ -100,7 +100,7 @@ impl Application {
                 clock: clock.clone(),
                 session_policy: SessionPolicy::default(),
                 started_at: std::time::Instant::now(),
-            };
+            });
             let address = SocketAddr::new(settings.bind_address, settings.port);
             let listener = TcpListener::bind(address)
                 .await

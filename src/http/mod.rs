@@ -53,8 +53,28 @@ use rate_limit::IpRateLimiter;
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach. Handlers own no state: they ask an actor or the database.
+///
+/// One `Arc`: axum clones the state for every request in every layer that takes it, so a clone
+/// must cost one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl From<AppStateInner> for AppState {
+    fn from(inner: AppStateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct AppStateInner {
     pub settings: Arc<Settings>,
     pub pool: Pool,
     pub actors: Actors,
