@@ -10,6 +10,7 @@ mod browser;
 mod config;
 mod connections;
 mod dsr;
+mod fuzz_bodies;
 mod helpers;
 mod market_data;
 mod passkey;
