@@ -14,6 +14,7 @@ mod fuzz_bodies;
 mod helpers;
 mod market_data;
 mod passkey;
+mod postgres_tls;
 mod registration;
 mod retention;
 mod security;
