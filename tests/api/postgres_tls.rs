@@ -117,7 +117,6 @@ impl TlsCluster {
             key = key.display(),
         );
         if as_root() {
-            std::os::unix::fs::chown(&data.join("pg_hba.conf"), None, None).ok();
             Command::new("chown")
                 .args(["postgres:postgres"])
                 .arg(data.join("pg_hba.conf"))
