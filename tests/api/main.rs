@@ -12,6 +12,7 @@ mod connections;
 mod dsr;
 mod fuzz_bodies;
 mod helpers;
+mod key_rotation;
 mod market_data;
 mod passkey;
 mod postgres_tls;
