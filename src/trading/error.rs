@@ -43,6 +43,12 @@ pub enum SubmitError {
     /// The user has too many submissions in flight; nothing was recorded or sent.
     #[error("too many submissions in flight")]
     TooManyInFlight { retry_after: Duration },
+    /// A pre-trade risk limit refused the order; it was audited, nothing was recorded or sent.
+    #[error(transparent)]
+    RiskLimit(crate::trading::risk::Refusal),
+    /// A `qty` order could not be priced to check the notional limit.
+    #[error("no recent price for {symbol}")]
+    NoPrice { symbol: String },
     /// An identical submission is still talking to the broker.
     #[error("an identical submission is still in progress")]
     InProgress { retry_after: Duration },

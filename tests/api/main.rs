@@ -23,3 +23,4 @@ mod supervision;
 mod system;
 mod trading;
 mod trading_kill_switch;
+mod trading_risk;

@@ -116,6 +116,25 @@ impl From<SubmitError> for ApiError {
                 "too many orders in flight; retry shortly",
             )
             .with_retry_after(retry_after),
+            SubmitError::RiskLimit(refusal) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::RiskLimit,
+                refusal.message,
+            )
+            .with_fields(
+                [("limit".to_owned(), json!(refusal.limit.as_str()))]
+                    .into_iter()
+                    .collect(),
+            ),
+            SubmitError::NoPrice { symbol } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "no recent price for {symbol} to check the order's notional; \
+                     retry shortly, or give a limit price or a notional amount"
+                ),
+            )
+            .with_retry_after(Duration::from_secs(5)),
             SubmitError::InProgress { retry_after } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::ServiceUnavailable,

@@ -50,6 +50,8 @@ fn trading(state: &AppState) -> Trading<'_> {
         broker: &state.actors.broker,
         audit: &state.actors.audit,
         clock: &state.clock,
+        risk: &state.settings.risk,
+        market_data: &state.actors.market_data,
     }
 }
 
