@@ -66,6 +66,16 @@ pub enum SubmitError {
     Corrupt(&'static str),
 }
 
+/// Why a live order stream could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Includes `Disabled` while the kill switch is engaged.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Unavailable(#[from] ActorUnavailable),
+}
+
 /// Why an order was not cancelled.
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {

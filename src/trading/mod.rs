@@ -7,6 +7,8 @@
 //!   broker holding nothing, record the outcome; idempotent, with a per-user in-flight limit.
 //! - [`orders::cancel_order`], [`orders::list_orders`], [`account::account`],
 //!   [`account::positions`], [`account::readiness`], [`account::mode`].
+//! - [`stream::open_stream`]: a trader's live order events; [`stream::sink`] applies them to
+//!   the ledger.
 //! - [`risk`]: the pre-trade risk limits `submit_order` checks before any broker call.
 //! - [`kill_switch::set`] and [`kill_switch::status`]: the operator's switch.
 //!
@@ -23,6 +25,7 @@ pub mod ledger;
 pub mod order;
 pub mod orders;
 pub mod risk;
+pub mod stream;
 pub mod submit;
 
 use deadpool_postgres::Pool;

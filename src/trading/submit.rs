@@ -42,7 +42,7 @@ use attempt::Attempt;
 /// How often a submission waiting for an identical one re-reads the ledger.
 const POLL_EVERY: Duration = Duration::from_millis(50);
 /// Slack on top of a broker call and two audit appends before a claim counts as abandoned.
-const CLAIM_SLACK: Duration = Duration::from_secs(30);
+pub(crate) const CLAIM_SLACK: Duration = Duration::from_secs(30);
 
 /// A placed order: the broker's body as received, and whether it repeats an earlier outcome.
 #[derive(Debug, Clone)]

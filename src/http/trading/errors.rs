@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::http::error::ErrorCode;
 use crate::http::ApiError;
-use crate::trading::error::{CancelError, ReadError, ReadinessError, SubmitError};
+use crate::trading::error::{CancelError, ReadError, ReadinessError, StreamError, SubmitError};
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
 
 /// The message every trading route but `mode` answers with while the switch is engaged
@@ -145,6 +145,15 @@ impl From<SubmitError> for ApiError {
             SubmitError::Storage(error) => error.into(),
             SubmitError::Audit(error) => error.into(),
             SubmitError::Corrupt(what) => ApiError::internal(what),
+        }
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(error: StreamError) -> Self {
+        match error {
+            StreamError::Broker(error) => error.into(),
+            StreamError::Unavailable(unavailable) => unavailable.into(),
         }
     }
 }

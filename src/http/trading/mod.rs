@@ -10,6 +10,7 @@
 mod errors;
 mod kill_switch;
 mod orders;
+mod stream;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
             get(orders::list).post(orders::submit),
         )
         .route("/api/trading/orders/{id}", delete(orders::cancel))
+        .route("/api/trading/stream", get(stream::stream))
         .route(
             "/api/trading/kill-switch",
             get(kill_switch::show).post(kill_switch::change),

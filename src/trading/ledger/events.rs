@@ -45,16 +45,21 @@ pub async fn owner_of(
     Ok(row.and_then(|r| r.get(0)))
 }
 
-/// The row `client_order_id` if it is unsettled (`submitting` or `pending`).
+/// The SQL condition of a row an event settles: `pending`, or `submitting` under a claim taken
+/// before `$7` (its holder is presumed gone; a live holder records its own outcome).
+const SETTLES: &str = "(status = 'pending' OR (status = 'submitting' AND claimed_at < $7))";
+
+/// The row `client_order_id` if an event would settle it (see [`apply`]).
 pub async fn unsettled(
     client: &impl GenericClient,
     client_order_id: &str,
+    claimed_before: DateTime<Utc>,
 ) -> Result<Option<Unsettled>, tokio_postgres::Error> {
     let row = client
         .query_opt(
             "SELECT id, user_id FROM orders WHERE client_order_id = $1 \
-             AND status IN ('submitting', 'pending')",
-            &[&client_order_id],
+             AND (status = 'pending' OR (status = 'submitting' AND claimed_at < $2))",
+            &[&client_order_id, &claimed_before],
         )
         .await?;
     Ok(row.map(|r| Unsettled {
@@ -63,29 +68,31 @@ pub async fn unsettled(
     }))
 }
 
-/// Applies `event` to its row; `false` when no row took it (unknown order, or an older event).
+/// Applies `event` to its row, settling it when it is `pending` or claimed before
+/// `claimed_before`; `false` when no row took it (unknown order, or an older event).
 pub async fn apply(
     client: &impl GenericClient,
     event: OrderEvent<'_>,
+    claimed_before: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE orders SET \
+           order_status = $2, order_event_at = $3, \
+           alpaca_order_id = COALESCE(alpaca_order_id, $4), \
+           broker_status = CASE WHEN {SETTLES} THEN 200 ELSE broker_status END, \
+           broker_body = CASE WHEN {SETTLES} THEN $5 ELSE broker_body END, \
+           claim_id = CASE WHEN {SETTLES} THEN NULL ELSE claim_id END, \
+           status = CASE WHEN {SETTLES} THEN 'accepted' \
+             WHEN status = 'accepted' AND $2 = 'canceled' THEN 'canceled' \
+             ELSE status END, \
+           updated_at = $6 \
+         WHERE client_order_id = $1 AND status <> 'rejected' \
+           AND (order_event_at IS NULL OR order_event_at <= $3)"
+    );
     let updated = client
         .execute(
-            "UPDATE orders SET \
-               order_status = $2, order_event_at = $3, \
-               alpaca_order_id = COALESCE(alpaca_order_id, $4), \
-               broker_status = CASE WHEN status IN ('submitting', 'pending') THEN 200 \
-                 ELSE broker_status END, \
-               broker_body = CASE WHEN status IN ('submitting', 'pending') THEN $5 \
-                 ELSE broker_body END, \
-               claim_id = CASE WHEN status IN ('submitting', 'pending') THEN NULL \
-                 ELSE claim_id END, \
-               status = CASE WHEN status IN ('submitting', 'pending') THEN 'accepted' \
-                 WHEN status = 'accepted' AND $2 = 'canceled' THEN 'canceled' \
-                 ELSE status END, \
-               updated_at = $6 \
-             WHERE client_order_id = $1 AND status <> 'rejected' \
-               AND (order_event_at IS NULL OR order_event_at <= $3)",
+            &sql,
             &[
                 &event.client_order_id,
                 &event.order_status,
@@ -93,6 +100,7 @@ pub async fn apply(
                 &event.alpaca_order_id,
                 &event.order_body,
                 &now,
+                &claimed_before,
             ],
         )
         .await?;
