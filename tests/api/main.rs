@@ -2,6 +2,7 @@
 //! application on a random port against its own fresh database.
 
 mod alpaca_data_stub;
+mod alpaca_stream_stub;
 mod alpaca_stub;
 mod audit;
 mod auth;
@@ -24,3 +25,4 @@ mod system;
 mod trading;
 mod trading_kill_switch;
 mod trading_risk;
+mod trading_stream;

@@ -252,7 +252,7 @@ impl TradeStreamState {
             (None, true) => {
                 let config = self.config.clone();
                 let me = myself.clone();
-                self.upstream = Some(tokio::spawn(upstream::run(config, me)));
+                self.upstream = Some(upstream::start(config, me));
             }
             (Some(_), false) => {
                 if let Some(upstream) = self.upstream.take() {

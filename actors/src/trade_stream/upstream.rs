@@ -17,8 +17,22 @@ use super::TradeStreamMsg;
 /// Bound on connecting and on the authorization handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs until aborted (or the actor is gone).
-pub(super) async fn run(config: TradeStreamConfig, actor: ActorRef<TradeStreamMsg>) {
+/// Starts the upstream; it runs until aborted (or the actor is gone). The simulated feed is
+/// subscribed to before this returns, so no event emitted after it is missed.
+pub(super) fn start(
+    config: TradeStreamConfig,
+    actor: ActorRef<TradeStreamMsg>,
+) -> tokio::task::JoinHandle<()> {
+    let simulated =
+        matches!(config.source, StreamSource::Simulated).then(crate::broker::simulated_events);
+    tokio::spawn(run(config, actor, simulated))
+}
+
+async fn run(
+    config: TradeStreamConfig,
+    actor: ActorRef<TradeStreamMsg>,
+    simulated: Option<tokio::sync::broadcast::Receiver<String>>,
+) {
     match config.source.clone() {
         StreamSource::Alpaca {
             url,
@@ -45,7 +59,7 @@ pub(super) async fn run(config: TradeStreamConfig, actor: ActorRef<TradeStreamMs
             }
         }
         StreamSource::Simulated => {
-            let mut events = crate::broker::simulated_events();
+            let Some(mut events) = simulated else { return };
             let _ = actor.cast(TradeStreamMsg::Upstream(true));
             loop {
                 match events.recv().await {
