@@ -273,3 +273,79 @@ async fn the_simulated_broker_streams_its_order_events() {
     assert_eq!(event["order"]["status"], "filled");
     assert!(event["price"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_settles_a_row_a_crash_left_unsettled_audited_first() {
+    let stub = AlpacaStreamStub::start().await;
+    let app = spawn_app_with(&stub.overrides()).await;
+    let alice = app.sign_in("alice@example.com", false).await;
+    let db = app.db.client().await;
+    let insert = "INSERT INTO orders (id, user_id, client_order_id, symbol, side, request, \
+                  status, claim_id, claimed_at, created_at, updated_at) \
+                  VALUES ($1, $2, $3, 'AAPL', 'buy', '{}', 'submitting', gen_random_uuid(), \
+                  now() - $4::text::interval, now(), now())";
+    // What a process that died between the broker call and recording its answer leaves, and a
+    // submission still in flight.
+    let crashed = Uuid::new_v4();
+    db.execute(insert, &[&crashed, &alice.user_id, &"crashed", &"1 hour"])
+        .await
+        .unwrap();
+    db.execute(
+        insert,
+        &[&Uuid::new_v4(), &alice.user_id, &"in-flight", &"0 seconds"],
+    )
+    .await
+    .unwrap();
+    let mut a = SseClient::open(&app, &alice, None).await;
+    listening(&stub, 1).await;
+    let crashed_order = order("crashed", "new");
+    stub.send_update(&update("new", &crashed_order), true);
+    stub.send_update(&update("new", &order("in-flight", "new")), true);
+    a.next().await.unwrap();
+    a.next().await.unwrap();
+
+    let row = |coid: &'static str| {
+        let db = &db;
+        async move {
+            let r = db
+                .query_one(
+                    "SELECT status, order_status, broker_body FROM orders \
+                     WHERE client_order_id = $1",
+                    &[&coid],
+                )
+                .await
+                .unwrap();
+            (
+                r.get::<_, String>(0),
+                r.get::<_, Option<String>>(1),
+                r.get::<_, Option<String>>(2),
+            )
+        }
+    };
+    let settled = eventually(WAIT, "the crashed row is settled", || async {
+        let r = row("crashed").await;
+        (r.0 == "accepted").then_some(r)
+    })
+    .await;
+    assert_eq!(settled.1.as_deref(), Some("new"));
+    assert_eq!(settled.2.as_deref(), Some(crashed_order.as_str()));
+    eventually(WAIT, "the in-flight row has its status", || async {
+        (row("in-flight").await.1.is_some()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        row("in-flight").await.0,
+        "submitting",
+        "its holder records it"
+    );
+
+    let audit = crate::trading::audit_rows(&app).await;
+    let settlement: Vec<_> = audit
+        .iter()
+        .filter(|(event, ..)| event == "order.submit.accepted")
+        .collect();
+    assert_eq!(settlement.len(), 1);
+    assert_eq!(settlement[0].1, Some(alice.user_id));
+    assert_eq!(settlement[0].2, Some(crashed.to_string()));
+    assert_eq!(settlement[0].3["settled_by"], "trade_stream");
+}
