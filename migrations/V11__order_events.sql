@@ -10,5 +10,10 @@ ALTER TABLE orders
 -- Orders accepted before the stream existed have no known status: they are not counted as open.
 UPDATE orders SET order_status = 'unknown_before_stream' WHERE status = 'accepted';
 
--- The risk limits count a user's open orders and today's orders under a per-user lock.
-CREATE INDEX orders_user_status_idx ON orders (user_id, status);
+-- Open orders (the condition is src/trading/ledger/limits.rs OPEN_ORDER, verbatim): counted per
+-- user by the risk limits, and checked every second by the stream actor (any open order keeps the
+-- upstream connected).
+CREATE INDEX orders_open_idx ON orders (user_id)
+    WHERE (status IN ('submitting', 'pending') OR (status = 'accepted'
+        AND COALESCE(order_status, 'new') NOT IN ('filled', 'canceled', 'expired', 'rejected',
+        'replaced', 'unknown_before_stream')));
