@@ -77,8 +77,21 @@ pub async fn submit_order(
     };
     let claim_id = Uuid::new_v4();
     let row_id = Uuid::new_v4();
-    if let Err(error) = risk::check_order(trading.risk, trading.market_data, &order).await {
-        return Err(refused(&trading, trader, &order, error).await);
+    // A retry under a key already used replays (or settles) the first submission: the limits
+    // were checked then, and a price that is gone now must not stop the replay.
+    let seen_before = match &key {
+        Some(_) => {
+            let client = trading.pool.get().await?;
+            ledger::find(&client, trader.user_id, &client_order_id)
+                .await?
+                .is_some()
+        }
+        None => false,
+    };
+    if !seen_before {
+        if let Err(error) = risk::check_order(trading.risk, trading.market_data, &order).await {
+            return Err(refused(&trading, trader, &order, error).await);
+        }
     }
     let caps = Caps {
         max_open: trading.risk.max_open_orders,
