@@ -349,3 +349,18 @@ async fn an_event_settles_a_row_a_crash_left_unsettled_audited_first() {
     assert_eq!(settlement[0].2, Some(crashed.to_string()));
     assert_eq!(settlement[0].3["settled_by"], "trade_stream");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_is_connected_only_while_someone_listens() {
+    let stub = AlpacaStreamStub::start().await;
+    let app = spawn_app_with(&stub.overrides()).await;
+    let alice = app.sign_in("alice@example.com", false).await;
+    assert_eq!(stub.sessions(), 0, "nobody listens, no order is open");
+    let a = SseClient::open(&app, &alice, None).await;
+    listening(&stub, 1).await;
+    drop(a);
+    listening(&stub, 0).await;
+    // An open order keeps it connected for the ledger, with nobody listening.
+    placed(&app, &alice, "alice-1").await;
+    listening(&stub, 1).await;
+}
