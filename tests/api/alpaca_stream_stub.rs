@@ -37,7 +37,7 @@ impl AlpacaStreamStub {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (commands, _) = broadcast::channel(256);
+        let (commands, _) = broadcast::channel(8_192);
         let counters = Arc::new(Counters::default());
         let (tx, c) = (commands.clone(), counters.clone());
         let task = tokio::spawn(async move {

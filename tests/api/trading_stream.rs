@@ -364,3 +364,32 @@ async fn the_upstream_is_connected_only_while_someone_listens() {
     placed(&app, &alice, "alice-1").await;
     listening(&stub, 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_keep_up_is_dropped() {
+    let stub = AlpacaStreamStub::start().await;
+    let app = spawn_app_with(&stub.overrides()).await;
+    let operator = app.sign_in("ops@example.com", true).await;
+    let mut slow = SseClient::open(&app, &operator, None).await;
+    listening(&stub, 1).await;
+    // Far more than the socket buffers and the per-client lag bound hold, unread.
+    let padding = "x".repeat(8 * 1024);
+    let total = 4_000;
+    for n in 0..total {
+        let order =
+            format!(r#"{{"id":"o{n}","client_order_id":"c{n}","status":"new","pad":"{padding}"}}"#);
+        stub.send_update(&update("new", &order), true);
+        if n % 500 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    // Now read: what was buffered arrives, then the stream ends instead of waiting.
+    let mut received = 0;
+    while slow.next().await.is_some() {
+        received += 1;
+    }
+    assert!(
+        received < total,
+        "the slow client was dropped after {received} events"
+    );
+}
