@@ -32,6 +32,8 @@ pub enum AuditEvent {
     OrderSubmitRequested,
     OrderSubmitAccepted,
     OrderSubmitRejected,
+    /// An order was refused by a pre-trade risk limit before any broker call.
+    OrderSubmitRefused,
     OrderCancel,
     /// An order is about to be cancelled at the broker (the intent, durable before the call).
     OrderCancelRequested,
@@ -67,6 +69,7 @@ impl AuditEvent {
             AuditEvent::OrderSubmitRequested => "order.submit.requested",
             AuditEvent::OrderSubmitAccepted => "order.submit.accepted",
             AuditEvent::OrderSubmitRejected => "order.submit.rejected",
+            AuditEvent::OrderSubmitRefused => "order.submit.refused",
             AuditEvent::OrderCancel => "order.cancel",
             AuditEvent::OrderCancelRequested => "order.cancel.requested",
             AuditEvent::KillSwitchEngage => "kill_switch.engage",

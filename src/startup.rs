@@ -136,6 +136,12 @@ impl Application {
             acceptor,
             broker: broker_config.clone(),
             market_data: crate::market_data::config(&settings),
+            trade_stream: crate::trading::stream::sink::stream_config(&settings),
+            trade_sink: Arc::new(crate::trading::stream::sink::LedgerSink {
+                pool: pool.clone(),
+                actors: actors.clone(),
+                clock: clock.clone(),
+            }),
             budget: outbound_budget(&settings),
             schedules: settings.schedules.clone(),
             jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),

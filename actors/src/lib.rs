@@ -22,6 +22,7 @@ pub mod slot;
 pub mod supervisor;
 pub mod task;
 pub mod token;
+pub mod trade_stream;
 
 pub use registry::Actors;
 pub use slot::{ActorUnavailable, Slot};

@@ -9,6 +9,7 @@ use crate::broker::BrokerClient;
 use crate::mailer::MailerClient;
 use crate::market_data::MarketDataClient;
 use crate::session::SessionClient;
+use crate::trade_stream::TradeStreamClient;
 
 /// The clients of the supervised actors; the supervisor fills their slots.
 #[derive(Clone)]
@@ -18,6 +19,7 @@ pub struct Actors {
     pub broker: BrokerClient,
     pub mailer: MailerClient,
     pub market_data: MarketDataClient,
+    pub trade_stream: TradeStreamClient,
 }
 
 impl Default for Actors {
@@ -28,6 +30,7 @@ impl Default for Actors {
             broker: BrokerClient::new(),
             mailer: MailerClient::new(),
             market_data: MarketDataClient::new(),
+            trade_stream: TradeStreamClient::new(),
         }
     }
 }
@@ -41,6 +44,7 @@ impl Actors {
             self.broker.slot().state(),
             self.mailer.slot().state(),
             self.market_data.slot().state(),
+            self.trade_stream.slot().state(),
         ]
         .into()
     }

@@ -41,6 +41,10 @@ pub const VARIABLES: &[&str] = &[
     "ALPACA_RATE_LIMIT_PER_MINUTE",
     "ALPACA_TRADING_RESERVED_PER_MINUTE",
     "ALPACA_DATA_FEED",
+    "TRADING_MAX_ORDER_NOTIONAL",
+    "TRADING_MAX_OPEN_ORDERS",
+    "TRADING_MAX_ORDERS_PER_DAY",
+    "TRADING_ASSET_CLASSES",
     "MARKET_DATA_TTL_MS",
     "MARKET_DATA_CACHE_MAX_ENTRIES",
     "HISTORICAL_BARS_MAX",
@@ -137,6 +141,8 @@ pub struct Settings {
     pub trusted_proxy_hops: usize,
     pub alpaca: AlpacaSettings,
     pub market_data: MarketDataSettings,
+    /// Pre-trade risk limits per user on the shared paper account.
+    pub risk: RiskSettings,
     pub session_cookie_domain: Option<String>,
     pub smtp_url: Option<SecretString>,
     pub email_from: Option<String>,
@@ -189,6 +195,20 @@ pub struct AlpacaSettings {
     pub trading_reserved_per_minute: u32,
     /// `ALPACA_DATA_FEED`: `iex` (free plan) or `sip`.
     pub data_feed: String,
+}
+
+/// Pre-trade risk limits (docs/trading.md), checked before any broker call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskSettings {
+    /// Largest notional of one order in USD; `None` (`off`, development and test only) checks
+    /// no notional.
+    pub max_order_notional: Option<rust_decimal::Decimal>,
+    /// Orders one user may have open (submitted and not yet filled, cancelled, expired...).
+    pub max_open_orders: u32,
+    /// Orders one user may submit per UTC day.
+    pub max_orders_per_day: u32,
+    /// Asset classes one may trade (`us_equity`, `crypto`).
+    pub asset_classes: Vec<String>,
 }
 
 /// Market data caching and bounds.
@@ -298,6 +318,8 @@ impl Settings {
             ));
         }
 
+        let risk = risk(src, deployed)?;
+
         let frontend_origins: Vec<String> = src
             .get("FRONTEND_ORIGIN")
             .unwrap_or_default()
@@ -369,6 +391,7 @@ impl Settings {
                 max_cached: positive(src, "MARKET_DATA_CACHE_MAX_ENTRIES")?,
                 max_bars: positive(src, "HISTORICAL_BARS_MAX")?,
             },
+            risk,
             session_cookie_domain: src.get("SESSION_COOKIE_DOMAIN").map(str::to_owned),
             smtp_url: src.get("SMTP_URL").map(SecretString::from),
             email_from: src.get("EMAIL_FROM").map(str::to_owned),
@@ -451,6 +474,43 @@ fn positive<T: FromStr + Default + PartialOrd>(
     } else {
         Err(config_error(key, "must be greater than zero"))
     }
+}
+
+fn risk(src: &Source, deployed: bool) -> Result<RiskSettings, ConfigError> {
+    const NOTIONAL: &str = "TRADING_MAX_ORDER_NOTIONAL";
+    let max_order_notional = match src.get(NOTIONAL).map(str::trim) {
+        Some("off") if !deployed => None,
+        Some("off") => {
+            return Err(config_error(
+                NOTIONAL,
+                "cannot be off in production or staging",
+            ))
+        }
+        _ => Some(positive::<rust_decimal::Decimal>(src, NOTIONAL)?),
+    };
+    const CLASSES: &str = "TRADING_ASSET_CLASSES";
+    let asset_classes: Vec<String> = src
+        .get(CLASSES)
+        .unwrap_or_default()
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if let Some(other) = asset_classes
+        .iter()
+        .find(|c| !matches!(c.as_str(), "us_equity" | "crypto"))
+    {
+        return Err(config_error(
+            CLASSES,
+            format!("must list us_equity or crypto (got {other:?})"),
+        ));
+    }
+    Ok(RiskSettings {
+        max_order_notional,
+        max_open_orders: positive(src, "TRADING_MAX_OPEN_ORDERS")?,
+        max_orders_per_day: positive(src, "TRADING_MAX_ORDERS_PER_DAY")?,
+        asset_classes,
+    })
 }
 
 fn schedules(src: &Source) -> Result<raptor_actors::scheduler::Schedules, ConfigError> {

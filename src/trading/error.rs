@@ -43,6 +43,12 @@ pub enum SubmitError {
     /// The user has too many submissions in flight; nothing was recorded or sent.
     #[error("too many submissions in flight")]
     TooManyInFlight { retry_after: Duration },
+    /// A pre-trade risk limit refused the order; it was audited, nothing was recorded or sent.
+    #[error(transparent)]
+    RiskLimit(crate::trading::risk::Refusal),
+    /// A `qty` order could not be priced to check the notional limit.
+    #[error("no recent price for {symbol}")]
+    NoPrice { symbol: String },
     /// An identical submission is still talking to the broker.
     #[error("an identical submission is still in progress")]
     InProgress { retry_after: Duration },
@@ -58,6 +64,16 @@ pub enum SubmitError {
     /// The ledger holds something it should not (an accepted order without a body).
     #[error("the order ledger is inconsistent: {0}")]
     Corrupt(&'static str),
+}
+
+/// Why a live order stream could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Includes `Disabled` while the kill switch is engaged.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Unavailable(#[from] ActorUnavailable),
 }
 
 /// Why an order was not cancelled.

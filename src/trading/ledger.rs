@@ -6,6 +6,9 @@
 //! ([`claim_new`], [`take_over`]) under a fresh claim id, and only the holder of the current
 //! claim records the outcome ([`record`]) or gives the claim back ([`release`]).
 
+pub mod events;
+pub mod limits;
+
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -76,34 +79,6 @@ pub struct NewOrder<'a> {
     pub order: &'a OrderRequest,
     pub claim_id: Uuid,
     pub now: DateTime<Utc>,
-}
-
-/// Records a new submission, claimed by `new.claim_id`; `false` when one with the same client
-/// order id (that is, the same user and idempotency key) already exists.
-pub async fn claim_new(
-    client: &impl GenericClient,
-    new: NewOrder<'_>,
-) -> Result<bool, tokio_postgres::Error> {
-    let inserted = client
-        .execute(
-            "INSERT INTO orders (id, user_id, idempotency_key, client_order_id, symbol, side, \
-             request, status, claim_id, claimed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $9, $9) \
-             ON CONFLICT DO NOTHING",
-            &[
-                &new.id,
-                &new.user_id,
-                &new.key.map(IdempotencyKey::as_str),
-                &new.client_order_id.as_str(),
-                &new.order.symbol.as_str(),
-                &new.order.side.as_str(),
-                &new.order.canonical_json(),
-                &new.claim_id,
-                &new.now,
-            ],
-        )
-        .await?;
-    Ok(inserted == 1)
 }
 
 /// `user_id`'s submission under `client_order_id`, as it stands.

@@ -7,6 +7,9 @@
 //!   broker holding nothing, record the outcome; idempotent, with a per-user in-flight limit.
 //! - [`orders::cancel_order`], [`orders::list_orders`], [`account::account`],
 //!   [`account::positions`], [`account::readiness`], [`account::mode`].
+//! - [`stream::open_stream`]: a trader's live order events; [`stream::sink`] applies them to
+//!   the ledger.
+//! - [`risk`]: the pre-trade risk limits `submit_order` checks before any broker call.
 //! - [`kill_switch::set`] and [`kill_switch::status`]: the operator's switch.
 //!
 //! Each use case owns its (short) transactions and returns its own error enum in trading words;
@@ -21,17 +24,20 @@ pub mod kill_switch;
 pub mod ledger;
 pub mod order;
 pub mod orders;
+pub mod risk;
+pub mod stream;
 pub mod submit;
 
 use deadpool_postgres::Pool;
 use raptor_actors::audit::{AppendError, AuditClient, AuditEntry};
 use raptor_actors::broker::{BrokerClient, BrokerConfig, BrokerKind};
 use raptor_actors::clock::SharedClock;
+use raptor_actors::market_data::MarketDataClient;
 use uuid::Uuid;
 
 use crate::audit::AuditEvent;
 use crate::settings::alpaca_url::{SIMULATED_MODE, TRADING_MODE};
-use crate::settings::{AppEnv, Settings};
+use crate::settings::{AppEnv, RiskSettings, Settings};
 
 /// What the trading use cases work with: the database, the broker, the audit trail, the clock.
 #[derive(Clone, Copy)]
@@ -40,6 +46,10 @@ pub struct Trading<'a> {
     pub broker: &'a BrokerClient,
     pub audit: &'a AuditClient,
     pub clock: &'a SharedClock,
+    /// The pre-trade risk limits.
+    pub risk: &'a RiskSettings,
+    /// Prices `qty` orders for the notional limit.
+    pub market_data: &'a MarketDataClient,
 }
 
 impl Trading<'_> {

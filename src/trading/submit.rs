@@ -15,6 +15,9 @@
 //!    reconciles first. An order the broker accepted is always answered 201, even when its
 //!    outcome cannot be audited or stored: the row then stays unsettled and is reconciled.
 //!
+//! Before the claim, the pre-trade risk limits ([`super::risk`]) are checked; the count limits
+//! are checked inside the claim's transaction under a per-user lock.
+//!
 //! An identical submission that finds the row claimed waits (bounded) for the outcome and
 //! replays it. Each user has at most [`MAX_IN_FLIGHT`](super::in_flight::MAX_IN_FLIGHT)
 //! submissions in flight per process.
@@ -27,8 +30,10 @@ use uuid::Uuid;
 use super::error::SubmitError;
 use super::ids::ClientOrderId;
 use super::in_flight::{self, InFlight};
+use super::ledger::limits::{self, Caps, Claimed};
 use super::ledger::{self, LedgerOrder, LedgerStatus, NewOrder};
 use super::order::{OrderDraft, Submission};
+use super::risk::{self, RiskError};
 use super::{Trader, Trading};
 
 mod attempt;
@@ -37,7 +42,7 @@ use attempt::Attempt;
 /// How often a submission waiting for an identical one re-reads the ledger.
 const POLL_EVERY: Duration = Duration::from_millis(50);
 /// Slack on top of a broker call and two audit appends before a claim counts as abandoned.
-const CLAIM_SLACK: Duration = Duration::from_secs(30);
+pub(crate) const CLAIM_SLACK: Duration = Duration::from_secs(30);
 
 /// A placed order: the broker's body as received, and whether it repeats an earlier outcome.
 #[derive(Debug, Clone)]
@@ -72,8 +77,28 @@ pub async fn submit_order(
     };
     let claim_id = Uuid::new_v4();
     let row_id = Uuid::new_v4();
-    let inserted = {
-        let client = trading.pool.get().await?;
+    // A retry under a key already used replays (or settles) the first submission: the limits
+    // were checked then, and a price that is gone now must not stop the replay.
+    let seen_before = match &key {
+        Some(_) => {
+            let client = trading.pool.get().await?;
+            ledger::find(&client, trader.user_id, &client_order_id)
+                .await?
+                .is_some()
+        }
+        None => false,
+    };
+    if !seen_before {
+        if let Err(error) = risk::check_order(trading.risk, trading.market_data, &order).await {
+            return Err(refused(&trading, trader, &order, error).await);
+        }
+    }
+    let caps = Caps {
+        max_open: trading.risk.max_open_orders,
+        max_per_day: trading.risk.max_orders_per_day,
+    };
+    let claimed = {
+        let mut client = trading.pool.get().await?;
         let new = NewOrder {
             id: row_id,
             user_id: trader.user_id,
@@ -83,7 +108,14 @@ pub async fn submit_order(
             claim_id,
             now: trading.clock.now(),
         };
-        ledger::claim_new(&client, new).await?
+        limits::claim_within(&mut client, new, caps).await?
+    };
+    let inserted = match claimed {
+        Claimed::Inserted => true,
+        Claimed::Exists => false,
+        Claimed::Refused(refusal) => {
+            return Err(refused(&trading, trader, &order, RiskError::Refused(refusal)).await)
+        }
     };
     let mut attempt = Attempt {
         trading,
@@ -139,6 +171,22 @@ pub async fn submit_order(
                 tokio::time::sleep(POLL_EVERY).await;
             }
         }
+    }
+}
+
+/// A risk refusal, audited (`order.submit.refused`); nothing was recorded or sent.
+async fn refused(
+    trading: &Trading<'_>,
+    trader: &Trader,
+    order: &super::order::OrderRequest,
+    error: RiskError,
+) -> SubmitError {
+    match error {
+        RiskError::Refused(refusal) => {
+            risk::audit_refusal(trading, trader, order, &refusal).await;
+            SubmitError::RiskLimit(refusal)
+        }
+        RiskError::NoPrice { symbol } => SubmitError::NoPrice { symbol },
     }
 }
 

@@ -2,6 +2,7 @@
 //! application on a random port against its own fresh database.
 
 mod alpaca_data_stub;
+mod alpaca_stream_stub;
 mod alpaca_stub;
 mod audit;
 mod auth;
@@ -28,3 +29,5 @@ mod supervision;
 mod system;
 mod trading;
 mod trading_kill_switch;
+mod trading_risk;
+mod trading_stream;

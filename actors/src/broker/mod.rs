@@ -22,6 +22,7 @@ pub mod config;
 mod dispatch;
 mod messages;
 mod simulated;
+pub use simulated::simulated_events;
 mod state;
 pub mod switch;
 pub mod ticket;

@@ -7,7 +7,9 @@
 //! buy needs the cash and a sell needs the shares (no margin, no shorting). State lives in the
 //! broker actor and is lost on restart. It is never built on a deployed dyno
 //! ([`BrokerConfig::engaged_by`](super::BrokerConfig::engaged_by)). All arithmetic on amounts is
-//! checked: an amount too large to compute with is refused (422), never a panic.
+//! checked: an amount too large to compute with is refused (422), never a panic. Each order
+//! event (`new`, `fill`, `canceled`) is emitted on the simulated `trade_updates` feed
+//! ([`simulated_events`]).
 
 use std::collections::BTreeMap;
 
@@ -242,6 +244,9 @@ impl Simulator {
         };
         if marketable {
             self.fill(&mut order, qty, price, cost, now)?;
+            events::emit("fill", &order, Some((price, qty)), now);
+        } else {
+            events::emit("new", &order, None, now);
         }
         let answer = placed(&order);
         self.orders.push(order);
@@ -260,6 +265,7 @@ impl Simulator {
         order.status = "canceled";
         order.canceled_at = Some(now);
         order.updated_at = now;
+        events::emit("canceled", order, None, now);
         Ok(())
     }
 
@@ -329,7 +335,9 @@ fn out_of_range() -> BrokerError {
     refused(422, "amount out of range")
 }
 
+mod events;
 mod json;
+pub use events::simulated_events;
 use json::{asset_id, document, money, order_json, placed, ratio, refused, timestamp};
 
 #[cfg(test)]

@@ -32,13 +32,14 @@ use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules, Shared
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
 use crate::slot::Slot;
 use crate::token::TokenHasher;
+use crate::trade_stream::{SharedTradeSink, TradeStream, TradeStreamArgs, TradeStreamConfig};
 use restart::RestartHistory;
 pub use restart::RestartPolicy;
 
 /// Which children a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Web dyno: acceptor, session store, audit writer, broker.
+    /// Web dyno: acceptor, session store, audit writer, broker, market data, trade stream.
     Web,
     /// Worker dyno: scheduler, audit writer, backtest worker (and market data, for its bars).
     Worker,
@@ -55,6 +56,7 @@ impl Mode {
                 SessionStore,
                 Broker,
                 MarketData,
+                TradeStream,
                 Mailer,
                 Acceptor,
             ],
@@ -64,6 +66,7 @@ impl Mode {
                 SessionStore,
                 Broker,
                 MarketData,
+                TradeStream,
                 Mailer,
                 Scheduler,
                 Backtests,
@@ -80,6 +83,7 @@ pub enum Child {
     AuditWriter,
     Broker,
     MarketData,
+    TradeStream,
     Mailer,
     Scheduler,
     Backtests,
@@ -103,6 +107,10 @@ pub struct RootArgs {
     pub broker: SharedBrokerConfig,
     /// The market-data actor's configuration (web and dev modes).
     pub market_data: MarketDataConfig,
+    /// The trade-updates stream's source and bounds (web and dev modes).
+    pub trade_stream: TradeStreamConfig,
+    /// What the stream's events update (the main crate's ledger).
+    pub trade_sink: SharedTradeSink,
     /// The outbound budget to Alpaca that trading and market data share.
     pub budget: OutboundBudget,
     /// When the scheduler's jobs run (worker and dev modes).
@@ -279,6 +287,16 @@ impl RootState {
                 a.actors.market_data.slot().set(Some(r.clone()));
                 r.get_cell()
             }
+            Child::TradeStream => {
+                let args = TradeStreamArgs {
+                    config: a.trade_stream.clone(),
+                    sink: a.trade_sink.clone(),
+                    broker: a.actors.broker.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(None, TradeStream, args, supervisor).await?;
+                a.actors.trade_stream.slot().set(Some(r.clone()));
+                r.get_cell()
+            }
             Child::Mailer => {
                 let args = a.mailer.clone().ok_or("no mailer configuration")?;
                 let (r, _) = Actor::spawn_linked(None, Mailer, args, supervisor).await?;
@@ -320,6 +338,7 @@ impl RootState {
             Child::SessionStore => a.sessions.slot().set(None),
             Child::Broker => a.broker.slot().set(None),
             Child::MarketData => a.market_data.slot().set(None),
+            Child::TradeStream => a.trade_stream.slot().set(None),
             Child::Mailer => a.mailer.slot().set(None),
             Child::Scheduler => self.scheduler.set(None),
             Child::Backtests => self.backtests.set(None),
@@ -355,6 +374,9 @@ impl RootState {
     }
 
     async fn shutdown(&mut self) -> ShutdownReport {
+        // Live order streams end first (their channel closes), so open SSE responses do not
+        // hold the HTTP drain until its bound.
+        stop(self.args.actors.trade_stream.slot()).await;
         // Our handle on the listener goes first, so the socket closes once the acceptor stops.
         let drain_bound = self
             .args
@@ -380,6 +402,7 @@ impl RootState {
                 Child::SessionStore => stop(self.args.actors.sessions.slot()).await,
                 Child::Broker => stop(self.args.actors.broker.slot()).await,
                 Child::MarketData => stop(self.args.actors.market_data.slot()).await,
+                Child::TradeStream => stop(self.args.actors.trade_stream.slot()).await,
                 Child::Mailer => stop(self.args.actors.mailer.slot()).await,
                 Child::Scheduler => stop(&self.scheduler).await,
                 Child::Backtests => stop(&self.backtests).await,

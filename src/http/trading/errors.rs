@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::http::error::ErrorCode;
 use crate::http::ApiError;
-use crate::trading::error::{CancelError, ReadError, ReadinessError, SubmitError};
+use crate::trading::error::{CancelError, ReadError, ReadinessError, StreamError, SubmitError};
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
 
 /// The message every trading route but `mode` answers with while the switch is engaged
@@ -116,6 +116,25 @@ impl From<SubmitError> for ApiError {
                 "too many orders in flight; retry shortly",
             )
             .with_retry_after(retry_after),
+            SubmitError::RiskLimit(refusal) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::RiskLimit,
+                refusal.message,
+            )
+            .with_fields(
+                [("limit".to_owned(), json!(refusal.limit.as_str()))]
+                    .into_iter()
+                    .collect(),
+            ),
+            SubmitError::NoPrice { symbol } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "no recent price for {symbol} to check the order's notional; \
+                     retry shortly, or give a limit price or a notional amount"
+                ),
+            )
+            .with_retry_after(Duration::from_secs(5)),
             SubmitError::InProgress { retry_after } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::ServiceUnavailable,
@@ -126,6 +145,15 @@ impl From<SubmitError> for ApiError {
             SubmitError::Storage(error) => error.into(),
             SubmitError::Audit(error) => error.into(),
             SubmitError::Corrupt(what) => ApiError::internal(what),
+        }
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(error: StreamError) -> Self {
+        match error {
+            StreamError::Broker(error) => error.into(),
+            StreamError::Unavailable(unavailable) => unavailable.into(),
         }
     }
 }

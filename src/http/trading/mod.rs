@@ -10,6 +10,7 @@
 mod errors;
 mod kill_switch;
 mod orders;
+mod stream;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
             get(orders::list).post(orders::submit),
         )
         .route("/api/trading/orders/{id}", delete(orders::cancel))
+        .route("/api/trading/stream", get(stream::stream))
         .route(
             "/api/trading/kill-switch",
             get(kill_switch::show).post(kill_switch::change),
@@ -50,6 +52,8 @@ fn trading(state: &AppState) -> Trading<'_> {
         broker: &state.actors.broker,
         audit: &state.actors.audit,
         clock: &state.clock,
+        risk: &state.settings.risk,
+        market_data: &state.actors.market_data,
     }
 }
 

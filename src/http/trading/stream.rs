@@ -1,0 +1,66 @@
+//! `GET /api/trading/stream`: the caller's live order events as Server-Sent Events
+//! (docs/trading.md). Each event is `event: <Alpaca event>`, `id: <dyno sequence>`,
+//! `data: <Alpaca's trade_updates data object, the order unchanged inside>`; a comment
+//! heartbeat every 15 s; `Last-Event-ID` resumes from the dyno's replay buffer (an unknown id
+//! gets `event: reset` first: re-read the orders). The kill switch ends the stream with
+//! `event: trading_disabled`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{trader, trading, TRADING_DISABLED_MESSAGE};
+use crate::http::error::ErrorCode;
+use crate::http::extract::{Caller, CurrentSession};
+use crate::http::{ApiError, AppState};
+use crate::trading::stream::{open_stream, StreamMessage};
+
+/// How often an idle stream sends a heartbeat comment.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    CurrentSession(user): CurrentSession,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let orders = open_stream(
+        trading(&state),
+        &state.actors.trade_stream,
+        &trader(&caller, &user),
+        last_event_id.as_deref(),
+    )
+    .await?;
+    let events = futures_util::stream::unfold(orders, |mut orders| async move {
+        let message = orders.next().await?;
+        Some((Ok::<_, Infallible>(sse_event(message)), orders))
+    });
+    let keep_alive = KeepAlive::new().interval(HEARTBEAT).text("heartbeat");
+    Ok(Sse::new(events).keep_alive(keep_alive).into_response())
+}
+
+fn sse_event(message: StreamMessage) -> Event {
+    match message {
+        StreamMessage::Event(event) => Event::default()
+            .id(event.id.to_string())
+            .event(event.event.as_str())
+            .data(&*event.data),
+        StreamMessage::Reset => Event::default().event("reset").data("{}"),
+        StreamMessage::TradingDisabled => Event::default().event("trading_disabled").data(
+            json!({
+                "code": ErrorCode::TradingDisabled.as_str(),
+                "message": TRADING_DISABLED_MESSAGE,
+            })
+            .to_string(),
+        ),
+    }
+}
