@@ -11,7 +11,10 @@
 pub mod ceremony;
 pub mod email;
 pub mod login;
+pub mod notify;
 pub mod passkeys;
+pub mod recovery;
+pub mod recovery_operator;
 pub mod register;
 pub mod relying_party;
 pub mod repo;

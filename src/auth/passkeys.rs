@@ -84,6 +84,7 @@ pub async fn start_adding_passkey(
         email: &me.email,
         exclude: existing.iter().map(|p| p.cred_id().clone()).collect(),
         bootstrap_token_id: None,
+        recovery_token_id: None,
     };
     Ok(ceremony::start_creation(&client, webauthn, creation, accounts.now()).await?)
 }

@@ -82,6 +82,7 @@ pub async fn start_registration(
         email: email.as_str(),
         exclude,
         bootstrap_token_id: Some(token_id),
+        recovery_token_id: None,
     };
     Ok(ceremony::start_creation(&client, webauthn, creation, now).await?)
 }
