@@ -1,6 +1,6 @@
 //! A signed-in person's passkeys: [`list_passkeys`], [`start_adding_passkey`],
 //! [`finish_adding_passkey`], [`rename_passkey`] and [`remove_passkey`] — never the last one,
-//! which would lock the account out.
+//! which would lock the account out. Each change also queues a security notice to the account.
 
 use raptor_actors::audit::AppendError;
 use raptor_actors::session::SessionInfo;
@@ -8,6 +8,7 @@ use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, WebauthnError};
 
 use super::ceremony::{self, CreationOptions, StartError};
+use super::notify::{self, Notice, Notify};
 use super::repo::credentials::{self, PasskeyInfo};
 use super::repo::{ceremonies, users};
 use super::{storage_errors, Accounts, PasskeysNotConfigured, Requester};
@@ -131,10 +132,15 @@ pub async fn finish_adding_passkey(
     let mut entry = requester.audit(AuditEvent::PasskeyAdd, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
-    let client = accounts.pool.get().await?;
-    credentials::insert(&client, me.user_id, &passkey, name.as_str(), false, now)
+    let mut client = accounts.pool.get().await?;
+    let tx = client.transaction().await?;
+    credentials::insert(&tx, me.user_id, &passkey, name.as_str(), false, now)
         .await?
         .ok_or(PasskeyError::CredentialExists)?;
+    let notice = notice(me, Notice::PasskeyAdded, Some(name.as_str()));
+    notify::queue(&tx, requester, notice, now).await?;
+    tx.commit().await?;
+    accounts.actors.mailer.wake();
     Ok(Added {
         credential_id,
         name,
@@ -154,10 +160,15 @@ pub async fn rename_passkey(
     let mut entry = requester.audit(AuditEvent::PasskeyRename, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
-    let client = accounts.pool.get().await?;
-    if !credentials::rename(&client, me.user_id, id, name.as_str()).await? {
+    let mut client = accounts.pool.get().await?;
+    let tx = client.transaction().await?;
+    if !credentials::rename(&tx, me.user_id, id, name.as_str()).await? {
         return Err(PasskeyError::NotFound);
     }
+    let notice = notice(me, Notice::PasskeyRenamed, Some(name.as_str()));
+    notify::queue(&tx, requester, notice, accounts.now()).await?;
+    tx.commit().await?;
+    accounts.actors.mailer.wake();
     Ok(())
 }
 
@@ -192,6 +203,19 @@ pub async fn remove_passkey(
     if !credentials::delete(&tx, me.user_id, id).await? {
         return Err(PasskeyError::NotFound);
     }
+    let notice = notice(me, Notice::PasskeyRemoved, None);
+    notify::queue(&tx, requester, notice, accounts.now()).await?;
     tx.commit().await?;
+    accounts.actors.mailer.wake();
     Ok(())
+}
+
+/// A security notice to the signed-in account.
+fn notice<'a>(me: &'a SessionInfo, notice: Notice, passkey: Option<&'a str>) -> Notify<'a> {
+    Notify {
+        user_id: me.user_id,
+        email: &me.email,
+        notice,
+        passkey,
+    }
 }

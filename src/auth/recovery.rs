@@ -223,7 +223,17 @@ pub async fn finish_recovery(
         let (Some(user_id), Some(token_id)) = (taken.user_id, taken.recovery_token_id) else {
             return Err(RecoveryError::InvalidCeremony);
         };
-        check(accounts, &client, webauthn, user_id, token_id, claimed_token, taken.state, credential).await?
+        check(
+            accounts,
+            &client,
+            webauthn,
+            user_id,
+            token_id,
+            claimed_token,
+            taken.state,
+            credential,
+        )
+        .await?
     };
     let Checked {
         token,

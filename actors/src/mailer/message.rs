@@ -37,25 +37,29 @@ pub(super) fn recover_passkey(link: &str) -> Message {
 /// passkey}`).
 pub(super) fn security_notice(notice: &Value) -> Message {
     let text = |key: &str| notice[key].as_str().unwrap_or("unknown").to_owned();
-    let passkey = notice["passkey"].as_str().unwrap_or("a passkey");
+    let passkey = notice["passkey"].as_str();
+    let named = passkey.map(|p| format!(" (\"{p}\")")).unwrap_or_default();
     let (subject, what) = match notice["event"].as_str().unwrap_or_default() {
         "passkey_added" => (
             "A passkey was added to your Raxx account",
-            format!("A passkey (\"{passkey}\") was added to your account."),
+            format!("A passkey{named} was added to your account."),
         ),
         "passkey_removed" => (
             "A passkey was removed from your Raxx account",
-            format!("A passkey (\"{passkey}\") was removed from your account."),
+            format!("A passkey{named} was removed from your account."),
         ),
         "passkey_renamed" => (
             "A passkey of your Raxx account was renamed",
-            format!("A passkey of your account was renamed to \"{passkey}\"."),
+            format!(
+                "A passkey of your account was renamed{}.",
+                passkey.map(|p| format!(" to \"{p}\"")).unwrap_or_default()
+            ),
         ),
         "recovery_used" => (
             "Your Raxx account was recovered",
             format!(
-                "A recovery link was used: a new passkey (\"{passkey}\") was added to your \
-                 account and every other device was signed out."
+                "A recovery link was used: a new passkey{named} was added to your account \
+                 and every other device was signed out."
             ),
         ),
         "sessions_revoked" => (

@@ -71,7 +71,10 @@ pub async fn consume(
 
 /// Deletes every unused token of the account (and the recovery emails not sent yet); how many
 /// tokens died.
-pub async fn discard_unused(client: &impl GenericClient, user_id: Uuid) -> Result<u64, StorageError> {
+pub async fn discard_unused(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<u64, StorageError> {
     client
         .execute(
             "DELETE FROM email_outbox WHERE user_id = $1 AND kind = 'recover_passkey' AND sent_at IS NULL",

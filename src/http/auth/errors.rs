@@ -125,6 +125,7 @@ impl From<SessionsError> for ApiError {
             SessionsError::NotFound => ApiError::not_found(),
             SessionsError::Audit(e) => e.into(),
             SessionsError::Session(e) => e.into(),
+            SessionsError::Storage(e) => e.into(),
         }
     }
 }
