@@ -12,6 +12,7 @@ mod dsr;
 mod helpers;
 mod market_data;
 mod passkey;
+mod recovery;
 mod registration;
 mod retention;
 mod security;
