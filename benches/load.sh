@@ -8,8 +8,11 @@
 # (wrk, from Debian's packages) if it is missing, finds or starts a
 # PostgreSQL (scripts/ensure-postgres.sh), creates a throwaway database, runs `raptor migrate`,
 # starts `raptor serve` (APP_ENV=test, a random SECRET_KEY, the global rate limit off), drives
-# GET /health and GET /api/system/status, then the baseline's GET /health, and prints
-# requests/s and p99 latency for each, with raptor's share of the baseline.
+# GET /health and GET /api/system/status, then two signed-in routes on examples/bench_server.rs
+# (the same application, with one benchmark user signed in and synthetic market data):
+# GET /api/auth/session and a cached GET /api/market-data/quotes/latest, then the baseline's
+# GET /health, and prints requests/s and p99 latency for each, with raptor's share of the
+# baseline.
 #
 # Everything stays on 127.0.0.1. Each run lasts DURATION seconds; every process started here is
 # stopped and the database dropped on exit.
@@ -26,10 +29,11 @@ connections="${CONNECTIONS:-32}"
 threads="${THREADS:-2}"
 raptor_port="${RAPTOR_PORT:-18080}"
 baseline_port="${BASELINE_PORT:-18081}"
+signed_port="${SIGNED_PORT:-18082}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 host=127.0.0.1
 
-for n in "$duration" "$connections" "$threads" "$raptor_port" "$baseline_port"; do
+for n in "$duration" "$connections" "$threads" "$raptor_port" "$baseline_port" "$signed_port"; do
   [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || {
     echo "load: DURATION, CONNECTIONS, THREADS and the ports must be positive integers" >&2
     exit 2
@@ -121,9 +125,10 @@ port_free() {
 
 # 1. Builds -------------------------------------------------------------------------------------
 step "building raptor and examples/baseline_hyper (release)"
-cargo build --release --bin raptor --example baseline_hyper
+cargo build --release --bin raptor --example baseline_hyper --example bench_server
 raptor="$target_dir/release/raptor"
 baseline="$target_dir/release/examples/baseline_hyper"
+bench_server="$target_dir/release/examples/bench_server"
 
 # 2. Load generator: wrk, from Debian's packages ----------------------------------------------
 if ! command -v wrk >/dev/null 2>&1; then
@@ -164,7 +169,7 @@ database_url="${admin_url%/*}/$database"
 echo "database: $database" >&2
 
 # 4. raptor migrate, raptor serve, the baseline -----------------------------------------------
-for port in "$raptor_port" "$baseline_port"; do
+for port in "$raptor_port" "$baseline_port" "$signed_port"; do
   port_free "$port" || {
     echo "load: port $port is taken (set RAPTOR_PORT / BASELINE_PORT)" >&2
     exit 1
@@ -203,6 +208,28 @@ if [[ "$(http_status "$raptor_port" /api/system/status)" != 200 ]]; then
   tail -n 40 "$work/raptor.log" >&2
   exit 1
 fi
+# The signed-in process: development mode only for its synthetic market data (no Alpaca
+# account is needed), with the same log format and level as raptor serve above.
+env "${raptor_env[@]}" APP_ENV=development LOG_FORMAT=json PORT="$signed_port" \
+  MARKET_DATA_TTL_MS=60000 "$bench_server" </dev/null >"$work/signed.out" 2>"$work/signed.log" &
+pids+=($!)
+signed_pid=$!
+if ! wait_http "$signed_port" /health 60 "$signed_pid"; then
+  echo "load: bench_server did not answer GET /health; its log:" >&2
+  tail -n 40 "$work/signed.log" >&2
+  exit 1
+fi
+cookie=$(sed -n 's/^COOKIE=//p' "$work/signed.out" | head -n 1)
+[[ -n "$cookie" ]] || {
+  echo "load: bench_server printed no cookie" >&2
+  exit 1
+}
+quotes_path="/api/market-data/quotes/latest?symbols=AAPL,MSFT,NVDA"
+# Warm the cache: the measured requests are hits.
+timeout 5 bash -c 'exec 3<>"/dev/tcp/'"$host"'/'"$signed_port"'"
+  printf "GET %s HTTP/1.1\r\nHost: localhost\r\nCookie: %s\r\nConnection: close\r\n\r\n" "$0" "$1" >&3
+  head -n 1 <&3' "$quotes_path" "$cookie" >/dev/null
+
 if ! wait_http "$baseline_port" /health 30 "$baseline_pid"; then
   echo "load: the baseline did not answer; its log:" >&2
   tail -n 40 "$work/baseline.log" >&2
@@ -212,8 +239,10 @@ fi
 # 5. Load -------------------------------------------------------------------------------------
 # Prints "<requests/s> <p99 ms> <non-2xx or failed responses> <responses>" for one run.
 run_wrk() {
-  local url="$1" out
-  out=$(wrk --latency -t "$threads" -c "$connections" -d "${duration}s" --timeout 5s "$url")
+  local url="$1" header="${2:-}" out
+  local extra=()
+  [[ -n "$header" ]] && extra=(-H "$header")
+  out=$(wrk --latency -t "$threads" -c "$connections" -d "${duration}s" --timeout 5s "${extra[@]}" "$url")
   printf '%s\n' "$out" >"$work/last.txt"
   awk '
     function ms(v) {
@@ -233,9 +262,9 @@ run_wrk() {
 
 declare -A rps=() p99=() bad=() total=()
 measure() {
-  local name="$1" port="$2" path="$3" result
+  local name="$1" port="$2" path="$3" header="${4:-}" result
   step "$name: GET http://$host:$port$path for ${duration}s, $connections connections ($tool)"
-  result=$("run_$tool" "http://$host:$port$path")
+  result=$("run_$tool" "http://$host:$port$path" "$header")
   read -r "rps[$name]" "p99[$name]" "bad[$name]" "total[$name]" <<<"$result"
   echo "  ${rps[$name]} requests/s, p99 ${p99[$name]} ms, ${total[$name]} responses, ${bad[$name]} not 2xx or failed" >&2
   if [[ -z "${rps[$name]}" ]]; then
@@ -247,6 +276,8 @@ measure() {
 
 measure "raptor /health" "$raptor_port" /health
 measure "raptor /api/system/status" "$raptor_port" /api/system/status
+measure "raptor /api/auth/session" "$signed_port" /api/auth/session "Cookie: $cookie"
+measure "raptor quotes (cached)" "$signed_port" "$quotes_path" "Cookie: $cookie"
 measure "baseline /health" "$baseline_port" /health
 
 if ! kill -0 "$raptor_pid" 2>/dev/null; then
@@ -261,7 +292,7 @@ base_p99="${p99[baseline /health]}"
 echo
 echo "load: ${duration}s per target, $connections connections, $tool, $(nproc) cores, loopback"
 printf '%-28s %12s %10s %10s %14s %12s\n' target "requests/s" "p99 ms" "not 2xx" "rps/baseline" "p99/baseline"
-for name in "raptor /health" "raptor /api/system/status" "baseline /health"; do
+for name in "raptor /health" "raptor /api/system/status" "raptor /api/auth/session" "raptor quotes (cached)" "baseline /health"; do
   awk -v name="$name" -v r="${rps[$name]}" -v p="${p99[$name]}" -v b="${bad[$name]}" \
     -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
       rr = (br > 0) ? sprintf("%.3f", r / br) : "n/a"

@@ -9,6 +9,7 @@ pub mod dsr;
 pub mod email;
 pub mod http;
 pub mod input;
+pub mod limits;
 pub mod market_data;
 pub mod net;
 pub mod retention;

@@ -1,8 +1,10 @@
 //! Passkey sign-in: [`start_login`] and [`finish_login`].
 //!
-//! With the email of an account that has passkeys, the challenge lists them; otherwise (no
-//! email, or an address with no account) it is a discoverable challenge the browser answers
-//! with any passkey for this site (autofill). Finishing refuses pending passkeys, unverified and
+//! The options never tell whether an address has an account: with or without an email, known
+//! or not, they have the same shape (no `allowCredentials`, conditional mediation) and take the
+//! same queries. Every Raptor passkey is discoverable (registration requires a resident key), so
+//! the browser finds it without a list. With the email of an account that has passkeys, the
+//! ceremony accepts only those; otherwise any passkey for this site (autofill). Finishing refuses pending passkeys, unverified and
 //! deleted accounts, and counter regressions (a possibly cloned authenticator), audits every
 //! refusal, and on success starts a fresh session and kills any unused recovery link.
 
@@ -61,13 +63,21 @@ pub async fn start_login(
         Some(Ok(email)) => users::by_email(&client, &email).await?,
         Some(Err(_)) | None => None,
     };
-    let passkeys = match &account {
-        Some(user) if !user.deleted => credentials::of_user(&client, user.id).await?,
-        _ => Vec::new(),
-    };
+    // The same query whether or not the address is known, so timing tells nothing either.
+    let owner = account
+        .as_ref()
+        .filter(|u| !u.deleted)
+        .map_or(Uuid::nil(), |u| u.id);
+    let passkeys = credentials::of_user(&client, owner).await?;
     let (new, challenge) = match account {
         Some(user) if !passkeys.is_empty() => {
-            let (challenge, auth) = webauthn.start_passkey_authentication(&passkeys)?;
+            let (mut challenge, auth) = webauthn.start_passkey_authentication(&passkeys)?;
+            // Listing the account's credentials would tell anyone that the address has one.
+            // The rest of the shape is a discoverable challenge's, whatever the library puts in.
+            let (discoverable, _) = webauthn.start_discoverable_authentication()?;
+            challenge.public_key.allow_credentials.clear();
+            challenge.public_key.extensions = discoverable.public_key.extensions;
+            challenge.mediation = discoverable.mediation;
             let new = ceremony(ceremonies::Kind::Authentication, Some(user.id), &auth);
             (new, challenge)
         }

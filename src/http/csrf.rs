@@ -1,7 +1,7 @@
 //! CSRF defence for a `SameSite=None` session cookie.
 //!
-//! A state-changing request (anything but GET, HEAD, OPTIONS) that carries a cookie must name an
-//! allowed `Origin`, and if it has a body, the body must be JSON. Browsers cannot send a
+//! A state-changing request (anything but GET, HEAD, OPTIONS) that carries a cookie must name
+//! exactly one allowed `Origin`, and if it has a body, the body must be JSON. Browsers cannot send a
 //! cross-site JSON request without a CORS preflight, which the allowlist refuses, and every
 //! HTML form carries a non-JSON body, so a forged request is stopped here with 403.
 
@@ -21,10 +21,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     );
     let headers = request.headers();
     if !safe && headers.contains_key(header::COOKIE) {
-        let origin_ok = headers
-            .get(header::ORIGIN)
-            .and_then(|o| o.to_str().ok())
-            .is_some_and(|o| origin_allowed(&state, o));
+        // Exactly one Origin: with two, which one a browser or proxy meant is ambiguous.
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        let origin_ok = match (origins.next(), origins.next()) {
+            (Some(origin), None) => origin.to_str().is_ok_and(|o| origin_allowed(&state, o)),
+            _ => false,
+        };
         if !origin_ok {
             return ApiError::forbidden(ErrorCode::CsrfOrigin, "request origin is not allowed")
                 .into_response();

@@ -2,7 +2,8 @@
 //! passes through. Only this module knows status codes.
 //!
 //! Layers, outermost first: request id and access log → security headers → JSON error shape →
-//! CORS → client IP (and the Cloudflare guard) → rate limit → CSRF → 64 KiB body limit →
+//! CORS → client IP (and the Cloudflare guard) → rate limit (per process) → CSRF → shared
+//! limits of the sensitive routes (every dyno) → 64 KiB body limit →
 //! panic catcher → routes.
 
 pub mod account;
@@ -18,6 +19,7 @@ pub mod market_data;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security;
+pub mod shared_limits;
 pub mod static_files;
 pub mod system;
 pub mod trading;
@@ -133,6 +135,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), client_ip::middleware))
                 .layer(from_fn_with_state(state.clone(), rate_limit::middleware))
                 .layer(from_fn_with_state(state.clone(), csrf::middleware))
+                .layer(from_fn_with_state(state.clone(), shared_limits::middleware))
                 .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
                 .layer(CatchPanicLayer::custom(panic_response)),

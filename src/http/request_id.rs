@@ -1,8 +1,10 @@
 //! Request ids: every request gets one, every response carries it in `x-request-id`, and every
 //! log line and error body of the request names it.
 //!
-//! An incoming `x-request-id` (Heroku's router sets one) is kept when it looks like an id;
-//! anything else is replaced, so a client cannot inject text into our logs.
+//! The id is always Raptor's own: a client cannot choose the id its actions are recorded under
+//! in the audit trail. An incoming `x-request-id` (Heroku's router sets one) is logged beside
+//! ours as `client_request_id` when it looks like an id, so both can be correlated; anything
+//! else is dropped, so a client cannot inject text into our logs.
 
 use std::time::Instant;
 
@@ -31,19 +33,20 @@ fn acceptable(id: &str) -> bool {
 }
 
 pub async fn middleware(mut request: Request, next: Next) -> Response {
-    let id = request
+    let client_id = request
         .headers()
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .map(str::to_owned);
+    let id = uuid::Uuid::new_v4().to_string();
     let header = HeaderValue::from_str(&id).expect("request ids are ASCII");
     request.headers_mut().insert(HEADER, header.clone());
 
     let span = tracing::info_span!(
         "request",
         request_id = %id,
+        client_request_id = client_id.as_deref(),
         method = %request.method(),
         path = %request.uri().path(),
         user_id = tracing::field::Empty,

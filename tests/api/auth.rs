@@ -698,3 +698,49 @@ async fn an_email_that_cannot_be_delivered_is_retried_with_backoff() {
         1
     );
 }
+
+/// The shape of a JSON value: its keys and value types, recursively, not its values.
+fn shape(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
+        serde_json::Value::Array(items) => json!(items.iter().map(shape).collect::<Vec<_>>()),
+        serde_json::Value::String(_) => json!("string"),
+        serde_json::Value::Number(_) => json!("number"),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_options_do_not_tell_whether_an_address_has_an_account() {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_auth_app(&smtp).await;
+    passkey::verified_user(&app, &smtp, EMAIL).await;
+    let options = |email: &'static str| {
+        let app = &app;
+        async move {
+            let response =
+                passkey::post(app, "/api/auth/login/options", json!({"email": email})).await;
+            assert_eq!(response.status(), 200);
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let known = options(EMAIL).await;
+    let unknown = options("nobody@example.com").await;
+    assert_eq!(shape(&known), shape(&unknown), "{known} vs {unknown}");
+    for body in [&known, &unknown] {
+        assert!(body["publicKey"]["allowCredentials"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()));
+        assert_eq!(body["mediation"], "conditional");
+    }
+    // The known address's passkey still signs in with those options.
+    let mut key = passkey::verified_user(&app, &smtp, "second@example.com").await;
+    assert_eq!(
+        passkey::login(&app, &mut key, "second@example.com")
+            .await
+            .status(),
+        200
+    );
+}

@@ -18,6 +18,7 @@ mod retention;
 mod security;
 mod self_service;
 mod session_store;
+mod shared_limits;
 mod shutdown;
 mod smtp;
 mod supervision;

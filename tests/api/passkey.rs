@@ -79,6 +79,24 @@ pub async fn register_options(
     (body["ceremony_id"].as_str().unwrap().to_owned(), challenge)
 }
 
+/// The credential ids registered for `email` (pending ones included), as the browser's
+/// authenticator would know them.
+pub async fn credentials_of(app: &TestApp, email: &str) -> Vec<String> {
+    app.db
+        .client()
+        .await
+        .query(
+            "SELECT c.credential_id FROM webauthn_credentials c JOIN users u ON u.id = c.user_id \
+             WHERE u.email = $1",
+            &[&email],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 pub fn create(
     authenticator: &mut Authenticator,
     challenge: CreationChallengeResponse,
@@ -114,7 +132,17 @@ pub async fn login_options(
     let response = post(app, "/api/auth/login/options", body).await;
     assert_eq!(response.status(), 200, "login/options");
     let body: Value = response.json().await.unwrap();
-    let challenge = serde_json::from_value(json!({"publicKey": body["publicKey"]})).unwrap();
+    let mut public_key = body["publicKey"].clone();
+    if let Some(email) = email {
+        // The options never list credentials (no enumeration); a browser finds its resident
+        // passkey by itself, the software passkey needs to be told which one it holds.
+        public_key["allowCredentials"] = json!(credentials_of(app, email)
+            .await
+            .iter()
+            .map(|id| json!({"type": "public-key", "id": id}))
+            .collect::<Vec<_>>());
+    }
+    let challenge = serde_json::from_value(json!({"publicKey": public_key})).unwrap();
     (body["ceremony_id"].as_str().unwrap().to_owned(), challenge)
 }
 

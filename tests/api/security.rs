@@ -229,3 +229,57 @@ async fn enforce_cf_origin_refuses_requests_that_bypass_cloudflare() {
     assert_eq!(via_cf.status(), 200);
     assert_eq!(app.get("/health").await.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_with_two_origin_headers_is_refused_even_if_one_is_allowed() {
+    let app = spawn_app().await;
+    for pair in [[ORIGIN, ATTACKER], [ATTACKER, ORIGIN], [ORIGIN, ORIGIN]] {
+        let mut origins = reqwest::header::HeaderMap::new();
+        for origin in pair {
+            origins.append("origin", origin.parse().unwrap());
+        }
+        let response = app
+            .client
+            .post(app.url("/api/auth/logout"))
+            .header("cookie", "session=whatever")
+            .header("content-type", "application/json")
+            .headers(origins)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{pair:?}");
+        assert_eq!(error_code(response).await, "csrf_origin");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_request_id_is_never_stored_as_the_audit_rows_request_id() {
+    let app = spawn_app().await;
+    let user = app.sign_in("someone@example.com", false).await;
+    let response = app
+        .authed(reqwest::Method::POST, "/api/auth/logout", &user)
+        .header("x-request-id", "client-chosen-id-123")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let own = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let stored: Vec<Option<String>> = app
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT request_id FROM audit_log WHERE event = 'logout'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, vec![Some(own)]);
+}

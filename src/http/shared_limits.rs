@@ -1,0 +1,86 @@
+//! The cross-dyno limits of the routes that send email, start passkey ceremonies or place
+//! orders (`crate::limits`, ADR 0005): one counter per route group and client, in Postgres.
+//! Over the limit: 429 `rate_limited` with `Retry-After`.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::client_ip::ClientIp;
+use super::error::ErrorCode;
+use super::rate_limit::client_key;
+use super::{ApiError, AppState};
+use crate::limits::{self, LimitError, SharedLimit};
+
+const HOUR: Duration = Duration::from_secs(3600);
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Verification emails asked for, per client.
+pub const EMAIL: SharedLimit = SharedLimit {
+    name: "email",
+    hits: 10,
+    window: HOUR,
+};
+/// Recovery emails asked for, per client.
+pub const RECOVERY: SharedLimit = SharedLimit {
+    name: "recovery",
+    hits: 10,
+    window: HOUR,
+};
+/// Sign-up ceremonies started, per client.
+pub const REGISTER: SharedLimit = SharedLimit {
+    name: "register",
+    hits: 20,
+    window: HOUR,
+};
+/// Sign-in ceremonies started or finished, per client.
+pub const LOGIN: SharedLimit = SharedLimit {
+    name: "login",
+    hits: 60,
+    window: MINUTE,
+};
+/// Orders submitted, per client.
+pub const ORDERS: SharedLimit = SharedLimit {
+    name: "orders",
+    hits: 120,
+    window: MINUTE,
+};
+
+/// The shared limit a request counts against, if any.
+pub fn limit_for(method: &Method, path: &str) -> Option<&'static SharedLimit> {
+    if method != Method::POST {
+        return None;
+    }
+    match path {
+        "/api/auth/email/resend" => Some(&EMAIL),
+        "/api/auth/recovery/start" => Some(&RECOVERY),
+        "/api/auth/register/options" => Some(&REGISTER),
+        "/api/auth/login/options" | "/api/auth/login/verify" => Some(&LOGIN),
+        "/api/trading/orders" => Some(&ORDERS),
+        _ => None,
+    }
+}
+
+pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(limit) = limit_for(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() else {
+        return next.run(request).await;
+    };
+    let client = client_key(ip).to_string();
+    match limits::hit(&state.pool, &state.hasher(), limit, &client, state.now()).await {
+        Ok(()) => next.run(request).await,
+        Err(LimitError::Exceeded(wait)) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            "too many requests; slow down",
+        )
+        .with_retry_after(wait)
+        .into_response(),
+        Err(LimitError::Storage(error)) => ApiError::from(error).into_response(),
+    }
+}
