@@ -24,8 +24,6 @@ use crate::settings::{AppEnv, Settings};
 
 /// `POST /api/auth/email/resend` calls allowed per client IP per hour.
 const RESENDS_PER_IP_PER_HOUR: u32 = 10;
-/// Recovery requests one IP may make per hour (each account also has its own limit).
-const RECOVERIES_PER_IP_PER_HOUR: u32 = 10;
 /// `GET /api/compare-quotes` calls allowed per client IP per minute (legacy route).
 const COMPARE_QUOTES_PER_IP_PER_MINUTE: u32 = 30;
 
@@ -73,16 +71,11 @@ impl Application {
                 .global_rate_limit
                 .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute));
             let resend_limiter = IpRateLimiter::per_hour(RESENDS_PER_IP_PER_HOUR);
-            let recovery_limiter = IpRateLimiter::per_hour(RECOVERIES_PER_IP_PER_HOUR);
             let compare_limiter = IpRateLimiter::per_minute(COMPARE_QUOTES_PER_IP_PER_MINUTE);
             let limiters: Vec<IpRateLimiter> = rate_limiter
                 .iter()
                 .cloned()
-                .chain([
-                    resend_limiter.clone(),
-                    recovery_limiter.clone(),
-                    compare_limiter.clone(),
-                ])
+                .chain([resend_limiter.clone(), compare_limiter.clone()])
                 .collect();
             background.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -97,7 +90,6 @@ impl Application {
                 actors: actors.clone(),
                 rate_limiter,
                 resend_limiter,
-                recovery_limiter,
                 compare_limiter,
                 market_data_feed: crate::market_data::feed_key(&settings).into(),
                 webauthn: crate::auth::relying_party::relying_party(&settings)?.map(Arc::new),

@@ -59,8 +59,6 @@ pub struct AppState {
     pub rate_limiter: Option<IpRateLimiter>,
     /// Per-IP limit of `POST /api/auth/email/resend`.
     pub resend_limiter: IpRateLimiter,
-    /// Per-IP limit of `POST /api/auth/recovery/start`.
-    pub recovery_limiter: IpRateLimiter,
     /// Per-IP limit of the legacy `GET /api/compare-quotes`.
     pub compare_limiter: IpRateLimiter,
     /// The key historical bars are cached under (the data feed, or `synthetic`).

@@ -1,8 +1,9 @@
 //! `POST /api/auth/recovery/start`, `/options` and `/verify`: lost-passkey recovery by email
-//! ([`crate::auth::recovery`]). `start` always answers 202 at once and does its work afterwards,
-//! so neither its answer nor its timing tells anybody whether an address has an account;
-//! `options`/`verify` speak registration's wire format, and a successful verify sets a fresh
-//! session cookie exactly as a login does.
+//! ([`crate::auth::recovery`]). `start` is limited per client across dynos
+//! (`crate::http::shared_limits::RECOVERY`) and per account (in the use case); it always
+//! answers 202 at once and does its work afterwards, so neither its answer nor its timing tells
+//! anybody whether an address has an account; `options`/`verify` speak registration's wire
+//! format, and a successful verify sets a fresh session cookie exactly as a login does.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -16,7 +17,6 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::{accounts, options_body};
 use crate::auth::recovery::{finish_recovery, request_recovery, start_recovery};
-use crate::http::error::ErrorCode;
 use crate::http::extract::Caller;
 use crate::http::{cookie, ApiError, ApiJson, AppState};
 
@@ -30,14 +30,6 @@ pub async fn start(
     caller: Caller,
     ApiJson(request): ApiJson<StartRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Err(wait) = state.recovery_limiter.check(caller.ip) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many requests; slow down",
-        )
-        .with_retry_after(wait));
-    }
     let accounts = accounts(&state);
     let requester = caller.requester();
     tokio::spawn(async move {
