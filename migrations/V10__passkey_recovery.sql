@@ -30,3 +30,7 @@ ALTER TABLE ceremonies DROP CONSTRAINT ceremonies_kind_check;
 ALTER TABLE ceremonies ADD CONSTRAINT ceremonies_kind_check
     CHECK (kind IN ('registration', 'authentication', 'discoverable', 'recovery'));
 ALTER TABLE ceremonies ADD COLUMN recovery_token_id UUID;
+
+-- Named passkeys: the AAGUID the authenticator stated when the passkey was created (NULL when
+-- unknown or all zeros); Raptor names a passkey after it unless its owner names it.
+ALTER TABLE webauthn_credentials ADD COLUMN aaguid UUID;

@@ -8,6 +8,7 @@
 //! the session store: reads come first, then the audit row (the intent), then one short
 //! transaction that re-checks and changes.
 
+pub mod authenticators;
 pub mod ceremony;
 pub mod email;
 pub mod login;

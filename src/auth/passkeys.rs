@@ -7,6 +7,7 @@ use raptor_actors::session::SessionInfo;
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, WebauthnError};
 
+use super::authenticators;
 use super::ceremony::{self, CreationOptions, StartError};
 use super::notify::{self, Notice, Notify};
 use super::repo::credentials::{self, PasskeyInfo};
@@ -60,7 +61,7 @@ impl PasskeyName {
 
 impl Default for PasskeyName {
     fn default() -> Self {
-        Self("Passkey".to_owned())
+        Self(authenticators::FALLBACK_NAME.to_owned())
     }
 }
 
@@ -104,7 +105,7 @@ pub async fn finish_adding_passkey(
     me: &SessionInfo,
     ceremony_id: Uuid,
     credential: &RegisterPublicKeyCredential,
-    name: PasskeyName,
+    name: Option<PasskeyName>,
 ) -> Result<Added, PasskeyError> {
     let webauthn = accounts.webauthn()?;
     let now = accounts.now();
@@ -129,12 +130,18 @@ pub async fn finish_adding_passkey(
         passkey
     };
     let credential_id = credentials::credential_key(&passkey);
+    // The person's name wins; else the authenticator's, from the bundled table.
+    let aaguid = authenticators::aaguid(credential);
+    let name = name.unwrap_or_else(|| {
+        let known = authenticators::name_of(aaguid).unwrap_or(authenticators::FALLBACK_NAME);
+        PasskeyName(known.to_owned())
+    });
     let mut entry = requester.audit(AuditEvent::PasskeyAdd, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
     let mut client = accounts.pool.get().await?;
     let tx = client.transaction().await?;
-    credentials::insert(&tx, me.user_id, &passkey, name.as_str(), false, now)
+    credentials::insert(&tx, me.user_id, &passkey, name.as_str(), aaguid, false, now)
         .await?
         .ok_or(PasskeyError::CredentialExists)?;
     let notice = notice(me, Notice::PasskeyAdded, Some(name.as_str()));

@@ -16,6 +16,7 @@ use raptor_actors::token;
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, WebauthnError};
 
+use super::authenticators;
 use super::ceremony::{self, CreationOptions, StartError};
 use super::notify::{self, Notice, Notify};
 use super::repo::recoveries::{self, Token};
@@ -26,7 +27,7 @@ use crate::db::StorageError;
 
 /// Recovery emails an account may be sent per hour.
 pub const RECOVERIES_PER_ACCOUNT_PER_HOUR: i64 = 3;
-/// The name a recovered passkey gets until its owner renames it.
+/// The name a recovered passkey gets when its authenticator is not in the table.
 pub const RECOVERED_PASSKEY_NAME: &str = "Passkey (recovery)";
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +202,7 @@ struct Checked {
     token: Token,
     email: String,
     passkey: webauthn_rs::prelude::Passkey,
+    aaguid: Option<Uuid>,
 }
 
 /// `recovery/verify`: checks the ceremony, its token (and `claimed_token`, when given, must be
@@ -239,12 +241,14 @@ pub async fn finish_recovery(
         token,
         email,
         passkey,
+        aaguid,
     } = match checked {
         Ok(checked) => checked,
         Err(rejected) => match reject(accounts, requester, rejected).await? {},
     };
     let user_id = token.user_id;
     let credential_id = credentials::credential_key(&passkey);
+    let name = authenticators::name_of(aaguid).unwrap_or(RECOVERED_PASSKEY_NAME);
     let session_id = Uuid::new_v4();
 
     // The intent is durable before anything changes; the transaction re-checks everything.
@@ -267,14 +271,14 @@ pub async fn finish_recovery(
             return Err(RecoveryError::InvalidToken);
         }
         recoveries::discard_unused(&tx, user_id).await?;
-        credentials::insert(&tx, user_id, &passkey, RECOVERED_PASSKEY_NAME, false, now)
+        credentials::insert(&tx, user_id, &passkey, name, aaguid, false, now)
             .await?
             .ok_or(RecoveryError::CredentialExists)?;
         let notice = Notify {
             user_id,
             email: &email,
             notice: Notice::RecoveryUsed,
-            passkey: Some(RECOVERED_PASSKEY_NAME),
+            passkey: Some(name),
         };
         notify::queue(&tx, requester, notice, now).await?;
         let passkeys = credentials::count(&tx, user_id).await?;
@@ -343,5 +347,6 @@ async fn check(
         token,
         email,
         passkey,
+        aaguid: authenticators::aaguid(credential),
     }))
 }

@@ -475,10 +475,15 @@ async fn passkey_and_session_changes_send_security_notices_without_tokens() {
         .json()
         .await
         .unwrap();
-    let id = list
-        .as_array()
-        .or_else(|| list["passkeys"].as_array())
-        .unwrap()
+    let listed = list["passkeys"].as_array().unwrap();
+    assert!(
+        listed.iter().all(|p| p["synced"].is_boolean()
+            && p.get("aaguid").is_some()
+            && p["backup_eligible"].is_boolean()
+            && p["created_at"].is_string()),
+        "{list}"
+    );
+    let id = listed
         .iter()
         .find(|p| p["name"] == "Laptop")
         .map(|p| p["id"].as_str().unwrap().to_owned())
