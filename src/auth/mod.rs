@@ -16,6 +16,7 @@ pub mod notify;
 pub mod passkeys;
 pub mod recovery;
 pub mod recovery_operator;
+pub mod recovery_request;
 pub mod register;
 pub mod relying_party;
 pub mod repo;
