@@ -13,6 +13,7 @@ mod helpers;
 mod market_data;
 mod passkey;
 mod recovery;
+mod recovery_browser;
 mod registration;
 mod retention;
 mod security;
