@@ -49,6 +49,8 @@ pub enum AuditEvent {
     RecoveryCompleted,
     /// A recovery token was refused (unknown, used, expired, superseded, another account's).
     RecoveryTokenRejected,
+    /// A backtest run was queued (who, symbol, range, strategy; never the results).
+    BacktestRun,
 }
 
 impl AuditEvent {
@@ -81,6 +83,7 @@ impl AuditEvent {
             AuditEvent::RecoveryRequested => "recovery.requested",
             AuditEvent::RecoveryCompleted => "recovery.completed",
             AuditEvent::RecoveryTokenRejected => "recovery.token_rejected",
+            AuditEvent::BacktestRun => "backtest.run",
         }
     }
 

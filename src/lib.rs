@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backtest;
 pub mod cli;
 pub mod db;
 pub mod dsr;

@@ -19,7 +19,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinHandle;
 
 use crate::http::rate_limit::IpRateLimiter;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, AppStateInner};
 use crate::settings::{AppEnv, Settings};
 
 /// `POST /api/auth/email/resend` calls allowed per client IP per hour.
@@ -84,7 +84,11 @@ impl Application {
                     limiters.iter().for_each(IpRateLimiter::forget_idle);
                 }
             }));
-            let state = AppState {
+            let readiness = crate::http::readiness::Readiness::default();
+            readiness.probe_once(&pool).await;
+            background.push(readiness.spawn_probe(pool.clone()));
+            let state = AppState::from(AppStateInner {
+                readiness,
                 settings: settings.clone(),
                 pool: pool.clone(),
                 actors: actors.clone(),
@@ -96,7 +100,7 @@ impl Application {
                 clock: clock.clone(),
                 session_policy: SessionPolicy::default(),
                 started_at: std::time::Instant::now(),
-            };
+            });
             let address = SocketAddr::new(settings.bind_address, settings.port);
             let listener = TcpListener::bind(address)
                 .await
@@ -124,10 +128,10 @@ impl Application {
             mode,
             actors: actors.clone(),
             pool: pool.clone(),
-            clock,
+            clock: clock.clone(),
             hasher: settings.token_hasher(),
             session_policy: SessionPolicy::default(),
-            listen,
+            listen: listen.clone(),
             mailer,
             acceptor,
             broker: broker_config.clone(),
@@ -135,6 +139,9 @@ impl Application {
             budget: outbound_budget(&settings),
             schedules: settings.schedules.clone(),
             jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
+            backtests: crate::backtest::worker::worker_args(
+                &settings, &pool, &actors, &clock, &listen,
+            ),
             restart: settings.restart,
         };
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)

@@ -8,6 +8,7 @@
 pub mod acceptor;
 mod alpaca_http;
 pub mod audit;
+pub mod backtests;
 pub mod broker;
 pub mod clock;
 pub mod mailer;

@@ -1,15 +1,16 @@
 //! [`StorageError`]: what a repository or use case says when Postgres failed it. The HTTP
-//! layer answers 503 for both kinds (the database is gone or busy; retry), and logs the cause
-//! under the request id; no SQL text or driver message ever reaches a client.
+//! layer answers 503 when the database is gone or busy (retry) and 500 when the server refused a
+//! statement (a bug of ours), and logs the cause, in the server's words, under the request id; no
+//! SQL text or driver message ever reaches a client.
 
 /// Postgres could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// No pooled connection could be had (database down, pool exhausted).
-    #[error("no database connection: {0}")]
+    /// No pooled connection could be had (database down, pool exhausted, connection refused).
+    #[error("no database connection: {}", pool_reason(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A query or transaction failed.
-    #[error("database error: {0}")]
+    #[error("database error: {}", query_reason(.0))]
     Query(#[from] tokio_postgres::Error),
 }
 
@@ -27,6 +28,23 @@ impl StorageError {
                     })
             }
         }
+    }
+}
+
+/// Why no connection could be had, with the server's own words when it refused one (e.g.
+/// "pg_hba.conf rejects connection … no encryption"): never a URL or a password.
+pub fn pool_reason(error: &deadpool_postgres::PoolError) -> String {
+    match error {
+        deadpool_postgres::PoolError::Backend(e) => query_reason(e),
+        other => other.to_string(),
+    }
+}
+
+/// A driver error with the server's message, code and detail when the server sent one.
+pub fn query_reason(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod backtest;
 pub mod client_ip;
 pub mod cookie;
 pub mod csrf;
@@ -17,6 +18,7 @@ pub mod extract;
 pub mod json;
 pub mod market_data;
 pub mod rate_limit;
+pub mod readiness;
 pub mod request_id;
 pub mod security;
 pub mod shared_limits;
@@ -51,14 +53,36 @@ use rate_limit::IpRateLimiter;
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach. Handlers own no state: they ask an actor or the database.
+///
+/// One `Arc`: axum clones the state for every request in every layer that takes it, so a clone
+/// must cost one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl From<AppStateInner> for AppState {
+    fn from(inner: AppStateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct AppStateInner {
     pub settings: Arc<Settings>,
     pub pool: Pool,
     pub actors: Actors,
     pub rate_limiter: Option<IpRateLimiter>,
     /// Per-IP limit of `POST /api/auth/email/resend`.
     pub resend_limiter: IpRateLimiter,
+    /// Whether the database answered the last background probe.
+    pub readiness: readiness::Readiness,
     /// Per-IP limit of the legacy `GET /api/compare-quotes`.
     pub compare_limiter: IpRateLimiter,
     /// The key historical bars are cached under (the data feed, or `synthetic`).
@@ -123,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dev_page::routes(state.settings.app_env))
         .merge(trading::routes())
         .merge(market_data::routes())
+        .merge(backtest::routes())
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()

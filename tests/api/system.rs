@@ -157,3 +157,31 @@ async fn diagnostic_is_for_operators_only_and_names_no_secret() {
     assert!(missing.contains(&serde_json::json!("ALPACA_PAPER_API_KEY")));
     assert!(!missing.contains(&serde_json::json!("ALPACA_PAPER_API_SECRET")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_turns_degraded_within_two_seconds_of_the_database_going_away() {
+    let app = crate::helpers::spawn_app().await;
+    assert_eq!(app.get("/api/system/status").await.status(), 200);
+    let (admin, connection) =
+        tokio_postgres::connect(&crate::helpers::admin_url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", app.db.name))
+        .await
+        .unwrap();
+    let gone = std::time::Instant::now();
+    crate::helpers::eventually(
+        std::time::Duration::from_millis(2500),
+        "degraded",
+        || async { (app.get("/api/system/status").await.status() == 503).then_some(()) },
+    )
+    .await;
+    assert!(gone.elapsed() <= std::time::Duration::from_millis(2500));
+    assert_eq!(
+        app.get("/health").await.status(),
+        200,
+        "liveness needs no database"
+    );
+}

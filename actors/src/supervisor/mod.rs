@@ -21,6 +21,7 @@ use ractor::{
 
 use crate::acceptor::{Acceptor, AcceptorArgs, AcceptorMsg, Drained};
 use crate::audit::{AuditArgs, AuditWriter};
+use crate::backtests::{BacktestMsg, BacktestWorker, BacktestWorkerArgs};
 use crate::broker::{Broker, BrokerArgs, SharedBrokerConfig};
 use crate::clock::SharedClock;
 use crate::mailer::{Mailer, MailerArgs};
@@ -39,7 +40,7 @@ pub use restart::RestartPolicy;
 pub enum Mode {
     /// Web dyno: acceptor, session store, audit writer, broker.
     Web,
-    /// Worker dyno: scheduler, audit writer.
+    /// Worker dyno: scheduler, audit writer, backtest worker (and market data, for its bars).
     Worker,
     /// Laptop: everything in one process.
     Dev,
@@ -57,7 +58,7 @@ impl Mode {
                 Mailer,
                 Acceptor,
             ],
-            Mode::Worker => &[AuditWriter, Scheduler],
+            Mode::Worker => &[AuditWriter, MarketData, Scheduler, Backtests],
             Mode::Dev => &[
                 AuditWriter,
                 SessionStore,
@@ -65,6 +66,7 @@ impl Mode {
                 MarketData,
                 Mailer,
                 Scheduler,
+                Backtests,
                 Acceptor,
             ],
         }
@@ -80,6 +82,7 @@ pub enum Child {
     MarketData,
     Mailer,
     Scheduler,
+    Backtests,
 }
 
 pub struct RootArgs {
@@ -106,6 +109,8 @@ pub struct RootArgs {
     pub schedules: Schedules,
     /// What the scheduler's firings run (the main crate's retention jobs).
     pub jobs: SharedJobRunner,
+    /// The backtest worker (worker and dev modes).
+    pub backtests: BacktestWorkerArgs,
     pub restart: RestartPolicy,
 }
 
@@ -138,6 +143,7 @@ pub struct RootState {
     running: HashMap<ActorId, Child>,
     acceptor: Slot<AcceptorMsg>,
     scheduler: Slot<SchedulerMsg>,
+    backtests: Slot<BacktestMsg>,
     history: HashMap<Child, RestartHistory>,
     shutting_down: bool,
 }
@@ -160,6 +166,7 @@ impl Actor for RootSupervisor {
             running: HashMap::new(),
             acceptor: Slot::new("http acceptor"),
             scheduler: Slot::new("scheduler"),
+            backtests: Slot::new("backtest worker"),
             history: HashMap::new(),
             shutting_down: false,
         };
@@ -288,6 +295,12 @@ impl RootState {
                 self.scheduler.set(Some(r.clone()));
                 r.get_cell()
             }
+            Child::Backtests => {
+                let args = a.backtests.clone();
+                let (r, _) = Actor::spawn_linked(None, BacktestWorker, args, supervisor).await?;
+                self.backtests.set(Some(r.clone()));
+                r.get_cell()
+            }
             Child::Acceptor => {
                 let args = a.acceptor.clone().ok_or("no listener")?;
                 let (r, _) = Actor::spawn_linked(None, Acceptor, args, supervisor).await?;
@@ -309,6 +322,7 @@ impl RootState {
             Child::MarketData => a.market_data.slot().set(None),
             Child::Mailer => a.mailer.slot().set(None),
             Child::Scheduler => self.scheduler.set(None),
+            Child::Backtests => self.backtests.set(None),
             Child::Acceptor => self.acceptor.set(None),
         }
     }
@@ -368,6 +382,7 @@ impl RootState {
                 Child::MarketData => stop(self.args.actors.market_data.slot()).await,
                 Child::Mailer => stop(self.args.actors.mailer.slot()).await,
                 Child::Scheduler => stop(&self.scheduler).await,
+                Child::Backtests => stop(&self.backtests).await,
                 Child::Acceptor => stop(&self.acceptor).await,
             }
         }
