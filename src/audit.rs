@@ -45,6 +45,12 @@ pub enum AuditEvent {
     DsrErase,
     /// An operator read a person's data.
     UserPiiAccess,
+    /// A recovery link was asked for (by email, pseudonymous subject) or made by an operator.
+    RecoveryRequested,
+    /// A recovery link added a passkey and ended every session.
+    RecoveryCompleted,
+    /// A recovery token was refused (unknown, used, expired, superseded, another account's).
+    RecoveryTokenRejected,
     /// A backtest run was queued (who, symbol, range, strategy; never the results).
     BacktestRun,
 }
@@ -77,6 +83,9 @@ impl AuditEvent {
             AuditEvent::DsrExport => "dsr.export",
             AuditEvent::DsrErase => "dsr.erase",
             AuditEvent::UserPiiAccess => "user.pii_access",
+            AuditEvent::RecoveryRequested => "recovery.requested",
+            AuditEvent::RecoveryCompleted => "recovery.completed",
+            AuditEvent::RecoveryTokenRejected => "recovery.token_rejected",
             AuditEvent::BacktestRun => "backtest.run",
         }
     }

@@ -87,6 +87,7 @@ pub fn mailer_args(
         transport,
         from,
         verify_link_base: format!("{origin}/verify-email?token="),
+        recover_link_base: format!("{origin}/recover?token="),
         poll_every: Duration::from_secs(5),
     })
 }

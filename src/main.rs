@@ -42,6 +42,9 @@ enum Command {
     /// What the retention jobs keep and remove.
     #[command(subcommand)]
     Retention(cli::retention::Command),
+    /// Lost-passkey recovery links for people who contacted support.
+    #[command(subcommand)]
+    Recovery(cli::recovery::Command),
     /// The operator's kill switch: stop or allow trading on every dyno.
     #[command(subcommand)]
     KillSwitch(cli::kill_switch::Command),
@@ -82,6 +85,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Retention(command) => {
             operator(|ctx| Box::pin(cli::retention::run(command, ctx))).await
         }
+        Command::Recovery(c) => operator(|ctx| Box::pin(cli::recovery::run(c, ctx))).await,
         Command::KillSwitch(c) => operator(|ctx| Box::pin(cli::kill_switch::run(c, ctx))).await,
         Command::DevDb => {
             telemetry::init(false, "warn");

@@ -1,5 +1,5 @@
-//! Starting a passkey-creation ceremony, written once for the two places that create passkeys:
-//! an invitation's sign-up and a signed-in person adding a passkey. The challenge asks for a
+//! Starting a passkey-creation ceremony, written once for the three places that create passkeys:
+//! an invitation's sign-up, a signed-in person adding a passkey, and a recovery link. The challenge asks for a
 //! discoverable credential, excludes the passkeys the account already has, and its state is
 //! stored server-side (single use, five minutes) for the matching `…/verify`.
 
@@ -28,6 +28,9 @@ pub struct Creation<'a> {
     pub exclude: Vec<CredentialID>,
     /// The invitation of a sign-up; `None` when a signed-in person adds a passkey.
     pub bootstrap_token_id: Option<Uuid>,
+    /// The recovery token of a recovery: the ceremony is then of its own kind
+    /// ([`ceremonies::Kind::Recovery`]), which only `recovery/verify` finishes.
+    pub recovery_token_id: Option<Uuid>,
 }
 
 /// The ceremony could not be started.
@@ -53,11 +56,16 @@ pub async fn start_creation(
         Some(creation.exclude),
     )?;
     require_resident_key(&mut challenge);
+    let kind = match creation.recovery_token_id {
+        Some(_) => ceremonies::Kind::Recovery,
+        None => ceremonies::Kind::Registration,
+    };
     let new = ceremonies::New {
-        kind: ceremonies::Kind::Registration,
+        kind,
         user_id: Some(creation.user_id),
         email: Some(creation.email),
         bootstrap_token_id: creation.bootstrap_token_id,
+        recovery_token_id: creation.recovery_token_id,
         state: serde_json::to_value(&registration).expect("ceremony state serialises"),
     };
     let ceremony_id = ceremonies::create(client, new, now).await?;

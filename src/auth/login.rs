@@ -6,7 +6,7 @@
 //! the browser finds it without a list. With the email of an account that has passkeys, the
 //! ceremony accepts only those; otherwise any passkey for this site (autofill). Finishing refuses pending passkeys, unverified and
 //! deleted accounts, and counter regressions (a possibly cloned authenticator), audits every
-//! refusal, and on success starts a fresh session.
+//! refusal, and on success starts a fresh session and kills any unused recovery link.
 
 use raptor_actors::audit::{AppendError, AuditEntry};
 use raptor_actors::session::{IssuedSession, NewSession, SessionCallError};
@@ -17,7 +17,7 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::Webauthn;
 
-use super::repo::{ceremonies, credentials, users};
+use super::repo::{ceremonies, credentials, recoveries, users};
 use super::{storage_errors, Accounts, Email, PasskeysNotConfigured, Requester};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
@@ -106,6 +106,7 @@ fn ceremony(
         user_id,
         email: None,
         bootstrap_token_id: None,
+        recovery_token_id: None,
         state: serde_json::to_value(state).expect("ceremony state serialises"),
     }
 }
@@ -172,9 +173,15 @@ pub async fn finish_login(
     let mut entry = requester.audit(AuditEvent::LoginSuccess, Some(user_id));
     entry.subject = Some(session_id.to_string());
     accounts.audit(entry).await?;
-    if let Some(mut s) = stored {
-        let changed = s.passkey.update_credential(&result) == Some(true);
-        credentials::record_use(&accounts.pool.get().await?, &s.passkey, changed, now).await?;
+    {
+        let client = accounts.pool.get().await?;
+        if let Some(mut s) = stored {
+            let changed = s.passkey.update_credential(&result) == Some(true);
+            credentials::record_use(&client, &s.passkey, changed, now).await?;
+        }
+        // Signing in with an existing passkey proves the person was not locked out: any
+        // recovery link of the account dies.
+        recoveries::discard_unused(&client, user_id).await?;
     }
     let new = NewSession {
         user_id,

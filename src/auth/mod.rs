@@ -8,10 +8,15 @@
 //! the session store: reads come first, then the audit row (the intent), then one short
 //! transaction that re-checks and changes.
 
+pub mod authenticators;
 pub mod ceremony;
 pub mod email;
 pub mod login;
+pub mod notify;
 pub mod passkeys;
+pub mod recovery;
+pub mod recovery_operator;
+pub mod recovery_request;
 pub mod register;
 pub mod relying_party;
 pub mod repo;

@@ -1,13 +1,15 @@
 //! A signed-in person's passkeys: [`list_passkeys`], [`start_adding_passkey`],
 //! [`finish_adding_passkey`], [`rename_passkey`] and [`remove_passkey`] — never the last one,
-//! which would lock the account out.
+//! which would lock the account out. Each change also queues a security notice to the account.
 
 use raptor_actors::audit::AppendError;
 use raptor_actors::session::SessionInfo;
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, WebauthnError};
 
+use super::authenticators;
 use super::ceremony::{self, CreationOptions, StartError};
+use super::notify::{self, Notice, Notify};
 use super::repo::credentials::{self, PasskeyInfo};
 use super::repo::{ceremonies, users};
 use super::{storage_errors, Accounts, PasskeysNotConfigured, Requester};
@@ -59,7 +61,7 @@ impl PasskeyName {
 
 impl Default for PasskeyName {
     fn default() -> Self {
-        Self("Passkey".to_owned())
+        Self(authenticators::FALLBACK_NAME.to_owned())
     }
 }
 
@@ -84,6 +86,7 @@ pub async fn start_adding_passkey(
         email: &me.email,
         exclude: existing.iter().map(|p| p.cred_id().clone()).collect(),
         bootstrap_token_id: None,
+        recovery_token_id: None,
     };
     Ok(ceremony::start_creation(&client, webauthn, creation, accounts.now()).await?)
 }
@@ -102,7 +105,7 @@ pub async fn finish_adding_passkey(
     me: &SessionInfo,
     ceremony_id: Uuid,
     credential: &RegisterPublicKeyCredential,
-    name: PasskeyName,
+    name: Option<PasskeyName>,
 ) -> Result<Added, PasskeyError> {
     let webauthn = accounts.webauthn()?;
     let now = accounts.now();
@@ -127,13 +130,24 @@ pub async fn finish_adding_passkey(
         passkey
     };
     let credential_id = credentials::credential_key(&passkey);
+    // The person's name wins; else the authenticator's, from the bundled table.
+    let aaguid = authenticators::aaguid(credential);
+    let name = name.unwrap_or_else(|| {
+        let known = authenticators::name_of(aaguid).unwrap_or(authenticators::FALLBACK_NAME);
+        PasskeyName(known.to_owned())
+    });
     let mut entry = requester.audit(AuditEvent::PasskeyAdd, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
-    let client = accounts.pool.get().await?;
-    credentials::insert(&client, me.user_id, &passkey, name.as_str(), false, now)
+    let mut client = accounts.pool.get().await?;
+    let tx = client.transaction().await?;
+    credentials::insert(&tx, me.user_id, &passkey, name.as_str(), aaguid, false, now)
         .await?
         .ok_or(PasskeyError::CredentialExists)?;
+    let notice = notice(me, Notice::PasskeyAdded, Some(name.as_str()));
+    notify::queue(&tx, requester, notice, now).await?;
+    tx.commit().await?;
+    accounts.actors.mailer.wake();
     Ok(Added {
         credential_id,
         name,
@@ -153,10 +167,15 @@ pub async fn rename_passkey(
     let mut entry = requester.audit(AuditEvent::PasskeyRename, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
-    let client = accounts.pool.get().await?;
-    if !credentials::rename(&client, me.user_id, id, name.as_str()).await? {
+    let mut client = accounts.pool.get().await?;
+    let tx = client.transaction().await?;
+    if !credentials::rename(&tx, me.user_id, id, name.as_str()).await? {
         return Err(PasskeyError::NotFound);
     }
+    let notice = notice(me, Notice::PasskeyRenamed, Some(name.as_str()));
+    notify::queue(&tx, requester, notice, accounts.now()).await?;
+    tx.commit().await?;
+    accounts.actors.mailer.wake();
     Ok(())
 }
 
@@ -191,6 +210,19 @@ pub async fn remove_passkey(
     if !credentials::delete(&tx, me.user_id, id).await? {
         return Err(PasskeyError::NotFound);
     }
+    let notice = notice(me, Notice::PasskeyRemoved, None);
+    notify::queue(&tx, requester, notice, accounts.now()).await?;
     tx.commit().await?;
+    accounts.actors.mailer.wake();
     Ok(())
+}
+
+/// A security notice to the signed-in account.
+fn notice<'a>(me: &'a SessionInfo, notice: Notice, passkey: Option<&'a str>) -> Notify<'a> {
+    Notify {
+        user_id: me.user_id,
+        email: &me.email,
+        notice,
+        passkey,
+    }
 }

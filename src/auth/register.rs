@@ -12,6 +12,7 @@ use raptor_actors::audit::AppendError;
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, WebauthnError};
 
+use super::authenticators;
 use super::ceremony::{self, CreationOptions, StartError};
 use super::repo::{bootstrap, ceremonies, credentials, users, verifications};
 use super::{storage_errors, Accounts, Email, PasskeysNotConfigured, Requester};
@@ -82,6 +83,7 @@ pub async fn start_registration(
         email: email.as_str(),
         exclude,
         bootstrap_token_id: Some(token_id),
+        recovery_token_id: None,
     };
     Ok(ceremony::start_creation(&client, webauthn, creation, now).await?)
 }
@@ -129,6 +131,8 @@ pub async fn finish_registration(
         (passkey, user_id, email, token_id)
     };
     let credential_id = credentials::credential_key(&passkey);
+    let aaguid = authenticators::aaguid(credential);
+    let name = authenticators::name_of(aaguid).unwrap_or(authenticators::FALLBACK_NAME);
 
     // The intent is durable before anything changes; the transaction re-checks everything.
     let mut used = requester.audit(AuditEvent::BootstrapTokenUse, Some(user_id));
@@ -150,7 +154,7 @@ pub async fn finish_registration(
         // Verified meanwhile, or the address went to an account started by another ceremony.
         _ => return Err(RegisterError::EmailTaken),
     }
-    let pending = credentials::insert(&tx, user_id, &passkey, "Passkey", true, now)
+    let pending = credentials::insert(&tx, user_id, &passkey, name, aaguid, true, now)
         .await?
         .ok_or(RegisterError::CredentialExists)?;
     verifications::enqueue(&tx, user_id, email.as_str(), pending, now).await?;

@@ -1,14 +1,17 @@
 //! A signed-in person's sessions: [`logout`], [`list_sessions`], [`revoke_session`] and
 //! [`revoke_other_sessions`]. The session store actor owns sessions; these write the audit row
-//! first and then ask it, so no revocation is committed without its row.
+//! first and then ask it, so no revocation is committed without its row. Ending every other
+//! session queues a security notice to the account.
 
 use raptor_actors::audit::AppendError;
 use raptor_actors::session::{SessionCallError, SessionInfo, SessionSummary};
 use uuid::Uuid;
 
-use super::Accounts;
+use super::notify::{self, Notice, Notify};
 use super::Requester;
+use super::{storage_errors, Accounts};
 use crate::audit::AuditEvent;
+use crate::db::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionsError {
@@ -18,7 +21,10 @@ pub enum SessionsError {
     Audit(#[from] AppendError),
     #[error(transparent)]
     Session(#[from] SessionCallError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
+storage_errors!(SessionsError);
 
 /// `logout`: ends the caller's current session on every instance.
 pub async fn logout(
@@ -82,5 +88,15 @@ pub async fn revoke_other_sessions(
     let mut entry = requester.audit(AuditEvent::SessionRevokeOthers, Some(me.user_id));
     entry.details = serde_json::json!({ "revoked": others });
     accounts.audit(entry).await?;
-    Ok(sessions.revoke_all(me.user_id, Some(me.session_id)).await?)
+    let revoked = sessions.revoke_all(me.user_id, Some(me.session_id)).await?;
+    let notice = Notify {
+        user_id: me.user_id,
+        email: &me.email,
+        notice: Notice::SessionsRevoked,
+        passkey: None,
+    };
+    let client = accounts.pool.get().await?;
+    notify::queue(&client, requester, notice, accounts.now()).await?;
+    accounts.actors.mailer.wake();
+    Ok(revoked)
 }

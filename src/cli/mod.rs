@@ -1,6 +1,6 @@
 //! Operator commands (`raptor bootstrap-token …`, `raptor kill-switch …`, `raptor dsr …`,
-//! `raptor audit verify`, `raptor retention report`): one module per command group, each
-//! running against the database through a [`CliContext`].
+//! `raptor audit verify`, `raptor retention report`, `raptor recovery create`): one module per
+//! command group, each running against the database through a [`CliContext`].
 //!
 //! On Heroku they run as one-off dynos (`heroku run raptor …`) with the app's config vars.
 
@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod dsr;
 pub mod kill_switch;
+pub mod recovery;
 pub mod retention;
 
 use std::sync::Arc;

@@ -17,6 +17,8 @@ pub struct Export {
     pub orders: Vec<OrderRecord>,
     pub emails: Vec<EmailRecord>,
     pub email_verifications: Vec<TokenRecord>,
+    /// Lost-passkey recovery links (their requests and uses are in `audit`).
+    pub recovery_tokens: Vec<TokenRecord>,
     pub invitations: Vec<TokenRecord>,
     /// Rows the person caused or that name them, oldest first.
     pub audit: Vec<AuditRecord>,

@@ -170,6 +170,16 @@ pub async fn read_export(
         .into_iter()
         .map(tokens)
         .collect();
+    let recovery_tokens = client
+        .query(
+            "SELECT created_at, expires_at, used_at FROM recovery_tokens \
+             WHERE user_id = $1 ORDER BY created_at",
+            &[&user_id],
+        )
+        .await?
+        .into_iter()
+        .map(tokens)
+        .collect();
     let invitations = client
         .query(
             "SELECT created_at, expires_at, used_at FROM bootstrap_tokens \
@@ -209,6 +219,7 @@ pub async fn read_export(
         orders,
         emails,
         email_verifications,
+        recovery_tokens,
         invitations,
         audit,
     }))
@@ -229,7 +240,7 @@ pub enum Marked {
 }
 
 /// Erases the account in the caller's transaction: soft delete, then its passkeys, in-flight
-/// ceremonies, unused verification tokens and unsent emails go at once.
+/// ceremonies, unused verification tokens, every recovery token and unsent emails go at once.
 pub async fn mark_erased(
     tx: &impl GenericClient,
     user_id: Uuid,
@@ -259,6 +270,7 @@ pub async fn mark_erased(
     for sql in [
         "DELETE FROM ceremonies WHERE user_id = $1",
         "DELETE FROM email_verifications WHERE user_id = $1 AND used_at IS NULL",
+        "DELETE FROM recovery_tokens WHERE user_id = $1",
         "DELETE FROM email_outbox WHERE user_id = $1 AND sent_at IS NULL",
     ] {
         tx.execute(sql, &[&user_id]).await?;

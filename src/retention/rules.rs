@@ -70,7 +70,7 @@ const SESSION_RULES: [Rule; 1] = [Rule {
     due: "revoked_at IS NOT NULL OR idle_expires_at <= $1 OR absolute_expires_at <= $1",
 }];
 
-const TOKEN_RULES: [Rule; 3] = [
+const TOKEN_RULES: [Rule; 4] = [
     Rule {
         table: "ceremonies",
         what: "expired passkey ceremonies",
@@ -82,6 +82,14 @@ const TOKEN_RULES: [Rule; 3] = [
     Rule {
         table: "email_verifications",
         what: "used or expired email verification tokens",
+        keep: Keep::Nothing,
+        age_column: "created_at",
+        key: "id",
+        due: "used_at IS NOT NULL OR expires_at <= $1",
+    },
+    Rule {
+        table: "recovery_tokens",
+        what: "used or expired passkey recovery tokens",
         keep: Keep::Nothing,
         age_column: "created_at",
         key: "id",

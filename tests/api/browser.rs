@@ -163,14 +163,14 @@ async fn dev_page_is_not_found_in_production() {
 }
 
 /// What the browser run needs on this machine.
-struct BrowserTools {
-    chromium: PathBuf,
-    node: PathBuf,
+pub(crate) struct BrowserTools {
+    pub(crate) chromium: PathBuf,
+    pub(crate) node: PathBuf,
 }
 
 impl BrowserTools {
     /// The tools, or a failed test that says how to install them.
-    fn require() -> Self {
+    pub(crate) fn require() -> Self {
         let chromium =
             PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
         assert!(
@@ -194,7 +194,7 @@ impl BrowserTools {
     }
 }
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
@@ -202,7 +202,7 @@ fn browser_dir() -> PathBuf {
 /// WebAuthn origin and its one allowed frontend origin, so the page it serves can use it. The
 /// origin must name the port before the app starts, so a free port is picked first; should
 /// another process take it in between, the start fails and another port is tried.
-async fn spawn_on_localhost(smtp: &SmtpServer) -> (TestApp, String) {
+pub(crate) async fn spawn_on_localhost(smtp: &SmtpServer) -> (TestApp, String) {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
         let port = std::net::TcpListener::bind("127.0.0.1:0")

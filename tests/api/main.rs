@@ -17,6 +17,8 @@ mod key_rotation;
 mod market_data;
 mod passkey;
 mod postgres_tls;
+mod recovery;
+mod recovery_browser;
 mod registration;
 mod retention;
 mod security;

@@ -1,10 +1,12 @@
 //! The mailer: drains the durable `email_outbox` through lettre, with retries and backoff.
 //!
 //! Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several dynos can run a mailer and each
-//! message is sent by one of them. A verification email's token is minted at send time and only
-//! its HMAC is stored, so neither the outbox nor any other table ever holds a usable token.
+//! message is sent by one of them. A link's token (email verification, passkey recovery) is
+//! minted at send time and only its HMAC is stored, so neither the outbox nor any other table
+//! ever holds a usable token. Security notices carry no token at all.
 
 mod client;
+mod message;
 mod outbox;
 
 use std::time::Duration;
@@ -19,7 +21,7 @@ use crate::clock::SharedClock;
 use crate::task::AbortOnDrop;
 use crate::token::{self, TokenHasher};
 pub use client::MailerClient;
-pub use outbox::VERIFY_PURPOSE;
+pub use outbox::{EmailKind, RECOVER_PURPOSE, RECOVER_TTL, VERIFY_PURPOSE};
 
 /// Where messages go.
 #[derive(Clone)]
@@ -41,6 +43,8 @@ pub struct MailerArgs {
     pub from: Mailbox,
     /// `<first FRONTEND_ORIGIN>/verify-email?token=`
     pub verify_link_base: String,
+    /// `<first FRONTEND_ORIGIN>/recover?token=`
+    pub recover_link_base: String,
     /// How often the outbox is polled even without a wake-up (retries, other dynos' rows).
     pub poll_every: Duration,
 }
@@ -133,36 +137,51 @@ impl MailerState {
         let Some(row) = outbox::claim_due(&tx, now, now + LEASE).await? else {
             return Ok(false);
         };
-        let token = token::mint();
-        let digest = a.hasher.digest(VERIFY_PURPOSE, token.expose_secret());
-        let verification = outbox::store_verification(&tx, &row, &digest, now).await?;
+        let (message, stored) = match row.kind {
+            EmailKind::SecurityNotice => {
+                let notice = row.notice.clone().unwrap_or_default();
+                (message::security_notice(&notice), None)
+            }
+            EmailKind::VerifyEmail => {
+                let token = token::mint();
+                let digest = a.hasher.digest(VERIFY_PURPOSE, token.expose_secret());
+                let id = outbox::store_verification(&tx, &row, &digest, now).await?;
+                let link = format!("{}{}", a.verify_link_base, token.expose_secret());
+                (message::verify_email(&link), Some(id))
+            }
+            EmailKind::RecoverPasskey => {
+                let token = token::mint();
+                let digest = a.hasher.digest(RECOVER_PURPOSE, token.expose_secret());
+                let id = outbox::store_recovery(&tx, &row, &digest, now).await?;
+                let link = format!("{}{}", a.recover_link_base, token.expose_secret());
+                (message::recover_passkey(&link), Some(id))
+            }
+        };
         tx.commit().await?;
 
-        let link = format!("{}{}", a.verify_link_base, token.expose_secret());
-        match self.deliver(&row.recipient, &link).await {
+        match self.deliver(&row.recipient, message).await {
             Ok(()) => {
                 outbox::mark_sent(&client, row.id, now).await?;
-                tracing::info!(outbox_id = %row.id, "verification email sent");
+                tracing::info!(outbox_id = %row.id, kind = row.kind.as_str(), "email sent");
             }
             Err(error) => {
                 // Never delivered: the token must not stay valid.
-                outbox::forget_verification(&client, verification).await?;
+                if let Some(id) = stored {
+                    outbox::forget_token(&client, row.kind, id).await?;
+                }
                 let attempts = row.attempts + 1;
                 let wait = chrono::Duration::seconds(
                     2i64.saturating_pow(attempts.min(12) as u32).min(3600),
                 );
                 outbox::mark_failed(&client, row.id, attempts, now + wait, &error).await?;
-                tracing::warn!(outbox_id = %row.id, attempts, %error, "email delivery failed; will retry");
+                tracing::warn!(outbox_id = %row.id, kind = row.kind.as_str(), attempts, %error, "email delivery failed; will retry");
             }
         }
         Ok(true)
     }
 
-    async fn deliver(&self, recipient: &str, link: &str) -> Result<(), String> {
-        let body = format!(
-            "Confirm your email address for Raxx by opening this link:\n\n{link}\n\n\
-             The link works once and expires in 24 hours. If you did not sign up, ignore this message.\n"
-        );
+    async fn deliver(&self, recipient: &str, message: message::Message) -> Result<(), String> {
+        let body = message.body;
         match &self.args.transport {
             Transport::Smtp(smtp) => {
                 let to: Mailbox = recipient
@@ -171,7 +190,7 @@ impl MailerState {
                 let message = Message::builder()
                     .from(self.args.from.clone())
                     .to(to)
-                    .subject("Confirm your email for Raxx")
+                    .subject(message.subject)
                     .header(ContentType::TEXT_PLAIN)
                     .body(body)
                     .map_err(|e| e.to_string())?;

@@ -14,6 +14,8 @@ pub enum Kind {
     Registration,
     Authentication,
     Discoverable,
+    /// A passkey creation started with a recovery token.
+    Recovery,
 }
 
 impl Kind {
@@ -22,6 +24,7 @@ impl Kind {
             Kind::Registration => "registration",
             Kind::Authentication => "authentication",
             Kind::Discoverable => "discoverable",
+            Kind::Recovery => "recovery",
         }
     }
 }
@@ -33,6 +36,8 @@ pub struct Taken {
     pub user_id: Option<Uuid>,
     pub email: Option<String>,
     pub bootstrap_token_id: Option<Uuid>,
+    /// The recovery token a recovery ceremony was started with.
+    pub recovery_token_id: Option<Uuid>,
     pub state: serde_json::Value,
 }
 
@@ -41,6 +46,8 @@ pub struct New<'a> {
     pub user_id: Option<Uuid>,
     pub email: Option<&'a str>,
     pub bootstrap_token_id: Option<Uuid>,
+    /// The recovery token a recovery ceremony was started with.
+    pub recovery_token_id: Option<Uuid>,
     pub state: serde_json::Value,
 }
 
@@ -52,9 +59,9 @@ pub async fn create(
     let id = Uuid::new_v4();
     client
         .execute(
-            "INSERT INTO ceremonies (id, kind, user_id, email, bootstrap_token_id, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[&id, &new.kind.as_str(), &new.user_id, &new.email, &new.bootstrap_token_id, &new.state, &now, &(now + TTL)],
+            "INSERT INTO ceremonies (id, kind, user_id, email, bootstrap_token_id, state, created_at, expires_at, recovery_token_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[&id, &new.kind.as_str(), &new.user_id, &new.email, &new.bootstrap_token_id, &new.state, &now, &(now + TTL), &new.recovery_token_id],
         )
         .await?;
     Ok(id)
@@ -72,7 +79,7 @@ pub async fn take(
     let row = client
         .query_opt(
             "DELETE FROM ceremonies WHERE id = $1 AND kind = ANY($2) \
-             RETURNING kind, user_id, email, bootstrap_token_id, state, expires_at",
+             RETURNING kind, user_id, email, bootstrap_token_id, state, expires_at, recovery_token_id",
             &[&id, &kinds],
         )
         .await?;
@@ -81,6 +88,7 @@ pub async fn take(
         let kind = match r.get::<_, &str>(0) {
             "registration" => Kind::Registration,
             "authentication" => Kind::Authentication,
+            "recovery" => Kind::Recovery,
             _ => Kind::Discoverable,
         };
         (now < expires_at).then(|| Taken {
@@ -89,6 +97,7 @@ pub async fn take(
             email: r.get(2),
             bootstrap_token_id: r.get(3),
             state: r.get(4),
+            recovery_token_id: r.get(6),
         })
     }))
 }

@@ -89,6 +89,7 @@ pub async fn insert(
     user_id: Uuid,
     passkey: &Passkey,
     name: &str,
+    aaguid: Option<Uuid>,
     pending: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, StorageError> {
@@ -97,9 +98,9 @@ pub async fn insert(
     let id = Uuid::new_v4();
     let n = client
         .execute(
-            "INSERT INTO webauthn_credentials (id, user_id, credential_id, passkey, name, backup_eligible, backup_state, created_at, pending) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (credential_id) DO NOTHING",
-            &[&id, &user_id, &credential_key(passkey), &json, &name, &eligible, &state, &now, &pending],
+            "INSERT INTO webauthn_credentials (id, user_id, credential_id, passkey, name, backup_eligible, backup_state, created_at, pending, aaguid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (credential_id) DO NOTHING",
+            &[&id, &user_id, &credential_key(passkey), &json, &name, &eligible, &state, &now, &pending, &aaguid],
         )
         .await?;
     Ok((n == 1).then_some(id))
@@ -200,6 +201,10 @@ pub struct PasskeyInfo {
     pub name: String,
     pub backup_eligible: bool,
     pub backup_state: bool,
+    /// Synced to a provider's cloud (backed up), so it survives the loss of one device.
+    pub synced: bool,
+    /// The authenticator's AAGUID, when it stated one.
+    pub aaguid: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
@@ -211,7 +216,7 @@ pub async fn list(
 ) -> Result<Vec<PasskeyInfo>, StorageError> {
     let rows = client
         .query(
-            "SELECT id, credential_id, name, backup_eligible, backup_state, created_at, last_used_at \
+            "SELECT id, credential_id, name, backup_eligible, backup_state, created_at, last_used_at, aaguid \
              FROM webauthn_credentials WHERE user_id = $1 AND NOT pending ORDER BY created_at",
             &[&user_id],
         )
@@ -224,6 +229,8 @@ pub async fn list(
             name: r.get(2),
             backup_eligible: r.get(3),
             backup_state: r.get(4),
+            synced: r.get(4),
+            aaguid: r.get(7),
             created_at: r.get(5),
             last_used_at: r.get(6),
         })

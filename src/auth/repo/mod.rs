@@ -5,5 +5,7 @@
 pub mod bootstrap;
 pub mod ceremonies;
 pub mod credentials;
+pub mod notices;
+pub mod recoveries;
 pub mod users;
 pub mod verifications;

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use crate::auth::ceremony::StartError;
 use crate::auth::login::LoginError;
 use crate::auth::passkeys::PasskeyError;
+use crate::auth::recovery::RecoveryError;
 use crate::auth::register::RegisterError;
 use crate::auth::sessions::SessionsError;
 use crate::auth::verification::{ResendError, VerifyEmailError};
@@ -124,6 +125,7 @@ impl From<SessionsError> for ApiError {
             SessionsError::NotFound => ApiError::not_found(),
             SessionsError::Audit(e) => e.into(),
             SessionsError::Session(e) => e.into(),
+            SessionsError::Storage(e) => e.into(),
         }
     }
 }
@@ -149,6 +151,25 @@ impl From<PasskeyError> for ApiError {
             PasskeyError::Start(e) => e.into(),
             PasskeyError::Storage(e) => e.into(),
             PasskeyError::Audit(e) => e.into(),
+        }
+    }
+}
+
+impl From<RecoveryError> for ApiError {
+    fn from(error: RecoveryError) -> Self {
+        match error {
+            RecoveryError::NotConfigured(e) => e.into(),
+            RecoveryError::InvalidToken => {
+                ApiError::bad_request("the recovery link is invalid, used or has expired")
+                    .with_code(ErrorCode::InvalidToken)
+            }
+            RecoveryError::InvalidCeremony => invalid_ceremony(),
+            RecoveryError::CredentialRefused(e) => credential_refused(e),
+            RecoveryError::CredentialExists => credential_exists(),
+            RecoveryError::Start(e) => e.into(),
+            RecoveryError::Storage(e) => e.into(),
+            RecoveryError::Audit(e) => e.into(),
+            RecoveryError::Session(e) => e.into(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Auth routes (SPEC §3–§4): passkey registration and login, email verification, the current
-//! session, signing out, and a person's own sessions and passkeys. Each handler parses the
+//! session, signing out, lost-passkey recovery, and a person's own sessions and passkeys. Each handler parses the
 //! request, calls one use case of [`crate::auth`] and shapes the answer; the domain's errors
 //! become HTTP answers in [`errors`].
 
@@ -7,6 +7,7 @@ mod email;
 mod errors;
 mod login;
 mod passkeys;
+mod recovery;
 mod register;
 mod sessions;
 
@@ -31,6 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/register/verify", post(register::verify))
         .route("/api/auth/email/verify", post(email::verify))
         .route("/api/auth/email/resend", post(email::resend))
+        .route("/api/auth/recovery/start", post(recovery::start))
+        .route("/api/auth/recovery/options", post(recovery::options))
+        .route("/api/auth/recovery/verify", post(recovery::verify))
         .route("/api/auth/login/options", post(login::options))
         .route("/api/auth/login/verify", post(login::verify))
         .route("/api/auth/session", get(session))

@@ -47,10 +47,11 @@ pub async fn add(
     CurrentSession(me): CurrentSession,
     ApiJson(request): ApiJson<AddRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = match request.name.as_deref() {
-        Some(raw) => PasskeyName::parse(raw)?,
-        None => PasskeyName::default(),
-    };
+    let name = request
+        .name
+        .as_deref()
+        .map(PasskeyName::parse)
+        .transpose()?;
     let accounts = accounts(&state);
     let requester = caller.requester();
     let added = passkeys::finish_adding_passkey(
