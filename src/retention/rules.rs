@@ -70,7 +70,7 @@ const SESSION_RULES: [Rule; 1] = [Rule {
     due: "revoked_at IS NOT NULL OR idle_expires_at <= $1 OR absolute_expires_at <= $1",
 }];
 
-const TOKEN_RULES: [Rule; 4] = [
+const TOKEN_RULES: [Rule; 5] = [
     Rule {
         table: "ceremonies",
         what: "expired passkey ceremonies",
@@ -102,6 +102,15 @@ const TOKEN_RULES: [Rule; 4] = [
         age_column: "created_at",
         key: "id",
         due: "used_at IS NOT NULL OR expires_at <= $1",
+    },
+    Rule {
+        table: "shared_rate_limits",
+        what: "cross-dyno rate-limit counters of windows over a day old",
+        keep: Keep::Days(1),
+        age_column: "window_start",
+        // The table's key is (name, client, window_start); a row's ctid names it for the delete.
+        key: "ctid",
+        due: "window_start <= $1",
     },
 ];
 

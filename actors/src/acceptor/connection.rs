@@ -102,6 +102,16 @@ pub async fn serve(
     }
 }
 
+/// One request in flight; its drop marks the end of the request.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.last_done.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The router with the connection's peer address attached to every request, counting the
 /// requests in flight for the idle timeout.
 fn tracked(
@@ -118,12 +128,19 @@ fn tracked(
         request.extensions_mut().insert(ConnectInfo(peer));
         let activity = Arc::clone(&activity);
         activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight(activity);
         let response = router.clone().oneshot(request.map(axum::body::Body::new));
         async move {
-            let response = response.await;
-            *activity.last_done.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-            activity.in_flight.fetch_sub(1, Ordering::SeqCst);
-            response
+            // The request counts as in flight until its body is sent in full or dropped, so a
+            // long stream (SSE) is never taken for an idle connection.
+            response.await.map(|response| {
+                response.map(|body| {
+                    axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+                        let _ = &guard;
+                        frame
+                    }))
+                })
+            })
         }
     })
 }
