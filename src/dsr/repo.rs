@@ -155,41 +155,9 @@ pub async fn read_export(
         })
         .collect();
 
-    let tokens = |r: tokio_postgres::Row| TokenRecord {
-        created_at: r.get(0),
-        expires_at: r.get(1),
-        used_at: r.get(2),
-    };
-    let email_verifications = client
-        .query(
-            "SELECT created_at, expires_at, used_at FROM email_verifications \
-             WHERE user_id = $1 ORDER BY created_at",
-            &[&user_id],
-        )
-        .await?
-        .into_iter()
-        .map(tokens)
-        .collect();
-    let recovery_tokens = client
-        .query(
-            "SELECT created_at, expires_at, used_at FROM recovery_tokens \
-             WHERE user_id = $1 ORDER BY created_at",
-            &[&user_id],
-        )
-        .await?
-        .into_iter()
-        .map(tokens)
-        .collect();
-    let invitations = client
-        .query(
-            "SELECT created_at, expires_at, used_at FROM bootstrap_tokens \
-             WHERE used_by = $1 ORDER BY created_at",
-            &[&user_id],
-        )
-        .await?
-        .into_iter()
-        .map(tokens)
-        .collect();
+    let email_verifications = tokens_of(client, "email_verifications", "user_id", user_id).await?;
+    let recovery_tokens = tokens_of(client, "recovery_tokens", "user_id", user_id).await?;
+    let invitations = tokens_of(client, "bootstrap_tokens", "used_by", user_id).await?;
 
     let audit = client
         .query(
@@ -276,4 +244,27 @@ pub async fn mark_erased(
         tx.execute(sql, &[&user_id]).await?;
     }
     Ok(Marked::Erased { passkeys_removed })
+}
+
+/// The person's tokens of one kind (`table`, linked by `column`), oldest first: when each was
+/// made, expired and used, never the digest.
+async fn tokens_of(
+    client: &impl GenericClient,
+    table: &'static str,
+    column: &'static str,
+    user_id: Uuid,
+) -> Result<Vec<TokenRecord>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT created_at, expires_at, used_at FROM {table} WHERE {column} = $1 ORDER BY created_at"
+    );
+    Ok(client
+        .query(&sql, &[&user_id])
+        .await?
+        .into_iter()
+        .map(|r| TokenRecord {
+            created_at: r.get(0),
+            expires_at: r.get(1),
+            used_at: r.get(2),
+        })
+        .collect())
 }
