@@ -5,6 +5,7 @@
 //! visible `expose_secret()` call.
 
 pub mod alpaca_url;
+pub mod smtp_url;
 mod source;
 
 use std::net::IpAddr;
@@ -337,7 +338,7 @@ impl Settings {
         }
 
         if let Some(url) = src.get("SMTP_URL") {
-            crate::email::check_smtp_url(url)?;
+            smtp_url::check_smtp_url(url)?;
         }
 
         let log_json = match src.get("LOG_FORMAT") {
