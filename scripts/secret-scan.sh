@@ -140,6 +140,9 @@ for entry in "${rules[@]}"; do
   [[ -s "$hits" ]] || continue
   while IFS= read -r -d '' path && IFS= read -r -d '' lineno && IFS= read -r content; do
     [[ "$content" == *"$marker"* ]] && continue
+    # A JSON pagination cursor ("next_page_token": "…", as in Alpaca's payloads) is an opaque
+    # position in a result set, not a credential: the only name-based exception.
+    [[ "$rule" == secret-assignment && "$content" =~ ^[[:space:]]*\"(next_)?page_token\"[[:space:]]*: ]] && continue
     [[ -z "${reported["$path:$lineno"]:-}" ]] || continue
     # Try every occurrence on the line: the first may be a placeholder, a later one real.
     rest="$content"
