@@ -35,12 +35,7 @@ pub enum LimitError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
-
-impl From<tokio_postgres::Error> for LimitError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        LimitError::Storage(error.into())
-    }
-}
+crate::db::storage_errors!(LimitError);
 
 /// Counts one request of `client` against `limit`; `Exceeded` with the wait once over it.
 pub async fn hit(
@@ -54,7 +49,7 @@ pub async fn hit(
     let start = now.timestamp().div_euclid(window) * window;
     let window_start = DateTime::from_timestamp(start, 0).unwrap_or(now);
     let client = hasher.digest(CLIENT_PURPOSE, client);
-    let db = pool.get().await.map_err(StorageError::from)?;
+    let db = pool.get().await?;
     let hits: i32 = db
         .query_one(
             "INSERT INTO shared_rate_limits (name, client, window_start, hits) VALUES ($1, $2, $3, 1) \

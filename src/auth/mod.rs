@@ -91,19 +91,4 @@ impl Requester {
     }
 }
 
-/// `From` impls that let `?` turn driver and pool errors into a use case's `Storage` variant.
-macro_rules! storage_errors {
-    ($error:ty) => {
-        impl From<tokio_postgres::Error> for $error {
-            fn from(error: tokio_postgres::Error) -> Self {
-                Self::Storage(error.into())
-            }
-        }
-        impl From<deadpool_postgres::PoolError> for $error {
-            fn from(error: deadpool_postgres::PoolError) -> Self {
-                Self::Storage(error.into())
-            }
-        }
-    };
-}
-pub(crate) use storage_errors;
+pub(crate) use crate::db::storage_errors;

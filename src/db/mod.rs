@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
+pub(crate) use error::storage_errors;
 pub use error::{StorageError, StorageResult};
 pub use pool::{build_pool, connection_config, PoolError};
 

@@ -117,15 +117,4 @@ pub enum DsrError {
     #[error("the account is erased but its sessions could not be ended ({0}); run it again")]
     SessionsNotEnded(SessionError),
 }
-
-impl From<tokio_postgres::Error> for DsrError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for DsrError {
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        Self::Storage(error.into())
-    }
-}
+crate::db::storage_errors!(DsrError);

@@ -60,11 +60,7 @@ pub async fn historical_bars(deps: BarsDeps<'_>, query: BarsQuery) -> Result<Bar
     let mut forming: Vec<(DateTime<Utc>, String)> = Vec::new();
     if from <= to {
         let mut gaps = {
-            let client = deps
-                .pool
-                .get()
-                .await
-                .map_err(crate::db::StorageError::from)?;
+            let client = deps.pool.get().await?;
             repo::missing(&client, &key, from, to).await?
         };
         if gaps.len() > MAX_GAPS {
@@ -91,22 +87,14 @@ pub async fn historical_bars(deps: BarsDeps<'_>, query: BarsQuery) -> Result<Bar
             let covered = complete_to
                 .filter(|&t| t >= gap_from)
                 .map(|t| (gap_from, t));
-            let mut client = deps
-                .pool
-                .get()
-                .await
-                .map_err(crate::db::StorageError::from)?;
+            let mut client = deps.pool.get().await?;
             repo::store(&mut client, &key, &closed, covered, deps.now).await?;
         }
     }
 
     let want = i64::from(query.limit) + 1;
     let mut rows = {
-        let client = deps
-            .pool
-            .get()
-            .await
-            .map_err(crate::db::StorageError::from)?;
+        let client = deps.pool.get().await?;
         repo::page(&client, &key, from, to, want).await?
     };
     for bar in forming {

@@ -43,6 +43,7 @@ pub enum DataError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
+crate::db::storage_errors!(DataError);
 
 impl From<MarketDataCallError> for DataError {
     fn from(error: MarketDataCallError) -> Self {
@@ -50,12 +51,6 @@ impl From<MarketDataCallError> for DataError {
             MarketDataCallError::Unavailable(e) => DataError::Unavailable(e),
             MarketDataCallError::Data(e) => DataError::Provider(e),
         }
-    }
-}
-
-impl From<tokio_postgres::Error> for DataError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        DataError::Storage(error.into())
     }
 }
 

@@ -19,6 +19,7 @@ pub enum ReadError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
+crate::db::storage_errors!(ReadError);
 
 /// Why trading is not ready.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,7 @@ pub enum SubmitError {
     #[error("the order ledger is inconsistent: {0}")]
     Corrupt(&'static str),
 }
+crate::db::storage_errors!(SubmitError);
 
 /// Why a live order stream could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -90,39 +92,4 @@ pub enum CancelError {
     #[error(transparent)]
     Audit(#[from] AppendError),
 }
-
-impl From<tokio_postgres::Error> for SubmitError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for SubmitError {
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<tokio_postgres::Error> for CancelError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for CancelError {
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<tokio_postgres::Error> for ReadError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ReadError {
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        Self::Storage(error.into())
-    }
-}
+crate::db::storage_errors!(CancelError);
