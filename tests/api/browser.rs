@@ -30,19 +30,7 @@ async fn browser_signs_in_with_a_discoverable_passkey_and_no_email() {
     let bootstrap = crate::passkey::bootstrap_token(&app, None).await;
     let email = format!("browser-{}@example.com", uuid::Uuid::new_v4().simple());
 
-    let mut node = Command::new(&tools.node)
-        .arg("discoverable-login.mjs")
-        .current_dir(browser_dir())
-        .env("RAPTOR_URL", &origin)
-        .env("BOOTSTRAP_TOKEN", &bootstrap)
-        .env("EMAIL", &email)
-        .env("CHROMIUM", &tools.chromium)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    let mut node = tools.script("discoverable-login.mjs", &origin, &bootstrap, &email);
     let mut stdin = node.stdin.take().expect("piped stdin");
     let mut stdout = BufReader::new(node.stdout.take().expect("piped stdout")).lines();
     let mut stderr = node.stderr.take().expect("piped stderr");
@@ -170,6 +158,30 @@ pub(crate) struct BrowserTools {
 
 impl BrowserTools {
     /// The tools, or a failed test that says how to install them.
+    /// Starts `script` (in tests/browser) against Raptor at `origin`, stdin and stdout piped
+    /// for its transcript.
+    pub(crate) fn script(
+        &self,
+        script: &str,
+        origin: &str,
+        bootstrap: &str,
+        email: &str,
+    ) -> tokio::process::Child {
+        Command::new(&self.node)
+            .arg(script)
+            .current_dir(browser_dir())
+            .env("RAPTOR_URL", origin)
+            .env("BOOTSTRAP_TOKEN", bootstrap)
+            .env("EMAIL", email)
+            .env("CHROMIUM", &self.chromium)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"))
+    }
+
     pub(crate) fn require() -> Self {
         let chromium =
             PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));

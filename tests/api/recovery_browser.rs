@@ -3,13 +3,11 @@
 //! by email with a new one, and signs in with the recovered passkey. Needs what
 //! `scripts/install-browser.sh` installs, like the other browser test.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
 
-use crate::browser::{browser_dir, spawn_on_localhost, BrowserTools};
+use crate::browser::{spawn_on_localhost, BrowserTools};
 use crate::helpers::eventually;
 use crate::smtp::SmtpServer;
 
@@ -51,19 +49,7 @@ async fn browser_recovers_a_lost_passkey_and_signs_in_with_the_new_one() {
     let bootstrap = crate::passkey::bootstrap_token(&app, None).await;
     let email = format!("recover-{}@example.com", uuid::Uuid::new_v4().simple());
 
-    let mut node = Command::new(&tools.node)
-        .arg("recovery.mjs")
-        .current_dir(browser_dir())
-        .env("RAPTOR_URL", &origin)
-        .env("BOOTSTRAP_TOKEN", &bootstrap)
-        .env("EMAIL", &email)
-        .env("CHROMIUM", &tools.chromium)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node starts");
+    let mut node = tools.script("recovery.mjs", &origin, &bootstrap, &email);
     let mut stdin = node.stdin.take().expect("piped stdin");
     let mut stdout = BufReader::new(node.stdout.take().expect("piped stdout")).lines();
     let mut stderr = node.stderr.take().expect("piped stderr");
