@@ -8,6 +8,7 @@ pub mod cli;
 pub mod db;
 pub mod dsr;
 pub mod email;
+pub mod error_reporting;
 pub mod http;
 pub mod input;
 pub mod limits;

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinHandle;
 
+use crate::error_reporting::ErrorReporting;
 use crate::http::rate_limit::IpRateLimiter;
 use crate::http::{self, AppState, AppStateInner};
 use crate::settings::{AppEnv, Settings};
@@ -39,6 +40,7 @@ pub struct Application {
     app_env: AppEnv,
     signals: Signals,
     broker_config: SharedBrokerConfig,
+    error_reporting: ErrorReporting,
 }
 
 impl Application {
@@ -54,6 +56,7 @@ impl Application {
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
         let signals = Signals::register().context("cannot install signal handlers")?;
+        let error_reporting = ErrorReporting::from_settings(&settings)?;
         let settings = Arc::new(settings);
         let url = settings
             .database_url()
@@ -108,7 +111,7 @@ impl Application {
             let local_addr = listener.local_addr()?;
             let args = AcceptorArgs {
                 listener: Arc::new(listener),
-                router: http::router(state),
+                router: error_reporting.instrument(http::router(state)),
                 drain_timeout: settings.shutdown_grace,
                 limits: settings.connections,
             };
@@ -172,6 +175,7 @@ impl Application {
             app_env: settings.app_env,
             broker_config,
             signals,
+            error_reporting,
         })
     }
 
@@ -246,6 +250,7 @@ impl Application {
             _ => Drained::TimedOut,
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), self.root_handle).await;
+        self.error_reporting.flush().await;
         tracing::info!(?drained, "shutdown complete");
         drained
     }

@@ -37,6 +37,7 @@ pub fn init(json: bool, level: &str) {
 /// The filter for `LOG_LEVEL = level`, unless `RUST_LOG` (`rust_log`) says otherwise.
 fn filter(rust_log: Option<&str>, level: &str) -> EnvFilter {
     rust_log
+        .filter(|directives| !directives.trim().is_empty())
         .and_then(|directives| EnvFilter::try_new(directives).ok())
         .unwrap_or_else(|| EnvFilter::new(directives(level)))
 }
@@ -139,10 +140,9 @@ mod tests {
     }
 
     #[test]
-    fn an_unparsable_rust_log_falls_back_to_the_level() {
-        assert_eq!(
-            passing(filter(Some("=="), "warn")),
-            passing(filter(None, "warn"))
-        );
+    fn an_empty_or_unparsable_rust_log_falls_back_to_the_level() {
+        for rust_log in ["", "=="] {
+            assert_eq!(passing(filter(Some(rust_log), "warn")), ["rustls-warn"]);
+        }
     }
 }

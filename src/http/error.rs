@@ -2,7 +2,7 @@
 //! `{"error": {"code": "snake_case", "message": "...", "request_id": "..."}}`.
 //!
 //! A 5xx never carries the underlying error's text; [`ApiError::internal`] logs it under the
-//! same request id instead.
+//! same request id instead. Every 5xx is also handed to [`crate::error_reporting`].
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -90,9 +90,11 @@ impl ApiError {
         .with_retry_after(Duration::from_secs(1))
     }
 
-    /// An unexpected failure: logged in full, answered with no detail.
+    /// An unexpected failure: logged in full (and reported, scrubbed, when error reporting is
+    /// on), answered with no detail.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
+        crate::error_reporting::internal_error(&error);
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::InternalError,
@@ -315,6 +317,14 @@ impl From<AppendError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // A 500 was reported where it arose (`internal`, or the panic hook) with its detail.
+        if self.status.is_server_error() && self.code != ErrorCode::InternalError {
+            crate::error_reporting::server_error(
+                self.status.as_u16(),
+                self.code.as_str(),
+                &self.message,
+            );
+        }
         let mut body = serde_json::json!({
             "error": {
                 "code": self.code,

@@ -15,6 +15,7 @@ pub mod csrf;
 pub mod dev_page;
 pub mod error;
 pub mod extract;
+pub mod fault;
 pub mod json;
 pub mod market_data;
 pub mod rate_limit;
@@ -145,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(account::routes())
         .merge(dev_page::routes(state.settings.app_env))
+        .merge(fault::routes(state.settings.app_env))
         .merge(trading::routes())
         .merge(market_data::routes())
         .merge(backtest::routes())

@@ -11,6 +11,8 @@ mod browser;
 mod config;
 mod connections;
 mod dsr;
+#[cfg(feature = "testing")]
+mod error_reporting;
 mod fuzz_bodies;
 mod helpers;
 mod key_rotation;
@@ -23,6 +25,8 @@ mod registration;
 mod retention;
 mod security;
 mod self_service;
+#[cfg(feature = "testing")]
+mod sentry_stub;
 mod session_store;
 mod shared_limits;
 mod shutdown;
