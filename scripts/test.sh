@@ -4,7 +4,9 @@
 #   2. a PostgreSQL for the integration tests (scripts/ensure-postgres.sh), as TEST_DATABASE_URL
 #   3. lints (clippy, every target and feature, warnings denied)
 #   4. the secret scan (scripts/secret-scan.sh)
-#   5. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
+#   5. dependency hygiene: cargo deny check licenses bans sources (deny.toml; offline, no
+#      advisory database), installing cargo-deny (pinned) when it is missing
+#   6. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
 #      for the SMTP tests (RAPTOR_TEST_PYTHON) and Chromium + playwright-core for the browser
 #      test (scripts/install-browser.sh)
 #
@@ -52,7 +54,18 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "secrets: scripts/secret-scan.sh"
 scripts/secret-scan.sh
 
-# 5. Tests ------------------------------------------------------------------------------------
+# 5. Dependencies -----------------------------------------------------------------------------
+# Licences, banned crates (OpenSSL) and sources, from Cargo.lock and the local registry. The
+# advisory check needs the RustSec database from the network: docs/runbooks/operations.md.
+cargo_deny_version=0.20.2
+step "dependencies: cargo deny check licenses bans sources"
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "installing cargo-deny $cargo_deny_version"
+  cargo install --locked cargo-deny --version "$cargo_deny_version"
+fi
+cargo deny check licenses bans sources
+
+# 6. Tests ------------------------------------------------------------------------------------
 # The SMTP tests run a real SMTP server: aiosmtpd (PyPI), in a virtualenv under target/.
 step "python: aiosmtpd for the SMTP tests"
 if [[ -n "${RAPTOR_TEST_PYTHON:-}" ]]; then
