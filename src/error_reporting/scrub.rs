@@ -232,7 +232,7 @@ mod tests {
                 ..Default::default()
             }),
             breadcrumbs: vec![Breadcrumb {
-                message: Some(format!("login by alice@example.com from 203.0.113.77")),
+                message: Some("login by alice@example.com from 203.0.113.77".into()),
                 ..Default::default()
             }]
             .into(),
