@@ -23,14 +23,13 @@ pub fn init(json: bool, level: &str) {
     let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
     let builder = fmt()
         .with_env_filter(filter(rust_log.as_deref(), level))
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(!json && std::io::stderr().is_terminal());
     // A second init (tests start many apps in one process) keeps the first subscriber.
     let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {
-        builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
+        builder.try_init()
     };
 }
 

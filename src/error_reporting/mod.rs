@@ -47,7 +47,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct InvalidDsn;
 
 /// The application's error reporting: a Sentry hub when `SENTRY_DSN` is set, else nothing.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct ErrorReporting {
     hub: Option<Arc<Hub>>,
 }
