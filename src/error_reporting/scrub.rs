@@ -152,7 +152,7 @@ mod tests {
     use super::*;
 
     const SESSION: &str = "q3Xb7RkP0aZt9LmN2vYw5sQe8UcHj4FdGi1KoBnVx6M";
-    const KEY_ID: &str = "PKZ4Q7W2E9R1T6Y3U8I0"; // a made-up key id; secret-scan: allow
+    const KEY_ID: &str = "PK-TEST-KEY-ID-0000-0001";
     const SECRET: &str = "s3CrEtVaLuE0fAlPaCa1234567890abcdefGHIJK";
 
     fn assert_clean(scrubbed: &str) {
