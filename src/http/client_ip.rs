@@ -9,10 +9,8 @@
 use crate::http::error::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use super::{is_health_path, ApiError, AppState};
 
@@ -20,33 +18,32 @@ use super::{is_health_path, ApiError, AppState};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-pub async fn middleware(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+/// The client of `request`: the trusted forwarded address, else the peer. Refused (403) when
+/// the Cloudflare guard is on and the request did not come through Cloudflare.
+pub fn resolve(state: &AppState, request: &Request) -> Result<IpAddr, ApiError> {
     let settings = &state.settings;
     let cf_ip = cf_connecting_ip(request.headers());
     if settings.flags.enforce_cf_origin && cf_ip.is_none() && !is_health_path(request.uri().path())
     {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::ForbiddenOrigin,
             "requests must come through the edge",
-        )
-        .into_response();
+        ));
     }
-    let ip = match cf_ip {
+    Ok(match cf_ip {
         Some(ip) if settings.flags.enforce_cf_origin => ip,
-        _ => from_forwarded_for(request.headers(), settings.trusted_proxy_hops).unwrap_or(peer),
-    };
-    request.extensions_mut().insert(ClientIp(ip));
-    next.run(request).await
+        _ => from_forwarded_for(request.headers(), settings.trusted_proxy_hops)
+            .unwrap_or_else(|| peer(request)),
+    })
+}
+
+fn peer(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 fn cf_connecting_ip(headers: &HeaderMap) -> Option<IpAddr> {

@@ -6,40 +6,37 @@
 //! HTML form carries a non-JSON body, so a forged request is stopped here with 403.
 
 use crate::http::error::ErrorCode;
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use super::security::origin_allowed;
 use super::{ApiError, AppState};
 
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let safe = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    let headers = request.headers();
-    if !safe && headers.contains_key(header::COOKIE) {
-        // Exactly one Origin: with two, which one a browser or proxy meant is ambiguous.
-        let mut origins = headers.get_all(header::ORIGIN).iter();
-        let origin_ok = match (origins.next(), origins.next()) {
-            (Some(origin), None) => origin.to_str().is_ok_and(|o| origin_allowed(&state, o)),
-            _ => false,
-        };
-        if !origin_ok {
-            return ApiError::forbidden(ErrorCode::CsrfOrigin, "request origin is not allowed")
-                .into_response();
-        }
-        if has_body(headers) && !is_json(headers) {
-            return ApiError::forbidden(
-                ErrorCode::CsrfContentType,
-                "state-changing requests must send application/json",
-            )
-            .into_response();
-        }
+/// Refuses (403) a state-changing request that carries a cookie unless it names exactly one
+/// allowed `Origin` and, if it has a body, sends JSON.
+pub fn check(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || !headers.contains_key(header::COOKIE) {
+        return Ok(());
     }
-    next.run(request).await
+    // Exactly one Origin: with two, which one a browser or proxy meant is ambiguous.
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    let origin_ok = match (origins.next(), origins.next()) {
+        (Some(origin), None) => origin.to_str().is_ok_and(|o| origin_allowed(state, o)),
+        _ => false,
+    };
+    if !origin_ok {
+        return Err(ApiError::forbidden(
+            ErrorCode::CsrfOrigin,
+            "request origin is not allowed",
+        ));
+    }
+    if has_body(headers) && !is_json(headers) {
+        return Err(ApiError::forbidden(
+            ErrorCode::CsrfContentType,
+            "state-changing requests must send application/json",
+        ));
+    }
+    Ok(())
 }
 
 fn has_body(headers: &HeaderMap) -> bool {
@@ -51,7 +48,6 @@ fn has_body(headers: &HeaderMap) -> bool {
         || headers.contains_key(header::CONTENT_TYPE)
 }
 
-/// `application/json`, optionally with parameters such as `charset`.
 /// `application/json`, optionally with parameters such as `charset`, and nothing else: a second
 /// `Content-Type` header makes the type ambiguous and is refused.
 pub fn is_json(headers: &HeaderMap) -> bool {

@@ -6,7 +6,6 @@ use crate::http::error::ErrorCode;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -53,10 +52,9 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// Rewrites error responses that are not JSON (produced by the router or a layer) into the
-/// SPEC's error shape, keeping their status and headers.
-pub async fn normalize_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Rewrites an error response that is not JSON (produced by the router or a layer) into the
+/// SPEC's error shape, keeping its status and headers.
+pub fn normalize_errors(response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

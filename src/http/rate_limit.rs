@@ -12,14 +12,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::client_ip::ClientIp;
 use super::{is_health_path, ApiError, AppState};
 
 /// Per-IP limiter shared by every connection of the process.
@@ -75,23 +71,22 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(limiter) = &state.rate_limiter {
-        if !is_health_path(request.uri().path()) {
-            if let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() {
-                if let Err(wait) = limiter.check(ip) {
-                    return ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        ErrorCode::RateLimited,
-                        "too many requests; slow down",
-                    )
-                    .with_retry_after(wait)
-                    .into_response();
-                }
-            }
-        }
+/// Whether the client `ip` may make another request to `path` (health checks always may).
+pub fn admit(state: &AppState, path: &str, ip: IpAddr) -> Result<(), ApiError> {
+    let Some(limiter) = &state.rate_limiter else {
+        return Ok(());
+    };
+    if is_health_path(path) {
+        return Ok(());
     }
-    next.run(request).await
+    limiter.check(ip).map_err(|wait| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            "too many requests; slow down",
+        )
+        .with_retry_after(wait)
+    })
 }
 
 #[cfg(test)]

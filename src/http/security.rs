@@ -7,10 +7,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::AppState;
@@ -18,10 +15,9 @@ use super::AppState;
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
+/// Adds the security headers to a response; `api` for a path under `/api/`, `deployed` in
+/// production-like environments (HSTS).
+pub fn harden(h: &mut HeaderMap, api: bool, deployed: bool) {
     // A handler that serves a page sets its own policy (the development page); keep it.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
@@ -38,7 +34,7 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if state.settings.app_env.is_deployed() {
+    if deployed {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
@@ -47,7 +43,6 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 /// The CORS layer for the configured origins.

@@ -2,14 +2,11 @@
 //! orders (`crate::limits`, ADR 0005): one counter per route group and client, in Postgres.
 //! Over the limit: 429 `rate_limited` with `Retry-After`.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
-use super::client_ip::ClientIp;
 use super::error::ErrorCode;
 use super::rate_limit::client_key;
 use super::{ApiError, AppState};
@@ -64,23 +61,17 @@ pub fn limit_for(method: &Method, path: &str) -> Option<&'static SharedLimit> {
     }
 }
 
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(limit) = limit_for(request.method(), request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() else {
-        return next.run(request).await;
-    };
+/// Counts a request of the client `ip` against `limit` on every dyno; 429 when over it.
+pub async fn admit(state: &AppState, limit: &SharedLimit, ip: IpAddr) -> Result<(), ApiError> {
     let client = client_key(ip).to_string();
     match limits::hit(&state.pool, &state.hasher(), limit, &client, state.now()).await {
-        Ok(()) => next.run(request).await,
-        Err(LimitError::Exceeded(wait)) => ApiError::new(
+        Ok(()) => Ok(()),
+        Err(LimitError::Exceeded(wait)) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
             "too many requests; slow down",
         )
-        .with_retry_after(wait)
-        .into_response(),
-        Err(LimitError::Storage(error)) => ApiError::from(error).into_response(),
+        .with_retry_after(wait)),
+        Err(LimitError::Storage(error)) => Err(ApiError::from(error)),
     }
 }

@@ -113,6 +113,16 @@ impl SessionClient {
         self.within(store.revoke(user_id, None, except)).await
     }
 
+    /// Forgets sessions revoked by a committed [`super::revoke_in`] from this process's cache
+    /// now (other processes hear of it by notification).
+    pub fn evict(&self, session_ids: &[Uuid]) {
+        if let Ok(store) = self.store() {
+            for id in session_ids {
+                store.evict(*id);
+            }
+        }
+    }
+
     /// The user's live sessions.
     pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionSummary>, SessionCallError> {
         let store = self.store()?;

@@ -30,7 +30,7 @@ use crate::pg::listen::{self, Notice};
 use crate::task::AbortOnDrop;
 use crate::token::TokenHasher;
 pub use client::{SessionCallError, SessionClient};
-pub use store::{revoke, CHANNEL};
+pub use store::{revoke, revoke_in, CHANNEL};
 
 const TOKEN_PURPOSE: &str = "session";
 

@@ -1,7 +1,7 @@
 //! The session store's SQL. Sessions are found by the HMAC of their token, never the token.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use uuid::Uuid;
 
 use super::{SessionError, SessionInfo, SessionSummary};
@@ -134,6 +134,21 @@ pub async fn revoke(
 ) -> Result<Vec<Uuid>, SessionError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let ids = revoke_in(&tx, user_id, only, except, now).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// [`revoke`] inside the caller's transaction, so that revoking sessions commits (and is
+/// announced) together with the caller's change, or not at all. After the commit, the caller
+/// evicts the ids from this process's cache (`SessionClient::evict`).
+pub async fn revoke_in(
+    tx: &impl GenericClient,
+    user_id: Uuid,
+    only: Option<Uuid>,
+    except: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, tokio_postgres::Error> {
     let rows = tx
         .query(
             "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
@@ -146,7 +161,6 @@ pub async fn revoke(
         tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("s:{id}")])
             .await?;
     }
-    tx.commit().await?;
     Ok(ids)
 }
 

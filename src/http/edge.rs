@@ -1,0 +1,120 @@
+//! The edge: what every request passes first and every response last, as one service with a
+//! future of its own (no boxing, no per-request clones): a request id, the request's span and
+//! its access-log line, the SPEC's error shape for bare error responses, the security headers.
+//!
+//! The id is current (`request_id::current`) from the moment the request enters the stack,
+//! so an error body built by any layer below names it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::HeaderName;
+use axum::response::Response;
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+use tracing::instrument::{Instrument, Instrumented};
+
+use super::request_id::{self, RequestId};
+use super::{json, security};
+
+/// Wraps a service in the [`Edge`].
+#[derive(Clone, Copy)]
+pub struct EdgeLayer {
+    /// Production-like: responses carry HSTS.
+    pub deployed: bool,
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge {
+            inner,
+            deployed: self.deployed,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    deployed: bool,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let id = RequestId::new();
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            client_request_id = request_id::client_id(request.headers()),
+            method = %request.method(),
+            path = %request.uri().path(),
+            user_id = tracing::field::Empty,
+        );
+        let api = request.uri().path().starts_with("/api/");
+        let inner = {
+            let _entered = span.enter();
+            request_id::sync_scope(id, || self.inner.call(request))
+        };
+        EdgeFuture {
+            inner: request_id::scope(id, inner).instrument(span),
+            id,
+            api,
+            deployed: self.deployed,
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response of an [`Edge`]: the inner response, finished on its way out.
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: Instrumented<TaskLocalFuture<RequestId, F>>,
+        id: RequestId,
+        api: bool,
+        deployed: bool,
+        started: Instant,
+    }
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Ok(response) = ready!(this.inner.as_mut().poll(cx));
+        let mut response = request_id::sync_scope(*this.id, || json::normalize_errors(response));
+        let headers = response.headers_mut();
+        security::harden(headers, *this.api, *this.deployed);
+        headers.insert(
+            HeaderName::from_static(request_id::HEADER),
+            this.id.header_value(),
+        );
+        let status = response.status().as_u16();
+        let latency_ms = this.started.elapsed().as_millis() as u64;
+        this.inner
+            .span()
+            .in_scope(|| tracing::info!(status, latency_ms, "served"));
+        Poll::Ready(Ok(response))
+    }
+}

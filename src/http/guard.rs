@@ -1,0 +1,114 @@
+//! The guard: who is calling and whether they may go on, as one service. In order: the client
+//! IP (and the Cloudflare guard), the per-process rate limit, CSRF, then the cross-dyno limits
+//! of the routes that send email, start ceremonies or place orders. A refused request gets
+//! its 4xx here and never reaches a route.
+//!
+//! Only a request that counts against a cross-dyno limit (a database round trip) is answered
+//! by a boxed future; every other request passes straight to the route's own future, with its
+//! panics caught ([`Caught`]). A body declared larger than the limit is refused here (413);
+//! one that grows past it while streaming is refused by the extractor (`DefaultBodyLimit`).
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::net::IpAddr;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, Either};
+use tower::{Layer, Service};
+
+use super::catch_panic::Caught;
+use super::client_ip::{self, ClientIp};
+use super::{csrf, rate_limit, shared_limits, ApiError, AppState, BODY_LIMIT_BYTES};
+use crate::limits::SharedLimit;
+
+/// Wraps a service in the [`Guard`].
+#[derive(Clone)]
+pub struct GuardLayer {
+    pub state: AppState,
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Guard<S> {
+    inner: S,
+    state: AppState,
+}
+
+type Answer = Result<Response, Infallible>;
+
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Answer>, Either<Caught<S::Future>, BoxFuture<'static, Answer>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let (ip, shared) = match admit(&self.state, &request) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Either::Left(ready(Ok(refusal.into_response()))),
+        };
+        request.extensions_mut().insert(ClientIp(ip));
+        let Some(limit) = shared else {
+            return Either::Right(Either::Left(Caught::call(|| self.inner.call(request))));
+        };
+        // The readied service goes with the request; a clone stays for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Either::Right(Either::Right(Box::pin(async move {
+            match shared_limits::admit(&state, limit, ip).await {
+                Ok(()) => Caught::call(|| inner.call(request)).await,
+                Err(refusal) => Ok(refusal.into_response()),
+            }
+        })))
+    }
+}
+
+/// The checks that need no I/O: the client, the rate limit, CSRF, the declared body size; and
+/// the cross-dyno limit the request counts against, if any.
+fn admit(
+    state: &AppState,
+    request: &Request,
+) -> Result<(IpAddr, Option<&'static SharedLimit>), ApiError> {
+    let ip = client_ip::resolve(state, request)?;
+    let path = request.uri().path();
+    rate_limit::admit(state, path, ip)?;
+    csrf::check(state, request.method(), request.headers())?;
+    if declared_length(request).is_some_and(|n| n > BODY_LIMIT_BYTES as u64) {
+        return Err(ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    Ok((ip, shared_limits::limit_for(request.method(), path)))
+}
+
+/// The body length a request declares in `Content-Length`, if it does (a malformed value is
+/// hyper's to refuse).
+fn declared_length(request: &Request) -> Option<u64> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
