@@ -63,6 +63,7 @@ impl Application {
             .context("DATABASE_URL is required")?;
         let pool = crate::db::build_pool(url, settings.database.ssl, settings.database.pool_size)?;
         let listen = crate::db::connection_config(url, settings.database.ssl)?;
+        crate::db::capacity::warn_if_short(&pool, settings.database.pool_size, mode).await;
         let actors = Actors::default();
         let mut background = Vec::new();
 

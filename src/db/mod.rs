@@ -1,6 +1,7 @@
 //! Postgres: the connection pool, the embedded migrations, and the private cluster that
 //! `raptor dev` starts on a laptop with no database running.
 
+pub mod capacity;
 mod error;
 pub mod local_cluster;
 mod pool;

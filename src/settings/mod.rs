@@ -359,7 +359,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: database_url,
                 ssl: database_ssl,
-                pool_size: number(src, "DATABASE_POOL_SIZE")?,
+                pool_size: positive(src, "DATABASE_POOL_SIZE")?,
             },
             secret_key: std::sync::Arc::new(SecretKey::from(secret_key)),
             secret_key_previous,

@@ -79,3 +79,17 @@ fn unknown_app_env_is_refused() {
         "APP_ENV"
     );
 }
+
+#[test]
+fn the_default_pool_fits_a_twenty_connection_plan_and_zero_is_refused() {
+    let ok = load(&[("SECRET_KEY", KEY), ("DATABASE_URL", "postgres://x")]).unwrap();
+    // web=2 worker=1 (docs/capacity.md): 2 × (pool + 3 LISTEN) + (pool + 1 LISTEN) + 3 spare.
+    assert!(3 * ok.database.pool_size + 7 + 3 <= 20);
+    let err = load(&[
+        ("SECRET_KEY", KEY),
+        ("DATABASE_URL", "postgres://x"),
+        ("DATABASE_POOL_SIZE", "0"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.variable, "DATABASE_POOL_SIZE");
+}

@@ -18,6 +18,7 @@ mod helpers;
 mod key_rotation;
 mod market_data;
 mod passkey;
+mod pool_capacity;
 mod postgres_tls;
 mod recovery;
 mod recovery_browser;
