@@ -36,6 +36,16 @@ impl Default for Actors {
 }
 
 impl Actors {
+    /// Whether every actor is up (without building the list of [`Actors::states`]).
+    pub fn all_up(&self) -> bool {
+        self.sessions.slot().state().1
+            && self.audit.slot().state().1
+            && self.broker.slot().state().1
+            && self.mailer.slot().state().1
+            && self.market_data.slot().state().1
+            && self.trade_stream.slot().state().1
+    }
+
     /// Up/down state of each actor, for status and diagnostics.
     pub fn states(&self) -> Vec<(&'static str, bool)> {
         [

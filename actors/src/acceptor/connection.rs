@@ -131,9 +131,16 @@ fn tracked(
         let guard = InFlight(activity);
         let response = router.clone().oneshot(request.map(axum::body::Body::new));
         async move {
-            // The request counts as in flight until its body is sent in full or dropped, so a
-            // long stream (SSE) is never taken for an idle connection.
+            // A streamed body (SSE) keeps the request in flight until it is sent in full or
+            // dropped, so a long stream is never taken for an idle connection. A body of known
+            // length is written at once: its request ends with the response (no re-boxing).
             response.await.map(|response| {
+                if axum::body::HttpBody::size_hint(response.body())
+                    .exact()
+                    .is_some()
+                {
+                    return response;
+                }
                 response.map(|body| {
                     axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
                         let _ = &guard;
