@@ -6,12 +6,14 @@
 //! lines without every rustls handshake and hyper frame. `RUST_LOG`, when set, replaces all of
 //! this. Colours only when stderr is a terminal: a file or a pipe gets plain text.
 //!
-//! Production lines are formatted by `json-subscriber` (it keeps each span's fields as ready
-//! JSON, where tracing-subscriber's formatter re-parses them for every event) and written by a
-//! background thread through a buffer (`tracing-appender`), so a request never waits on a
-//! `write` to stderr and lines that arrive together leave in one system call. Nothing is
+//! Production lines are formatted by [`json_lines`] (span fields rendered once, no JSON value
+//! maps per event) and written by a background thread through a buffer (`tracing-appender`), so
+//! a request never waits on a `write` to stderr and lines that arrive together leave in one
+//! system call. Nothing is
 //! dropped: a full queue makes the caller wait. [`flush`] writes what is queued; the binary
 //! calls it before it exits.
+
+mod json_lines;
 
 use std::io::{BufWriter, IsTerminal, Stderr};
 use std::sync::Mutex;
@@ -48,11 +50,7 @@ pub fn init(json: bool, level: &str) {
             .buffered_lines_limit(QUEUED_LINES)
             .thread_name("raptor-log")
             .finish(buffered_stderr());
-        let layer = json_subscriber::fmt::layer()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(writer);
+        let layer = json_lines::JsonLines::new(writer);
         if tracing_subscriber::registry()
             .with(filter)
             .with(layer)
