@@ -19,10 +19,17 @@ pub fn mint() -> SecretString {
 }
 
 /// Keys the HMAC of stored tokens.
+///
+/// The keyed HMAC states are computed once (keying HMAC-SHA256 costs two SHA-256 blocks) and
+/// cloned for each digest: a session check on every signed-in request needs two MACs.
 #[derive(Clone)]
 pub struct TokenHasher {
-    current: Arc<SecretBox<[u8]>>,
-    previous: Option<Arc<SecretBox<[u8]>>>,
+    keys: Arc<Keys>,
+}
+
+struct Keys {
+    current: Hmac<Sha256>,
+    previous: Option<Hmac<Sha256>>,
 }
 
 impl std::fmt::Debug for TokenHasher {
@@ -33,21 +40,34 @@ impl std::fmt::Debug for TokenHasher {
 
 impl TokenHasher {
     pub fn new(current: Arc<SecretBox<[u8]>>, previous: Option<Arc<SecretBox<[u8]>>>) -> Self {
-        Self { current, previous }
+        let keyed = |key: &SecretBox<[u8]>| {
+            Hmac::<Sha256>::new_from_slice(key.expose_secret())
+                .expect("HMAC takes keys of any length")
+        };
+        Self {
+            keys: Arc::new(Keys {
+                current: keyed(&current),
+                previous: previous.as_deref().map(keyed),
+            }),
+        }
     }
 
     /// The digest to store for `token`, under the current key. `purpose` separates token kinds,
     /// so a session token can never be replayed as an email token.
     pub fn digest(&self, purpose: &str, token: &str) -> String {
-        hmac_hex(self.current.expose_secret(), purpose, token)
+        hmac_hex(&self.keys.current, purpose, token)
+    }
+
+    /// The digest of `token` under the previous key, while there is one.
+    pub fn previous_digest(&self, purpose: &str, token: &str) -> Option<String> {
+        let previous = self.keys.previous.as_ref()?;
+        Some(hmac_hex(previous, purpose, token))
     }
 
     /// Every digest `token` may be stored under: current key first, then the previous one.
     pub fn candidates(&self, purpose: &str, token: &str) -> Vec<String> {
         let mut all = vec![self.digest(purpose, token)];
-        if let Some(previous) = &self.previous {
-            all.push(hmac_hex(previous.expose_secret(), purpose, token));
-        }
+        all.extend(self.previous_digest(purpose, token));
         all
     }
 }
@@ -62,13 +82,9 @@ impl TokenHasher {
     pub fn mint_sealed(&self, purpose: &str) -> SecretString {
         let mut bytes = [0u8; SEALED_RANDOM + SEAL_TAG];
         bytes[..SEALED_RANDOM].copy_from_slice(&rand::random::<[u8; SEALED_RANDOM]>());
-        let tag = seal_mac(
-            self.current.expose_secret(),
-            purpose,
-            &bytes[..SEALED_RANDOM],
-        )
-        .finalize()
-        .into_bytes();
+        let tag = seal_mac(&self.keys.current, purpose, &bytes[..SEALED_RANDOM])
+            .finalize()
+            .into_bytes();
         bytes[SEALED_RANDOM..].copy_from_slice(&tag[..SEAL_TAG]);
         SecretString::from(URL_SAFE_NO_PAD.encode(bytes))
     }
@@ -87,17 +103,17 @@ impl TokenHasher {
             return false;
         }
         let (random, tag) = bytes.split_at(SEALED_RANDOM);
-        let keys = std::iter::once(&self.current).chain(self.previous.as_ref());
+        let keys = std::iter::once(&self.keys.current).chain(self.keys.previous.as_ref());
         keys.into_iter().any(|key| {
-            seal_mac(key.expose_secret(), purpose, random)
+            seal_mac(key, purpose, random)
                 .verify_truncated_left(tag)
                 .is_ok()
         })
     }
 }
 
-fn seal_mac(key: &[u8], purpose: &str, random: &[u8]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+fn seal_mac(keyed: &Hmac<Sha256>, purpose: &str, random: &[u8]) -> Hmac<Sha256> {
+    let mut mac = keyed.clone();
     mac.update(b"seal\0");
     mac.update(purpose.as_bytes());
     mac.update(b"\0");
@@ -105,8 +121,8 @@ fn seal_mac(key: &[u8], purpose: &str, random: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-fn hmac_hex(key: &[u8], purpose: &str, token: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+fn hmac_hex(keyed: &Hmac<Sha256>, purpose: &str, token: &str) -> String {
+    let mut mac = keyed.clone();
     mac.update(purpose.as_bytes());
     mac.update(b"\0");
     mac.update(token.as_bytes());

@@ -61,10 +61,10 @@ where
         let id = RequestId::new();
         let span = tracing::info_span!(
             "request",
-            request_id = %id,
+            request_id = id.as_str(),
             client_request_id = request_id::client_id(request.headers()),
-            method = %request.method(),
-            path = %request.uri().path(),
+            method = request.method().as_str(),
+            path = request.uri().path(),
             user_id = tracing::field::Empty,
         );
         let api = request.uri().path().starts_with("/api/");
@@ -105,6 +105,8 @@ where
         let Ok(response) = ready!(this.inner.as_mut().poll(cx));
         let mut response = request_id::sync_scope(*this.id, || json::normalize_errors(response));
         let headers = response.headers_mut();
+        // Room for the headers added here at once, not one table growth after another.
+        headers.reserve(8);
         security::harden(headers, *this.api, *this.deployed);
         headers.insert(
             HeaderName::from_static(request_id::HEADER),

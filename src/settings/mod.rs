@@ -134,6 +134,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub secret_key: std::sync::Arc<SecretKey>,
     pub secret_key_previous: Option<std::sync::Arc<SecretKey>>,
+    /// The keyed token hasher, built once from the two keys above.
+    token_hasher: std::sync::OnceLock<raptor_actors::token::TokenHasher>,
     /// Exact origins allowed for CORS and CSRF checks, e.g. `https://raxx.app`.
     pub frontend_origins: Vec<String>,
     pub webauthn: WebauthnSettings,
@@ -363,6 +365,7 @@ impl Settings {
             },
             secret_key: std::sync::Arc::new(SecretKey::from(secret_key)),
             secret_key_previous,
+            token_hasher: std::sync::OnceLock::new(),
             frontend_origins,
             webauthn: WebauthnSettings {
                 rp_id: src.get("WEBAUTHN_RP_ID").map(str::to_owned),
@@ -422,10 +425,14 @@ impl Settings {
 
     /// The HMAC keys for stored tokens (current, and previous during a rotation).
     pub fn token_hasher(&self) -> raptor_actors::token::TokenHasher {
-        raptor_actors::token::TokenHasher::new(
-            self.secret_key.clone(),
-            self.secret_key_previous.clone(),
-        )
+        self.token_hasher
+            .get_or_init(|| {
+                raptor_actors::token::TokenHasher::new(
+                    self.secret_key.clone(),
+                    self.secret_key_previous.clone(),
+                )
+            })
+            .clone()
     }
 
     /// Names of optional settings that are unset and switch a capability off.

@@ -118,9 +118,16 @@ impl Shared {
             return Ok(None);
         }
         let now = self.clock.now();
-        let hashes = self.hasher.candidates(TOKEN_PURPOSE, token);
+        // The digest under the previous key (during a rotation) only when the current misses.
+        let mut hashes = vec![self.hasher.digest(TOKEN_PURPOSE, token)];
         if let Some((hash, entry)) = self.fresh(&hashes, now) {
             return Ok(self.answer_hit(hash, entry, now));
+        }
+        if let Some(previous) = self.hasher.previous_digest(TOKEN_PURPOSE, token) {
+            hashes.push(previous);
+            if let Some((hash, entry)) = self.fresh(&hashes[1..], now) {
+                return Ok(self.answer_hit(hash, entry, now));
+            }
         }
         // Miss or recheck: the database, in this task.
         let generation = self.generation.load(Ordering::Acquire);
