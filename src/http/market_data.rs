@@ -77,11 +77,23 @@ async fn latest(
     let symbols =
         Symbols::parse(params.get("symbols").map(String::as_str)).map_err(DataError::from)?;
     let found = market_data::latest(&state.actors.market_data, kind, &symbols).await?;
-    let map = object(found.iter().map(|(s, o)| (s.as_str(), Some(o))));
-    Ok(json(match kind.envelope() {
-        Some(key) => format!(r#"{{"{key}":{map}}}"#),
-        None => map,
-    }))
+    // One buffer, sized once: the objects are copied in as received, never re-serialized.
+    let size = found
+        .iter()
+        .map(|(s, o)| s.len() + o.len() + 4)
+        .sum::<usize>()
+        + 16;
+    let mut body = String::with_capacity(size);
+    if let Some(key) = kind.envelope() {
+        body.push_str("{\"");
+        body.push_str(key);
+        body.push_str("\":");
+    }
+    push_object(&mut body, found.iter().map(|(s, o)| (s.as_str(), o)));
+    if kind.envelope().is_some() {
+        body.push('}');
+    }
+    Ok(json(body))
 }
 
 /// `GET /api/historical-data/bars`: `{symbol, timeframe, bars:[…], next_page_token}`.
@@ -145,12 +157,19 @@ async fn compare(
     )))
 }
 
-/// `{"AAPL":<object>,…}` from objects kept as received.
-fn object<'a>(entries: impl Iterator<Item = (&'a str, Option<&'a Arc<str>>)>) -> String {
-    let parts: Vec<String> = entries
-        .filter_map(|(symbol, o)| o.map(|o| format!("{}:{}", serde_json::Value::from(symbol), o)))
-        .collect();
-    format!("{{{}}}", parts.join(","))
+/// Appends `{"AAPL":<object>,…}` from objects kept as received.
+fn push_object<'a>(out: &mut String, entries: impl Iterator<Item = (&'a str, &'a Arc<str>)>) {
+    out.push('{');
+    for (i, (symbol, object)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // A parsed symbol needs no escaping, but the key is written as JSON all the same.
+        out.push_str(&serde_json::to_string(symbol).expect("a string serializes"));
+        out.push(':');
+        out.push_str(object);
+    }
+    out.push('}');
 }
 
 fn json(body: String) -> Response {
