@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod json;
 pub mod market_data;
+pub mod openapi;
 pub mod rate_limit;
 pub mod readiness;
 pub mod request_id;
@@ -32,7 +33,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
 use raptor_actors::clock::SharedClock;
@@ -135,19 +135,16 @@ pub fn is_health_path(path: &str) -> bool {
     matches!(path, "/health" | "/api/system/health")
 }
 
+/// Every route: the API (each documented in the OpenAPI document by the same registration that
+/// routes it, see [`openapi`]) and the development-only pages.
+pub fn routes(app_env: crate::settings::AppEnv) -> Router<AppState> {
+    let (api, _) = openapi::api_router().split_for_parts();
+    api.merge(dev_page::routes(app_env))
+        .merge(openapi::docs_page(app_env))
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(system::root))
-        .route("/health", get(system::health))
-        .route("/api/system/health", get(system::health))
-        .route("/api/system/status", get(system::status))
-        .route("/api/system/diagnostic", get(system::diagnostic))
-        .merge(auth::routes())
-        .merge(account::routes())
-        .merge(dev_page::routes(state.settings.app_env))
-        .merge(trading::routes())
-        .merge(market_data::routes())
-        .merge(backtest::routes())
+    routes(state.settings.app_env)
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()
@@ -178,6 +175,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 mod tests {
     use axum::body::Body;
     use axum::http::Request;
+    use axum::routing::get;
     use tower::ServiceExt;
 
     use super::*;

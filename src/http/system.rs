@@ -1,4 +1,4 @@
-//! System routes: liveness, a minimal status, and the empty root.
+//! System routes: liveness, a minimal status, the empty root, and operator diagnostics.
 
 use std::time::Duration;
 
@@ -6,39 +6,109 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::OperatorSession;
+use super::openapi::ErrorBody;
 use super::AppState;
 
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(root))
+        .routes(routes!(health))
+        .routes(routes!(system_health))
+        .routes(routes!(status))
+        .routes(routes!(diagnostic))
+}
+
+/// `{"status": "ok"}` (liveness, readiness) or `{"status": "degraded"}` (readiness).
+#[derive(Serialize, ToSchema)]
+pub struct StatusBody {
+    #[schema(pattern = "^(ok|degraded)$", example = "ok")]
+    status: &'static str,
+}
+
+const OK: StatusBody = StatusBody { status: "ok" };
+
 /// Liveness: answers without touching the database or any actor.
-pub async fn health() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    operation_id = "health",
+    responses((status = 200, description = "The process is alive", body = StatusBody)),
+)]
+pub async fn health() -> Json<StatusBody> {
+    Json(OK)
+}
+
+/// The same liveness answer under `/api`.
+#[utoipa::path(
+    get,
+    path = "/api/system/health",
+    tag = "system",
+    operation_id = "system_health",
+    responses((status = 200, description = "The process is alive", body = StatusBody)),
+)]
+pub async fn system_health() -> Json<StatusBody> {
+    Json(OK)
 }
 
 /// `ok` when the database answered the last background probe (a second ago at most) and every
 /// actor is up, else 503 `degraded`. Answered from memory. Says nothing else: no version, no
 /// environment, no names.
+#[utoipa::path(
+    get,
+    path = "/api/system/status",
+    tag = "system",
+    operation_id = "system_status",
+    responses(
+        (status = 200, description = "Ready: `{\"status\": \"ok\"}`", body = StatusBody),
+        (status = 503, description = "Not ready: `{\"status\": \"degraded\"}`", body = StatusBody),
+    ),
+)]
 pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
     let actors_up = state.actors.states().iter().all(|(_, up)| *up);
     let database_up = state.readiness.database_up();
     if actors_up && database_up {
-        (StatusCode::OK, Json(json!({"status": "ok"})))
+        (StatusCode::OK, Json(OK))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "degraded"})),
+            Json(StatusBody { status: "degraded" }),
         )
     }
 }
 
 /// `GET /`: an empty 200, so a probe learns nothing about what runs here.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "system",
+    operation_id = "root",
+    responses((status = 200, description = "Empty")),
+)]
 pub async fn root() -> StatusCode {
     StatusCode::OK
 }
 
 /// `GET /api/system/diagnostic` (operators only): what an operator needs at 3 a.m. Names of
 /// missing configuration, never values.
+#[utoipa::path(
+    get,
+    path = "/api/system/diagnostic",
+    tag = "system",
+    operation_id = "system_diagnostic",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "`version`, `environment`, `uptime_seconds`, `actors` (name → `running`/`down`), `database` (reachability and pool), `missing_config` (names only), `kill_switch` (`null` while the broker is down)", body = Object),
+        (status = 403, description = "`operator_only`: the caller is not an operator (or a shared 403, see the other operations)", body = ErrorBody),
+    ),
+)]
 pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> impl IntoResponse {
     let pool = state.pool.status();
     let actors: serde_json::Map<String, serde_json::Value> = state

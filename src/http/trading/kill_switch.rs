@@ -8,21 +8,39 @@ use axum::extract::State;
 use axum::Json;
 use raptor_actors::broker::BrokerStatus;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use serde_json::{json, Value};
 
 use super::{source_name, trading};
 use crate::audit::AuditEvent;
 use crate::http::extract::{Caller, OperatorSession};
+use crate::http::openapi::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::{account, kill_switch};
 
-#[derive(Debug, Deserialize)]
+/// Engage (`true`) or release (`false`) the operator's switch, saying why.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"engaged": true, "reason": "broker incident, stopping all trading"}))]
 pub struct ChangeDto {
     engaged: bool,
+    /// 1 to 500 characters.
     reason: String,
 }
 
+const VIEW: &str = "`{broker, engaged, source: \"config\"|\"operator\"|null, reason, operator: {engaged, reason, changed_by, changed_at}}`";
+
+#[utoipa::path(
+    get,
+    path = "/api/trading/kill-switch",
+    tag = "trading",
+    operation_id = "kill_switch",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = VIEW, body = Object),
+        (status = 403, description = "`operator_only`: the caller is not an operator (or a shared 403)", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     _: OperatorSession,
@@ -30,6 +48,22 @@ pub async fn show(
     Ok(Json(view(&account::mode(trading(&state)).await?)))
 }
 
+/// Every dyno follows within a second. When the change cannot be stored or audited: 503, and an
+/// engage has still taken effect on this dyno (the message says so).
+#[utoipa::path(
+    post,
+    path = "/api/trading/kill-switch",
+    tag = "trading",
+    operation_id = "change_kill_switch",
+    security(("session" = [])),
+    request_body = ChangeDto,
+    responses(
+        (status = 200, description = VIEW, body = Object),
+        (status = 403, description = "`operator_only`: the caller is not an operator (or a shared 403)", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: `reason` must say why in 1 to 500 characters (`error.fields.reason`), or the body does not have the documented shape", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`: the change could not be stored or audited (an engage still holds on this dyno), or a dependency is down", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,34 +15,29 @@ mod stream;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use raptor_actors::broker::{BrokerJson, SwitchSource};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Caller, CurrentSession};
 use super::{ApiError, AppState};
 use crate::trading::{account, Trader, Trading};
 use raptor_actors::session::SessionInfo;
 
-pub use errors::TRADING_DISABLED_MESSAGE;
+pub use errors::{BrokerErrors, TRADING_DISABLED_MESSAGE};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/trading/mode", get(mode))
-        .route("/api/trading/readiness", get(readiness))
-        .route("/api/trading/account", get(account))
-        .route("/api/trading/positions", get(positions))
-        .route(
-            "/api/trading/orders",
-            get(orders::list).post(orders::submit),
-        )
-        .route("/api/trading/orders/{id}", delete(orders::cancel))
-        .route("/api/trading/stream", get(stream::stream))
-        .route(
-            "/api/trading/kill-switch",
-            get(kill_switch::show).post(kill_switch::change),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(mode))
+        .routes(routes!(readiness))
+        .routes(routes!(account))
+        .routes(routes!(positions))
+        .routes(routes!(orders::list, orders::submit))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(stream::stream))
+        .routes(routes!(kill_switch::show, kill_switch::change))
 }
 
 /// What the trading use cases need from the application.
@@ -70,6 +65,18 @@ fn trader(caller: &Caller, user: &SessionInfo) -> Trader {
 }
 
 /// `GET /api/trading/mode`: always 200, engaged or not, and says why.
+#[utoipa::path(
+    get,
+    path = "/api/trading/mode",
+    tag = "trading",
+    operation_id = "trading_mode",
+    security(("session" = [])),
+    responses((status = 200, description = "`{paper: true, mode: \"paper\", broker: \"alpaca_paper\"|\"simulated\", trading_enabled, kill_switch: {engaged, source, reason, operator: {engaged, reason, changed_at}}}`", body = Object, example = json!({
+        "paper": true, "mode": "paper", "broker": "alpaca_paper", "trading_enabled": true,
+        "kill_switch": {"engaged": false, "source": null, "reason": null,
+            "operator": {"engaged": false, "reason": null, "changed_at": null}}
+    }))),
+)]
 async fn mode(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let status = account::mode(trading(&state)).await?;
     let operator = status.operator.as_ref();
@@ -94,6 +101,20 @@ async fn mode(State(state): State<AppState>, _: CurrentSession) -> Result<Respon
 
 /// `GET /api/trading/readiness`: 200 when the switch is released and the broker answers with
 /// our credentials; 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/trading/readiness",
+    tag = "trading",
+    operation_id = "trading_readiness",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Ready: `{ready: true, broker, checks: {credentials, kill_switch, broker}}`", body = Object, example = json!({
+            "ready": true, "broker": "alpaca_paper",
+            "checks": {"credentials": "configured", "kill_switch": "released", "broker": "answering"}
+        })),
+        (status = 503, description = "`trading_disabled` (the kill switch is engaged), `broker_not_ready` (the message says why), or `service_unavailable`; retry after `Retry-After`", body = crate::http::openapi::ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let kind = account::readiness(trading(&state)).await?;
     Ok(Json(json!({
@@ -109,12 +130,34 @@ async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<R
 }
 
 /// `GET /api/trading/account`: the paper account, as Alpaca sent it.
+#[utoipa::path(
+    get,
+    path = "/api/trading/account",
+    tag = "trading",
+    operation_id = "trading_account",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Alpaca's account object, unchanged", body = Object),
+        BrokerErrors,
+    ),
+)]
 async fn account(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let account = account::account(trading(&state)).await?;
     Ok(passthrough(StatusCode::OK, account))
 }
 
 /// `GET /api/trading/positions`: open positions of the paper account, as Alpaca sent them.
+#[utoipa::path(
+    get,
+    path = "/api/trading/positions",
+    tag = "trading",
+    operation_id = "trading_positions",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Alpaca's position objects, unchanged", body = [Object]),
+        BrokerErrors,
+    ),
+)]
 async fn positions(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let positions = account::positions(trading(&state)).await?;
     Ok(passthrough(StatusCode::OK, positions))
