@@ -14,9 +14,9 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use raptor_actors::market_data::{LatestKind, MarketDataError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use raptor_actors::market_data::{LatestKind, MarketDataError};
 
 use super::error::ErrorCode;
 use super::extract::{Caller, CurrentSession};

@@ -19,8 +19,7 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{
-    ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Schema,
-    Type,
+    ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Schema, Type,
 };
 use utoipa::{OpenApi as _, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -260,17 +259,54 @@ impl ErrorCode {
 fn listed(code: ErrorCode) -> usize {
     use ErrorCode::*;
     match code {
-        AccountInactive | BadRequest | BrokerError | BrokerNotReady | BrokerRateLimited
-        | BrokerRejected | BrokerTimeout | BrokerUnreachable | CredentialExists
-        | CsrfContentType | CsrfOrigin | EmailNotVerified | EmailTaken | Forbidden
-        | ForbiddenOrigin | IdempotencyKeyReused | InternalError | InvalidBootstrapToken
-        | InvalidCeremony | InvalidEmail | InvalidName | InvalidOrder | InvalidQuery
-        | InvalidRequest | InvalidToken | LastPasskey | LoginFailed | RangeTooLarge
-        | MarketDataUnreachable | MarketDataUnavailable | MarketDataTimeout
-        | MarketDataRejected | MarketDataRateLimited | MarketDataError | MalformedJson
-        | MethodNotAllowed | NotFound | OperatorOnly | PayloadTooLarge | RateLimited
-        | RegistrationFailed | RequestError | RequestTimeout | RiskLimit | ServiceUnavailable
-        | TradingDisabled | Unauthenticated | UnsupportedMediaType => 48,
+        AccountInactive
+        | BadRequest
+        | BrokerError
+        | BrokerNotReady
+        | BrokerRateLimited
+        | BrokerRejected
+        | BrokerTimeout
+        | BrokerUnreachable
+        | CredentialExists
+        | CsrfContentType
+        | CsrfOrigin
+        | EmailNotVerified
+        | EmailTaken
+        | Forbidden
+        | ForbiddenOrigin
+        | IdempotencyKeyReused
+        | InternalError
+        | InvalidBootstrapToken
+        | InvalidCeremony
+        | InvalidEmail
+        | InvalidName
+        | InvalidOrder
+        | InvalidQuery
+        | InvalidRequest
+        | InvalidToken
+        | LastPasskey
+        | LoginFailed
+        | RangeTooLarge
+        | MarketDataUnreachable
+        | MarketDataUnavailable
+        | MarketDataTimeout
+        | MarketDataRejected
+        | MarketDataRateLimited
+        | MarketDataError
+        | MalformedJson
+        | MethodNotAllowed
+        | NotFound
+        | OperatorOnly
+        | PayloadTooLarge
+        | RateLimited
+        | RegistrationFailed
+        | RequestError
+        | RequestTimeout
+        | RiskLimit
+        | ServiceUnavailable
+        | TradingDisabled
+        | Unauthenticated
+        | UnsupportedMediaType => 48,
     }
 }
 
@@ -286,7 +322,11 @@ pub fn error_response(description: &str, retry_after: bool) -> RefOr<utoipa::ope
         response = response.header(
             "Retry-After",
             HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
                 .description(Some("Seconds to wait before retrying"))
                 .build(),
         );
@@ -326,9 +366,8 @@ fn add_shared_responses(path: &str, method: HttpMethod, op: &mut Operation) {
     if super::is_health_path(path) {
         return;
     }
-    let mut forbidden = vec![
-        "`forbidden_origin`: the request did not come through Cloudflare (when enforced)",
-    ];
+    let mut forbidden =
+        vec!["`forbidden_origin`: the request did not come through Cloudflare (when enforced)"];
     if method != HttpMethod::Get {
         forbidden.push(
             "`csrf_origin` / `csrf_content_type`: a request carrying the session cookie \
@@ -358,8 +397,7 @@ fn add_shared_responses(path: &str, method: HttpMethod, op: &mut Operation) {
         );
         add(
             "503",
-            "`service_unavailable`: a dependency (database, session store) is down; retry"
-                .into(),
+            "`service_unavailable`: a dependency (database, session store) is down; retry".into(),
             true,
         );
     }

@@ -18,6 +18,7 @@ use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"token": "the-token-from-the-emailed-link"}))]
+#[schema(as = VerifyEmailRequest)]
 pub struct VerifyRequest {
     /// The `token` of the emailed `/verify-email?token=…` link.
     token: String,

@@ -21,6 +21,7 @@ use crate::http::{cookie, ApiError, ApiJson, AppState};
 /// Without an email: a discoverable (autofill) login, answered with `mediation: "conditional"`.
 #[derive(Deserialize, Default, ToSchema)]
 #[schema(example = json!({"email": "ada@example.com"}))]
+#[schema(as = LoginOptionsRequest)]
 pub struct OptionsRequest {
     #[serde(default)]
     email: Option<String>,
@@ -62,6 +63,7 @@ pub async fn options(
         "clientExtensionResults": {}
     }
 }))]
+#[schema(as = LoginVerifyRequest)]
 pub struct VerifyRequest {
     ceremony_id: Uuid,
     #[schema(value_type = Assertion)]

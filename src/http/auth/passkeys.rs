@@ -75,6 +75,7 @@ pub async fn options(
         "clientExtensionResults": {}
     }
 }))]
+#[schema(as = AddPasskeyRequest)]
 pub struct AddRequest {
     ceremony_id: Uuid,
     #[schema(value_type = NewCredential)]
@@ -145,6 +146,7 @@ pub async fn add(
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Work phone"}))]
+#[schema(as = RenamePasskeyRequest)]
 pub struct RenameRequest {
     /// 1 to 64 printable characters.
     name: String,

@@ -25,6 +25,7 @@ use crate::http::{cookie, ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"email": "ada@example.com"}))]
+#[schema(as = RecoveryStartRequest)]
 pub struct StartRequest {
     email: String,
 }
@@ -59,6 +60,7 @@ pub async fn start(
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"token": "the-token-from-the-emailed-link"}))]
+#[schema(as = RecoveryOptionsRequest)]
 pub struct OptionsRequest {
     /// The `token` of the emailed recovery link.
     token: String,
@@ -100,6 +102,7 @@ pub async fn options(
         "clientExtensionResults": {}
     }
 }))]
+#[schema(as = RecoveryVerifyRequest)]
 pub struct VerifyRequest {
     ceremony_id: Uuid,
     /// Optional: when sent, it must be the token the ceremony was started with.

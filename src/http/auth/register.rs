@@ -19,6 +19,7 @@ use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"email": "ada@example.com", "bootstrap_token": "the-invitation-printed-by-raptor-bootstrap-token-create"}))]
+#[schema(as = RegisterOptionsRequest)]
 pub struct OptionsRequest {
     email: String,
     /// The invitation from `raptor bootstrap-token create`.
@@ -67,6 +68,7 @@ pub async fn options(
         "clientExtensionResults": {}
     }
 }))]
+#[schema(as = RegisterVerifyRequest)]
 pub struct VerifyRequest {
     ceremony_id: Uuid,
     /// Optional: when sent, it must be the address the ceremony was started for.

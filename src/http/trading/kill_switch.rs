@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::Json;
 use raptor_actors::broker::BrokerStatus;
 use serde::Deserialize;
-use utoipa::ToSchema;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::{source_name, trading};
 use crate::audit::AuditEvent;
@@ -22,6 +22,7 @@ use crate::trading::{account, kill_switch};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"engaged": true, "reason": "broker incident, stopping all trading"}))]
+#[schema(as = KillSwitchChange)]
 pub struct ChangeDto {
     engaged: bool,
     /// 1 to 500 characters.
