@@ -195,7 +195,8 @@ impl From<SwitchError> for ApiError {
     fn from(error: SwitchError) -> Self {
         let message = match &error {
             SwitchError::InvalidReason => {
-                let problem = format!("must say why, in 1 to {MAX_REASON_CHARS} characters");
+                let problem =
+                    format!("must say why, in 1 to {MAX_REASON_CHARS} printable characters");
                 return ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     ErrorCode::InvalidRequest,

@@ -25,7 +25,7 @@ use crate::trading::{account, kill_switch};
 #[schema(as = KillSwitchChange)]
 pub struct ChangeDto {
     engaged: bool,
-    /// 1 to 500 characters.
+    /// 1 to 500 printable characters (no control characters).
     reason: String,
 }
 
@@ -61,7 +61,7 @@ pub async fn show(
     responses(
         (status = 200, description = VIEW, body = Object),
         (status = 403, description = "`operator_only`: the caller is not an operator (or a shared 403)", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: `reason` must say why in 1 to 500 characters (`error.fields.reason`), or the body does not have the documented shape", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: `reason` must say why in 1 to 500 printable characters (`error.fields.reason`), or the body does not have the documented shape", body = ErrorBody),
         (status = 503, description = "`service_unavailable`: the change could not be stored or audited (an engage still holds on this dyno), or a dependency is down", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]
