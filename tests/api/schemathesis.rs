@@ -6,7 +6,7 @@
 //!
 //! `scripts/test.sh` installs schemathesis next to aiosmtpd (`RAPTOR_TEST_PYTHON`'s virtualenv).
 //! Without it the test says so and passes, except under CI (`CI` set), where it fails.
-//! `SCHEMATHESIS_MAX_EXAMPLES` (default 50 per operation) and `SCHEMATHESIS_SEED` (default a
+//! `SCHEMATHESIS_MAX_EXAMPLES` (default 100 per operation) and `SCHEMATHESIS_SEED` (default a
 //! fixed seed, so a run is reproducible) allow a longer or a different run.
 
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use std::process::Stdio;
 use crate::alpaca_data_stub::AlpacaDataStub;
 use crate::helpers::{spawn_app_with, ORIGIN};
 
-const DEFAULT_EXAMPLES: &str = "50";
+const DEFAULT_EXAMPLES: &str = "100";
 const DEFAULT_SEED: &str = "20261125";
 
 /// Operations not fuzzed here, each with its reason (docs/api.md lists them too).
