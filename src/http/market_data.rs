@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use raptor_actors::market_data::{LatestKind, MarketDataError};
@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use super::error::ErrorCode;
 use super::extract::{Caller, CurrentSession};
 use super::openapi::{error_response, ErrorBody};
+use super::query::ApiQuery;
 use super::{ApiError, AppState};
 use crate::market_data::bars::{historical_bars, BarsDeps};
 use crate::market_data::request::RawBarsQuery;
@@ -54,7 +55,7 @@ impl utoipa::IntoResponses for MarketDataErrors {
     }
 }
 
-type Params = Query<HashMap<String, String>>;
+type Params = ApiQuery<HashMap<String, String>>;
 
 #[utoipa::path(
     get,
@@ -71,7 +72,7 @@ type Params = Query<HashMap<String, String>>;
 async fn quotes(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Quotes, &p).await
 }
@@ -91,7 +92,7 @@ async fn quotes(
 async fn trades(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Trades, &p).await
 }
@@ -111,7 +112,7 @@ async fn trades(
 async fn latest_bars(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Bars, &p).await
 }
@@ -131,7 +132,7 @@ async fn latest_bars(
 async fn snapshots(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Snapshots, &p).await
 }
@@ -178,7 +179,7 @@ async fn latest(
 async fn bars(
     State(state): State<AppState>,
     _: CurrentSession,
-    Query(raw): Query<RawBarsQuery>,
+    ApiQuery(raw): ApiQuery<RawBarsQuery>,
 ) -> Result<Response, ApiError> {
     let query = BarsQuery::parse(raw, state.now()).map_err(DataError::from)?;
     let deps = BarsDeps {
@@ -217,7 +218,7 @@ async fn compare(
     State(state): State<AppState>,
     caller: Caller,
     _: CurrentSession,
-    Query(params): Params,
+    ApiQuery(params): Params,
 ) -> Result<Response, ApiError> {
     if let Err(wait) = state.compare_limiter.check(caller.ip) {
         return Err(ApiError::new(

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod json;
 pub mod market_data;
 pub mod openapi;
+pub mod query;
 pub mod rate_limit;
 pub mod readiness;
 pub mod request_id;

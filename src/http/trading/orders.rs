@@ -3,7 +3,7 @@
 //! intent, call, record; idempotency and reconciliation; the per-user in-flight limit) is
 //! described in `crate::trading::submit` and docs/trading.md.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,6 +13,7 @@ use super::{passthrough, trader, trading, BrokerErrors};
 use crate::http::error::ErrorCode;
 use crate::http::extract::{Caller, CurrentSession};
 use crate::http::openapi::ErrorBody;
+use crate::http::query::ApiQuery;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::ids::OrderQuery;
 use crate::trading::order::OrderDraft;
@@ -27,10 +28,10 @@ const REPLAYED: &str = "idempotent-replayed";
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `open` (default), `closed` or `all`.
-    #[param(example = "open")]
+    #[param(pattern = "^(open|closed|all)$", example = "open")]
     status: Option<String>,
     /// 1 to 500 (default 50).
-    #[param(example = "50")]
+    #[param(pattern = "^[0-9]+$", example = "50")]
     limit: Option<String>,
 }
 
@@ -48,18 +49,17 @@ pub struct OrderBody {
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "1")]
     qty: Option<String>,
     /// A dollar amount instead of `qty` (market/day orders).
-    #[schema(value_type = Option<String>, example = "250.00")]
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "250.00")]
     notional: Option<String>,
-    /// `buy` or `sell`.
-    side: String,
-    /// `market`, `limit`, `stop`, `stop_limit`.
+    side: OrderSide,
     #[schema(rename = "type")]
-    order_type: String,
-    /// `day`, `gtc`, `opg`, `cls`, `ioc`, `fok`.
-    time_in_force: String,
-    #[schema(value_type = Option<String>)]
+    order_type: OrderType,
+    time_in_force: TimeInForce,
+    /// Limit and stop-limit orders.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "150.25")]
     limit_price: Option<String>,
-    #[schema(value_type = Option<String>)]
+    /// Stop and stop-limit orders.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
     stop_price: Option<String>,
     extended_hours: Option<bool>,
     /// The client's own idempotency key, when it sends no `Idempotency-Key` header.
@@ -77,7 +77,7 @@ pub struct OrderBody {
     params(ListParams),
     responses(
         (status = 200, description = "Alpaca's order objects, unchanged", body = [Object]),
-        (status = 422, description = "`invalid_query`: `status` or `limit` is not valid (`error.fields` names it)", body = ErrorBody),
+        (status = 422, description = "`invalid_query`: `status` or `limit` is not valid or repeated (the message or `error.fields` names it)", body = ErrorBody),
         BrokerErrors,
     ),
 )]
@@ -85,12 +85,42 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     CurrentSession(user): CurrentSession,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let query = OrderQuery::parse(params.status.as_deref(), params.limit.as_deref())
         .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidQuery, e))?;
     let orders = orders::list_orders(trading(&state), &trader(&caller, &user), query).await?;
     Ok(passthrough(StatusCode::OK, orders))
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderSide {
+    Buy,
+    Sell,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderType {
+    Market,
+    Limit,
+    Stop,
+    StopLimit,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TimeInForce {
+    Day,
+    Gtc,
+    Opg,
+    Cls,
+    Ioc,
+    Fok,
 }
 
 /// `POST /api/trading/orders`: 201 with Alpaca's order, or the first outcome again for a
