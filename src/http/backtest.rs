@@ -69,11 +69,53 @@ pub struct BacktestBody {
 pub struct StrategyBody {
     /// `sma_crossover`, `rsi_reversion` or `buy_and_hold`.
     name: String,
-    #[schema(value_type = Object)]
+    /// The strategy's parameters (docs/backtests.md); `{}` or absent for `buy_and_hold`.
+    #[schema(value_type = Option<Object>, nullable = false)]
     params: Option<Value>,
 }
 
-const RUN: &str = "A run: `{id, status: queued|running|succeeded|failed, progress, request, created_at, finished_at}`; once succeeded also `bars, metrics, trades, open_position, equity_curve`; once failed, `reason`";
+/// A run (built by `crate::backtest::runs`): once succeeded it also has `bars`, `metrics`,
+/// `trades`, `open_position` and `equity_curve` (docs/backtests.md); once failed, `reason`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documents the JSON `runs::get_run` builds.
+pub struct BacktestRun {
+    id: Uuid,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    #[schema(pattern = "^(queued|running|succeeded|failed)$")]
+    status: String,
+    /// 0 to 1.
+    progress: f64,
+    /// The request as parsed, defaults filled in.
+    #[schema(value_type = Object)]
+    request: Value,
+    created_at: chrono::DateTime<chrono::Utc>,
+    finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(nullable = false)]
+    reason: Option<String>,
+    #[schema(value_type = Option<Object>, nullable = false)]
+    metrics: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
+    trades: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
+    equity_curve: Option<Value>,
+}
+
+/// A run still queued or running when the submission stopped waiting.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BacktestPending {
+    id: Uuid,
+    #[schema(pattern = "^(queued|running)$")]
+    status: String,
+    progress: f64,
+}
+
+/// `{"runs": [...]}`: the newest 100 runs, newest first, without `equity_curve`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BacktestList {
+    runs: Vec<BacktestRun>,
+}
 
 /// This process's feed of finished runs, listening from the first submission on.
 #[derive(Clone, Default)]
@@ -100,8 +142,8 @@ impl Finished {
     security(("session" = [])),
     request_body = BacktestBody,
     responses(
-        (status = 201, description = RUN, body = Object),
-        (status = 202, description = "Queued or running: `{id, status, progress}`; poll `GET /api/backtest/{id}`", body = Object),
+        (status = 201, description = "Finished within the wait", body = BacktestRun),
+        (status = 202, description = "Queued or running; poll `GET /api/backtest/{id}`", body = BacktestPending),
         (status = 422, description = "`invalid_request`: `error.fields` names each field's problem", body = ErrorBody),
         (status = 429, description = "`rate_limited`: at most 2 runs at once and 50 a day per user (or the per-client limit); retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
@@ -137,7 +179,7 @@ async fn submit(
     security(("session" = [])),
     params(("id" = String, Path, description = "The run's `id`")),
     responses(
-        (status = 200, description = RUN, body = Object),
+        (status = 200, description = "The run", body = BacktestRun),
         (status = 404, description = "`not_found`: no such run of yours", body = ErrorBody),
     ),
 )]
@@ -156,7 +198,7 @@ async fn one(
     tag = "backtest",
     operation_id = "list_backtests",
     security(("session" = [])),
-    responses((status = 200, description = "`{\"runs\": [...]}`: the newest 100 runs, newest first, without `equity_curve`", body = Object)),
+    responses((status = 200, description = "The caller's runs", body = BacktestList)),
 )]
 async fn list(
     State(state): State<AppState>,

@@ -55,7 +55,7 @@ pub struct NewCredential {
     /// `{attestationObject, clientDataJSON[, transports]}`.
     #[schema(value_type = Object)]
     response: Value,
-    #[schema(value_type = Object, nullable = false)]
+    #[schema(value_type = Option<Object>, nullable = false)]
     clientExtensionResults: Option<Value>,
 }
 
@@ -81,6 +81,6 @@ pub struct Assertion {
     /// `{authenticatorData, clientDataJSON, signature[, userHandle]}`.
     #[schema(value_type = Object)]
     response: Value,
-    #[schema(value_type = Object, nullable = false)]
+    #[schema(value_type = Option<Object>, nullable = false)]
     clientExtensionResults: Option<Value>,
 }

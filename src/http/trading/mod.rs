@@ -17,7 +17,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raptor_actors::broker::{BrokerJson, SwitchSource};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -38,6 +40,56 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::cancel))
         .routes(routes!(stream::stream))
         .routes(routes!(kill_switch::show, kill_switch::change))
+}
+
+/// The body of `GET /api/trading/mode`.
+#[derive(Serialize, ToSchema)]
+pub struct ModeBody {
+    /// Always `true`: no live trading exists.
+    paper: bool,
+    #[schema(example = "paper")]
+    mode: &'static str,
+    /// `alpaca_paper` or `simulated` (development and test only).
+    #[schema(example = "alpaca_paper")]
+    broker: &'static str,
+    trading_enabled: bool,
+    kill_switch: KillSwitchState,
+}
+
+/// Whether trading is off, and why.
+#[derive(Serialize, ToSchema)]
+pub struct KillSwitchState {
+    engaged: bool,
+    /// `config` (credentials or `ALPACA_AUTH_MODE`) or `operator`; `null` while released.
+    source: Option<&'static str>,
+    /// `credentials not configured`, or the operator's reason; `null` while released.
+    reason: Option<String>,
+    operator: OperatorState,
+}
+
+/// The operator's switch as last set (`engaged: false` and nulls when never set).
+#[derive(Serialize, ToSchema)]
+pub struct OperatorState {
+    engaged: bool,
+    reason: Option<String>,
+    changed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The body of a ready `GET /api/trading/readiness`.
+#[derive(Serialize, ToSchema)]
+pub struct ReadinessBody {
+    /// Always `true` in a 200.
+    ready: bool,
+    broker: &'static str,
+    checks: ReadinessChecks,
+}
+
+/// What was checked: `configured`, `released`, `answering`.
+#[derive(Serialize, ToSchema)]
+pub struct ReadinessChecks {
+    credentials: &'static str,
+    kill_switch: &'static str,
+    broker: &'static str,
 }
 
 /// What the trading use cases need from the application.
@@ -71,31 +123,30 @@ fn trader(caller: &Caller, user: &SessionInfo) -> Trader {
     tag = "trading",
     operation_id = "trading_mode",
     security(("session" = [])),
-    responses((status = 200, description = "`{paper: true, mode: \"paper\", broker: \"alpaca_paper\"|\"simulated\", trading_enabled, kill_switch: {engaged, source, reason, operator: {engaged, reason, changed_at}}}`", body = Object, example = json!({
-        "paper": true, "mode": "paper", "broker": "alpaca_paper", "trading_enabled": true,
-        "kill_switch": {"engaged": false, "source": null, "reason": null,
-            "operator": {"engaged": false, "reason": null, "changed_at": null}}
-    }))),
+    responses((status = 200, description = "Paper mode, the broker, and whether and why trading is off", body = ModeBody)),
 )]
 async fn mode(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let status = account::mode(trading(&state)).await?;
     let operator = status.operator.as_ref();
-    let body = json!({
-        "paper": true,
-        "mode": "paper",
-        "broker": status.kind.as_str(),
-        "trading_enabled": status.engaged.is_none(),
-        "kill_switch": {
-            "engaged": status.engaged.is_some(),
-            "source": status.engaged.as_ref().map(|(source, _)| source_name(*source)),
-            "reason": status.engaged.as_ref().map(|(_, reason)| reason),
-            "operator": {
-                "engaged": operator.is_some_and(|o| o.engaged),
-                "reason": operator.map(|o| &o.reason),
-                "changed_at": operator.map(|o| o.changed_at),
+    let body = ModeBody {
+        paper: true,
+        mode: "paper",
+        broker: status.kind.as_str(),
+        trading_enabled: status.engaged.is_none(),
+        kill_switch: KillSwitchState {
+            engaged: status.engaged.is_some(),
+            source: status
+                .engaged
+                .as_ref()
+                .map(|(source, _)| source_name(*source)),
+            reason: status.engaged.as_ref().map(|(_, reason)| reason.clone()),
+            operator: OperatorState {
+                engaged: operator.is_some_and(|o| o.engaged),
+                reason: operator.map(|o| o.reason.clone()),
+                changed_at: operator.map(|o| o.changed_at),
             },
         },
-    });
+    };
     Ok(Json(body).into_response())
 }
 
@@ -108,24 +159,21 @@ async fn mode(State(state): State<AppState>, _: CurrentSession) -> Result<Respon
     operation_id = "trading_readiness",
     security(("session" = [])),
     responses(
-        (status = 200, description = "Ready: `{ready: true, broker, checks: {credentials, kill_switch, broker}}`", body = Object, example = json!({
-            "ready": true, "broker": "alpaca_paper",
-            "checks": {"credentials": "configured", "kill_switch": "released", "broker": "answering"}
-        })),
+        (status = 200, description = "Ready: credentials configured, switch released, broker answering", body = ReadinessBody),
         (status = 503, description = "`trading_disabled` (the kill switch is engaged), `broker_not_ready` (the message says why), or `service_unavailable`; retry after `Retry-After`", body = crate::http::openapi::ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]
 async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let kind = account::readiness(trading(&state)).await?;
-    Ok(Json(json!({
-        "ready": true,
-        "broker": kind.as_str(),
-        "checks": {
-            "credentials": "configured",
-            "kill_switch": "released",
-            "broker": "answering",
+    Ok(Json(ReadinessBody {
+        ready: true,
+        broker: kind.as_str(),
+        checks: ReadinessChecks {
+            credentials: "configured",
+            kill_switch: "released",
+            broker: "answering",
         },
-    }))
+    })
     .into_response())
 }
 
