@@ -128,8 +128,10 @@ pub async fn openapi_json() -> impl IntoResponse {
 }
 
 /// The reference page (Swagger UI, shipped inside the binary) in development and test only;
-/// in production and staging the path does not exist. Its policy allows its own scripts and
-/// styles (Swagger UI sets inline styles) and requests to this origin, nothing else.
+/// in production and staging the path does not exist. Its policy allows its own files, the one
+/// `<style>` element Swagger UI injects (by hash), `data:` images and fonts, and requests to
+/// this origin; nothing inline may run. `tests/browser/api-reference.mjs` loads the page in
+/// Chromium and fails on any refusal, so an upgrade of the UI that needs more is caught.
 pub fn docs_page(app_env: AppEnv) -> Router<AppState> {
     match app_env {
         AppEnv::Development | AppEnv::Test => {
@@ -149,9 +151,10 @@ pub fn docs_page(app_env: AppEnv) -> Router<AppState> {
     }
 }
 
-/// The reference page's content security policy.
+/// The reference page's content security policy. The hash is that of the `<style>` element
+/// Swagger UI 5.17.14 (utoipa-swagger-ui-vendored 0.1) adds to the page.
 pub const DOCS_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; \
-style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; img-src 'self' data:; font-src 'self' data:; \
 connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The SPEC's error shape: `{"error": {"code", "message", "request_id"[, "fields"]}}`.

@@ -9,6 +9,7 @@ use raptor::settings::AppEnv;
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::browser::BrowserTools;
 use crate::helpers::{error_code, spawn_app, spawn_app_with, TestApp};
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
@@ -205,6 +206,37 @@ async fn the_reference_page_is_served_in_test_under_its_own_policy() {
         doc.headers()["content-security-policy"],
         "default-src 'none'; frame-ancestors 'none'"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_renders_every_operation_in_chromium_under_its_policy() {
+    let tools = BrowserTools::require();
+    let app = spawn_app().await;
+    let output = tools
+        .script("api-reference.mjs", &app.base, "", "")
+        .wait_with_output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let operations = documented_operations();
+    let rendered: usize = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("OK "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no OK line: {stdout}\n{stderr}"));
+    assert_eq!(rendered, operations, "every operation is on the page");
+}
+
+fn documented_operations() -> usize {
+    let doc = serde_json::to_value(openapi::document()).unwrap();
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum()
 }
 
 #[tokio::test]
