@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use raptor_actors::market_data::{LatestKind, MarketDataError};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,6 +36,55 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(snapshots))
         .routes(routes!(bars))
         .routes(routes!(compare))
+}
+
+/// `{"quotes": {"AAPL": <Alpaca's latest quote>, …}}`; a symbol the provider does not know is
+/// absent. (The bodies are Alpaca's JSON, kept as received; these types document them.)
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LatestQuotes {
+    #[schema(value_type = HashMap<String, Object>)]
+    quotes: (),
+}
+
+/// `{"trades": {"AAPL": <Alpaca's latest trade>, …}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LatestTrades {
+    #[schema(value_type = HashMap<String, Object>)]
+    trades: (),
+}
+
+/// `{"bars": {"AAPL": <Alpaca's latest bar>, …}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LatestBars {
+    #[schema(value_type = HashMap<String, Object>)]
+    bars: (),
+}
+
+/// One page of historical bars, oldest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct HistoricalBars {
+    symbol: String,
+    timeframe: String,
+    /// Alpaca's bar objects (`t, o, h, l, c, v, n, vw`), unchanged.
+    #[schema(value_type = Vec<Object>)]
+    bars: (),
+    /// Pass it as `page_token` for the next page; `null` on the last.
+    next_page_token: Option<String>,
+}
+
+/// The latest quote and trade of one symbol, each Alpaca's object or `null`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ComparedQuotes {
+    symbol: String,
+    #[schema(value_type = Option<Object>)]
+    quote: (),
+    #[schema(value_type = Option<Object>)]
+    trade: (),
 }
 
 /// The statuses a market-data route can answer with, for the OpenAPI document, as
@@ -65,7 +115,7 @@ type Params = ApiQuery<HashMap<String, String>>;
     security(("session" = [])),
     params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
     responses(
-        (status = 200, description = "`{\"quotes\": {\"AAPL\": <Alpaca quote>, …}}`; a symbol the provider does not know is absent", body = Object),
+        (status = 200, description = "The latest quote of each symbol the provider knows", body = LatestQuotes),
         MarketDataErrors,
     ),
 )]
@@ -85,7 +135,7 @@ async fn quotes(
     security(("session" = [])),
     params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
     responses(
-        (status = 200, description = "`{\"trades\": {\"AAPL\": <Alpaca trade>, …}}`; a symbol the provider does not know is absent", body = Object),
+        (status = 200, description = "The latest trade of each symbol the provider knows", body = LatestTrades),
         MarketDataErrors,
     ),
 )]
@@ -105,7 +155,7 @@ async fn trades(
     security(("session" = [])),
     params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
     responses(
-        (status = 200, description = "`{\"bars\": {\"AAPL\": <Alpaca bar>, …}}`; a symbol the provider does not know is absent", body = Object),
+        (status = 200, description = "The latest bar of each symbol the provider knows", body = LatestBars),
         MarketDataErrors,
     ),
 )]
@@ -125,7 +175,7 @@ async fn latest_bars(
     security(("session" = [])),
     params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
     responses(
-        (status = 200, description = "`{\"AAPL\": <Alpaca snapshot>, …}`; a symbol the provider does not know is absent", body = Object),
+        (status = 200, description = "`{\"AAPL\": <Alpaca snapshot>, …}`; a symbol the provider does not know is absent", body = HashMap<String, Object>),
         MarketDataErrors,
     ),
 )]
@@ -169,7 +219,7 @@ async fn latest(
         ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page"),
     ),
     responses(
-        (status = 200, description = "`{symbol, timeframe, bars: [<Alpaca bar>], next_page_token: string|null}`", body = Object, example = json!({
+        (status = 200, description = "One page of bars", body = HistoricalBars, example = json!({
             "symbol": "AAPL", "timeframe": "1Day", "next_page_token": null,
             "bars": [{"t": "2024-01-02T05:00:00Z", "o": 187.15, "h": 188.44, "l": 183.89, "c": 185.64, "v": 82488700, "n": 1009074, "vw": 185.9}]
         })),
@@ -209,7 +259,7 @@ async fn bars(
     security(("session" = [])),
     params(("symbol" = String, Query, description = "One symbol", example = "AAPL")),
     responses(
-        (status = 200, description = "`{symbol, quote: <Alpaca quote>|null, trade: <Alpaca trade>|null}`", body = Object),
+        (status = 200, description = "The latest quote and trade side by side", body = ComparedQuotes),
         (status = 429, description = "`rate_limited`: too many requests from this client; retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         MarketDataErrors,
     ),
