@@ -6,8 +6,8 @@
 //! one step, so the two cannot drift apart. [`api_router`] gathers the groups; [`document`]
 //! then adds what every operation shares because a middleware answers it, not the handler
 //! (the Cloudflare guard and CSRF 403, the rate limits' 429, the session guard's 401 and 503,
-//! the JSON body's 400/413/415/422, the panic catcher's 500), the session cookie as a security
-//! scheme, and the API's own description and version.
+//! the JSON body's 400/415/422, the body limit's 413, the panic catcher's 500), the session
+//! cookie as a security scheme, and the API's own description and version.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -366,6 +366,12 @@ fn add_shared_responses(path: &str, method: HttpMethod, op: &mut Operation) {
             .entry(status.to_owned())
             .or_insert_with(|| error_response(&description, retry_after));
     };
+    // The body limit refuses a declared length over 64 KiB before any route runs.
+    add(
+        "413",
+        "`payload_too_large`: the body exceeds 64 KiB".into(),
+        false,
+    );
     if super::is_health_path(path) {
         return;
     }
@@ -408,11 +414,6 @@ fn add_shared_responses(path: &str, method: HttpMethod, op: &mut Operation) {
         add(
             "400",
             "`malformed_json`: the body is not valid JSON".into(),
-            false,
-        );
-        add(
-            "413",
-            "`payload_too_large`: the body exceeds 64 KiB".into(),
             false,
         );
         add(
