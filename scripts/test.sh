@@ -7,11 +7,12 @@
 #   5. dependency hygiene: cargo deny check licenses bans sources (deny.toml; offline, no
 #      advisory database), installing cargo-deny (pinned) when it is missing
 #   6. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
-#      for the SMTP tests (RAPTOR_TEST_PYTHON) and Chromium + playwright-core for the browser
-#      test (scripts/install-browser.sh)
+#      for the SMTP tests and schemathesis for the API fuzz test (RAPTOR_TEST_PYTHON), and
+#      Chromium + playwright-core for the browser test (scripts/install-browser.sh)
 #
 # Environment: TEST_DATABASE_URL to use a server of your own; RAPTOR_TEST_PYTHON for a Python
-# that already has aiosmtpd; KEEP_TEST_DB=1 to leave running a private cluster this run started.
+# that already has aiosmtpd (and schemathesis beside it, else the fuzz test skips outside CI);
+# SCHEMATHESIS_MAX_EXAMPLES / SCHEMATHESIS_SEED for a longer or another fuzz run; KEEP_TEST_DB=1 to leave running a private cluster this run started.
 # Extra arguments go to the test runner, e.g. `scripts/test.sh -E 'test(auth)'` under nextest.
 set -euo pipefail
 
@@ -66,22 +67,28 @@ fi
 cargo deny check licenses bans sources
 
 # 6. Tests ------------------------------------------------------------------------------------
-# The SMTP tests run a real SMTP server: aiosmtpd (PyPI), in a virtualenv under target/.
-step "python: aiosmtpd for the SMTP tests"
+# The SMTP tests run a real SMTP server: aiosmtpd (PyPI); the API fuzz test runs schemathesis
+# (PyPI) against a running raptor (tests/api/schemathesis.rs). Both live in a virtualenv under
+# target/, pinned here.
+step "python: aiosmtpd for the SMTP tests, schemathesis for the API fuzz test"
+python_packages=('aiosmtpd==1.4.6' 'schemathesis==4.32.5')
 if [[ -n "${RAPTOR_TEST_PYTHON:-}" ]]; then
   echo "using RAPTOR_TEST_PYTHON=$RAPTOR_TEST_PYTHON"
 else
   venv="$target_dir/test-python"
-  if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
-    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-      echo "installing python3 and python3-venv from Debian's packages"
-      export DEBIAN_FRONTEND=noninteractive
-      apt-get update -qq
-      apt-get install -y -qq --no-install-recommends python3 python3-venv
+  if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1 ||
+    [[ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != *"version ${python_packages[1]#*==}" ]]; then
+    if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+      if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        echo "installing python3 and python3-venv from Debian's packages"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends python3 python3-venv
+      fi
+      rm -rf "$venv"
+      python3 -m venv "$venv"
     fi
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
   fi
   RAPTOR_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
   export RAPTOR_TEST_PYTHON

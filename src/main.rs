@@ -48,6 +48,9 @@ enum Command {
     /// The operator's kill switch: stop or allow trading on every dyno.
     #[command(subcommand)]
     KillSwitch(cli::kill_switch::Command),
+    /// Print the OpenAPI document (`raptor openapi > docs/openapi.json` refreshes the committed
+    /// copy).
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -89,6 +92,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Recovery(c) => operator(|ctx| Box::pin(cli::recovery::run(c, ctx))).await,
         Command::KillSwitch(c) => operator(|ctx| Box::pin(cli::kill_switch::run(c, ctx))).await,
+        Command::Openapi => {
+            print!("{}", raptor::http::openapi::document_json());
+            Ok(())
+        }
         Command::DevDb => {
             telemetry::init(false, "warn");
             println!("{}", db::local_cluster::ensure_server(&target_dir()).await?);
@@ -137,6 +144,7 @@ async fn dev() -> anyhow::Result<()> {
     tracing::info!(
         url = %format!("http://localhost:{}", settings.port),
         %page,
+        api_reference = %format!("http://localhost:{}{}/", settings.port, raptor::http::openapi::DOCS_PATH),
         "raptor dev: development defaults; without Alpaca credentials the broker is simulated, without SMTP_URL emails go to this log"
     );
     Application::build(settings, Mode::Dev)

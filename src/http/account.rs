@@ -6,8 +6,9 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Caller, CurrentSession};
 use super::{cookie, ApiError, AppState};
@@ -15,10 +16,10 @@ use crate::dsr::{
     self, DataSubject, DsrDeps, DsrError, EraseRequester, Erased, ExportRequester, RequestOrigin,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/account/export", get(export))
-        .route("/api/account", delete(erase))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export))
+        .routes(routes!(erase))
 }
 
 fn deps(state: &AppState) -> DsrDeps<'_> {
@@ -56,6 +57,14 @@ impl From<DsrError> for ApiError {
 
 /// `GET /api/account/export`: the person's data as JSON, audited as `dsr.export` before it is
 /// sent.
+#[utoipa::path(
+    get,
+    path = "/api/account/export",
+    tag = "account",
+    operation_id = "export_account",
+    security(("session" = [])),
+    responses((status = 200, description = "Everything Raptor holds about the signed-in person: the account, passkeys (metadata), sessions, orders, backtests, audit events about them", body = Object)),
+)]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,6 +77,18 @@ pub async fn export(
 
 /// `DELETE /api/account`: erase the account, end every session on every dyno, clear the
 /// cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/account",
+    tag = "account",
+    operation_id = "erase_account",
+    security(("session" = [])),
+    responses((
+        status = 204,
+        description = "Erased: every session ended, the cookie cleared; the data is deleted after a 30-day quarantine",
+        headers(("Set-Cookie" = String, description = "`session=; Max-Age=0` (cleared)")),
+    )),
+)]
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,64 +7,182 @@
 //! simply absent. Every parameter arrives as a string, so a wrong one is a 422 naming the
 //! field, and costs no Alpaca call.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use raptor_actors::market_data::{LatestKind, MarketDataError};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ErrorCode;
 use super::extract::{Caller, CurrentSession};
+use super::openapi::{error_response, ErrorBody};
+use super::query::ApiQuery;
 use super::{ApiError, AppState};
 use crate::market_data::bars::{historical_bars, BarsDeps};
 use crate::market_data::request::RawBarsQuery;
 use crate::market_data::{self, BarsQuery, DataError, Symbols};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/market-data/quotes/latest", get(quotes))
-        .route("/api/market-data/trades/latest", get(trades))
-        .route("/api/market-data/bars/latest", get(latest_bars))
-        .route("/api/market-data/snapshots", get(snapshots))
-        .route("/api/historical-data/bars", get(bars))
-        .route("/api/compare-quotes", get(compare))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(quotes))
+        .routes(routes!(trades))
+        .routes(routes!(latest_bars))
+        .routes(routes!(snapshots))
+        .routes(routes!(bars))
+        .routes(routes!(compare))
 }
 
-type Params = Query<HashMap<String, String>>;
+/// `{"quotes": {"AAPL": <Alpaca's latest quote>, …}}`; a symbol the provider does not know is
+/// absent. (The bodies are Alpaca's JSON, kept as received; these types document them.)
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LatestQuotes {
+    #[schema(value_type = HashMap<String, Object>)]
+    quotes: (),
+}
 
+/// `{"trades": {"AAPL": <Alpaca's latest trade>, …}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LatestTrades {
+    #[schema(value_type = HashMap<String, Object>)]
+    trades: (),
+}
+
+/// `{"bars": {"AAPL": <Alpaca's latest bar>, …}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LatestBars {
+    #[schema(value_type = HashMap<String, Object>)]
+    bars: (),
+}
+
+/// One page of historical bars, oldest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct HistoricalBars {
+    symbol: String,
+    timeframe: String,
+    /// Alpaca's bar objects (`t, o, h, l, c, v, n, vw`), unchanged.
+    #[schema(value_type = Vec<Object>)]
+    bars: (),
+    /// Pass it as `page_token` for the next page; `null` on the last.
+    next_page_token: Option<String>,
+}
+
+/// The latest quote and trade of one symbol, each Alpaca's object or `null`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ComparedQuotes {
+    symbol: String,
+    #[schema(value_type = Option<Object>)]
+    quote: (),
+    #[schema(value_type = Option<Object>)]
+    trade: (),
+}
+
+/// The statuses a market-data route can answer with, for the OpenAPI document, as
+/// [`provider_error`] and `From<DataError>` map them.
+pub struct MarketDataErrors;
+
+impl utoipa::IntoResponses for MarketDataErrors {
+    fn responses() -> BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        [
+            ("422", "`invalid_query` (`error.fields` names each parameter's problem), `range_too_large`, or `market_data_rejected` (the provider's message)", false),
+            ("502", "`market_data_unreachable` or `market_data_error`: the provider cannot be reached or answered unexpectedly", false),
+            ("503", "`market_data_unavailable` (not configured), `market_data_rate_limited`, or `service_unavailable`; retry after `Retry-After`", true),
+            ("504", "`market_data_timeout`: the provider did not answer in time", false),
+        ]
+        .into_iter()
+        .map(|(status, description, retry)| (status.to_owned(), error_response(description, retry)))
+        .collect()
+    }
+}
+
+type Params = ApiQuery<HashMap<String, String>>;
+
+#[utoipa::path(
+    get,
+    path = "/api/market-data/quotes/latest",
+    tag = "market-data",
+    operation_id = "latest_quotes",
+    security(("session" = [])),
+    params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
+    responses(
+        (status = 200, description = "The latest quote of each symbol the provider knows", body = LatestQuotes),
+        MarketDataErrors,
+    ),
+)]
 async fn quotes(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Quotes, &p).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/market-data/trades/latest",
+    tag = "market-data",
+    operation_id = "latest_trades",
+    security(("session" = [])),
+    params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
+    responses(
+        (status = 200, description = "The latest trade of each symbol the provider knows", body = LatestTrades),
+        MarketDataErrors,
+    ),
+)]
 async fn trades(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Trades, &p).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/market-data/bars/latest",
+    tag = "market-data",
+    operation_id = "latest_bars",
+    security(("session" = [])),
+    params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
+    responses(
+        (status = 200, description = "The latest bar of each symbol the provider knows", body = LatestBars),
+        MarketDataErrors,
+    ),
+)]
 async fn latest_bars(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Bars, &p).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/market-data/snapshots",
+    tag = "market-data",
+    operation_id = "snapshots",
+    security(("session" = [])),
+    params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
+    responses(
+        (status = 200, description = "`{\"AAPL\": <Alpaca snapshot>, …}`; a symbol the provider does not know is absent", body = HashMap<String, Object>),
+        MarketDataErrors,
+    ),
+)]
 async fn snapshots(
     State(s): State<AppState>,
     _: CurrentSession,
-    Query(p): Params,
+    ApiQuery(p): Params,
 ) -> Result<Response, ApiError> {
     latest(&s, LatestKind::Snapshots, &p).await
 }
@@ -97,10 +215,33 @@ async fn latest(
 }
 
 /// `GET /api/historical-data/bars`: `{symbol, timeframe, bars:[…], next_page_token}`.
+#[utoipa::path(
+    get,
+    path = "/api/historical-data/bars",
+    tag = "market-data",
+    operation_id = "historical_bars",
+    security(("session" = [])),
+    params(
+        ("symbol" = String, Query, description = "One symbol", example = "AAPL"),
+        ("timeframe" = String, Query, description = "Alpaca's: `1Min`…`59Min`, `1Hour`…`23Hour`, `1Day`, `1Week`, `1Month`…`12Month`", example = "1Day"),
+        ("start" = String, Query, description = "RFC 3339 or `YYYY-MM-DD`", example = "2024-01-02"),
+        ("end" = Option<String>, Query, description = "RFC 3339 or `YYYY-MM-DD`; default now", example = "2024-02-01"),
+        ("adjustment" = Option<String>, Query, description = "`raw` (default), `split`, `dividend`, `all`"),
+        ("limit" = Option<String>, Query, description = "Bars per page, 1 to 10000"),
+        ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of bars", body = HistoricalBars, example = json!({
+            "symbol": "AAPL", "timeframe": "1Day", "next_page_token": null,
+            "bars": [{"t": "2024-01-02T05:00:00Z", "o": 187.15, "h": 188.44, "l": 183.89, "c": 185.64, "v": 82488700, "n": 1009074, "vw": 185.9}]
+        })),
+        MarketDataErrors,
+    ),
+)]
 async fn bars(
     State(state): State<AppState>,
     _: CurrentSession,
-    Query(raw): Query<RawBarsQuery>,
+    ApiQuery(raw): ApiQuery<RawBarsQuery>,
 ) -> Result<Response, ApiError> {
     let query = BarsQuery::parse(raw, state.now()).map_err(DataError::from)?;
     let deps = BarsDeps {
@@ -122,11 +263,24 @@ async fn bars(
 
 /// `GET /api/compare-quotes?symbol=` (legacy): `{symbol, quote, trade}`, each Alpaca's latest
 /// object or `null`. Rate-limited per client.
+#[utoipa::path(
+    get,
+    path = "/api/compare-quotes",
+    tag = "market-data",
+    operation_id = "compare_quotes",
+    security(("session" = [])),
+    params(("symbol" = String, Query, description = "One symbol", example = "AAPL")),
+    responses(
+        (status = 200, description = "The latest quote and trade side by side", body = ComparedQuotes),
+        (status = 429, description = "`rate_limited`: too many requests from this client; retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+        MarketDataErrors,
+    ),
+)]
 async fn compare(
     State(state): State<AppState>,
     caller: Caller,
     _: CurrentSession,
-    Query(params): Params,
+    ApiQuery(params): Params,
 ) -> Result<Response, ApiError> {
     if let Err(wait) = state.compare_limiter.check(caller.ip) {
         return Err(ApiError::new(

@@ -22,6 +22,8 @@ pub mod fault;
 pub mod guard;
 pub mod json;
 pub mod market_data;
+pub mod openapi;
+pub mod query;
 pub mod rate_limit;
 pub mod readiness;
 pub mod request_id;
@@ -34,7 +36,6 @@ pub mod trading;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
 use raptor_actors::clock::SharedClock;
@@ -135,20 +136,17 @@ pub fn is_health_path(path: &str) -> bool {
     matches!(path, "/health" | "/api/system/health")
 }
 
+/// Every route: the API (each documented in the OpenAPI document by the same registration that
+/// routes it, see [`openapi`]) and the development-only pages.
+pub fn routes(app_env: crate::settings::AppEnv) -> Router<AppState> {
+    let (api, _) = openapi::api_router().split_for_parts();
+    api.merge(dev_page::routes(app_env))
+        .merge(openapi::docs_page(app_env))
+        .merge(fault::routes(app_env))
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(system::root))
-        .route("/health", get(system::health))
-        .route("/api/system/health", get(system::health))
-        .route("/api/system/status", get(system::status))
-        .route("/api/system/diagnostic", get(system::diagnostic))
-        .merge(auth::routes())
-        .merge(account::routes())
-        .merge(dev_page::routes(state.settings.app_env))
-        .merge(fault::routes(state.settings.app_env))
-        .merge(trading::routes())
-        .merge(market_data::routes())
-        .merge(backtest::routes())
+    routes(state.settings.app_env)
         .fallback(static_files::fallback)
         .layer(
             ServiceBuilder::new()
@@ -168,6 +166,7 @@ pub fn router(state: AppState) -> Router {
 mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use axum::routing::get;
     use tower::ServiceExt;
 
     use catch_panic::Caught;

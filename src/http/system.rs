@@ -1,4 +1,4 @@
-//! System routes: liveness, a minimal status, and the empty root.
+//! System routes: liveness, a minimal status, the empty root, and operator diagnostics.
 
 use std::time::Duration;
 
@@ -6,17 +6,58 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::OperatorSession;
+use super::openapi::ErrorBody;
 use super::AppState;
 
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(root))
+        .routes(routes!(health))
+        .routes(routes!(system_health))
+        .routes(routes!(status))
+        .routes(routes!(diagnostic))
+}
+
+/// `{"status": "ok"}` (liveness, readiness) or `{"status": "degraded"}` (readiness).
+#[derive(Serialize, ToSchema)]
+pub struct StatusBody {
+    #[schema(pattern = "^(ok|degraded)$", example = "ok")]
+    status: &'static str,
+}
+
 /// Liveness: answers without touching the database or any actor.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    operation_id = "health",
+    responses((status = 200, description = "The process is alive", body = StatusBody)),
+)]
 pub async fn health() -> impl IntoResponse {
     (JSON, OK)
 }
 
-/// The content type of the constant bodies below (written once, never serialized per request).
+/// The same liveness answer under `/api`.
+#[utoipa::path(
+    get,
+    path = "/api/system/health",
+    tag = "system",
+    operation_id = "system_health",
+    responses((status = 200, description = "The process is alive", body = StatusBody)),
+)]
+pub async fn system_health() -> impl IntoResponse {
+    (JSON, OK)
+}
+
+/// The constant bodies of the probes (a [`StatusBody`], written once, never serialized per
+/// request).
 const JSON: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "application/json")];
 const OK: &str = r#"{"status":"ok"}"#;
 const DEGRADED: &str = r#"{"status":"degraded"}"#;
@@ -24,6 +65,16 @@ const DEGRADED: &str = r#"{"status":"degraded"}"#;
 /// `ok` when the database answered the last background probe (a second ago at most) and every
 /// actor is up, else 503 `degraded`. Answered from memory. Says nothing else: no version, no
 /// environment, no names.
+#[utoipa::path(
+    get,
+    path = "/api/system/status",
+    tag = "system",
+    operation_id = "system_status",
+    responses(
+        (status = 200, description = "Ready: `{\"status\": \"ok\"}`", body = StatusBody),
+        (status = 503, description = "Not ready: `{\"status\": \"degraded\"}`", body = StatusBody),
+    ),
+)]
 pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
     let actors_up = state.actors.all_up();
     let database_up = state.readiness.database_up();
@@ -35,12 +86,30 @@ pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /`: an empty 200, so a probe learns nothing about what runs here.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "system",
+    operation_id = "root",
+    responses((status = 200, description = "Empty")),
+)]
 pub async fn root() -> StatusCode {
     StatusCode::OK
 }
 
 /// `GET /api/system/diagnostic` (operators only): what an operator needs at 3 a.m. Names of
 /// missing configuration, never values.
+#[utoipa::path(
+    get,
+    path = "/api/system/diagnostic",
+    tag = "system",
+    operation_id = "system_diagnostic",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "`version`, `environment`, `uptime_seconds`, `actors` (name → `running`/`down`), `database` (reachability and pool), `missing_config` (names only), `kill_switch` (`null` while the broker is down)", body = Object),
+        (status = 403, description = "`operator_only`: the caller is not an operator (or a shared 403, see the other operations)", body = ErrorBody),
+    ),
+)]
 pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> impl IntoResponse {
     let pool = state.pool.status();
     let actors: serde_json::Map<String, serde_json::Value> = state

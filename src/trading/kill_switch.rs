@@ -54,7 +54,7 @@ pub struct SwitchChange {
 /// Why a change did not take effect everywhere.
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
-    #[error("the reason must say why, in 1 to {MAX_REASON_CHARS} characters")]
+    #[error("the reason must say why, in 1 to {MAX_REASON_CHARS} printable characters")]
     InvalidReason,
     /// For an engage, this process has engaged anyway (`engaged_here`).
     #[error("the change could not be audited")]
@@ -79,7 +79,12 @@ pub async fn set(
     change: SwitchChange,
 ) -> Result<Option<BrokerStatus>, SwitchError> {
     let reason = change.reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+    // Control characters are refused: Postgres text cannot hold NUL, and a log line or the
+    // audit trail should not carry terminal escapes (found by schemathesis).
+    if reason.is_empty()
+        || reason.chars().count() > MAX_REASON_CHARS
+        || reason.chars().any(char::is_control)
+    {
         return Err(SwitchError::InvalidReason);
     }
     let switch = OperatorSwitch {

@@ -17,6 +17,7 @@ mod fuzz_bodies;
 mod helpers;
 mod key_rotation;
 mod market_data;
+mod openapi;
 mod passkey;
 mod pool_capacity;
 mod postgres_tls;
@@ -24,6 +25,7 @@ mod recovery;
 mod recovery_browser;
 mod registration;
 mod retention;
+mod schemathesis;
 mod security;
 mod self_service;
 #[cfg(feature = "testing")]

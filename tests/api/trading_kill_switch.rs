@@ -199,6 +199,11 @@ async fn only_operators_may_use_the_switch_route() {
     assert_eq!(no_reason.status(), 422);
     let body: Value = no_reason.json().await.unwrap();
     assert!(body["error"]["fields"]["reason"].is_string(), "{body}");
+    // A control character (NUL cannot even be stored) is refused the same way, not a 503.
+    for reason in ["stop\u{0}now", "stop\u{1b}[2Jnow"] {
+        let refused = set_switch(&app, &operator, true, reason).await;
+        assert_eq!(refused.status(), 422, "{reason:?}");
+    }
     let mistyped = app
         .authed(Method::POST, SWITCH, &operator)
         .body(json!({"engaged": "yes", "reason": "x"}).to_string())

@@ -193,8 +193,9 @@ fn backup_flags(json: &serde_json::Value) -> (bool, bool) {
     )
 }
 
-/// A passkey as its owner sees it: metadata, never key material.
-#[derive(Debug, serde::Serialize)]
+/// A passkey as its owner sees it: metadata, never key material (the body of
+/// `GET /api/auth/passkeys`, hence its schema).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PasskeyInfo {
     pub id: Uuid,
     pub credential_id: String,

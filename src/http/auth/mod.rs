@@ -3,6 +3,7 @@
 //! request, calls one use case of [`crate::auth`] and shapes the answer; the domain's errors
 //! become HTTP answers in [`errors`].
 
+mod ceremony;
 mod email;
 mod errors;
 mod login;
@@ -14,43 +15,38 @@ mod sessions;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
 use axum::Json;
-use axum::Router;
 use raptor_actors::session::SessionInfo;
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Caller, CurrentSession};
 use super::{cookie, ApiError, AppState};
 use crate::auth::{self, Accounts};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register/options", post(register::options))
-        .route("/api/auth/register/verify", post(register::verify))
-        .route("/api/auth/email/verify", post(email::verify))
-        .route("/api/auth/email/resend", post(email::resend))
-        .route("/api/auth/recovery/start", post(recovery::start))
-        .route("/api/auth/recovery/options", post(recovery::options))
-        .route("/api/auth/recovery/verify", post(recovery::verify))
-        .route("/api/auth/login/options", post(login::options))
-        .route("/api/auth/login/verify", post(login::verify))
-        .route("/api/auth/session", get(session))
-        .route("/api/auth/logout", post(logout))
-        .route(
-            "/api/auth/sessions",
-            get(sessions::list).delete(sessions::revoke_others),
-        )
-        .route("/api/auth/sessions/{id}", delete(sessions::revoke))
-        .route("/api/auth/passkeys", get(passkeys::list))
-        .route("/api/auth/passkeys/options", post(passkeys::options))
-        .route("/api/auth/passkeys/verify", post(passkeys::add))
-        .route(
-            "/api/auth/passkeys/{id}",
-            patch(passkeys::rename).delete(passkeys::remove),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register::options))
+        .routes(routes!(register::verify))
+        .routes(routes!(email::verify))
+        .routes(routes!(email::resend))
+        .routes(routes!(recovery::start))
+        .routes(routes!(recovery::options))
+        .routes(routes!(recovery::verify))
+        .routes(routes!(login::options))
+        .routes(routes!(login::verify))
+        .routes(routes!(session))
+        .routes(routes!(logout))
+        .routes(routes!(sessions::list, sessions::revoke_others))
+        .routes(routes!(sessions::revoke))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::options))
+        .routes(routes!(passkeys::add))
+        .routes(routes!(passkeys::rename, passkeys::remove))
 }
 
 /// The accounts domain's dependencies, from the app state.
@@ -72,7 +68,12 @@ fn options_body(ceremony_id: Uuid, challenge: impl Serialize) -> Json<serde_json
 }
 
 /// The body of `GET /api/auth/session` and of a successful login.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "user_id": "0f8b5c2e-7d4a-4e1b-9c3d-2a6f1e8b7c90",
+    "email": "ada@example.com",
+    "expires_at": "2026-01-02T03:04:05Z"
+}))]
 pub struct SessionBody {
     pub user_id: Uuid,
     pub email: String,
@@ -89,11 +90,32 @@ impl From<&SessionInfo> for SessionBody {
     }
 }
 
+/// `GET /api/auth/session`: who is signed in, and until when.
+#[utoipa::path(
+    get,
+    path = "/api/auth/session",
+    tag = "auth",
+    operation_id = "current_session",
+    security(("session" = [])),
+    responses((status = 200, description = "The signed-in person", body = SessionBody)),
+)]
 pub async fn session(CurrentSession(info): CurrentSession) -> Json<SessionBody> {
     Json(SessionBody::from(&info))
 }
 
 /// `POST /api/auth/logout`: revoke on every dyno, then clear the cookie.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    security(("session" = [])),
+    responses((
+        status = 204,
+        description = "Signed out everywhere; the cookie is cleared",
+        headers(("Set-Cookie" = String, description = "`session=; Max-Age=0` (cleared)")),
+    )),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,

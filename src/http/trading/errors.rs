@@ -3,6 +3,7 @@
 //! timeouts 504, anything else from the broker 502, the kill switch 503 `trading_disabled`,
 //! and storage as `From<StorageError>` says (503 when the database is gone).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -10,6 +11,7 @@ use raptor_actors::broker::BrokerError;
 use serde_json::json;
 
 use crate::http::error::ErrorCode;
+use crate::http::openapi::error_response;
 use crate::http::ApiError;
 use crate::trading::error::{CancelError, ReadError, ReadinessError, StreamError, SubmitError};
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
@@ -17,6 +19,24 @@ use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
 /// The message every trading route but `mode` answers with while the switch is engaged
 /// (SPEC §3); `mode` says why.
 pub const TRADING_DISABLED_MESSAGE: &str = "credentials not configured";
+
+/// The statuses a route that calls the broker can answer with, for the OpenAPI document
+/// (`responses(..., BrokerErrors)`), as [`From<BrokerError>`] maps them.
+pub struct BrokerErrors;
+
+impl utoipa::IntoResponses for BrokerErrors {
+    fn responses() -> BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        [
+            ("422", "`broker_rejected`: Alpaca refused (its message), or `invalid_request`/`invalid_query`/`invalid_order` naming each field in `error.fields`", false),
+            ("502", "`broker_unreachable` or `broker_error`: Alpaca cannot be reached or answered unexpectedly", false),
+            ("503", "`trading_disabled` (message `credentials not configured`): the kill switch is engaged; `broker_rate_limited`: Alpaca's rate limit; `service_unavailable`: a dependency is down; retry after `Retry-After`", true),
+            ("504", "`broker_timeout`: Alpaca did not answer in time", false),
+        ]
+        .into_iter()
+        .map(|(status, description, retry)| (status.to_owned(), error_response(description, retry)))
+        .collect()
+    }
+}
 
 fn trading_disabled() -> ApiError {
     ApiError::new(
@@ -175,7 +195,8 @@ impl From<SwitchError> for ApiError {
     fn from(error: SwitchError) -> Self {
         let message = match &error {
             SwitchError::InvalidReason => {
-                let problem = format!("must say why, in 1 to {MAX_REASON_CHARS} characters");
+                let problem =
+                    format!("must say why, in 1 to {MAX_REASON_CHARS} printable characters");
                 return ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     ErrorCode::InvalidRequest,

@@ -15,34 +15,81 @@ mod stream;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use raptor_actors::broker::{BrokerJson, SwitchSource};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Caller, CurrentSession};
 use super::{ApiError, AppState};
 use crate::trading::{account, Trader, Trading};
 use raptor_actors::session::SessionInfo;
 
-pub use errors::TRADING_DISABLED_MESSAGE;
+pub use errors::{BrokerErrors, TRADING_DISABLED_MESSAGE};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/trading/mode", get(mode))
-        .route("/api/trading/readiness", get(readiness))
-        .route("/api/trading/account", get(account))
-        .route("/api/trading/positions", get(positions))
-        .route(
-            "/api/trading/orders",
-            get(orders::list).post(orders::submit),
-        )
-        .route("/api/trading/orders/{id}", delete(orders::cancel))
-        .route("/api/trading/stream", get(stream::stream))
-        .route(
-            "/api/trading/kill-switch",
-            get(kill_switch::show).post(kill_switch::change),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(mode))
+        .routes(routes!(readiness))
+        .routes(routes!(account))
+        .routes(routes!(positions))
+        .routes(routes!(orders::list, orders::submit))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(stream::stream))
+        .routes(routes!(kill_switch::show, kill_switch::change))
+}
+
+/// The body of `GET /api/trading/mode`.
+#[derive(Serialize, ToSchema)]
+pub struct ModeBody {
+    /// Always `true`: no live trading exists.
+    paper: bool,
+    #[schema(example = "paper")]
+    mode: &'static str,
+    /// `alpaca_paper` or `simulated` (development and test only).
+    #[schema(example = "alpaca_paper")]
+    broker: &'static str,
+    trading_enabled: bool,
+    kill_switch: KillSwitchState,
+}
+
+/// Whether trading is off, and why.
+#[derive(Serialize, ToSchema)]
+pub struct KillSwitchState {
+    engaged: bool,
+    /// `config` (credentials or `ALPACA_AUTH_MODE`) or `operator`; `null` while released.
+    source: Option<&'static str>,
+    /// `credentials not configured`, or the operator's reason; `null` while released.
+    reason: Option<String>,
+    operator: OperatorState,
+}
+
+/// The operator's switch as last set (`engaged: false` and nulls when never set).
+#[derive(Serialize, ToSchema)]
+pub struct OperatorState {
+    engaged: bool,
+    reason: Option<String>,
+    changed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The body of a ready `GET /api/trading/readiness`.
+#[derive(Serialize, ToSchema)]
+pub struct ReadinessBody {
+    /// Always `true` in a 200.
+    ready: bool,
+    broker: &'static str,
+    checks: ReadinessChecks,
+}
+
+/// What was checked: `configured`, `released`, `answering`.
+#[derive(Serialize, ToSchema)]
+pub struct ReadinessChecks {
+    credentials: &'static str,
+    kill_switch: &'static str,
+    broker: &'static str,
 }
 
 /// What the trading use cases need from the application.
@@ -70,51 +117,95 @@ fn trader(caller: &Caller, user: &SessionInfo) -> Trader {
 }
 
 /// `GET /api/trading/mode`: always 200, engaged or not, and says why.
+#[utoipa::path(
+    get,
+    path = "/api/trading/mode",
+    tag = "trading",
+    operation_id = "trading_mode",
+    security(("session" = [])),
+    responses((status = 200, description = "Paper mode, the broker, and whether and why trading is off", body = ModeBody)),
+)]
 async fn mode(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let status = account::mode(trading(&state)).await?;
     let operator = status.operator.as_ref();
-    let body = json!({
-        "paper": true,
-        "mode": "paper",
-        "broker": status.kind.as_str(),
-        "trading_enabled": status.engaged.is_none(),
-        "kill_switch": {
-            "engaged": status.engaged.is_some(),
-            "source": status.engaged.as_ref().map(|(source, _)| source_name(*source)),
-            "reason": status.engaged.as_ref().map(|(_, reason)| reason),
-            "operator": {
-                "engaged": operator.is_some_and(|o| o.engaged),
-                "reason": operator.map(|o| &o.reason),
-                "changed_at": operator.map(|o| o.changed_at),
+    let body = ModeBody {
+        paper: true,
+        mode: "paper",
+        broker: status.kind.as_str(),
+        trading_enabled: status.engaged.is_none(),
+        kill_switch: KillSwitchState {
+            engaged: status.engaged.is_some(),
+            source: status
+                .engaged
+                .as_ref()
+                .map(|(source, _)| source_name(*source)),
+            reason: status.engaged.as_ref().map(|(_, reason)| reason.clone()),
+            operator: OperatorState {
+                engaged: operator.is_some_and(|o| o.engaged),
+                reason: operator.map(|o| o.reason.clone()),
+                changed_at: operator.map(|o| o.changed_at),
             },
         },
-    });
+    };
     Ok(Json(body).into_response())
 }
 
 /// `GET /api/trading/readiness`: 200 when the switch is released and the broker answers with
 /// our credentials; 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/trading/readiness",
+    tag = "trading",
+    operation_id = "trading_readiness",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Ready: credentials configured, switch released, broker answering", body = ReadinessBody),
+        (status = 503, description = "`trading_disabled` (the kill switch is engaged), `broker_not_ready` (the message says why), or `service_unavailable`; retry after `Retry-After`", body = crate::http::openapi::ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let kind = account::readiness(trading(&state)).await?;
-    Ok(Json(json!({
-        "ready": true,
-        "broker": kind.as_str(),
-        "checks": {
-            "credentials": "configured",
-            "kill_switch": "released",
-            "broker": "answering",
+    Ok(Json(ReadinessBody {
+        ready: true,
+        broker: kind.as_str(),
+        checks: ReadinessChecks {
+            credentials: "configured",
+            kill_switch: "released",
+            broker: "answering",
         },
-    }))
+    })
     .into_response())
 }
 
 /// `GET /api/trading/account`: the paper account, as Alpaca sent it.
+#[utoipa::path(
+    get,
+    path = "/api/trading/account",
+    tag = "trading",
+    operation_id = "trading_account",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Alpaca's account object, unchanged", body = Object),
+        BrokerErrors,
+    ),
+)]
 async fn account(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let account = account::account(trading(&state)).await?;
     Ok(passthrough(StatusCode::OK, account))
 }
 
 /// `GET /api/trading/positions`: open positions of the paper account, as Alpaca sent them.
+#[utoipa::path(
+    get,
+    path = "/api/trading/positions",
+    tag = "trading",
+    operation_id = "trading_positions",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Alpaca's position objects, unchanged", body = [Object]),
+        BrokerErrors,
+    ),
+)]
 async fn positions(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
     let positions = account::positions(trading(&state)).await?;
     Ok(passthrough(StatusCode::OK, positions))

@@ -3,14 +3,17 @@
 //! intent, call, record; idempotency and reconciliation; the per-user in-flight limit) is
 //! described in `crate::trading::submit` and docs/trading.md.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{passthrough, trader, trading};
+use super::{passthrough, trader, trading, BrokerErrors};
 use crate::http::error::ErrorCode;
 use crate::http::extract::{Caller, CurrentSession};
+use crate::http::openapi::ErrorBody;
+use crate::http::query::ApiQuery;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::ids::OrderQuery;
 use crate::trading::order::OrderDraft;
@@ -21,19 +24,68 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Set on a response that repeats an earlier submission's outcome.
 const REPLAYED: &str = "idempotent-replayed";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// `open` (default), `closed` or `all`.
+    #[param(pattern = "^(open|closed|all)$", example = "open")]
     status: Option<String>,
+    /// 1 to 500 (default 50).
+    #[param(pattern = "^[0-9]+$", example = "50")]
     limit: Option<String>,
+}
+
+/// The body of `POST /api/trading/orders` (SPEC §3): `qty` or `notional`, not both. Amounts
+/// are decimal strings (numbers accepted). Unknown fields are refused.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit",
+    "time_in_force": "day", "limit_price": "150.25"
+}))]
+#[allow(dead_code)] // Documents `OrderDraft`; a test deserialises every documented field into it.
+pub struct OrderBody {
+    /// A US equity symbol, e.g. `AAPL`.
+    symbol: String,
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "1")]
+    qty: Option<String>,
+    /// A dollar amount instead of `qty` (market/day orders).
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "250.00")]
+    notional: Option<String>,
+    side: OrderSide,
+    #[schema(rename = "type")]
+    order_type: OrderType,
+    time_in_force: TimeInForce,
+    /// Limit and stop-limit orders.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "150.25")]
+    limit_price: Option<String>,
+    /// Stop and stop-limit orders.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
+    stop_price: Option<String>,
+    extended_hours: Option<bool>,
+    /// The client's own idempotency key, when it sends no `Idempotency-Key` header.
+    client_order_id: Option<String>,
 }
 
 /// `GET /api/trading/orders?status=open|closed|all&limit=1..500`: the caller's orders, newest
 /// first (an operator sees every order of the account).
+#[utoipa::path(
+    get,
+    path = "/api/trading/orders",
+    tag = "trading",
+    operation_id = "list_orders",
+    security(("session" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "Alpaca's order objects, unchanged", body = [Object]),
+        (status = 422, description = "`invalid_query`: `status` or `limit` is not valid or repeated (the message or `error.fields` names it)", body = ErrorBody),
+        BrokerErrors,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     CurrentSession(user): CurrentSession,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let query = OrderQuery::parse(params.status.as_deref(), params.limit.as_deref())
         .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidQuery, e))?;
@@ -41,8 +93,54 @@ pub async fn list(
     Ok(passthrough(StatusCode::OK, orders))
 }
 
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderSide {
+    Buy,
+    Sell,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderType {
+    Market,
+    Limit,
+    Stop,
+    StopLimit,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TimeInForce {
+    Day,
+    Gtc,
+    Opg,
+    Cls,
+    Ioc,
+    Fok,
+}
+
 /// `POST /api/trading/orders`: 201 with Alpaca's order, or the first outcome again for a
 /// repeated idempotency key (`Idempotency-Replayed: true`).
+#[utoipa::path(
+    post,
+    path = "/api/trading/orders",
+    tag = "trading",
+    operation_id = "submit_order",
+    security(("session" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retried submission with the same key returns the first outcome")),
+    request_body = OrderBody,
+    responses(
+        (status = 201, description = "Alpaca's order object, unchanged", body = Object, headers(("Idempotent-Replayed" = String, description = "`true` when this repeats an earlier submission's outcome"))),
+        (status = 409, description = "`idempotency_key_reused`: the key was used for a different order", body = ErrorBody),
+        (status = 422, description = "`invalid_order` (`error.fields` names each field's problem), `risk_limit` (`error.fields.limit` names the limit), `broker_rejected` (Alpaca's message), or `invalid_request`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many orders from this client (120 a minute, every dyno) or in flight; retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+        BrokerErrors,
+    ),
+)]
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,6 +165,19 @@ pub async fn submit(
 
 /// `DELETE /api/trading/orders/{id}`: 204 once the broker cancelled it. A user may cancel only
 /// orders they placed (an operator, any order of the account).
+#[utoipa::path(
+    delete,
+    path = "/api/trading/orders/{id}",
+    tag = "trading",
+    operation_id = "cancel_order",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "Alpaca's order id")),
+    responses(
+        (status = 204, description = "Cancelled at the broker"),
+        (status = 404, description = "`not_found`: no such order of yours", body = ErrorBody),
+        BrokerErrors,
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,7 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{trader, trading, TRADING_DISABLED_MESSAGE};
+use super::{trader, trading, BrokerErrors, TRADING_DISABLED_MESSAGE};
 use crate::http::error::ErrorCode;
 use crate::http::extract::{Caller, CurrentSession};
 use crate::http::{ApiError, AppState};
@@ -23,6 +23,19 @@ use crate::trading::stream::{open_stream, StreamMessage};
 /// How often an idle stream sends a heartbeat comment.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// The caller's own order updates as Server-Sent Events, until the client leaves.
+#[utoipa::path(
+    get,
+    path = "/api/trading/stream",
+    tag = "trading",
+    operation_id = "order_stream",
+    security(("session" = [])),
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an unknown id gets `event: reset` first)")),
+    responses(
+        (status = 200, description = "`text/event-stream`: `event: <Alpaca event>` / `id: <sequence>` / `data: <Alpaca's trade_updates data, the order unchanged inside>`; `event: reset` (re-read the orders); `event: trading_disabled` ends the stream; a `heartbeat` comment every 15 s", content_type = "text/event-stream", body = String),
+        BrokerErrors,
+    ),
+)]
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
