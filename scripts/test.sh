@@ -7,6 +7,7 @@
 #   5. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
 #      for the SMTP tests (RAPTOR_TEST_PYTHON) and Chromium + playwright-core for the browser
 #      test (scripts/install-browser.sh)
+#   6. the fault campaign (scripts/fault-campaign.sh, bounded: FAULT_CAMPAIGN_SECONDS, default 6)
 #
 # Environment: TEST_DATABASE_URL to use a server of your own; RAPTOR_TEST_PYTHON for a Python
 # that already has aiosmtpd; KEEP_TEST_DB=1 to leave running a private cluster this run started.
@@ -86,3 +87,7 @@ else
   step "tests: cargo test --workspace --all-features (cargo-nextest is not installed)"
   cargo test --workspace --all-features --no-fail-fast "$@"
 fi
+
+# 6. Fault campaign ---------------------------------------------------------------------------
+step "fault campaign: scripts/fault-campaign.sh (FAULT_CAMPAIGN_SECONDS=${FAULT_CAMPAIGN_SECONDS:-6})"
+scripts/fault-campaign.sh
