@@ -42,7 +42,7 @@ pub async fn list(
 }
 
 /// `POST /api/trading/orders`: 201 with Alpaca's order, or the first outcome again for a
-/// repeated idempotency key (`Idempotency-Replayed: true`).
+/// repeated idempotency key (`Idempotent-Replayed: true`).
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
