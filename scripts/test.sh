@@ -9,6 +9,7 @@
 #   6. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
 #      for the SMTP tests and schemathesis for the API fuzz test (RAPTOR_TEST_PYTHON), and
 #      Chromium + playwright-core for the browser test (scripts/install-browser.sh)
+#   7. the fault campaign (scripts/fault-campaign.sh, bounded: FAULT_CAMPAIGN_SECONDS, default 6)
 #
 # Environment: TEST_DATABASE_URL to use a server of your own; RAPTOR_TEST_PYTHON for a Python
 # that already has aiosmtpd (and schemathesis beside it, else the fuzz test skips outside CI);
@@ -106,3 +107,7 @@ else
   step "tests: cargo test --workspace --all-features (cargo-nextest is not installed)"
   cargo test --workspace --all-features --no-fail-fast "$@"
 fi
+
+# 7. Fault campaign ---------------------------------------------------------------------------
+step "fault campaign: scripts/fault-campaign.sh (FAULT_CAMPAIGN_SECONDS=${FAULT_CAMPAIGN_SECONDS:-6})"
+scripts/fault-campaign.sh

@@ -66,3 +66,99 @@ pub async fn hit(
     }
     Ok(())
 }
+
+/// `hit` against a real Postgres (`TEST_DATABASE_URL`, as the integration tests use), in a
+/// database of its own.
+#[cfg(test)]
+mod mutation_tests {
+    use std::sync::Arc;
+
+    use secrecy::SecretBox;
+
+    use super::*;
+
+    const LIMIT: SharedLimit = SharedLimit {
+        name: "unit",
+        hits: 2,
+        window: Duration::from_secs(60),
+    };
+
+    async fn fresh_pool() -> (Pool, String) {
+        let admin = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("raptor_unit_{}", uuid::Uuid::new_v4().simple());
+        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .expect("TEST_DATABASE_URL must point at a running PostgreSQL");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        let pool = crate::db::build_pool(&url, crate::settings::DatabaseSsl::Disable, 2).unwrap();
+        crate::db::migrate(&pool).await.unwrap();
+        (pool, name)
+    }
+
+    async fn drop_database(name: &str) {
+        let admin = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        if let Ok((client, connection)) =
+            tokio_postgres::connect(&admin, tokio_postgres::NoTls).await
+        {
+            tokio::spawn(connection);
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_gets_its_hits_per_window_then_the_wait_until_the_next() {
+        let (pool, name) = fresh_pool().await;
+        let hasher = TokenHasher::new(Arc::new(SecretBox::from(b"unit-key".to_vec())), None);
+        // Ten seconds into a minute window.
+        let now = DateTime::from_timestamp(1_767_225_610, 0).unwrap();
+        let client = "203.0.113.9";
+        assert!(hit(&pool, &hasher, &LIMIT, client, now).await.is_ok());
+        assert!(hit(&pool, &hasher, &LIMIT, client, now).await.is_ok());
+        match hit(&pool, &hasher, &LIMIT, client, now).await {
+            Err(LimitError::Exceeded(wait)) => assert_eq!(wait, Duration::from_secs(50)),
+            other => panic!("expected the limit, got {other:?}"),
+        }
+        assert!(hit(&pool, &hasher, &LIMIT, "203.0.113.10", now)
+            .await
+            .is_ok());
+        let next_window = now + chrono::Duration::seconds(50);
+        assert!(hit(&pool, &hasher, &LIMIT, client, next_window)
+            .await
+            .is_ok());
+
+        // Counters are per window start, and hold the client only as its HMAC.
+        let db = pool.get().await.unwrap();
+        let rows = db
+            .query(
+                "SELECT client, window_start, hits FROM shared_rate_limits \
+                 WHERE name = 'unit' ORDER BY window_start, hits DESC",
+                &[],
+            )
+            .await
+            .unwrap();
+        let window = |r: &tokio_postgres::Row| r.get::<_, DateTime<Utc>>(1).timestamp();
+        assert_eq!(window(&rows[0]), 1_767_225_600);
+        assert_eq!(rows[0].get::<_, i32>(2), 3);
+        assert_eq!(
+            rows[0].get::<_, String>(0),
+            hasher.digest(CLIENT_PURPOSE, client)
+        );
+        assert_eq!(window(&rows[2]), 1_767_225_660);
+        assert!(rows
+            .iter()
+            .all(|r| !r.get::<_, String>(0).contains("203.0.113")));
+        drop(db);
+        drop(pool);
+        drop_database(&name).await;
+    }
+}

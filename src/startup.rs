@@ -55,7 +55,9 @@ impl Application {
         mode: Mode,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
-        let signals = Signals::register().context("cannot install signal handlers")?;
+        let fault_injection = cfg!(feature = "fault-injection") && !settings.app_env.is_deployed();
+        let signals =
+            Signals::register(fault_injection).context("cannot install signal handlers")?;
         let error_reporting = ErrorReporting::from_settings(&settings)?;
         let settings = Arc::new(settings);
         let url = settings
@@ -195,14 +197,24 @@ impl Application {
 
     /// Runs until SIGTERM or SIGINT (then shuts down in order) or until the supervision tree
     /// gives up (an error, so the process exits non-zero and the platform restarts it).
-    /// SIGHUP re-reads configuration in place ([`Application::reload`]).
+    /// SIGHUP re-reads configuration in place ([`Application::reload`]). Built with the
+    /// `fault-injection` feature and outside production and staging, SIGUSR1 panics the session
+    /// store.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         loop {
             let signals = &mut self.signals;
+            let fault_signal = &mut signals.fault;
+            let fault = async move {
+                match fault_signal.as_mut() {
+                    Some(fault) => fault.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = signals.terminate.recv() => return self.stop_on("SIGTERM").await,
                 _ = signals.interrupt.recv() => return self.stop_on("SIGINT").await,
                 _ = signals.hangup.recv() => self.reload_from_env(),
+                _ = fault => self.inject_fault(),
                 _ = &mut self.root_handle => {
                     anyhow::bail!("the supervision tree stopped: a child exceeded its restart cap")
                 }
@@ -215,6 +227,25 @@ impl Application {
         self.shutdown().await;
         Ok(())
     }
+
+    /// SIGUSR1 with the `fault-injection` feature, outside production and staging
+    /// (`scripts/fault-campaign.sh`): the session store panics, so its supervisor's restart and
+    /// the 503s while it is down can be watched on the real binary.
+    #[cfg(feature = "fault-injection")]
+    fn inject_fault(&self) {
+        use raptor_actors::session::SessionMsg;
+        match self.actors.sessions.slot().get() {
+            Ok(store) => {
+                tracing::warn!("SIGUSR1: injecting a panic into the session store");
+                let _ = store.send_message(SessionMsg::Fault);
+            }
+            Err(_) => tracing::warn!("SIGUSR1: the session store is already down"),
+        }
+    }
+
+    /// Without the `fault-injection` feature SIGUSR1 is never listened for.
+    #[cfg(not(feature = "fault-injection"))]
+    fn inject_fault(&self) {}
 
     /// SIGHUP: re-reads the environment (for the same `APP_ENV`); a configuration that no longer
     /// parses is logged and the running one kept.
@@ -263,14 +294,22 @@ struct Signals {
     terminate: Signal,
     interrupt: Signal,
     hangup: Signal,
+    /// SIGUSR1, fault injection: only with the `fault-injection` feature, outside production
+    /// and staging.
+    fault: Option<Signal>,
 }
 
 impl Signals {
-    fn register() -> std::io::Result<Self> {
+    fn register(fault_injection: bool) -> std::io::Result<Self> {
         Ok(Self {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
             hangup: signal(SignalKind::hangup())?,
+            fault: if fault_injection {
+                Some(signal(SignalKind::user_defined1())?)
+            } else {
+                None
+            },
         })
     }
 }

@@ -165,3 +165,80 @@ mod tests {
         assert!(budget.reserve(Lane::MarketData, now).is_err());
     }
 }
+
+/// Edges of the window arithmetic, one mutant's worth each.
+#[cfg(test)]
+mod mutation_tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn budget(limit: u32, reserved: u32, max_wait: Duration) -> OutboundBudget {
+        OutboundBudget::new(BudgetPolicy {
+            limit,
+            reserved_for_trading: reserved,
+            window: WINDOW,
+            max_wait,
+        })
+    }
+
+    #[test]
+    fn a_new_policy_applies_to_the_next_reservation() {
+        let now = Instant::now();
+        let budget = budget(1, 0, Duration::ZERO);
+        assert_eq!(budget.reserve(Lane::Trading, now), Ok(now));
+        assert!(budget.reserve(Lane::Trading, now).is_err());
+        let wider = BudgetPolicy {
+            limit: 2,
+            reserved_for_trading: 0,
+            window: WINDOW,
+            max_wait: Duration::ZERO,
+        };
+        budget.set_policy(wider);
+        assert_eq!(budget.policy(), wider);
+        assert_eq!(budget.reserve(Lane::Trading, now), Ok(now));
+    }
+
+    #[test]
+    fn a_refusal_says_how_much_longer_than_the_bound_the_wait_would_be() {
+        let now = Instant::now();
+        let budget = budget(1, 0, Duration::from_secs(10));
+        assert_eq!(budget.reserve(Lane::Trading, now), Ok(now));
+        // The next slot is 60 s away, 50 s beyond the 10 s a caller may wait.
+        assert_eq!(
+            budget.reserve(Lane::Trading, now),
+            Err(Duration::from_secs(50))
+        );
+    }
+
+    #[test]
+    fn a_wait_exactly_at_the_bound_is_still_served() {
+        let now = Instant::now();
+        let budget = budget(1, 0, WINDOW);
+        assert_eq!(budget.reserve(Lane::Trading, now), Ok(now));
+        assert_eq!(budget.reserve(Lane::Trading, now), Ok(now + WINDOW));
+    }
+
+    #[test]
+    fn the_slot_frees_when_the_oldest_of_the_last_limit_reservations_leaves_the_window() {
+        let t0 = Instant::now();
+        let budget = budget(2, 0, Duration::from_secs(1000));
+        assert_eq!(budget.reserve(Lane::Trading, t0), Ok(t0));
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(budget.reserve(Lane::Trading, t1), Ok(t1));
+        // Two in the window: the third waits for the older one (t0) to leave it.
+        assert_eq!(budget.reserve(Lane::Trading, t1), Ok(t0 + WINDOW));
+    }
+
+    #[test]
+    fn reservations_stay_in_time_order_when_callers_arrive_out_of_order() {
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(10);
+        let budget = budget(2, 0, Duration::from_secs(1000));
+        // A caller that read the clock later reserves first.
+        assert_eq!(budget.reserve(Lane::Trading, later), Ok(later));
+        assert_eq!(budget.reserve(Lane::Trading, t0), Ok(t0));
+        // The window is full; the earlier reservation (t0) is the one that leaves first.
+        assert_eq!(budget.reserve(Lane::Trading, later), Ok(t0 + WINDOW));
+    }
+}

@@ -179,3 +179,28 @@ mod tests {
         assert!(!old.is_sealed("session", "some-token"));
     }
 }
+
+/// The edges of the token shapes, and what a `Debug` print shows.
+#[cfg(test)]
+mod mutation_tests {
+    use super::*;
+
+    #[test]
+    fn a_debug_print_never_shows_a_key() {
+        let hasher = TokenHasher::new(Arc::new(SecretBox::from(b"very-secret-key".to_vec())), None);
+        assert_eq!(format!("{hasher:?}"), "TokenHasher([REDACTED])");
+    }
+
+    #[test]
+    fn well_formed_means_43_base64url_characters() {
+        let body = "A".repeat(42);
+        for ok in ['a', 'Z', '7', '-', '_'] {
+            assert!(well_formed(&format!("{body}{ok}")), "{ok}");
+        }
+        for bad in ['+', '/', '=', '.', ' '] {
+            assert!(!well_formed(&format!("{body}{bad}")), "{bad}");
+        }
+        assert!(!well_formed(&"A".repeat(44)));
+        assert!(!well_formed(&body));
+    }
+}

@@ -103,3 +103,119 @@ mod tests {
         assert_eq!(from_forwarded_for(&headers(&["not-an-ip"]), 1), None);
     }
 }
+
+/// The middleware end to end: which address a request is counted as, and the Cloudflare guard.
+#[cfg(test)]
+mod mutation_tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use axum::{Extension, Router};
+
+    use super::*;
+    use crate::http::test_support::{error_code, send, state};
+
+    const PEER: &str = "192.0.2.10:40000";
+
+    fn router(overrides: &[(&str, &str)]) -> Router {
+        let echo = |Extension(ClientIp(ip)): Extension<ClientIp>| async move { ip.to_string() };
+        Router::new()
+            .route("/api/x", get(echo))
+            .route("/health", get(echo))
+            .layer(crate::http::guard::GuardLayer {
+                state: state(overrides),
+            })
+    }
+
+    /// The client address the route saw, or the error status and code.
+    async fn seen(
+        router: &Router,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<String, (u16, String)> {
+        let mut request = Request::get(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(PEER.parse::<SocketAddr>().unwrap()));
+        let response = send(router, request).await;
+        if response.status().is_success() {
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            Ok(String::from_utf8(body.to_vec()).unwrap())
+        } else {
+            Err(error_code(response).await)
+        }
+    }
+
+    #[tokio::test]
+    async fn without_the_flag_the_peer_or_the_trusted_hop_is_the_client() {
+        let direct = router(&[]);
+        assert_eq!(seen(&direct, "/api/x", &[]).await, Ok("192.0.2.10".into()));
+        assert_eq!(
+            seen(&direct, "/api/x", &[("cf-connecting-ip", "198.51.100.7")]).await,
+            Ok("192.0.2.10".into()),
+            "CF-Connecting-IP is the client's own word"
+        );
+        let proxied = router(&[("TRUSTED_PROXY_HOPS", "1")]);
+        assert_eq!(
+            seen(
+                &proxied,
+                "/api/x",
+                &[
+                    ("x-forwarded-for", "6.6.6.6, 203.0.113.5"),
+                    ("cf-connecting-ip", "198.51.100.7")
+                ]
+            )
+            .await,
+            Ok("203.0.113.5".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn with_the_flag_cloudflare_names_the_client_and_is_required_but_for_health() {
+        let edge = router(&[
+            ("FLAG_ENFORCE_CF_ORIGIN", "true"),
+            ("TRUSTED_PROXY_HOPS", "1"),
+        ]);
+        assert_eq!(
+            seen(
+                &edge,
+                "/api/x",
+                &[
+                    ("cf-connecting-ip", " 198.51.100.7 "),
+                    ("x-forwarded-for", "203.0.113.5")
+                ]
+            )
+            .await,
+            Ok("198.51.100.7".into())
+        );
+        assert_eq!(
+            seen(&edge, "/api/x", &[("x-forwarded-for", "203.0.113.5")]).await,
+            Err((403, "forbidden_origin".into()))
+        );
+        assert_eq!(
+            seen(&edge, "/api/x", &[("cf-connecting-ip", "not-an-ip")]).await,
+            Err((403, "forbidden_origin".into()))
+        );
+        assert_eq!(
+            seen(&edge, "/health", &[("x-forwarded-for", "203.0.113.5")]).await,
+            Ok("203.0.113.5".into()),
+            "health checks need no Cloudflare"
+        );
+    }
+
+    #[test]
+    fn one_trusted_hop_takes_the_last_entry_of_the_last_header() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
+        h.append("x-forwarded-for", "2.2.2.2 , 3.3.3.3".parse().unwrap());
+        assert_eq!(from_forwarded_for(&h, 1), Some("3.3.3.3".parse().unwrap()));
+        assert_eq!(from_forwarded_for(&h, 3), Some("1.1.1.1".parse().unwrap()));
+        assert_eq!(from_forwarded_for(&HeaderMap::new(), 1), None);
+    }
+}

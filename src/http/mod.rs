@@ -31,6 +31,8 @@ pub mod security;
 pub mod shared_limits;
 pub mod static_files;
 pub mod system;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod trading;
 
 use std::sync::Arc;

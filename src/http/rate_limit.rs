@@ -121,3 +121,91 @@ mod tests {
         assert_eq!(allowed, 100);
     }
 }
+
+/// The middleware end to end, and the limiter's housekeeping.
+#[cfg(test)]
+mod mutation_tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use axum::Router;
+
+    use super::*;
+    use crate::http::test_support::{error_code, send, state};
+
+    fn router(overrides: &[(&str, &str)]) -> Router {
+        Router::new()
+            .route("/api/x", get(|| async { "ok" }))
+            .route("/health", get(|| async { "ok" }))
+            .layer(crate::http::guard::GuardLayer {
+                state: state(overrides),
+            })
+    }
+
+    async fn status(router: &Router, path: &str, ip: &str) -> (u16, String) {
+        let mut request = Request::get(path).body(Body::empty()).unwrap();
+        // The guard resolves the client from the peer address, as for a direct connection.
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                ip.parse().unwrap(),
+                40000,
+            )));
+        let response = send(router, request).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&retry_after), "{retry_after}");
+        }
+        error_code(response).await
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_a_client_gets_429_and_health_never_does() {
+        let limited = router(&[("RATE_LIMIT_PER_MINUTE", "2")]);
+        let ok = (200, String::new());
+        assert_eq!(status(&limited, "/api/x", "203.0.113.1").await, ok);
+        assert_eq!(status(&limited, "/api/x", "203.0.113.1").await, ok);
+        assert_eq!(
+            status(&limited, "/api/x", "203.0.113.1").await,
+            (429, "rate_limited".into())
+        );
+        assert_eq!(status(&limited, "/api/x", "203.0.113.2").await, ok);
+        for _ in 0..5 {
+            assert_eq!(status(&limited, "/health", "203.0.113.1").await, ok);
+        }
+        let off = router(&[
+            ("RATE_LIMIT_PER_MINUTE", "1"),
+            ("ENABLE_GLOBAL_RATE_LIMIT", "false"),
+        ]);
+        for _ in 0..3 {
+            assert_eq!(status(&off, "/api/x", "203.0.113.1").await, ok);
+        }
+    }
+
+    #[test]
+    fn hourly_limits_count_per_client_and_say_how_long_to_wait() {
+        let limiter = IpRateLimiter::per_hour(1);
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(limiter.check(ip), Ok(()));
+        let wait = limiter.check(ip).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(3000) && wait <= Duration::from_secs(3600),
+            "{wait:?}"
+        );
+        assert_eq!(limiter.check("203.0.113.10".parse().unwrap()), Ok(()));
+    }
+
+    #[test]
+    fn idle_clients_are_forgotten() {
+        // A quota so large that a bucket refills within nanoseconds: idle at once.
+        let limiter = IpRateLimiter::per_minute(u32::MAX);
+        assert_eq!(limiter.check("203.0.113.9".parse().unwrap()), Ok(()));
+        assert_eq!(limiter.limiter.len(), 1);
+        limiter.forget_idle();
+        assert_eq!(limiter.limiter.len(), 0);
+    }
+}

@@ -147,3 +147,85 @@ impl OrderQuery {
         }
     }
 }
+
+/// Every name both ways, and each bound at its edge.
+#[cfg(test)]
+mod mutation_tests {
+    use super::*;
+
+    #[test]
+    fn client_order_ids_are_ours_stable_per_key_and_distinct_per_user() {
+        let key = IdempotencyKey::parse("order-1").unwrap();
+        let user = uuid::Uuid::from_u128(7);
+        let id = ClientOrderId::for_key(user, &key);
+        assert_eq!(id, ClientOrderId::for_key(user, &key));
+        assert_ne!(id, ClientOrderId::for_key(uuid::Uuid::from_u128(8), &key));
+        let other_key = IdempotencyKey::parse("order-2").unwrap();
+        assert_ne!(id, ClientOrderId::for_key(user, &other_key));
+        assert!(id.as_str().starts_with("rx-"));
+        assert_eq!(id.as_str().len(), 43);
+        assert!(id.as_str()[3..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(id.to_string(), id.as_str());
+
+        let random = ClientOrderId::random();
+        assert_ne!(random, ClientOrderId::random());
+        assert!(random.as_str().starts_with("rx-"));
+        assert_eq!(random.as_str().len(), 35);
+    }
+
+    #[test]
+    fn client_order_ids_read_back_are_1_to_128_printable_characters() {
+        let longest = "c".repeat(128);
+        assert_eq!(
+            ClientOrderId::parse(&longest).map(|id| id.as_str().to_owned()),
+            Ok(longest)
+        );
+        for bad in ["", "has space", "tab\t", "é"] {
+            assert!(ClientOrderId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(ClientOrderId::parse(&"c".repeat(129)).is_err());
+        assert_eq!(ClientOrderId::parse("x").unwrap().as_str(), "x");
+    }
+
+    #[test]
+    fn idempotency_keys_are_trimmed_and_1_to_128_printable_characters() {
+        let longest = "k".repeat(128);
+        assert_eq!(IdempotencyKey::parse(&longest).unwrap().as_str(), longest);
+        assert_eq!(IdempotencyKey::parse("  key-1 ").unwrap().as_str(), "key-1");
+        let error = Err("must be 1 to 128 printable characters without spaces".to_owned());
+        for bad in ["", "   ", "a b", "ключ", "a\u{7f}"] {
+            assert_eq!(IdempotencyKey::parse(bad).map(|k| k.0), error, "{bad:?}");
+        }
+        assert_eq!(IdempotencyKey::parse(&"k".repeat(129)).map(|k| k.0), error);
+    }
+
+    #[test]
+    fn order_queries_name_their_status_and_reach_the_broker_as_asked() {
+        for (name, status, list) in [
+            ("open", OrderStatusFilter::Open, ListStatus::Open),
+            ("closed", OrderStatusFilter::Closed, ListStatus::Closed),
+            ("all", OrderStatusFilter::All, ListStatus::All),
+        ] {
+            let query = OrderQuery::parse(Some(name), Some("1")).unwrap();
+            assert_eq!(query.status, status);
+            assert_eq!(status.as_str(), name);
+            assert_eq!(query.limit, 1);
+            let only: HashSet<String> = ["rx-1".to_owned()].into();
+            assert_eq!(
+                query.listing(Some(only.clone())),
+                OrderListing {
+                    status: list,
+                    limit: 1,
+                    only: Some(only)
+                }
+            );
+        }
+        assert_eq!(
+            OrderQuery::parse(None, Some("500")).unwrap().limit,
+            OrderQuery::MAX_LIMIT
+        );
+        let both = OrderQuery::parse(Some("done"), Some("0")).unwrap_err();
+        let fields: Vec<&str> = both.problems.iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["status", "limit"]);
+    }
+}

@@ -263,6 +263,8 @@ fn field(field: &'static str, problem: String) -> FieldProblem {
 }
 
 #[cfg(test)]
+mod mutation_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;

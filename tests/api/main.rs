@@ -8,8 +8,10 @@ mod audit;
 mod auth;
 mod backtest;
 mod browser;
+mod client_ip;
 mod config;
 mod connections;
+mod csrf;
 mod dsr;
 #[cfg(feature = "testing")]
 mod error_reporting;
@@ -30,6 +32,8 @@ mod security;
 mod self_service;
 #[cfg(feature = "testing")]
 mod sentry_stub;
+mod serve_process;
+mod session_listen;
 mod session_store;
 mod shared_limits;
 mod shutdown;
@@ -38,5 +42,6 @@ mod supervision;
 mod system;
 mod trading;
 mod trading_kill_switch;
+mod trading_orders;
 mod trading_risk;
 mod trading_stream;

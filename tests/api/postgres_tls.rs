@@ -34,6 +34,13 @@ fn postgres_bin() -> PathBuf {
 }
 
 fn run(program: &Path, args: &[&str]) {
+    if let Err(error) = try_run(program, args) {
+        panic!("{error}");
+    }
+}
+
+/// Runs `program` (as the postgres user when root); `Err` with its output when it fails.
+fn try_run(program: &Path, args: &[&str]) -> Result<(), String> {
     let mut command = if as_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
@@ -42,12 +49,16 @@ fn run(program: &Path, args: &[&str]) {
         Command::new(program)
     };
     let output = command.args(args).output().expect("run");
-    assert!(
-        output.status.success(),
-        "{} failed: {}",
-        program.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} failed: {}{}",
+            program.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }
 
 impl TlsCluster {
@@ -55,11 +66,6 @@ impl TlsCluster {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("pg-tls-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let data = dir.join("data");
         let key = dir.join("server.key");
         let crt = dir.join("server.crt");
@@ -94,10 +100,10 @@ impl TlsCluster {
                 .unwrap()
                 .success());
         }
-        let cluster = Self {
+        let mut cluster = Self {
             bin: postgres_bin(),
             dir,
-            port,
+            port: 0,
         };
         let data_str = data.to_str().unwrap();
         run(
@@ -109,13 +115,6 @@ impl TlsCluster {
             "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
         )
         .unwrap();
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {dir} -c fsync=off -c ssl=on \
-             -c ssl_cert_file={crt} -c ssl_key_file={key}",
-            dir = cluster.dir.display(),
-            crt = crt.display(),
-            key = key.display(),
-        );
         if as_root() {
             Command::new("chown")
                 .args(["postgres:postgres"])
@@ -129,20 +128,44 @@ impl TlsCluster {
                 .unwrap();
         }
         let log = cluster.dir.join("server.log");
-        run(
-            &cluster.bin.join("pg_ctl"),
-            &[
-                "-D",
-                data_str,
-                "-l",
-                log.to_str().unwrap(),
-                "-o",
-                &options,
-                "-w",
-                "start",
-            ],
-        );
-        cluster
+        // Postgres needs its port up front: pick a free one, and should another process take it
+        // before the server binds it, `pg_ctl start` fails and another one is tried.
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let options = format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -k {dir} -c fsync=off -c ssl=on \
+                 -c ssl_cert_file={crt} -c ssl_key_file={key}",
+                dir = cluster.dir.display(),
+                crt = crt.display(),
+                key = key.display(),
+            );
+            let started = try_run(
+                &cluster.bin.join("pg_ctl"),
+                &[
+                    "-D",
+                    data_str,
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-o",
+                    &options,
+                    "-w",
+                    "start",
+                ],
+            );
+            match started {
+                Ok(()) => {
+                    cluster.port = port;
+                    return cluster;
+                }
+                Err(error) => failures.push(error),
+            }
+        }
+        panic!("the TLS cluster did not start: {failures:?}");
     }
 
     fn url(&self) -> String {
@@ -153,7 +176,8 @@ impl TlsCluster {
 impl Drop for TlsCluster {
     fn drop(&mut self) {
         let data = self.dir.join("data");
-        run(
+        // Nothing to stop when the server never started.
+        let _ = try_run(
             &self.bin.join("pg_ctl"),
             &[
                 "-D",

@@ -1,6 +1,5 @@
 //! SIGTERM against the real binary: stop accepting, finish what is in flight, exit 0.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -8,35 +7,24 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use crate::helpers::{eventually, TestDb, TEST_SECRET_KEY};
+use crate::serve_process::ServeProcess;
 
 async fn start_server(db: &TestDb) -> (Child, String) {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
     let migrate = Command::new(env!("CARGO_BIN_EXE_raptor"))
         .arg("migrate")
-        .envs(env(db, port))
+        .envs(env(db))
         .status()
         .await
         .unwrap();
     assert!(migrate.success());
-    let child = Command::new(env!("CARGO_BIN_EXE_raptor"))
-        .arg("serve")
-        .envs(env(db, port))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let server = ServeProcess::start(&env(db)).await;
     let client = reqwest::Client::new();
     eventually(
         Duration::from_secs(20),
         "server answers /health",
         || async {
             client
-                .get(format!("{base}/health"))
+                .get(format!("{}/health", server.base))
                 .send()
                 .await
                 .ok()
@@ -45,15 +33,14 @@ async fn start_server(db: &TestDb) -> (Child, String) {
         },
     )
     .await;
-    (child, base)
+    (server.child, server.base)
 }
 
-fn env(db: &TestDb, port: u16) -> Vec<(String, String)> {
+fn env(db: &TestDb) -> Vec<(String, String)> {
     [
         ("APP_ENV", "test".to_owned()),
         ("DATABASE_URL", db.url.clone()),
         ("SECRET_KEY", TEST_SECRET_KEY.to_owned()),
-        ("PORT", port.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

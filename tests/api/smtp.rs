@@ -15,17 +15,31 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
+    /// A server on a free port. aiosmtpd needs its port up front: should another process take
+    /// the port picked before the server binds it, the server exits and another port is tried.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port).await
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if let Some(server) = Self::try_start_on(port).await {
+                return server;
+            }
+        }
+        panic!("no SMTP server could start on a free port");
     }
 
     /// A server on a port chosen by the test (to bring a server up where one was missing).
     pub async fn start_on(port: u16) -> Self {
+        Self::try_start_on(port)
+            .await
+            .unwrap_or_else(|| panic!("the SMTP server cannot listen on port {port}"))
+    }
+
+    /// The server on `port`, or `None` if it exited instead of listening there.
+    async fn try_start_on(port: u16) -> Option<Self> {
         let dir =
             std::env::temp_dir().join(format!("raptor-mail-{}", uuid::Uuid::new_v4().simple()));
         let python = std::env::var("RAPTOR_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -43,18 +57,24 @@ impl SmtpServer {
             .kill_on_drop(true)
             .spawn()
             .expect("python with aiosmtpd (scripts/test.sh installs it; set RAPTOR_TEST_PYTHON)");
-        eventually(Duration::from_secs(10), "SMTP server listening", || async {
+        let child = std::sync::Mutex::new(child);
+        let listening = eventually(Duration::from_secs(10), "SMTP server listening", || async {
+            // Exited (the port was taken): not ours to use.
+            if !matches!(child.lock().unwrap().try_wait(), Ok(None)) {
+                return Some(false);
+            }
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .ok()
-                .map(|_| ())
+                .map(|_| matches!(child.lock().unwrap().try_wait(), Ok(None)))
         })
         .await;
-        Self {
+        let child = child.into_inner().unwrap();
+        listening.then_some(Self {
             _child: child,
             port,
             dir,
-        }
+        })
     }
 
     pub fn url(&self) -> String {

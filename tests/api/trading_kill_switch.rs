@@ -543,50 +543,28 @@ fn the_outbound_rate_limit_defaults_to_180_a_minute_and_must_be_positive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sighup_rereads_configuration_and_the_server_keeps_serving() {
     use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-    use tokio::io::AsyncBufReadExt;
 
     let db = crate::helpers::TestDb::create().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env = [
-        ("APP_ENV", "test".to_owned()),
-        ("DATABASE_URL", db.url.clone()),
-        ("DATABASE_SSL", "disable".to_owned()),
-        ("SECRET_KEY", TEST_SECRET_KEY.to_owned()),
-        ("PORT", port.to_string()),
-        ("LOG_LEVEL", "info".to_owned()),
-    ];
-    let raptor = || {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_raptor"));
-        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        command
-    };
-    assert!(raptor().arg("migrate").status().await.unwrap().success());
-    let mut child = raptor()
-        .arg("serve")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let env: Vec<(String, String)> = [
+        ("APP_ENV", "test"),
+        ("DATABASE_URL", db.url.as_str()),
+        ("DATABASE_SSL", "disable"),
+        ("SECRET_KEY", TEST_SECRET_KEY),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let migrate = tokio::process::Command::new(env!("CARGO_BIN_EXE_raptor"))
+        .arg("migrate")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .status()
+        .await
         .unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let log = log.clone();
-        tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock().unwrap().push_str(&line);
-            }
-        });
-    }
-    let health = format!("http://127.0.0.1:{port}/health");
+    assert!(migrate.success());
+    let server = crate::serve_process::ServeProcess::start(&env).await;
+    let mut child = server.child;
+    let log = server.log;
+    let health = format!("{}/health", server.base);
     let up = || async {
         reqwest::get(&health)
             .await
@@ -596,7 +574,11 @@ async fn a_sighup_rereads_configuration_and_the_server_keeps_serving() {
     };
     eventually(Duration::from_secs(20), "the server answers", up).await;
 
-    kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGHUP).unwrap();
+    kill(
+        nix::unistd::Pid::from_raw(child.id().unwrap() as i32),
+        Signal::SIGHUP,
+    )
+    .unwrap();
     eventually(Duration::from_secs(5), "the reload is logged", || async {
         log.lock()
             .unwrap()

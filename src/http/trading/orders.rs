@@ -124,7 +124,7 @@ pub enum TimeInForce {
 }
 
 /// `POST /api/trading/orders`: 201 with Alpaca's order, or the first outcome again for a
-/// repeated idempotency key (`Idempotency-Replayed: true`).
+/// repeated idempotency key (`Idempotent-Replayed: true`).
 #[utoipa::path(
     post,
     path = "/api/trading/orders",
