@@ -32,8 +32,9 @@ const OWN_CRATES: [&str; 2] = ["raptor", "raptor_actors"];
 /// at debug. Neither belongs in our logs.
 const QUIET_DEPENDENCIES: [&str; 2] = ["tokio_cron_scheduler=warn", "tokio_postgres=info"];
 
-/// Lines queued before a caller waits for the writer thread.
-const QUEUED_LINES: usize = 64 * 1024;
+/// Lines queued before a caller waits for the writer thread. The queue's slots are allocated
+/// up front (crossbeam's bounded channel), so this is resident memory: 4,096 slots are 128 KiB.
+const QUEUED_LINES: usize = 4 * 1024;
 /// The writer's buffer: it is written out whenever the queue runs empty, or fills.
 const BUFFER_BYTES: usize = 64 * 1024;
 
