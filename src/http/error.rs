@@ -150,7 +150,8 @@ impl ApiError {
 }
 
 /// Every `error.code` Raptor answers with: the SPA branches on these, so they are a contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// `VARIANTS` (strum) lists them all for the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum ErrorCode {
     AccountInactive,
     BadRequest,
