@@ -13,12 +13,12 @@
 //! dropped: a full queue makes the caller wait. [`flush`] writes what is queued; the binary
 //! calls it before it exits.
 
+mod batch_writer;
 mod json_lines;
 
-use std::io::{BufWriter, IsTerminal, Stderr};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -32,25 +32,18 @@ const OWN_CRATES: [&str; 2] = ["raptor", "raptor_actors"];
 /// at debug. Neither belongs in our logs.
 const QUIET_DEPENDENCIES: [&str; 2] = ["tokio_cron_scheduler=warn", "tokio_postgres=info"];
 
-/// Lines queued before a caller waits for the writer thread. The queue's slots are allocated
-/// up front (crossbeam's bounded channel), so this is resident memory: 4,096 slots are 128 KiB.
-const QUEUED_LINES: usize = 4 * 1024;
-/// The writer's buffer: it is written out whenever the queue runs empty, or fills.
-const BUFFER_BYTES: usize = 64 * 1024;
-
-/// The writer thread of the JSON log, while there is one.
-static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+/// The flusher of the JSON log, while there is one.
+static FLUSHER: Mutex<Option<batch_writer::Flusher>> = Mutex::new(None);
 
 pub fn init(json: bool, level: &str) {
     let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
     let filter = filter(rust_log.as_deref(), level);
     // A second init (tests start many apps in one process) keeps the first subscriber.
     if json {
-        let (writer, guard) = NonBlockingBuilder::default()
-            .lossy(false)
-            .buffered_lines_limit(QUEUED_LINES)
-            .thread_name("raptor-log")
-            .finish(buffered_stderr());
+        let Ok((writer, flusher)) = batch_writer::start() else {
+            eprintln!("raptor: cannot start the log writer thread");
+            return;
+        };
         let layer = json_lines::JsonLines::new(writer);
         if tracing_subscriber::registry()
             .with(filter)
@@ -58,7 +51,7 @@ pub fn init(json: bool, level: &str) {
             .try_init()
             .is_ok()
         {
-            *WRITER.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+            *FLUSHER.lock().unwrap_or_else(|e| e.into_inner()) = Some(flusher);
         }
     } else {
         let _ = fmt()
@@ -69,14 +62,10 @@ pub fn init(json: bool, level: &str) {
     }
 }
 
-fn buffered_stderr() -> BufWriter<Stderr> {
-    BufWriter::with_capacity(BUFFER_BYTES, std::io::stderr())
-}
-
-/// Writes every queued log line and stops the writer thread; later lines are dropped. Call
+/// Writes every pending log line and stops the writer thread; later lines are dropped. Call
 /// once, as the process ends.
 pub fn flush() {
-    drop(WRITER.lock().unwrap_or_else(|e| e.into_inner()).take());
+    drop(FLUSHER.lock().unwrap_or_else(|e| e.into_inner()).take());
 }
 
 /// The filter for `LOG_LEVEL = level`, unless `RUST_LOG` (`rust_log`) says otherwise.
