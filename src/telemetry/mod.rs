@@ -7,11 +7,9 @@
 //! this. Colours only when stderr is a terminal: a file or a pipe gets plain text.
 //!
 //! Production lines are formatted by [`json_lines`] (span fields rendered once, no JSON value
-//! maps per event) and written by a background thread through a buffer (`tracing-appender`), so
-//! a request never waits on a `write` to stderr and lines that arrive together leave in one
-//! system call. Nothing is
-//! dropped: a full queue makes the caller wait. [`flush`] writes what is queued; the binary
-//! calls it before it exits.
+//! maps per event) and gathered by [`batch_writer`], whose thread writes them to stderr every
+//! 10 ms in one system call: a request never waits on a `write`, nor wakes a thread. Nothing is
+//! dropped. [`flush`] writes what is pending; the binary calls it before it exits.
 
 mod batch_writer;
 mod json_lines;
