@@ -42,32 +42,10 @@ done
   exit 2
 }
 
-step() { printf '\n==> %s\n' "$*" >&2; }
-
-pids=()
-database=""
-admin_url=""
-work=$(mktemp -d)
-cleanup() {
-  local status=$? pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ -n "$database" && -n "$admin_url" ]]; then
-    psql_admin -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-
-psql_admin() {
-  local psql
-  psql=$(command -v psql || ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -t/ -k5,5nr | head -n 1)
-  PGCONNECT_TIMEOUT=5 "$psql" -X -w -q -v ON_ERROR_STOP=1 -d "$admin_url" "$@" </dev/null
-}
+bench=forged-cookies
+host=127.0.0.1
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 # 1. Builds and wrk -----------------------------------------------------------------------------
 step "building raptor and examples/bench_server ($profile)"
@@ -76,23 +54,14 @@ profile_flag=()
 cargo build "${profile_flag[@]}" --bin raptor --example bench_server
 raptor="$target_dir/$profile/raptor"
 bench_server="$target_dir/$profile/examples/bench_server"
-if ! command -v wrk >/dev/null 2>&1; then
-  step "installing wrk (Debian)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq wrk >/dev/null 2>&1 || {
-    apt-get update -qq >/dev/null 2>&1
-    apt-get install -y -qq wrk >/dev/null
-  }
-fi
+install_wrk
 
 # 2. A throwaway database and the signed-in server ---------------------------------------------
-admin_url=$(RAPTOR_BIN="$raptor" scripts/ensure-postgres.sh)
-database="raptor_forged_$(date +%s)_$$"
-psql_admin -c "CREATE DATABASE \"$database\""
+bench_database "$raptor"
 secret_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 env_vars=(
   APP_ENV=test
-  DATABASE_URL="${admin_url%/*}/$database"
+  DATABASE_URL="$database_url"
   DATABASE_SSL=disable
   SECRET_KEY="$secret_key"
   ENABLE_GLOBAL_RATE_LIMIT=false

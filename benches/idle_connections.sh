@@ -48,78 +48,12 @@ done
   exit 2
 }
 
-step() { printf '\n==> %s\n' "$*" >&2; }
-
-# Cleanup: every process started here, the database, the scratch directory. ----------------
-pids=()
-database=""
-admin_url=""
-stop_private=0
-work=$(mktemp -d)
-cleanup() {
-  local status=$? pid
+bench=idle
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+# The descriptor that holds the idle client open (see `measure`) is closed first on exit.
+before_cleanup() {
   exec 4>&- 2>/dev/null || true
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ -n "$database" && -n "$admin_url" ]]; then
-    psql_admin -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 ||
-      echo "idle: could not drop database $database" >&2
-  fi
-  if ((stop_private)); then
-    scripts/ensure-postgres.sh --stop || true
-  fi
-  rm -rf "$work"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-psql_bin() {
-  if command -v psql >/dev/null 2>&1; then
-    command -v psql
-  else
-    # shellcheck disable=SC2012 # Debian's paths: /usr/lib/postgresql/<number>/bin
-    ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -t/ -k5,5nr | head -n 1
-  fi
-}
-psql_admin() {
-  PGCONNECT_TIMEOUT=5 "$psql" -X -w -q -v ON_ERROR_STOP=1 -d "$admin_url" "$@" </dev/null
-}
-
-# The status code of one GET over bash's /dev/tcp.
-http_status() {
-  local port="$1" path="$2" line
-  # shellcheck disable=SC2016 # $0 and $1 expand in the inner bash
-  line=$(timeout 2 bash -c '
-    exec 3<>"/dev/tcp/'"$host"'/$0" || exit 1
-    printf "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" "$1" >&3
-    head -n 1 <&3' "$port" "$path" 2>/dev/null) || true
-  line="${line%$'\r'}"
-  echo "${line#HTTP/1.1 }" | cut -d' ' -f1
-}
-
-wait_http() {
-  local port="$1" pid="$2" i
-  for ((i = 0; i < 600; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ "$(http_status "$port" /health)" == 200 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-port_free() {
-  ! timeout 1 bash -c "exec 3<>/dev/tcp/$host/$1" 2>/dev/null
 }
 
 # A field of /proc/<pid>/status in kB (VmRSS, VmHWM).
@@ -202,22 +136,7 @@ fi
 
 # 2. PostgreSQL and a throwaway database ------------------------------------------------------
 step "postgres"
-private_was_up=1
-if [[ -z "${TEST_DATABASE_URL:-}" ]] && ! scripts/ensure-postgres.sh --private-running; then
-  private_was_up=0
-fi
-admin_url=$(RAPTOR_BIN="$raptor" scripts/ensure-postgres.sh)
-if ((!private_was_up)) && [[ "$admin_url" == *:54329/* ]]; then
-  stop_private=1
-fi
-psql=$(psql_bin)
-[[ -n "$psql" ]] || {
-  echo "idle: psql not found" >&2
-  exit 1
-}
-database="raptor_bench_idle_$(date +%s)_$$"
-psql_admin -c "CREATE DATABASE \"$database\""
-database_url="${admin_url%/*}/$database"
+bench_database "$raptor"
 
 # 3. The servers ------------------------------------------------------------------------------
 for port in "$raptor_port" "$baseline_port"; do
@@ -252,7 +171,7 @@ step "raptor serve (production settings) on $host:$raptor_port"
 env "${raptor_env[@]}" "${extra_env[@]}" "$raptor" serve </dev/null >"$work/raptor.log" 2>&1 &
 raptor_pid=$!
 pids+=("$raptor_pid")
-wait_http "$raptor_port" "$raptor_pid" || {
+wait_http "$raptor_port" /health 60 "$raptor_pid" || {
   echo "idle: raptor did not answer GET /health; its log:" >&2
   tail -n 40 "$work/raptor.log" >&2
   exit 1
@@ -265,7 +184,7 @@ step "baseline on $host:$baseline_port"
 env "${extra_env[@]}" "$baseline" "$baseline_port" </dev/null >"$work/baseline.log" 2>&1 &
 baseline_pid=$!
 pids+=("$baseline_pid")
-wait_http "$baseline_port" "$baseline_pid" || {
+wait_http "$baseline_port" /health 60 "$baseline_pid" || {
   echo "idle: the baseline did not answer; its log:" >&2
   tail -n 40 "$work/baseline.log" >&2
   exit 1

@@ -45,84 +45,9 @@ if ((duration > 300)); then
   exit 2
 fi
 
-step() { printf '\n==> %s\n' "$*" >&2; }
-
-# Cleanup: every process started here, the database, the scratch directory. ----------------
-pids=()
-database=""
-admin_url=""
-stop_private=0
-work=$(mktemp -d)
-cleanup() {
-  local status=$? pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    # Up to 10 s for a graceful stop, then SIGKILL.
-    for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ -n "$database" && -n "$admin_url" ]]; then
-    psql_admin -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 ||
-      echo "load: could not drop database $database" >&2
-  fi
-  if ((stop_private)); then
-    scripts/ensure-postgres.sh --stop || true
-  fi
-  rm -rf "$work"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-psql_bin() {
-  if command -v psql >/dev/null 2>&1; then
-    command -v psql
-  else
-    # shellcheck disable=SC2012 # Debian's paths: /usr/lib/postgresql/<number>/bin
-    ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -t/ -k5,5nr | head -n 1
-  fi
-}
-psql_admin() {
-  PGCONNECT_TIMEOUT=5 "$psql" -X -w -q -v ON_ERROR_STOP=1 -d "$admin_url" "$@" </dev/null
-}
-
-# Polls until http://127.0.0.1:<port><path> answers 200, for at most <seconds>.
-wait_http() {
-  local port="$1" path="$2" seconds="$3" pid="$4" i
-  for ((i = 0; i < seconds * 10; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      return 1
-    fi
-    if [[ "$(http_status "$port" "$path")" == 200 ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-
-# The status code of one GET over bash's /dev/tcp (curl may be missing on a fresh machine).
-http_status() {
-  local port="$1" path="$2" line
-  # shellcheck disable=SC2016 # $0 and $1 expand in the inner bash
-  line=$(timeout 2 bash -c '
-    exec 3<>"/dev/tcp/'"$host"'/$0" || exit 1
-    printf "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" "$1" >&3
-    head -n 1 <&3' "$port" "$path" 2>/dev/null) || true
-  line="${line%$'\r'}"
-  echo "${line#HTTP/1.1 }" | cut -d' ' -f1
-}
-
-port_free() {
-  ! timeout 1 bash -c "exec 3<>/dev/tcp/$host/$1" 2>/dev/null
-}
+bench=load
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 # 1. Builds -------------------------------------------------------------------------------------
 step "building raptor and examples/baseline_hyper (release)"
@@ -132,41 +57,12 @@ baseline="$target_dir/release/examples/baseline_hyper"
 bench_server="$target_dir/release/examples/bench_server"
 
 # 2. Load generator: wrk, from Debian's packages ----------------------------------------------
-if ! command -v wrk >/dev/null 2>&1; then
-  step "installing wrk (Debian)"
-  if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "load: wrk is missing and cannot be installed here (needs root and apt-get)" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -qq wrk >"$work/apt.log" 2>&1; then
-    apt-get update -qq >>"$work/apt.log" 2>&1 || true
-    apt-get install -y -qq wrk >>"$work/apt.log" 2>&1 || {
-      tail -n 20 "$work/apt.log" >&2
-      exit 1
-    }
-  fi
-fi
+install_wrk
 tool=wrk
 
 # 3. PostgreSQL and a throwaway database ------------------------------------------------------
 step "postgres"
-private_was_up=1
-if [[ -z "${TEST_DATABASE_URL:-}" ]] && ! scripts/ensure-postgres.sh --private-running; then
-  private_was_up=0
-fi
-admin_url=$(RAPTOR_BIN="$raptor" scripts/ensure-postgres.sh)
-if ((!private_was_up)) && [[ "$admin_url" == *:54329/* ]]; then
-  stop_private=1 # started for this run: stopped on exit
-fi
-psql=$(psql_bin)
-[[ -n "$psql" ]] || {
-  echo "load: psql not found" >&2
-  exit 1
-}
-database="raptor_bench_$(date +%s)_$$"
-psql_admin -c "CREATE DATABASE \"$database\""
-database_url="${admin_url%/*}/$database"
+bench_database "$raptor"
 echo "database: $database" >&2
 
 # 4. raptor migrate, raptor serve, the baseline -----------------------------------------------
