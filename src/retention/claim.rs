@@ -72,6 +72,10 @@ pub async fn claim(
         .await
         .map_err(RetentionError::claim)?;
     if claimed == 0 {
+        // Release the lock now, not when the dropped transaction's ROLLBACK reaches the server:
+        // the pooled connection may be handed out before then, and a worker firing this tick
+        // right after would find the job Busy instead of AlreadyRan.
+        guard.rollback().await.map_err(RetentionError::claim)?;
         return Ok(Claimed::AlreadyRan);
     }
     Ok(Claimed::Ours(Claim { guard, job, tick }))
