@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorRef};
-use raptor_actors::acceptor::{AcceptorArgs, Drained};
+use raptor_actors::acceptor::{AcceptorArgs, Drained, HttpService};
 use raptor_actors::broker::SharedBrokerConfig;
 use raptor_actors::clock::{SharedClock, SystemClock};
 use raptor_actors::outbound::{BudgetPolicy, OutboundBudget};
@@ -114,7 +114,10 @@ impl Application {
             let local_addr = listener.local_addr()?;
             let args = AcceptorArgs {
                 listener: Arc::new(listener),
-                router: error_reporting.instrument(http::router(state)),
+                service: HttpService::new(http::app(
+                    state.clone(),
+                    error_reporting.instrument(http::router(state)),
+                )),
                 drain_timeout: settings.shutdown_grace,
                 limits: settings.connections,
             };

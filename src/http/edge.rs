@@ -1,31 +1,36 @@
 //! The edge: what every request passes first and every response last, as one service with a
 //! future of its own (no boxing, no per-request clones): a request id, the request's span and
-//! its access-log line, the SPEC's error shape for bare error responses, the security headers.
+//! its access-log line, CORS (a preflight is answered here), the SPEC's error shape for bare
+//! error responses, the security headers.
 //!
 //! The id is current (`request_id::current`) from the moment the request enters the stack,
 //! so an error body built by any layer below names it.
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::HeaderName;
+use axum::http::{HeaderName, Method};
 use axum::response::Response;
+use futures_util::future::Either;
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 use tracing::instrument::{Instrument, Instrumented};
 
+use super::cors::{AllowedOrigin, Cors};
 use super::request_id::{self, RequestId};
 use super::{json, security};
 
 /// Wraps a service in the [`Edge`].
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct EdgeLayer {
     /// Production-like: responses carry HSTS.
     pub deployed: bool,
+    pub cors: Arc<Cors>,
 }
 
 impl<S> Layer<S> for EdgeLayer {
@@ -35,6 +40,7 @@ impl<S> Layer<S> for EdgeLayer {
         Edge {
             inner,
             deployed: self.deployed,
+            cors: Arc::clone(&self.cors),
         }
     }
 }
@@ -43,7 +49,10 @@ impl<S> Layer<S> for EdgeLayer {
 pub struct Edge<S> {
     inner: S,
     deployed: bool,
+    cors: Arc<Cors>,
 }
+
+type Answer = Result<Response, Infallible>;
 
 impl<S> Service<Request> for Edge<S>
 where
@@ -51,7 +60,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = EdgeFuture<S::Future>;
+    type Future = EdgeFuture<Either<Ready<Answer>, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -68,15 +77,22 @@ where
             user_id = tracing::field::Empty,
         );
         let api = request.uri().path().starts_with("/api/");
-        let inner = {
+        let origin = self.cors.allowed(request.headers());
+        let preflight = request.method() == Method::OPTIONS;
+        let inner = if preflight {
+            Either::Left(ready(Ok(self.cors.preflight(origin))))
+        } else {
             let _entered = span.enter();
-            request_id::sync_scope(id, || self.inner.call(request))
+            Either::Right(request_id::sync_scope(id, || self.inner.call(request)))
         };
         EdgeFuture {
             inner: request_id::scope(id, inner).instrument(span),
             id,
             api,
             deployed: self.deployed,
+            cors: Arc::clone(&self.cors),
+            origin,
+            preflight,
             started: Instant::now(),
         }
     }
@@ -90,6 +106,10 @@ pin_project_lite::pin_project! {
         id: RequestId,
         api: bool,
         deployed: bool,
+        cors: Arc<Cors>,
+        origin: Option<AllowedOrigin>,
+        // Answered here, with the preflight's own CORS headers.
+        preflight: bool,
         started: Instant,
     }
 }
@@ -105,8 +125,11 @@ where
         let Ok(response) = ready!(this.inner.as_mut().poll(cx));
         let mut response = request_id::sync_scope(*this.id, || json::normalize_errors(response));
         let headers = response.headers_mut();
-        // Room for the headers added here at once, not one table growth after another.
-        headers.reserve(8);
+        // Room for the headers added here (at most 11) at once, not one growth after another.
+        headers.reserve(12);
+        if !*this.preflight {
+            this.cors.decorate(headers, *this.origin);
+        }
         security::harden(headers, *this.api, *this.deployed);
         headers.insert(
             HeaderName::from_static(request_id::HEADER),

@@ -1,11 +1,11 @@
 //! The HTTP surface: the router, its shared state, and the middleware stack every request
 //! passes through. Only this module knows status codes.
 //!
-//! Layers, outermost first: the edge (request id, span and access log, JSON error shape,
-//! security headers) → CORS → the guard (client IP and the Cloudflare guard, rate limit per
-//! process, CSRF, shared limits of the sensitive routes on every dyno) → 64 KiB body limit →
-//! panic catcher → routes. The edge and the guard are hand-written services: a request costs
-//! no boxed future and no clone of the stack on its way through them.
+//! The stack, outermost first: the edge (request id, span and access log, CORS, JSON error
+//! shape, security headers) → the guard (client IP and the Cloudflare guard, rate limit per
+//! process, CSRF, shared limits of the sensitive routes on every dyno, panic catcher) → 64 KiB
+//! body limit → the router. The stack wraps the router once, not each of its routes: a request
+//! costs no boxed future and no clone of a layer on its way to the router (ADR 0007).
 
 pub mod account;
 pub mod auth;
@@ -13,6 +13,7 @@ pub mod backtest;
 pub mod catch_panic;
 pub mod client_ip;
 pub mod cookie;
+pub mod cors;
 pub mod csrf;
 pub mod dev_page;
 pub mod edge;
@@ -147,21 +148,26 @@ pub fn routes(app_env: crate::settings::AppEnv) -> Router<AppState> {
         .merge(fault::routes(app_env))
 }
 
+/// Every route, with the state, and the static files for any other path.
 pub fn router(state: AppState) -> Router {
     routes(state.settings.app_env)
         .fallback(static_files::fallback)
-        .layer(
-            ServiceBuilder::new()
-                .layer(edge::EdgeLayer {
-                    deployed: state.settings.app_env.is_deployed(),
-                })
-                .layer(security::cors(&state.settings.frontend_origins))
-                .layer(guard::GuardLayer {
-                    state: state.clone(),
-                })
-                .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
-        )
         .with_state(state)
+}
+
+/// The whole application as the acceptor serves it: `router` behind the stack.
+pub type App = edge::Edge<guard::Guard<<DefaultBodyLimit as tower::Layer<Router>>::Service>>;
+
+/// `router` (see [`router`]) behind the stack.
+pub fn app(state: AppState, router: Router) -> App {
+    ServiceBuilder::new()
+        .layer(edge::EdgeLayer {
+            deployed: state.settings.app_env.is_deployed(),
+            cors: Arc::new(cors::Cors::new(&state.settings.frontend_origins)),
+        })
+        .layer(guard::GuardLayer { state })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .service(router)
 }
 
 #[cfg(test)]
@@ -183,7 +189,10 @@ mod tests {
     async fn a_panicking_handler_becomes_a_json_500_without_detail() {
         let app: Router = Router::new().route("/boom", get(boom)).layer(
             ServiceBuilder::new()
-                .layer(edge::EdgeLayer { deployed: false })
+                .layer(edge::EdgeLayer {
+                    deployed: false,
+                    cors: Arc::new(cors::Cors::new(&[])),
+                })
                 .layer(tower::util::MapFutureLayer::new(|call| {
                     Caught::call(|| call)
                 })),

@@ -1,14 +1,9 @@
-//! Response hardening and CORS, applied to every response.
+//! Response hardening, applied to every response (CORS is [`super::cors`]).
 //!
 //! The API serves JSON only, so the content security policy forbids everything, except on a
-//! response whose handler set its own (the development-only page, `dev_page`). CORS is an
-//! exact-match allowlist from `FRONTEND_ORIGIN` with credentials: an unknown origin gets no
-//! `Access-Control-Allow-Origin` at all, never a wildcard or a reflection.
+//! response whose handler set its own (the development-only page, `dev_page`).
 
-use std::time::Duration;
-
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use axum::http::{header, HeaderMap, HeaderValue};
 
 use super::AppState;
 
@@ -43,35 +38,6 @@ pub fn harden(h: &mut HeaderMap, api: bool, deployed: bool) {
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-}
-
-/// The CORS layer for the configured origins.
-pub fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
-        .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            HeaderName::from_static("idempotency-key"),
-            HeaderName::from_static(super::request_id::HEADER),
-        ])
-        .expose_headers([
-            HeaderName::from_static(super::request_id::HEADER),
-            header::RETRY_AFTER,
-        ])
-        .max_age(Duration::from_secs(600))
 }
 
 /// Whether `origin` is exactly one of the allowed origins.

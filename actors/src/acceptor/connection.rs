@@ -1,22 +1,30 @@
 //! One client connection: served with hyper-util's auto builder (HTTP/1 and HTTP/2) under the
 //! process's [`ConnectionLimits`], closed when idle too long, and finished gracefully when the
 //! acceptor drains.
+//!
+//! The HTTP service is type-erased once per connection ([`HttpService`]), never per request: a
+//! request costs one clone of the service (reference counts) and no boxed future.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
-use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
+use tower::util::Oneshot;
 use tower::ServiceExt;
 
 use super::ConnectionLimits;
@@ -39,24 +47,86 @@ pub fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Requests in flight on one connection, and when the last one ended.
-#[derive(Default)]
-struct Activity {
-    in_flight: AtomicUsize,
-    last_done: Mutex<Option<Instant>>,
+/// An accepted connection and what serving it needs.
+pub struct Accepted {
+    pub builder: auto::Builder<TokioExecutor>,
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub limits: ConnectionLimits,
+    pub draining: watch::Receiver<bool>,
+    /// This connection's place under the connection cap, freed when it ends.
+    pub slot: OwnedSemaphorePermit,
 }
 
-/// Serves `stream` until the client closes it, it idles past `idle_timeout`, or the acceptor
-/// drains; `_slot` is this connection's place under the connection cap, freed on return.
-pub async fn serve(
-    builder: auto::Builder<TokioExecutor>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    router: Router,
-    limits: ConnectionLimits,
-    mut draining: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
-) {
+type ServeFn = dyn Fn(Accepted) -> BoxFuture<'static, ()> + Send + Sync;
+
+/// The HTTP service the acceptor serves on every connection (the application's whole stack).
+#[derive(Clone)]
+pub struct HttpService(Arc<ServeFn>);
+
+impl HttpService {
+    /// `service` must always be ready (as axum's router and the layers above it are): each
+    /// request calls a fresh clone of it.
+    pub fn new<S>(service: S) -> Self
+    where
+        S: tower::Service<Request, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Self(Arc::new(move |accepted| {
+            Box::pin(serve(service.clone(), accepted))
+        }))
+    }
+
+    pub(super) fn serve(&self, accepted: Accepted) -> BoxFuture<'static, ()> {
+        (self.0)(accepted)
+    }
+}
+
+/// When a connection last finished a request, and how many are in flight.
+struct Activity {
+    opened: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds since `opened`.
+    last_done_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_done_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn idle_for(&self, timeout: Duration) -> bool {
+        if self.in_flight.load(Ordering::Acquire) != 0 {
+            return false;
+        }
+        let last = Duration::from_millis(self.last_done_ms.load(Ordering::Acquire));
+        self.opened.elapsed().saturating_sub(last) >= timeout
+    }
+}
+
+/// Serves `accepted` until the client closes it, it idles past the idle timeout, or the
+/// acceptor drains.
+async fn serve<S>(service: S, accepted: Accepted)
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let Accepted {
+        builder,
+        stream,
+        peer,
+        limits,
+        mut draining,
+        slot: _slot,
+    } = accepted;
     // hyper's header-read timeout starts once the protocol is known, and the auto builder
     // learns it from the first bytes: a client that sends nothing at all is dropped here.
     let mut first = [0u8; 1];
@@ -65,10 +135,13 @@ pub async fn serve(
         _ => return,
     }
     let idle_timeout = limits.idle_timeout;
-    let activity = Arc::new(Activity::default());
-    *activity.last_done.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-    let service = TowerToHyperService::new(tracked(router, peer, Arc::clone(&activity)));
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let activity = Arc::new(Activity::new());
+    let tracked = Tracked {
+        service,
+        peer,
+        activity: Arc::clone(&activity),
+    };
+    let connection = builder.serve_connection(TokioIo::new(stream), tracked);
     tokio::pin!(connection);
     let mut closing = false;
     let mut check = tokio::time::interval(
@@ -85,10 +158,7 @@ pub async fn serve(
                 return;
             }
             _ = check.tick(), if !closing => {
-                let idle_since = *activity.last_done.lock().unwrap_or_else(|e| e.into_inner());
-                let idle = activity.in_flight.load(Ordering::SeqCst) == 0
-                    && idle_since.is_some_and(|t| t.elapsed() >= idle_timeout);
-                if idle {
+                if activity.idle_for(idle_timeout) {
                     tracing::debug!("closing an idle connection");
                     connection.as_mut().graceful_shutdown();
                     closing = true;
@@ -105,49 +175,79 @@ pub async fn serve(
 /// One request in flight; its drop marks the end of the request.
 struct InFlight(Arc<Activity>);
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        *self.0.last_done.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+impl InFlight {
+    fn begin(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(activity))
     }
 }
 
-/// The router with the connection's peer address attached to every request, counting the
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let done = self.0.opened.elapsed().as_millis() as u64;
+        self.0.last_done_ms.fetch_max(done, Ordering::AcqRel);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The service with the connection's peer address attached to every request, counting the
 /// requests in flight for the idle timeout.
-fn tracked(
-    router: Router,
+struct Tracked<S> {
+    service: S,
     peer: SocketAddr,
     activity: Arc<Activity>,
-) -> impl tower::Service<
-    hyper::Request<Incoming>,
-    Response = axum::response::Response,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
-    tower::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let activity = Arc::clone(&activity);
-        activity.in_flight.fetch_add(1, Ordering::SeqCst);
-        let guard = InFlight(activity);
-        let response = router.clone().oneshot(request.map(axum::body::Body::new));
-        async move {
-            // A streamed body (SSE) keeps the request in flight until it is sent in full or
-            // dropped, so a long stream is never taken for an idle connection. A body of known
-            // length is written at once: its request ends with the response (no re-boxing).
-            response.await.map(|response| {
-                if axum::body::HttpBody::size_hint(response.body())
-                    .exact()
-                    .is_some()
-                {
-                    return response;
-                }
-                response.map(|body| {
-                    axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
-                        let _ = &guard;
-                        frame
-                    }))
-                })
-            })
+}
+
+impl<S> hyper::service::Service<hyper::Request<Incoming>> for Tracked<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = TrackedFuture<S, Request>;
+
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        TrackedFuture {
+            inner: self.service.clone().oneshot(request.map(Body::new)),
+            in_flight: Some(InFlight::begin(&self.activity)),
         }
-    })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's response, with the request counted in flight until it is sent.
+    struct TrackedFuture<S, R> where S: tower::Service<R> {
+        #[pin]
+        inner: Oneshot<S, R>,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<S> Future for TrackedFuture<S, Request>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(response) = ready!(this.inner.poll(cx));
+        // A body of known length is written at once: its request ends with the response. A
+        // streamed body (SSE) keeps the request in flight until it is sent in full or dropped,
+        // so a long stream is never taken for an idle connection.
+        let in_flight = this.in_flight.take();
+        if axum::body::HttpBody::size_hint(response.body())
+            .exact()
+            .is_some()
+        {
+            return Poll::Ready(Ok(response));
+        }
+        Poll::Ready(Ok(response.map(|body| {
+            Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+                let _ = &in_flight;
+                frame
+            }))
+        })))
+    }
 }

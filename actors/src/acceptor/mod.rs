@@ -1,5 +1,5 @@
-//! The HTTP acceptor: accepts connections on the shared listener and serves the router on each
-//! with hyper-util's auto (HTTP/1 and HTTP/2) builder.
+//! The HTTP acceptor: accepts connections on the shared listener and serves the application's
+//! [`HttpService`] on each with hyper-util's auto (HTTP/1 and HTTP/2) builder.
 //!
 //! Every connection is held to [`ConnectionLimits`]: a header-read timeout (slow-header clients
 //! are dropped), an idle timeout between requests, HTTP/2 stream and header-size limits, and a
@@ -17,31 +17,21 @@ mod limits;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::task::AbortOnDrop;
+pub use connection::HttpService;
 pub use limits::ConnectionLimits;
 
+#[derive(Clone)]
 pub struct AcceptorArgs {
     pub listener: Arc<TcpListener>,
-    pub router: Router,
+    pub service: HttpService,
     /// Longest wait for in-flight requests once draining starts.
     pub drain_timeout: Duration,
     pub limits: ConnectionLimits,
-}
-
-impl Clone for AcceptorArgs {
-    fn clone(&self) -> Self {
-        Self {
-            listener: Arc::clone(&self.listener),
-            router: self.router.clone(),
-            drain_timeout: self.drain_timeout,
-            limits: self.limits,
-        }
-    }
 }
 
 /// How a drain ended.
@@ -106,7 +96,7 @@ impl Actor for Acceptor {
 async fn accept_loop(args: AcceptorArgs, mut stopped: watch::Receiver<bool>) -> Drained {
     let AcceptorArgs {
         listener,
-        router,
+        service,
         drain_timeout,
         limits,
     } = args;
@@ -141,15 +131,14 @@ async fn accept_loop(args: AcceptorArgs, mut stopped: watch::Receiver<bool>) -> 
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection::serve(
-                        builder.clone(),
+                    tokio::spawn(service.serve(connection::Accepted {
+                        builder: builder.clone(),
                         stream,
                         peer,
-                        router.clone(),
                         limits,
-                        draining.clone(),
+                        draining: draining.clone(),
                         slot,
-                    ));
+                    }));
                 }
                 Err(error) => {
                     // Typically out of file descriptors: back off instead of spinning.

@@ -1,0 +1,179 @@
+//! CORS: an exact-match allowlist of the SPA's origins (`FRONTEND_ORIGIN`), with credentials.
+//! An unknown origin gets no `Access-Control-Allow-Origin` at all, never a wildcard or a
+//! reflection; the browser then keeps the response from the page.
+//!
+//! Every header value is built once, when the policy is; a request costs a comparison of its
+//! `Origin` with the list and the insertion of a few constant headers (tower-http's `Cors`
+//! builds a header map and joins its `Vary` list for every request, and is cloned with the
+//! stack). The headers are those tower-http's `CorsLayer` sends for the same configuration.
+//!
+//! The edge applies the policy: it answers every `OPTIONS` request as a preflight before the
+//! guard (a preflight carries no cookie and changes nothing), and adds the headers of a plain
+//! request to every other response, error or not.
+
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::response::Response;
+
+/// The request headers a response may vary on (the same for preflights and plain requests).
+const VARY: &str = "origin, access-control-request-method, access-control-request-headers";
+const ALLOW_METHODS: &str = "GET,POST,PATCH,DELETE,OPTIONS";
+/// `Idempotency-Key` for order placement, `X-Request-Id` for correlation.
+const ALLOW_HEADERS: &str = "content-type,accept,idempotency-key,x-request-id";
+/// Readable by the SPA: the request id of every answer, `Retry-After` of a 429.
+const EXPOSE_HEADERS: &str = "x-request-id,retry-after";
+/// How long (seconds) a browser may cache a preflight's answer.
+const MAX_AGE: &str = "600";
+
+/// The allowed origins.
+pub struct Cors {
+    origins: Box<[HeaderValue]>,
+}
+
+/// Which allowed origin a request came from, if any (an index into the policy's list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllowedOrigin(u16);
+
+impl Cors {
+    /// The policy for `origins` (`FRONTEND_ORIGIN`); one that is not a valid header value can
+    /// never match a request's `Origin`, and is left out.
+    pub fn new(origins: &[String]) -> Self {
+        Self {
+            origins: origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .take(usize::from(u16::MAX))
+                .collect(),
+        }
+    }
+
+    /// The allowed origin the request's (first) `Origin` header names, if it names one.
+    pub fn allowed(&self, request: &HeaderMap) -> Option<AllowedOrigin> {
+        let origin = request.get(header::ORIGIN)?.as_bytes();
+        self.origins
+            .iter()
+            .position(|allowed| allowed.as_bytes() == origin)
+            .map(|i| AllowedOrigin(i as u16))
+    }
+
+    /// The answer to a preflight (any `OPTIONS` request): 200, empty.
+    pub fn preflight(&self, origin: Option<AllowedOrigin>) -> Response {
+        let mut response = Response::default();
+        let headers = response.headers_mut();
+        headers.reserve(16);
+        self.common(headers, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW_METHODS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static(MAX_AGE),
+        );
+        response
+    }
+
+    /// Adds the headers of a plain (not preflight) request's response.
+    pub fn decorate(&self, response: &mut HeaderMap, origin: Option<AllowedOrigin>) {
+        self.common(response, origin);
+        response.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSE_HEADERS),
+        );
+    }
+
+    fn common(&self, headers: &mut HeaderMap, origin: Option<AllowedOrigin>) {
+        // A handler's own `Vary` stays; ours is added beside it.
+        headers.append(header::VARY, HeaderValue::from_static(VARY));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        if let Some(AllowedOrigin(i)) = origin {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                self.origins[usize::from(i)].clone(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APP: &str = "https://app.example";
+
+    fn request(origins: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for origin in origins {
+            headers.append(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_an_exact_listed_origin_is_allowed() {
+        let cors = Cors::new(&["https://other.example".into(), APP.into()]);
+        assert_eq!(cors.allowed(&request(&[APP])), Some(AllowedOrigin(1)));
+        for foreign in [
+            "https://app.example.evil",
+            "https://APP.example",
+            "http://app.example",
+            "https://app.example/",
+            "null",
+            "*",
+        ] {
+            assert_eq!(cors.allowed(&request(&[foreign])), None, "{foreign}");
+        }
+        assert_eq!(cors.allowed(&request(&[])), None);
+        // Only the first Origin counts, as in tower-http.
+        assert_eq!(cors.allowed(&request(&["https://evil.example", APP])), None);
+    }
+
+    #[test]
+    fn an_allowed_origin_is_echoed_with_credentials_and_a_foreign_one_is_not() {
+        let cors = Cors::new(&[APP.into()]);
+        let mut allowed = HeaderMap::new();
+        cors.decorate(&mut allowed, cors.allowed(&request(&[APP])));
+        assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_ORIGIN], APP);
+        assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+        assert_eq!(allowed[header::ACCESS_CONTROL_EXPOSE_HEADERS], EXPOSE_HEADERS);
+        assert_eq!(allowed[header::VARY], VARY);
+
+        let mut foreign = HeaderMap::new();
+        cors.decorate(&mut foreign, None);
+        assert!(!foreign.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert_eq!(foreign[header::VARY], VARY);
+    }
+
+    #[test]
+    fn a_handlers_vary_is_kept_and_ours_added() {
+        let cors = Cors::new(&[APP.into()]);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        cors.decorate(&mut headers, None);
+        let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
+        assert_eq!(vary, ["accept-encoding", VARY]);
+    }
+
+    #[test]
+    fn a_preflight_lists_methods_headers_and_max_age() {
+        let cors = Cors::new(&[APP.into()]);
+        let response = cors.preflight(cors.allowed(&request(&[APP])));
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], APP);
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_METHODS], ALLOW_METHODS);
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_HEADERS], ALLOW_HEADERS);
+        assert_eq!(headers[header::ACCESS_CONTROL_MAX_AGE], MAX_AGE);
+        assert!(!headers.contains_key(header::ACCESS_CONTROL_EXPOSE_HEADERS));
+        let foreign = cors.preflight(None);
+        assert!(!foreign
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    }
+}
