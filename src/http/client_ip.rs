@@ -9,22 +9,41 @@
 use crate::http::error::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, HeaderName, StatusCode};
 
 use super::{is_health_path, ApiError, AppState};
 
-/// The resolved client address of a request.
+static CF_CONNECTING_IP: HeaderName = HeaderName::from_static("cf-connecting-ip");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The resolved client address of a request, as an extractor. The guard resolved (and let
+/// through) the same address; it is derived again here rather than carried, since most routes
+/// never ask for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// The client of `request`: the trusted forwarded address, else the peer. Refused (403) when
-/// the Cloudflare guard is on and the request did not come through Cloudflare.
-pub fn resolve(state: &AppState, request: &Request) -> Result<IpAddr, ApiError> {
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        resolve(state, &parts.headers, &parts.extensions, parts.uri.path()).map(ClientIp)
+    }
+}
+
+/// The client of a request to `path`: the trusted forwarded address, else the peer (in
+/// `extensions`, from the acceptor). Refused (403) when the Cloudflare guard is on and the
+/// request did not come through Cloudflare.
+pub fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    path: &str,
+) -> Result<IpAddr, ApiError> {
     let settings = &state.settings;
-    let cf_ip = cf_connecting_ip(request.headers());
-    if settings.flags.enforce_cf_origin && cf_ip.is_none() && !is_health_path(request.uri().path())
-    {
+    let cf_ip = cf_connecting_ip(headers);
+    if settings.flags.enforce_cf_origin && cf_ip.is_none() && !is_health_path(path) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::ForbiddenOrigin,
@@ -33,14 +52,13 @@ pub fn resolve(state: &AppState, request: &Request) -> Result<IpAddr, ApiError> 
     }
     Ok(match cf_ip {
         Some(ip) if settings.flags.enforce_cf_origin => ip,
-        _ => from_forwarded_for(request.headers(), settings.trusted_proxy_hops)
-            .unwrap_or_else(|| peer(request)),
+        _ => from_forwarded_for(headers, settings.trusted_proxy_hops)
+            .unwrap_or_else(|| peer(extensions)),
     })
 }
 
-fn peer(request: &Request) -> IpAddr {
-    request
-        .extensions()
+fn peer(extensions: &Extensions) -> IpAddr {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
@@ -48,7 +66,7 @@ fn peer(request: &Request) -> IpAddr {
 
 fn cf_connecting_ip(headers: &HeaderMap) -> Option<IpAddr> {
     headers
-        .get("cf-connecting-ip")?
+        .get(&CF_CONNECTING_IP)?
         .to_str()
         .ok()?
         .trim()
@@ -59,18 +77,16 @@ fn cf_connecting_ip(headers: &HeaderMap) -> Option<IpAddr> {
 /// The entry `hops` from the right across all `X-Forwarded-For` headers, or `None` when there
 /// is no trusted proxy or it did not add an entry we can read.
 pub fn from_forwarded_for(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
-    if hops == 0 {
-        return None;
-    }
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
+    headers
+        .get_all(&X_FORWARDED_FOR)
         .iter()
+        .rev()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    let index = entries.len().checked_sub(hops)?;
-    entries[index].parse().ok()
+        .flat_map(|v| v.rsplit(','))
+        .nth(hops.checked_sub(1)?)?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -110,7 +126,7 @@ mod mutation_tests {
     use axum::body::Body;
     use axum::http::Request;
     use axum::routing::get;
-    use axum::{Extension, Router};
+    use axum::Router;
 
     use super::*;
     use crate::http::test_support::{error_code, send, state};
@@ -118,13 +134,15 @@ mod mutation_tests {
     const PEER: &str = "192.0.2.10:40000";
 
     fn router(overrides: &[(&str, &str)]) -> Router {
-        let echo = |Extension(ClientIp(ip)): Extension<ClientIp>| async move { ip.to_string() };
+        let echo = |ClientIp(ip): ClientIp| async move { ip.to_string() };
+        let state = state(overrides);
         Router::new()
             .route("/api/x", get(echo))
             .route("/health", get(echo))
             .layer(crate::http::guard::GuardLayer {
-                state: state(overrides),
+                state: state.clone(),
             })
+            .with_state(state)
     }
 
     /// The client address the route saw, or the error status and code.

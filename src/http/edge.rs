@@ -3,8 +3,9 @@
 //! its access-log line, CORS (a preflight is answered here), the SPEC's error shape for bare
 //! error responses, the security headers.
 //!
-//! The id is current (`request_id::current`) from the moment the request enters the stack,
-//! so an error body built by any layer below names it.
+//! The request (its id, method, path) is current (`telemetry::request`) from the moment it
+//! enters the stack until its access-log line is written, so an error body built by any layer
+//! below names its id and every line logged meanwhile carries its fields.
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
@@ -14,7 +15,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::{HeaderName, Method};
+use axum::http::Method;
 use axum::response::Response;
 use futures_util::future::Either;
 use tokio::task::futures::TaskLocalFuture;
@@ -22,7 +23,8 @@ use tower::{Layer, Service};
 use tracing::instrument::{Instrument, Instrumented};
 
 use super::cors::{AllowedOrigin, Cors};
-use super::request_id::{self, RequestId};
+use super::request_id;
+use crate::telemetry::request::{self as telemetry, RequestId, RequestLog};
 use super::{json, security};
 
 /// Wraps a service in the [`Edge`].
@@ -67,15 +69,13 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let id = RequestId::new();
-        let span = tracing::info_span!(
-            "request",
-            request_id = id.as_str(),
-            client_request_id = request_id::client_id(request.headers()),
-            method = request.method().as_str(),
-            path = request.uri().path(),
-            user_id = tracing::field::Empty,
-        );
+        let log = Arc::new(RequestLog::new(
+            RequestId::new(),
+            request_id::client_id(request.headers()).cloned(),
+            request.method().clone(),
+            request.uri().clone(),
+        ));
+        let span = log.span();
         let api = request.uri().path().starts_with("/api/");
         let origin = self.cors.allowed(request.headers());
         let preflight = request.method() == Method::OPTIONS;
@@ -83,11 +83,13 @@ where
             Either::Left(ready(Ok(self.cors.preflight(origin))))
         } else {
             let _entered = span.enter();
-            Either::Right(request_id::sync_scope(id, || self.inner.call(request)))
+            Either::Right(telemetry::sync_scope(Arc::clone(&log), || {
+                self.inner.call(request)
+            }))
         };
         EdgeFuture {
-            inner: request_id::scope(id, inner).instrument(span),
-            id,
+            inner: telemetry::scope(Arc::clone(&log), inner).instrument(span),
+            log,
             api,
             deployed: self.deployed,
             cors: Arc::clone(&self.cors),
@@ -102,8 +104,8 @@ pin_project_lite::pin_project! {
     /// The response of an [`Edge`]: the inner response, finished on its way out.
     pub struct EdgeFuture<F> {
         #[pin]
-        inner: Instrumented<TaskLocalFuture<RequestId, F>>,
-        id: RequestId,
+        inner: Instrumented<TaskLocalFuture<Arc<RequestLog>, F>>,
+        log: Arc<RequestLog>,
         api: bool,
         deployed: bool,
         cors: Arc<Cors>,
@@ -123,23 +125,26 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Ok(response) = ready!(this.inner.as_mut().poll(cx));
-        let mut response = request_id::sync_scope(*this.id, || json::normalize_errors(response));
-        let headers = response.headers_mut();
-        // Room for the headers added here (at most 11) at once, not one growth after another.
-        headers.reserve(12);
-        if !*this.preflight {
-            this.cors.decorate(headers, *this.origin);
-        }
-        security::harden(headers, *this.api, *this.deployed);
-        headers.insert(
-            HeaderName::from_static(request_id::HEADER),
-            this.id.header_value(),
-        );
-        let status = response.status().as_u16();
-        let latency_ms = this.started.elapsed().as_millis() as u64;
-        this.inner
-            .span()
-            .in_scope(|| tracing::info!(status, latency_ms, "served"));
+        let _entered = this.inner.span().enter();
+        let log = Arc::clone(this.log);
+        let response = telemetry::sync_scope(log, || {
+            let mut response = json::normalize_errors(response);
+            let headers = response.headers_mut();
+            // Room for the headers added here (at most 11) at once, not one growth after another.
+            headers.reserve(12);
+            if !*this.preflight {
+                this.cors.decorate(headers, *this.origin);
+            }
+            security::harden(headers, *this.api, *this.deployed);
+            headers.insert(
+                request_id::HEADER_NAME.clone(),
+                request_id::header_value(&this.log.id),
+            );
+            let status = response.status().as_u16();
+            let latency_ms = this.started.elapsed().as_millis() as u64;
+            tracing::info!(message = "served", status, latency_ms);
+            response
+        });
         Poll::Ready(Ok(response))
     }
 }

@@ -33,7 +33,7 @@ impl FromRequestParts<AppState> for CurrentSession {
             .validate(token)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
-        tracing::Span::current().record("user_id", tracing::field::display(info.user_id));
+        crate::telemetry::request::record_user(info.user_id);
         Ok(CurrentSession(info))
     }
 }
@@ -85,15 +85,11 @@ impl Caller {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let ip = parts
-            .extensions
-            .get::<ClientIp>()
-            .map(|c| c.0)
-            .ok_or_else(|| ApiError::internal("client ip middleware did not run"))?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
         Ok(Caller {
             ip,
             ip_prefix: crate::net::ip_prefix(ip),

@@ -31,7 +31,6 @@ mod inject {
 
     use axum::extract::{Path, Query};
     use axum::http::{HeaderMap, StatusCode};
-    use axum::Extension;
 
     use crate::http::client_ip::ClientIp;
     use crate::http::{ApiError, ApiJson};
@@ -39,7 +38,7 @@ mod inject {
     pub async fn fault(
         Path(kind): Path<String>,
         Query(query): Query<HashMap<String, String>>,
-        Extension(ClientIp(ip)): Extension<ClientIp>,
+        ClientIp(ip): ClientIp,
         headers: HeaderMap,
         ApiJson(body): ApiJson<serde_json::Value>,
     ) -> Result<StatusCode, ApiError> {

@@ -6,7 +6,7 @@
 //! Only a request that counts against a cross-dyno limit (a database round trip) is answered
 //! by a boxed future; every other request passes straight to the route's own future, with its
 //! panics caught ([`Caught`]). A body declared larger than the limit is refused here (413);
-//! one that grows past it while streaming is refused by the extractor (`DefaultBodyLimit`).
+//! one that grows past it while streaming is refused by the extractor that reads it (`ApiJson`).
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};
@@ -20,7 +20,7 @@ use futures_util::future::{BoxFuture, Either};
 use tower::{Layer, Service};
 
 use super::catch_panic::Caught;
-use super::client_ip::{self, ClientIp};
+use super::client_ip;
 use super::{csrf, rate_limit, shared_limits, ApiError, AppState, BODY_LIMIT_BYTES};
 use crate::limits::SharedLimit;
 
@@ -62,12 +62,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    fn call(&mut self, request: Request) -> Self::Future {
         let (ip, shared) = match admit(&self.state, &request) {
             Ok(admitted) => admitted,
             Err(refusal) => return Either::Left(ready(Ok(refusal.into_response()))),
         };
-        request.extensions_mut().insert(ClientIp(ip));
         let Some(limit) = shared else {
             return Either::Right(Either::Left(Caught::call(|| self.inner.call(request))));
         };
@@ -90,8 +89,8 @@ fn admit(
     state: &AppState,
     request: &Request,
 ) -> Result<(IpAddr, Option<&'static SharedLimit>), ApiError> {
-    let ip = client_ip::resolve(state, request)?;
     let path = request.uri().path();
+    let ip = client_ip::resolve(state, request.headers(), request.extensions(), path)?;
     rate_limit::admit(state, path, ip)?;
     csrf::check(state, request.method(), request.headers())?;
     if declared_length(request).is_some_and(|n| n > BODY_LIMIT_BYTES as u64) {

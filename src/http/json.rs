@@ -1,17 +1,24 @@
 //! JSON in and errors out: the [`ApiJson`] extractor, whose rejections are SPEC-shaped errors,
 //! and the middleware that gives any bare error response (404, 405, 413 from a layer) the same
 //! JSON shape.
+//!
+//! [`ApiJson`] is the only extractor that reads a body, so it is where the body limit holds: a
+//! body is read up to [`BODY_LIMIT_BYTES`] and refused (413) past it, however it is framed (the
+//! guard already refused a declared length past the limit before any byte was read).
 
 use crate::http::error::ErrorCode;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
+use http_body_util::LengthLimitError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::{csrf, ApiError, BODY_LIMIT_BYTES};
 
-/// `axum::Json`, with failures answered in the SPEC's error shape.
+/// A JSON body (`application/json`, at most [`BODY_LIMIT_BYTES`]), with failures answered in the
+/// SPEC's error shape: 415 for another type, 413 past the limit, 400 for malformed JSON, 422 for
+/// JSON of the wrong shape.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -21,12 +28,39 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        if !csrf::is_json(request.headers()) {
+            return Err(ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+        let body = axum::body::to_bytes(request.into_body(), BODY_LIMIT_BYTES)
+            .await
+            .map_err(|error| {
+                if find_source::<LengthLimitError>(&error).is_some() {
+                    ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+                } else {
+                    // The client went away or framed its body badly.
+                    ApiError::from_status(StatusCode::BAD_REQUEST)
+                }
+            })?;
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(rejection_to_error(rejection)),
         }
     }
+}
+
+/// The first error of type `E` in `error`'s chain of sources.
+fn find_source<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
 }
 
 fn rejection_to_error(rejection: JsonRejection) -> ApiError {

@@ -3,8 +3,9 @@
 //!
 //! The stack, outermost first: the edge (request id, span and access log, CORS, JSON error
 //! shape, security headers) → the guard (client IP and the Cloudflare guard, rate limit per
-//! process, CSRF, shared limits of the sensitive routes on every dyno, panic catcher) → 64 KiB
-//! body limit → the router. The stack wraps the router once, not each of its routes: a request
+//! process, CSRF, a declared body past 64 KiB, shared limits of the sensitive routes on every
+//! dyno, panic catcher) → the router (whose one body extractor, `ApiJson`, reads at most
+//! 64 KiB). The stack wraps the router once, not each of its routes: a request
 //! costs no boxed future and no clone of a layer on its way to the router (ADR 0007).
 
 pub mod account;
@@ -38,7 +39,6 @@ pub mod trading;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use deadpool_postgres::Pool;
 use raptor_actors::clock::SharedClock;
@@ -156,7 +156,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The whole application as the acceptor serves it: `router` behind the stack.
-pub type App = edge::Edge<guard::Guard<<DefaultBodyLimit as tower::Layer<Router>>::Service>>;
+pub type App = edge::Edge<guard::Guard<Router>>;
 
 /// `router` (see [`router`]) behind the stack.
 pub fn app(state: AppState, router: Router) -> App {
@@ -166,7 +166,6 @@ pub fn app(state: AppState, router: Router) -> App {
             cors: Arc::new(cors::Cors::new(&state.settings.frontend_origins)),
         })
         .layer(guard::GuardLayer { state })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .service(router)
 }
 

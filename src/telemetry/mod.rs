@@ -13,6 +13,7 @@
 
 mod batch_writer;
 mod json_lines;
+pub mod request;
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -52,11 +53,13 @@ pub fn init(json: bool, level: &str) {
             *FLUSHER.lock().unwrap_or_else(|e| e.into_inner()) = Some(flusher);
         }
     } else {
-        let _ = fmt()
+        let readable = fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .try_init();
+        // tracing-subscriber's formatter shows a request's fields through its span.
+        request::use_spans(readable.is_ok());
     }
 }
 

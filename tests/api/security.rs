@@ -1,4 +1,4 @@
-use crate::helpers::{error_code, spawn_app, spawn_app_with, ORIGIN};
+use crate::helpers::{error_code, raw_request, spawn_app, spawn_app_with, ORIGIN};
 
 const ATTACKER: &str = "https://attacker.example";
 
@@ -146,6 +146,49 @@ async fn oversized_bodies_get_413_json() {
         .unwrap();
     assert_eq!(response.status(), 413);
     assert_eq!(error_code(response).await, "payload_too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_past_the_limit_gets_413_and_a_small_one_passes() {
+    let app = spawn_app().await;
+    // Chunks of 4 KiB, no declared length: the limit holds while the body is read.
+    let chunked = |bytes: usize| {
+        let body = format!("{{\"pad\":\"{}\"}}", "a".repeat(bytes));
+        let mut raw = String::from(
+            "POST /api/auth/login/options HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n",
+        );
+        for chunk in body.as_bytes().chunks(4096) {
+            raw.push_str(&format!("{:x}\r\n", chunk.len()));
+            raw.push_str(std::str::from_utf8(chunk).unwrap());
+            raw.push_str("\r\n");
+        }
+        raw.push_str("0\r\n\r\n");
+        raw
+    };
+    let (status, text) = raw_request(&app.base, &chunked(70 * 1024)).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("payload_too_large"), "{text}");
+    let (status, text) = raw_request(&app.base, &chunked(8 * 1024)).await;
+    assert_eq!(status, 200, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_json_gets_415() {
+    let app = spawn_app().await;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = app
+            .client
+            .post(app.url("/api/auth/login/options"))
+            .header("content-type", content_type)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{content_type}");
+        assert_eq!(error_code(response).await, "unsupported_media_type");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
