@@ -56,6 +56,9 @@ pub struct Edge<S> {
 
 type Answer = Result<Response, Infallible>;
 
+/// The most headers the edge adds to a response: four of CORS, six of hardening, the id.
+pub const HEADERS_ADDED: usize = 11;
+
 impl<S> Service<Request> for Edge<S>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
@@ -130,8 +133,8 @@ where
         let response = telemetry::sync_scope(log, || {
             let mut response = json::normalize_errors(response);
             let headers = response.headers_mut();
-            // Room for the headers added here (at most 11) at once, not one growth after another.
-            headers.reserve(12);
+            // Room for the headers added here at once, not one growth after another.
+            headers.reserve(HEADERS_ADDED);
             if !*this.preflight {
                 this.cors.decorate(headers, *this.origin);
             }

@@ -49,6 +49,20 @@ where
     }
 }
 
+/// A JSON response of a hot route, with room in its header map for the headers the stack adds
+/// on its way out ([`super::edge::HEADERS_ADDED`]), so they go in without the map growing.
+pub fn json_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.reserve(super::edge::HEADERS_ADDED + 2);
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// The first error of type `E` in `error`'s chain of sources.
 fn find_source<'a, E: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),

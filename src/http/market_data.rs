@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use raptor_actors::market_data::{LatestKind, MarketDataError};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -327,7 +327,7 @@ fn push_object<'a>(out: &mut String, entries: impl Iterator<Item = (&'a str, &'a
 }
 
 fn json(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    super::json::json_response(StatusCode::OK, body)
 }
 
 impl From<DataError> for ApiError {

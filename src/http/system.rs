@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::OperatorSession;
+use super::json::json_response;
 use super::openapi::ErrorBody;
 use super::AppState;
 
@@ -40,8 +41,8 @@ pub struct StatusBody {
     operation_id = "health",
     responses((status = 200, description = "The process is alive", body = StatusBody)),
 )]
-pub async fn health() -> impl IntoResponse {
-    (JSON, OK)
+pub async fn health() -> Response {
+    json_response(StatusCode::OK, OK)
 }
 
 /// The same liveness answer under `/api`.
@@ -52,13 +53,12 @@ pub async fn health() -> impl IntoResponse {
     operation_id = "system_health",
     responses((status = 200, description = "The process is alive", body = StatusBody)),
 )]
-pub async fn system_health() -> impl IntoResponse {
-    (JSON, OK)
+pub async fn system_health() -> Response {
+    json_response(StatusCode::OK, OK)
 }
 
 /// The constant bodies of the probes (a [`StatusBody`], written once, never serialized per
 /// request).
-const JSON: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "application/json")];
 const OK: &str = r#"{"status":"ok"}"#;
 const DEGRADED: &str = r#"{"status":"degraded"}"#;
 
@@ -75,13 +75,13 @@ const DEGRADED: &str = r#"{"status":"degraded"}"#;
         (status = 503, description = "Not ready: `{\"status\": \"degraded\"}`", body = StatusBody),
     ),
 )]
-pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn status(State(state): State<AppState>) -> Response {
     let actors_up = state.actors.all_up();
     let database_up = state.readiness.database_up();
     if actors_up && database_up {
-        (StatusCode::OK, JSON, OK)
+        json_response(StatusCode::OK, OK)
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, JSON, DEGRADED)
+        json_response(StatusCode::SERVICE_UNAVAILABLE, DEGRADED)
     }
 }
 

@@ -47,6 +47,55 @@ async fn a_connection_whose_headers_never_finish_is_closed() {
     assert_eq!(app.get("/health").await.status(), 200);
 }
 
+/// Sends one whole request on `stream` and reads its answer, leaving the connection open.
+async fn one_request(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).ends_with(r#"{"status":"ok"}"#) {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        assert!(n > 0, "closed before answering");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn a_late_head_after_a_keep_alive_request_is_dropped_but_a_quiet_connection_stays() {
+    let app = spawn_app_with(&[
+        ("HTTP_HEADER_READ_TIMEOUT_SECS", "1"),
+        ("HTTP_IDLE_TIMEOUT_SECS", "30"),
+    ])
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    let mut quiet = TcpStream::connect(&addr).await.unwrap();
+    one_request(&mut slow).await;
+    one_request(&mut quiet).await;
+    slow.write_all(b"GET /health HTTP/1.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the second request's head is held to the deadline too"
+    );
+    // Waiting between requests is not a late head: only the idle timeout closes it.
+    assert!(
+        closed_within(&mut quiet, Duration::from_secs(3))
+            .await
+            .is_none(),
+        "a quiet keep-alive connection stays open"
+    );
+    one_request(&mut quiet).await;
+}
+
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_a_response() {
     let app = spawn_app_with(&[

@@ -1,9 +1,14 @@
 //! One client connection: served with hyper-util's auto builder (HTTP/1 and HTTP/2) under the
-//! process's [`ConnectionLimits`], closed when idle too long, and finished gracefully when the
-//! acceptor drains.
+//! process's [`ConnectionLimits`], closed when idle too long or when a request's head takes
+//! too long to arrive, and finished gracefully when the acceptor drains.
 //!
 //! The HTTP service is type-erased once per connection ([`HttpService`]), never per request: a
 //! request costs one clone of the service (reference counts) and no boxed future.
+//!
+//! The header-read deadline is kept here, by the connection's own periodic check, rather than by
+//! hyper's per-request timer (which registers and cancels a timer for every request on a
+//! keep-alive connection): reading bytes while no request is in flight starts a request head,
+//! handing the request to the service ends it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,6 +26,7 @@ use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -34,8 +40,6 @@ pub fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192) as usize);
     builder
         .http2()
@@ -86,12 +90,16 @@ impl HttpService {
     }
 }
 
-/// When a connection last finished a request, and how many are in flight.
+/// When a connection last finished a request, how many are in flight, and since when the head
+/// of the next one has been arriving.
 struct Activity {
     opened: Instant,
     in_flight: AtomicUsize,
     /// Milliseconds since `opened`.
     last_done_ms: AtomicU64,
+    /// Milliseconds since `opened`, plus one, of the first byte read while no request was in
+    /// flight; 0 when no request head is arriving.
+    head_since_ms: AtomicU64,
 }
 
 impl Activity {
@@ -100,15 +108,37 @@ impl Activity {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
             last_done_ms: AtomicU64::new(0),
+            head_since_ms: AtomicU64::new(0),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.opened.elapsed().as_millis() as u64
     }
 
     fn idle_for(&self, timeout: Duration) -> bool {
         if self.in_flight.load(Ordering::Acquire) != 0 {
             return false;
         }
-        let last = Duration::from_millis(self.last_done_ms.load(Ordering::Acquire));
-        self.opened.elapsed().saturating_sub(last) >= timeout
+        let last = self.last_done_ms.load(Ordering::Acquire);
+        self.now_ms().saturating_sub(last) >= timeout.as_millis() as u64
+    }
+
+    /// Bytes arrived from the client.
+    fn read_some(&self) {
+        if self.in_flight.load(Ordering::Acquire) == 0
+            && self.head_since_ms.load(Ordering::Relaxed) == 0
+        {
+            self.head_since_ms.store(self.now_ms() + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a request head has been arriving for longer than `timeout`.
+    fn head_late(&self, timeout: Duration) -> bool {
+        match self.head_since_ms.load(Ordering::Relaxed) {
+            0 => false,
+            since => self.now_ms().saturating_sub(since - 1) >= timeout.as_millis() as u64,
+        }
     }
 }
 
@@ -141,11 +171,16 @@ where
         peer,
         activity: Arc::clone(&activity),
     };
+    let stream = Watched {
+        inner: stream,
+        activity: Arc::clone(&activity),
+    };
     let connection = builder.serve_connection(TokioIo::new(stream), tracked);
     tokio::pin!(connection);
     let mut closing = false;
+    // Checked twice per shortest deadline: a late head is dropped within 1.5 times its bound.
     let mut check = tokio::time::interval(
-        idle_timeout
+        (idle_timeout.min(limits.header_read_timeout) / 2)
             .min(Duration::from_secs(5))
             .max(Duration::from_millis(100)),
     );
@@ -157,8 +192,12 @@ where
                 }
                 return;
             }
-            _ = check.tick(), if !closing => {
-                if activity.idle_for(idle_timeout) {
+            _ = check.tick() => {
+                if activity.head_late(limits.header_read_timeout) {
+                    tracing::debug!("dropping a connection whose request head is late");
+                    return;
+                }
+                if !closing && activity.idle_for(idle_timeout) {
                     tracing::debug!("closing an idle connection");
                     connection.as_mut().graceful_shutdown();
                     closing = true;
@@ -169,6 +208,60 @@ where
                 closing = true;
             }
         }
+    }
+}
+
+/// The client's stream, noting when bytes arrive between requests (a request head starting).
+struct Watched {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.read_some();
+        }
+        read
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, bytes)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -207,6 +300,8 @@ where
     type Future = TrackedFuture<S, Request>;
 
     fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        // The head is in: whatever is read from now on is this request's body or the next head.
+        self.activity.head_since_ms.store(0, Ordering::Relaxed);
         request.extensions_mut().insert(ConnectInfo(self.peer));
         TrackedFuture {
             inner: self.service.clone().oneshot(request.map(Body::new)),
