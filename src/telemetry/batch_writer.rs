@@ -1,15 +1,18 @@
-//! Where production log lines go: a shared in-memory batch that a background thread writes to
-//! stderr every few milliseconds, so neither a request nor the writer pays a system call or a
-//! thread wake-up per line.
+//! Where production log lines go: in-memory batches that a background thread writes to stderr
+//! every few milliseconds, so neither a request nor the writer pays a system call or a thread
+//! wake-up per line.
 //!
-//! A line is appended under a mutex (held for a copy, never for I/O). The flusher thread wakes
-//! every [`FLUSH_EVERY`], swaps the batch for an empty one and writes it out in one call. A batch
-//! that grows past [`HIGH_WATER`] (a burst faster than the flusher) is written out by the caller
-//! that crossed the mark: back-pressure, never a dropped line. [`Flusher`]'s drop writes what is
-//! left and stops the thread.
+//! Each thread appends to a batch of its own ([`SHARDS`] of them, each on its own cache lines),
+//! under a mutex held for a copy, never for I/O: two threads logging at once neither wait for
+//! each other nor pull the same memory back and forth between cores. The flusher thread wakes
+//! every [`FLUSH_EVERY`], swaps each batch for an empty one and writes it out. Lines of one
+//! thread keep their order; lines of different threads within one flush may not (each carries
+//! its timestamp). A batch that grows past [`HIGH_WATER`] (a burst faster than the flusher) is
+//! written out by the caller that crossed the mark: back-pressure, never a dropped line.
+//! [`Flusher`]'s drop writes what is left and stops the thread.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -20,16 +23,43 @@ use tracing_subscriber::fmt::MakeWriter;
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 /// A batch this large is written at once.
 const HIGH_WATER: usize = 256 * 1024;
+/// Batches: more than the threads that log at once (the runtime's workers, a few others).
+const SHARDS: usize = 16;
 
+/// One batch, alone on its cache lines.
 #[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Vec<u8>>);
+
 struct Shared {
-    batch: Mutex<Vec<u8>>,
+    shards: [Shard; SHARDS],
     stopping: AtomicBool,
 }
 
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Shard::default()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Threads take the shards in turn, the first time they log.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
 impl Shared {
+    /// This thread's batch.
     fn batch(&self) -> MutexGuard<'_, Vec<u8>> {
-        self.batch.lock().unwrap_or_else(|e| e.into_inner())
+        self.batch_at(SHARD.with(|shard| *shard))
+    }
+
+    fn batch_at(&self, shard: usize) -> MutexGuard<'_, Vec<u8>> {
+        self.shards[shard].0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes `batch` to `out` and empties it (keeping its capacity).
@@ -41,10 +71,18 @@ impl Shared {
         }
     }
 
-    /// Takes the current batch (leaving `spare` in its place) and writes it to stderr.
+    /// Takes each batch in turn (leaving `spare` in its place) and writes it to stderr.
     fn flush_into(&self, spare: &mut Vec<u8>) {
-        std::mem::swap(&mut *self.batch(), spare);
-        Self::write_out(&mut io::stderr().lock(), spare);
+        for shard in 0..SHARDS {
+            {
+                let mut batch = self.batch_at(shard);
+                if batch.is_empty() {
+                    continue;
+                }
+                std::mem::swap(&mut *batch, spare);
+            }
+            Self::write_out(&mut io::stderr().lock(), spare);
+        }
     }
 }
 

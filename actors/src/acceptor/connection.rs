@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -90,54 +90,43 @@ impl HttpService {
     }
 }
 
-/// When a connection last finished a request, how many are in flight, and since when the head
-/// of the next one has been arriving.
+/// What a connection's requests are doing, kept with counters and flags only (no clock read on
+/// the request path): the connection's periodic check turns them into durations.
+#[derive(Default)]
 struct Activity {
-    opened: Instant,
     in_flight: AtomicUsize,
-    /// Milliseconds since `opened`.
-    last_done_ms: AtomicU64,
-    /// Milliseconds since `opened`, plus one, of the first byte read while no request was in
-    /// flight; 0 when no request head is arriving.
-    head_since_ms: AtomicU64,
+    /// Requests handed to the service so far.
+    begun: AtomicU64,
+    /// Requests answered (their responses sent or dropped) so far.
+    finished: AtomicU64,
+    /// Bytes arrived while no request was in flight: the head of the next request is arriving.
+    head_pending: AtomicBool,
 }
 
 impl Activity {
-    fn new() -> Self {
-        Self {
-            opened: Instant::now(),
-            in_flight: AtomicUsize::new(0),
-            last_done_ms: AtomicU64::new(0),
-            head_since_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.opened.elapsed().as_millis() as u64
-    }
-
-    fn idle_for(&self, timeout: Duration) -> bool {
-        if self.in_flight.load(Ordering::Acquire) != 0 {
-            return false;
-        }
-        let last = self.last_done_ms.load(Ordering::Acquire);
-        self.now_ms().saturating_sub(last) >= timeout.as_millis() as u64
-    }
-
     /// Bytes arrived from the client.
     fn read_some(&self) {
-        if self.in_flight.load(Ordering::Acquire) == 0
-            && self.head_since_ms.load(Ordering::Relaxed) == 0
+        if self.in_flight.load(Ordering::Acquire) == 0 && !self.head_pending.load(Ordering::Relaxed)
         {
-            self.head_since_ms.store(self.now_ms() + 1, Ordering::Relaxed);
+            self.head_pending.store(true, Ordering::Relaxed);
         }
     }
+}
 
-    /// Whether a request head has been arriving for longer than `timeout`.
-    fn head_late(&self, timeout: Duration) -> bool {
-        match self.head_since_ms.load(Ordering::Relaxed) {
-            0 => false,
-            since => self.now_ms().saturating_sub(since - 1) >= timeout.as_millis() as u64,
+/// Since when a condition has held without progress, as seen by the periodic check: it holds
+/// from the first check that saw it, for as long as the progress counter stays put.
+#[derive(Default)]
+struct Stalled(Option<(Instant, u64)>);
+
+impl Stalled {
+    /// Whether the condition has held, with `progress` unchanged, for at least `bound`.
+    fn exceeds(&mut self, holds: bool, progress: u64, now: Instant, bound: Duration) -> bool {
+        match self.0 {
+            Some((since, seen)) if holds && seen == progress => now - since >= bound,
+            _ => {
+                self.0 = holds.then_some((now, progress));
+                false
+            }
         }
     }
 }
@@ -165,7 +154,7 @@ where
         _ => return,
     }
     let idle_timeout = limits.idle_timeout;
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::default());
     let tracked = Tracked {
         service,
         peer,
@@ -178,12 +167,14 @@ where
     let connection = builder.serve_connection(TokioIo::new(stream), tracked);
     tokio::pin!(connection);
     let mut closing = false;
-    // Checked twice per shortest deadline: a late head is dropped within 1.5 times its bound.
+    // Checked four times per shortest bound: a condition is seen at most one check after it
+    // starts and acted on at most one check after its bound, so within 1.5 times the bound.
     let mut check = tokio::time::interval(
-        (idle_timeout.min(limits.header_read_timeout) / 2)
+        (idle_timeout.min(limits.header_read_timeout) / 4)
             .min(Duration::from_secs(5))
             .max(Duration::from_millis(100)),
     );
+    let (mut late_head, mut idle) = (Stalled::default(), Stalled::default());
     loop {
         tokio::select! {
             result = connection.as_mut() => {
@@ -193,11 +184,16 @@ where
                 return;
             }
             _ = check.tick() => {
-                if activity.head_late(limits.header_read_timeout) {
+                let now = Instant::now();
+                let head_pending = activity.head_pending.load(Ordering::Relaxed);
+                let begun = activity.begun.load(Ordering::Acquire);
+                if late_head.exceeds(head_pending, begun, now, limits.header_read_timeout) {
                     tracing::debug!("dropping a connection whose request head is late");
                     return;
                 }
-                if !closing && activity.idle_for(idle_timeout) {
+                let quiet = activity.in_flight.load(Ordering::Acquire) == 0;
+                let finished = activity.finished.load(Ordering::Acquire);
+                if idle.exceeds(quiet, finished, now, idle_timeout) && !closing {
                     tracing::debug!("closing an idle connection");
                     connection.as_mut().graceful_shutdown();
                     closing = true;
@@ -277,8 +273,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let done = self.0.opened.elapsed().as_millis() as u64;
-        self.0.last_done_ms.fetch_max(done, Ordering::AcqRel);
+        self.0.finished.fetch_add(1, Ordering::AcqRel);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -301,7 +296,8 @@ where
 
     fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
         // The head is in: whatever is read from now on is this request's body or the next head.
-        self.activity.head_since_ms.store(0, Ordering::Relaxed);
+        self.activity.begun.fetch_add(1, Ordering::AcqRel);
+        self.activity.head_pending.store(false, Ordering::Relaxed);
         request.extensions_mut().insert(ConnectInfo(self.peer));
         TrackedFuture {
             inner: self.service.clone().oneshot(request.map(Body::new)),
@@ -344,5 +340,37 @@ where
                 frame
             }))
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stall_counts_from_the_first_check_that_saw_it_and_progress_resets_it() {
+        let bound = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut stalled = Stalled::default();
+        assert!(!stalled.exceeds(true, 1, at(0), bound), "first seen");
+        assert!(!stalled.exceeds(true, 1, at(9), bound));
+        assert!(stalled.exceeds(true, 1, at(10), bound), "held for the bound");
+        assert!(!stalled.exceeds(true, 2, at(11), bound), "progress starts over");
+        assert!(!stalled.exceeds(true, 2, at(20), bound));
+        assert!(!stalled.exceeds(false, 2, at(21), bound), "no longer holds");
+        assert!(!stalled.exceeds(true, 2, at(22), bound), "holds again: from now");
+        assert!(stalled.exceeds(true, 2, at(32), bound));
+    }
+
+    #[test]
+    fn bytes_start_a_head_only_between_requests() {
+        let activity = Activity::default();
+        activity.in_flight.store(1, Ordering::Relaxed);
+        activity.read_some();
+        assert!(!activity.head_pending.load(Ordering::Relaxed), "a body");
+        activity.in_flight.store(0, Ordering::Relaxed);
+        activity.read_some();
+        assert!(activity.head_pending.load(Ordering::Relaxed), "a head");
     }
 }
