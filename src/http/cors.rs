@@ -29,9 +29,9 @@ pub struct Cors {
     origins: Box<[HeaderValue]>,
 }
 
-/// Which allowed origin a request came from, if any (an index into the policy's list).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AllowedOrigin(u16);
+/// The allowed origin a request came from: the value its response echoes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedOrigin(HeaderValue);
 
 impl Cors {
     /// The policy for `origins` (`FRONTEND_ORIGIN`); one that is not a valid header value can
@@ -41,7 +41,6 @@ impl Cors {
             origins: origins
                 .iter()
                 .filter_map(|o| HeaderValue::from_str(o).ok())
-                .take(usize::from(u16::MAX))
                 .collect(),
         }
     }
@@ -51,16 +50,16 @@ impl Cors {
         let origin = request.get(header::ORIGIN)?.as_bytes();
         self.origins
             .iter()
-            .position(|allowed| allowed.as_bytes() == origin)
-            .map(|i| AllowedOrigin(i as u16))
+            .find(|allowed| allowed.as_bytes() == origin)
+            .map(|allowed| AllowedOrigin(allowed.clone()))
     }
 
     /// The answer to a preflight (any `OPTIONS` request): 200, empty.
-    pub fn preflight(&self, origin: Option<AllowedOrigin>) -> Response {
+    pub fn preflight(origin: Option<AllowedOrigin>) -> Response {
         let mut response = Response::default();
         let headers = response.headers_mut();
         headers.reserve(16);
-        self.common(headers, origin);
+        Self::common(headers, origin);
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static(ALLOW_METHODS),
@@ -77,26 +76,23 @@ impl Cors {
     }
 
     /// Adds the headers of a plain (not preflight) request's response.
-    pub fn decorate(&self, response: &mut HeaderMap, origin: Option<AllowedOrigin>) {
-        self.common(response, origin);
+    pub fn decorate(response: &mut HeaderMap, origin: Option<AllowedOrigin>) {
+        Self::common(response, origin);
         response.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static(EXPOSE_HEADERS),
         );
     }
 
-    fn common(&self, headers: &mut HeaderMap, origin: Option<AllowedOrigin>) {
+    fn common(headers: &mut HeaderMap, origin: Option<AllowedOrigin>) {
         // A handler's own `Vary` stays; ours is added beside it.
         headers.append(header::VARY, HeaderValue::from_static(VARY));
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
         );
-        if let Some(AllowedOrigin(i)) = origin {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                self.origins[usize::from(i)].clone(),
-            );
+        if let Some(AllowedOrigin(origin)) = origin {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         }
     }
 }
@@ -118,7 +114,10 @@ mod tests {
     #[test]
     fn only_an_exact_listed_origin_is_allowed() {
         let cors = Cors::new(&["https://other.example".into(), APP.into()]);
-        assert_eq!(cors.allowed(&request(&[APP])), Some(AllowedOrigin(1)));
+        assert_eq!(
+            cors.allowed(&request(&[APP])),
+            Some(AllowedOrigin(HeaderValue::from_static(APP)))
+        );
         for foreign in [
             "https://app.example.evil",
             "https://APP.example",
@@ -138,24 +137,23 @@ mod tests {
     fn an_allowed_origin_is_echoed_with_credentials_and_a_foreign_one_is_not() {
         let cors = Cors::new(&[APP.into()]);
         let mut allowed = HeaderMap::new();
-        cors.decorate(&mut allowed, cors.allowed(&request(&[APP])));
+        Cors::decorate(&mut allowed, cors.allowed(&request(&[APP])));
         assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_ORIGIN], APP);
         assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
         assert_eq!(allowed[header::ACCESS_CONTROL_EXPOSE_HEADERS], EXPOSE_HEADERS);
         assert_eq!(allowed[header::VARY], VARY);
 
         let mut foreign = HeaderMap::new();
-        cors.decorate(&mut foreign, None);
+        Cors::decorate(&mut foreign, None);
         assert!(!foreign.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
         assert_eq!(foreign[header::VARY], VARY);
     }
 
     #[test]
     fn a_handlers_vary_is_kept_and_ours_added() {
-        let cors = Cors::new(&[APP.into()]);
         let mut headers = HeaderMap::new();
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-        cors.decorate(&mut headers, None);
+        Cors::decorate(&mut headers, None);
         let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
         assert_eq!(vary, ["accept-encoding", VARY]);
     }
@@ -163,7 +161,7 @@ mod tests {
     #[test]
     fn a_preflight_lists_methods_headers_and_max_age() {
         let cors = Cors::new(&[APP.into()]);
-        let response = cors.preflight(cors.allowed(&request(&[APP])));
+        let response = Cors::preflight(cors.allowed(&request(&[APP])));
         assert_eq!(response.status(), 200);
         let headers = response.headers();
         assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], APP);
@@ -171,7 +169,7 @@ mod tests {
         assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_HEADERS], ALLOW_HEADERS);
         assert_eq!(headers[header::ACCESS_CONTROL_MAX_AGE], MAX_AGE);
         assert!(!headers.contains_key(header::ACCESS_CONTROL_EXPOSE_HEADERS));
-        let foreign = cors.preflight(None);
+        let foreign = Cors::preflight(None);
         assert!(!foreign
             .headers()
             .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));

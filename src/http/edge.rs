@@ -82,20 +82,18 @@ where
         let api = request.uri().path().starts_with("/api/");
         let origin = self.cors.allowed(request.headers());
         let preflight = request.method() == Method::OPTIONS;
-        let inner = if preflight {
-            Either::Left(ready(Ok(self.cors.preflight(origin))))
+        let (inner, origin) = if preflight {
+            (Either::Left(ready(Ok(Cors::preflight(origin)))), None)
         } else {
             let _entered = span.enter();
-            Either::Right(telemetry::sync_scope(Arc::clone(&log), || {
-                self.inner.call(request)
-            }))
+            let inner = telemetry::sync_scope(Arc::clone(&log), || self.inner.call(request));
+            (Either::Right(inner), origin)
         };
         EdgeFuture {
             inner: telemetry::scope(Arc::clone(&log), inner).instrument(span),
             log,
             api,
             deployed: self.deployed,
-            cors: Arc::clone(&self.cors),
             origin,
             preflight,
             started: Instant::now(),
@@ -111,7 +109,6 @@ pin_project_lite::pin_project! {
         log: Arc<RequestLog>,
         api: bool,
         deployed: bool,
-        cors: Arc<Cors>,
         origin: Option<AllowedOrigin>,
         // Answered here, with the preflight's own CORS headers.
         preflight: bool,
@@ -136,7 +133,7 @@ where
             // Room for the headers added here at once, not one growth after another.
             headers.reserve(HEADERS_ADDED);
             if !*this.preflight {
-                this.cors.decorate(headers, *this.origin);
+                Cors::decorate(headers, this.origin.take());
             }
             security::harden(headers, *this.api, *this.deployed);
             headers.insert(

@@ -16,13 +16,14 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::cell::RefCell;
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, Either};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -156,7 +157,7 @@ where
     let idle_timeout = limits.idle_timeout;
     let activity = Arc::new(Activity::default());
     let tracked = Tracked {
-        service,
+        service: RefCell::new(service),
         peer,
         activity: Arc::clone(&activity),
     };
@@ -280,8 +281,11 @@ impl Drop for InFlight {
 
 /// The service with the connection's peer address attached to every request, counting the
 /// requests in flight for the idle timeout.
+///
+/// The service is the connection's own (cloned once, when it was accepted) and is called in
+/// place: a clone per request would touch reference counts every worker thread shares.
 struct Tracked<S> {
-    service: S,
+    service: RefCell<S>,
     peer: SocketAddr,
     activity: Arc<Activity>,
 }
@@ -292,32 +296,39 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = TrackedFuture<S, Request>;
+    type Future = TrackedFuture<Either<S::Future, Oneshot<S, Request>>>;
 
     fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
         // The head is in: whatever is read from now on is this request's body or the next head.
         self.activity.begun.fetch_add(1, Ordering::AcqRel);
         self.activity.head_pending.store(false, Ordering::Relaxed);
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        TrackedFuture {
-            inner: self.service.clone().oneshot(request.map(Body::new)),
-            in_flight: Some(InFlight::begin(&self.activity)),
-        }
+        let in_flight = Some(InFlight::begin(&self.activity));
+        let request = request.map(Body::new);
+        // hyper calls the service from the connection's task, one call at a time: the borrow
+        // ends with this call. A service that is not ready at once (ours always is) is waited
+        // for on a clone.
+        let mut service = self.service.borrow_mut();
+        let inner = match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Either::Left(service.call(request)),
+            Poll::Pending => Either::Right(service.clone().oneshot(request)),
+        };
+        TrackedFuture { inner, in_flight }
     }
 }
 
 pin_project_lite::pin_project! {
     /// A request's response, with the request counted in flight until it is sent.
-    struct TrackedFuture<S, R> where S: tower::Service<R> {
+    struct TrackedFuture<F> {
         #[pin]
-        inner: Oneshot<S, R>,
+        inner: F,
         in_flight: Option<InFlight>,
     }
 }
 
-impl<S> Future for TrackedFuture<S, Request>
+impl<F> Future for TrackedFuture<F>
 where
-    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    F: Future<Output = Result<Response, Infallible>>,
 {
     type Output = Result<Response, Infallible>;
 
