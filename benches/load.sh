@@ -2,22 +2,23 @@
 # Load benchmark (not part of the test suite): `raptor serve` against a bare hyper server.
 #
 #   benches/load.sh
-#   DURATION=3 CONNECTIONS=16 benches/load.sh
+#   DURATION=3 ROUNDS=1 CONNECTIONS=16 benches/load.sh
 #
 # Builds raptor and examples/baseline_hyper.rs in release mode, installs the load generator
 # (wrk, from Debian's packages) if it is missing, finds or starts a
 # PostgreSQL (scripts/ensure-postgres.sh), creates a throwaway database, runs `raptor migrate`,
-# starts `raptor serve` (APP_ENV=test, a random SECRET_KEY, the global rate limit off), drives
-# GET /health and GET /api/system/status, then two signed-in routes on examples/bench_server.rs
-# (the same application, with one benchmark user signed in and synthetic market data):
-# GET /api/auth/session and a cached GET /api/market-data/quotes/latest, then the baseline's
-# GET /health, and prints requests/s and p99 latency for each, with raptor's share of the
-# baseline.
+# starts `raptor serve` (APP_ENV=test, a random SECRET_KEY, the per-client rate limit on, the
+# production log level), drives GET /health, GET /api/system/health and GET /api/system/status,
+# then two signed-in routes on examples/bench_server.rs (the same application, with one
+# benchmark user signed in and synthetic market data): GET /api/auth/session and a cached
+# GET /api/market-data/quotes/latest. The baseline's GET /health runs before and after every
+# round of them (ROUNDS rounds); it prints requests/s and p99 latency for each, with raptor's
+# share of the baseline (medians over the rounds).
 #
 # Everything stays on 127.0.0.1. Each run lasts DURATION seconds; every process started here is
 # stopped and the database dropped on exit.
 #
-# Environment: DURATION (s, default 10), CONNECTIONS (default 64), THREADS (load generator
+# Environment: DURATION (s, default 5), ROUNDS (default 3), CONNECTIONS (default 64), THREADS (load generator
 # threads, default 2), RAPTOR_PORT (default 18080), BASELINE_PORT (default 18081),
 # TEST_DATABASE_URL (an admin URL to create the throwaway database on), LOAD_ONLY=1 to skip the
 # memory (benches/idle_connections.sh) and audit (cargo bench --bench audit) figures printed last.
@@ -25,7 +26,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-duration="${DURATION:-10}"
+duration="${DURATION:-5}"
+rounds="${ROUNDS:-3}"
 connections="${CONNECTIONS:-64}"
 threads="${THREADS:-2}"
 raptor_port="${RAPTOR_PORT:-18080}"
@@ -34,9 +36,9 @@ signed_port="${SIGNED_PORT:-18082}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 host=127.0.0.1
 
-for n in "$duration" "$connections" "$threads" "$raptor_port" "$baseline_port" "$signed_port"; do
+for n in "$duration" "$rounds" "$connections" "$threads" "$raptor_port" "$baseline_port" "$signed_port"; do
   [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || {
-    echo "load: DURATION, CONNECTIONS, THREADS and the ports must be positive integers" >&2
+    echo "load: DURATION, ROUNDS, CONNECTIONS, THREADS and the ports must be positive integers" >&2
     exit 2
   }
 done
@@ -175,17 +177,41 @@ measure() {
   fi
 }
 
-# The baseline runs first and last; raptor's routes are compared with the mean of both.
-measure "baseline /health (1)" "$baseline_port" /health
-measure "raptor /health" "$raptor_port" /health
-measure "raptor /api/system/health" "$raptor_port" /api/system/health
-measure "raptor /api/system/status" "$raptor_port" /api/system/status
-measure "raptor /api/auth/session" "$signed_port" /api/auth/session "Cookie: $cookie"
-measure "raptor quotes (cached)" "$signed_port" "$quotes_path" "Cookie: $cookie"
-measure "baseline /health (2)" "$baseline_port" /health
-rps["baseline /health"]=$(awk -v a="${rps[baseline /health (1)]}" -v b="${rps[baseline /health (2)]}" 'BEGIN { printf "%.2f", (a + b) / 2 }')
-p99["baseline /health"]=$(awk -v a="${p99[baseline /health (1)]}" -v b="${p99[baseline /health (2)]}" 'BEGIN { printf "%.3f", (a + b) / 2 }')
-bad["baseline /health"]=$((${bad[baseline /health (1)]} + ${bad[baseline /health (2)]}))
+# On a small machine the load generator and the server share the cores, and how the scheduler
+# splits them moves a single run by ±15 %. So the runs alternate: ROUNDS rounds, each the
+# baseline then every raptor target, and one last baseline. Each raptor run is compared with
+# the baseline runs just before and after it; a target's figure is its median over the rounds.
+targets=(
+  "raptor /health|$raptor_port|/health|"
+  "raptor /api/system/health|$raptor_port|/api/system/health|"
+  "raptor /api/system/status|$raptor_port|/api/system/status|"
+  "raptor /api/auth/session|$signed_port|/api/auth/session|Cookie: $cookie"
+  "raptor quotes (cached)|$signed_port|$quotes_path|Cookie: $cookie"
+)
+declare -A ratios=() p99s=() rpss=() bads=()
+measure "baseline /health" "$baseline_port" /health
+base_runs=("${rps[baseline /health]}")
+base_p99s=("${p99[baseline /health]}")
+base_bad=${bad[baseline /health]}
+for ((round = 1; round <= rounds; round++)); do
+  for target in "${targets[@]}"; do
+    IFS='|' read -r name port path header <<<"$target"
+    measure "$name (round $round)" "$port" "$path" "$header"
+    rpss[$name]+=" ${rps[$name (round $round)]}"
+    p99s[$name]+=" ${p99[$name (round $round)]}"
+    bads[$name]=$((${bads[$name]:-0} + ${bad[$name (round $round)]}))
+  done
+  measure "baseline /health" "$baseline_port" /health
+  base_runs+=("${rps[baseline /health]}")
+  base_p99s+=("${p99[baseline /health]}")
+  base_bad=$((base_bad + ${bad[baseline /health]}))
+  before="${base_runs[round - 1]}" after="${base_runs[round]}"
+  for target in "${targets[@]}"; do
+    IFS='|' read -r name _ <<<"$target"
+    ratios[$name]+=" $(awk -v r="${rps[$name (round $round)]}" -v a="$before" -v b="$after" \
+      'BEGIN { printf "%.4f", 2 * r / (a + b) }')"
+  done
+done
 
 if ! kill -0 "$raptor_pid" 2>/dev/null; then
   echo "load: raptor exited during the run; its log:" >&2
@@ -194,19 +220,27 @@ if ! kill -0 "$raptor_pid" 2>/dev/null; then
 fi
 
 # 6. Report -----------------------------------------------------------------------------------
-base_rps="${rps[baseline /health]}"
-base_p99="${p99[baseline /health]}"
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+base_rps=$(printf '%s ' "${base_runs[@]}" | median)
+base_p99=$(printf '%s ' "${base_p99s[@]}" | median)
 echo
-echo "load: ${duration}s per target, $connections connections, $tool, $(nproc) cores, loopback"
-printf '%-28s %12s %10s %10s %14s %12s\n' target "requests/s" "p99 ms" "not 2xx" "rps/baseline" "p99/baseline"
-for name in "raptor /health" "raptor /api/system/health" "raptor /api/system/status" "raptor /api/auth/session" "raptor quotes (cached)" "baseline /health (1)" "baseline /health (2)" "baseline /health"; do
-  awk -v name="$name" -v r="${rps[$name]}" -v p="${p99[$name]}" -v b="${bad[$name]}" \
-    -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
-      rr = (br > 0) ? sprintf("%.3f", r / br) : "n/a"
+echo "load: $rounds rounds of ${duration}s per target, $connections connections, $tool, $(nproc) cores, loopback"
+echo "      (medians; a ratio compares each run with the baseline runs around it)"
+printf '%-28s %12s %10s %10s %14s %12s %s\n' target "requests/s" "p99 ms" "not 2xx" "rps/baseline" "p99/baseline" "ratio per round"
+for target in "${targets[@]}"; do
+  IFS='|' read -r name _ <<<"$target"
+  r=$(median <<<"${rpss[$name]}")
+  p=$(median <<<"${p99s[$name]}")
+  ratio=$(median <<<"${ratios[$name]}")
+  awk -v name="$name" -v r="$r" -v p="$p" -v b="${bads[$name]}" -v ratio="$ratio" \
+    -v bp="$base_p99" -v each="${ratios[$name]}" 'BEGIN {
       pr = (bp > 0) ? sprintf("%.2f", p / bp) : "n/a"
-      printf "%-28s %12.0f %10.3f %10d %14s %12s\n", name, r, p, b, rr, pr
+      printf "%-28s %12.0f %10.3f %10d %14.3f %12s %s\n", name, r, p, b, ratio, pr, each
     }'
 done
+awk -v r="$base_rps" -v p="$base_p99" -v b="$base_bad" -v each="${base_runs[*]}" 'BEGIN {
+  printf "%-28s %12.0f %10.3f %10d %14s %12s %s\n", "baseline /health", r, p, b, "1", "1", each
+}'
 
 # 7. Memory and audit throughput (their own scripts, each against its baseline) ---------------
 if [[ "${LOAD_ONLY:-}" != 1 ]]; then
