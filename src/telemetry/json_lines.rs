@@ -10,13 +10,13 @@
 //! span fields from the innermost span out (a key a span shares with an event or an inner span
 //! appears once per holder; readers keep the first).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -39,6 +39,7 @@ struct SpanFields(String);
 thread_local! {
     static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
     static CLOCK: RefCell<Clock> = RefCell::new(Clock::default());
+    static PLAIN_CALLSITE: Cell<usize> = const { Cell::new(0) };
 }
 
 impl<S, W> Layer<S> for JsonLines<W>
@@ -49,7 +50,7 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut fields = String::with_capacity(128);
-        attrs.record(&mut Fields(&mut fields));
+        attrs.record(&mut Fields::new(&mut fields));
         span.extensions_mut().insert(SpanFields(fields));
     }
 
@@ -57,7 +58,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
-            values.record(&mut Fields(fields));
+            values.record(&mut Fields::new(fields));
         }
     }
 
@@ -73,8 +74,18 @@ where
             line.push_str("\",\"level\":\"");
             line.push_str(metadata.level().as_str());
             line.push_str("\",\"target\":");
-            push_string(&mut line, metadata.target());
-            event.record(&mut Fields(&mut line));
+            let plain_names = plain_names(metadata);
+            if plain_names {
+                line.push('"');
+                line.push_str(metadata.target());
+                line.push('"');
+            } else {
+                push_string(&mut line, metadata.target());
+            }
+            event.record(&mut Fields {
+                out: &mut line,
+                plain_keys: plain_names,
+            });
             super::request::write_json(&mut line, push_string);
             if let Some(scope) = ctx.event_scope(event) {
                 for span in scope {
@@ -89,44 +100,77 @@ where
     }
 }
 
-/// Appends fields as `,"key":value` pairs.
-struct Fields<'a>(&'a mut String);
+/// Whether the target and the field names of an event's callsite need no escaping (they are
+/// `'static` text, almost always identifiers). The answer for the last callsite seen on this
+/// thread is kept: a burst of one event (the access log) checks its names once.
+fn plain_names(metadata: &'static Metadata<'static>) -> bool {
+    let callsite = metadata as *const Metadata<'static> as usize;
+    PLAIN_CALLSITE.with(|last| {
+        if last.get() == callsite {
+            return true;
+        }
+        let plain = !needs_escape(metadata.target())
+            && metadata.fields().iter().all(|f| !needs_escape(f.name()));
+        if plain {
+            last.set(callsite);
+        }
+        plain
+    })
+}
 
-impl Fields<'_> {
+/// Appends fields as `,"key":value` pairs.
+struct Fields<'a> {
+    out: &'a mut String,
+    /// The keys need no escaping ([`plain_names`]).
+    plain_keys: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(out: &'a mut String) -> Self {
+        Self {
+            out,
+            plain_keys: false,
+        }
+    }
+
     fn key(&mut self, field: &Field) {
-        self.0.push_str(",\"");
-        let _ = Escaped(self.0).write_str(field.name());
-        self.0.push_str("\":");
+        self.out.push_str(",\"");
+        if self.plain_keys {
+            self.out.push_str(field.name());
+        } else {
+            let _ = Escaped(self.out).write_str(field.name());
+        }
+        self.out.push_str("\":");
     }
 }
 
 impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        push_string(self.0, value);
+        push_string(self.out, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.key(field);
-        self.0.push_str(if value { "true" } else { "false" });
+        self.out.push_str(if value { "true" } else { "false" });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.key(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
+        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.key(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
+        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.key(field);
         if value.is_finite() {
-            let _ = write!(self.0, "{value}");
+            let _ = write!(self.out, "{value}");
         } else {
-            push_string(self.0, &value.to_string());
+            push_string(self.out, &value.to_string());
         }
     }
 
@@ -136,9 +180,9 @@ impl Visit for Fields<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
-        self.0.push('"');
-        let _ = write!(Escaped(self.0), "{value:?}");
-        self.0.push('"');
+        self.out.push('"');
+        let _ = write!(Escaped(self.out), "{value:?}");
+        self.out.push('"');
     }
 }
 
@@ -162,13 +206,17 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+fn needs_escape(text: &str) -> bool {
+    text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)])
+}
+
 /// Writes text into a JSON string's body, escaping what JSON requires.
 struct Escaped<'a>(&'a mut String);
 
 impl fmt::Write for Escaped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         // Most text (keys, ids, paths, messages) needs no escaping: one scan, one copy.
-        if !s.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]) {
+        if !needs_escape(s) {
             self.0.push_str(s);
             return Ok(());
         }
@@ -206,16 +254,19 @@ struct Clock {
 
 impl Clock {
     fn write_now(&mut self, out: &mut String) {
-        let now = chrono::Utc::now();
-        let second = now.timestamp();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let second = now.as_secs() as i64;
         if second != self.second || self.prefix.is_empty() {
             self.second = second;
             self.prefix.clear();
-            let _ = write!(self.prefix, "{}", now.format("%Y-%m-%dT%H:%M:%S"));
+            let date = chrono::DateTime::from_timestamp(second, 0).unwrap_or_default();
+            let _ = write!(self.prefix, "{}", date.format("%Y-%m-%dT%H:%M:%S"));
         }
         out.push_str(&self.prefix);
         // `.` and six digits of microseconds (1_000_000 + µs prints as 7 digits: drop the 1).
-        let micros = 1_000_000 + now.timestamp_subsec_micros().min(999_999);
+        let micros = 1_000_000 + now.subsec_micros();
         out.push('.');
         out.push_str(&itoa::Buffer::new().format(micros)[1..]);
         out.push('Z');
@@ -296,6 +347,21 @@ mod tests {
             fraction.len() == 7 && fraction.ends_with('Z'),
             "six digits of microseconds: {stamp}"
         );
+    }
+
+    #[test]
+    fn names_are_escaped_unless_known_plain_and_the_cache_follows_the_callsite() {
+        let lines = lines(|| {
+            for n in 0..2_u64 {
+                tracing::info!(plain = n, "first");
+                tracing::info!("quo\"ted" = n, "second");
+            }
+        });
+        assert_eq!(lines.len(), 4);
+        for pair in lines.chunks(2) {
+            assert!(pair[0]["plain"].is_u64(), "{}", pair[0]);
+            assert!(pair[1]["quo\"ted"].is_u64(), "{}", pair[1]);
+        }
     }
 
     #[test]
