@@ -1,11 +1,13 @@
 //! CORS: an exact-match allowlist of the SPA's origins (`FRONTEND_ORIGIN`), with credentials.
-//! An unknown origin gets no `Access-Control-Allow-Origin` at all, never a wildcard or a
-//! reflection; the browser then keeps the response from the page.
+//! A request from an allowed origin gets the grant: its origin echoed, credentials allowed, and
+//! (for a preflight) the methods, headers and max age, or (otherwise) the headers the page may
+//! read. Any other request, from an unknown origin or from no browser at all, gets no grant at
+//! all (never a wildcard or a reflection), so the browser keeps the response from the page.
+//! Every response says it varies by `Origin`, so no cache hands one origin's answer to another.
 //!
-//! Every header value is built once, when the policy is; a request costs a comparison of its
-//! `Origin` with the list and the insertion of a few constant headers (tower-http's `Cors`
-//! builds a header map and joins its `Vary` list for every request, and is cloned with the
-//! stack). The headers are those tower-http's `CorsLayer` sends for the same configuration.
+//! The header values are constants; a request costs a comparison of its `Origin` with the list
+//! (tower-http's `Cors` builds a header map and joins its `Vary` list for every request, and is
+//! cloned with the stack; it also sends `Access-Control-Allow-Credentials` to every caller).
 //!
 //! The edge applies the policy: it answers every `OPTIONS` request as a preflight before the
 //! guard (a preflight carries no cookie and changes nothing), and adds the headers of a plain
@@ -58,42 +60,47 @@ impl Cors {
     pub fn preflight(origin: Option<AllowedOrigin>) -> Response {
         let mut response = Response::default();
         let headers = response.headers_mut();
-        headers.reserve(16);
-        Self::common(headers, origin);
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static(ALLOW_METHODS),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(ALLOW_HEADERS),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static(MAX_AGE),
-        );
+        headers.reserve(super::edge::HEADERS_ADDED + 4);
+        if Self::grant(headers, origin) {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOW_METHODS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(ALLOW_HEADERS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static(MAX_AGE),
+            );
+        }
         response
     }
 
-    /// Adds the headers of a plain (not preflight) request's response.
+    /// Adds the CORS headers of a plain (not preflight) request's response.
     pub fn decorate(response: &mut HeaderMap, origin: Option<AllowedOrigin>) {
-        Self::common(response, origin);
-        response.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(EXPOSE_HEADERS),
-        );
+        if Self::grant(response, origin) {
+            response.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSE_HEADERS),
+            );
+        }
     }
 
-    fn common(headers: &mut HeaderMap, origin: Option<AllowedOrigin>) {
+    /// `Vary`, and for an allowed origin its grant; whether it was granted.
+    fn grant(headers: &mut HeaderMap, origin: Option<AllowedOrigin>) -> bool {
         // A handler's own `Vary` stays; ours is added beside it.
         headers.append(header::VARY, HeaderValue::from_static(VARY));
+        let Some(AllowedOrigin(origin)) = origin else {
+            return false;
+        };
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
         );
-        if let Some(AllowedOrigin(origin)) = origin {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        }
+        true
     }
 }
 
@@ -145,7 +152,7 @@ mod tests {
 
         let mut foreign = HeaderMap::new();
         Cors::decorate(&mut foreign, None);
-        assert!(!foreign.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert_eq!(foreign.len(), 1, "no grant at all: {foreign:?}");
         assert_eq!(foreign[header::VARY], VARY);
     }
 
@@ -170,8 +177,12 @@ mod tests {
         assert_eq!(headers[header::ACCESS_CONTROL_MAX_AGE], MAX_AGE);
         assert!(!headers.contains_key(header::ACCESS_CONTROL_EXPOSE_HEADERS));
         let foreign = Cors::preflight(None);
-        assert!(!foreign
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert_eq!(foreign.status(), 200);
+        assert_eq!(
+            foreign.headers().len(),
+            1,
+            "no grant at all: {:?}",
+            foreign.headers()
+        );
     }
 }

@@ -61,10 +61,17 @@ async fn cors_allows_only_the_configured_origin_with_credentials() {
     );
 
     let refused = preflight(ATTACKER).await.unwrap();
-    assert!(refused
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    for grant in [
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-allow-methods",
+    ] {
+        assert!(refused.headers().get(grant).is_none(), "{grant}");
+    }
+    assert!(refused.headers()["vary"]
+        .to_str()
+        .unwrap()
+        .contains("origin"));
 
     let simple = app
         .client
@@ -73,10 +80,25 @@ async fn cors_allows_only_the_configured_origin_with_credentials() {
         .send()
         .await
         .unwrap();
-    assert!(simple
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    for grant in [
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-expose-headers",
+    ] {
+        assert!(simple.headers().get(grant).is_none(), "{grant}");
+    }
+    let granted = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.headers()["access-control-allow-origin"], ORIGIN);
+    assert_eq!(
+        granted.headers()["access-control-expose-headers"],
+        "x-request-id,retry-after"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
