@@ -147,7 +147,10 @@ mod tests {
         Cors::decorate(&mut allowed, cors.allowed(&request(&[APP])));
         assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_ORIGIN], APP);
         assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
-        assert_eq!(allowed[header::ACCESS_CONTROL_EXPOSE_HEADERS], EXPOSE_HEADERS);
+        assert_eq!(
+            allowed[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+            EXPOSE_HEADERS
+        );
         assert_eq!(allowed[header::VARY], VARY);
 
         let mut foreign = HeaderMap::new();

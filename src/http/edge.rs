@@ -24,8 +24,8 @@ use tracing::instrument::{Instrument, Instrumented};
 
 use super::cors::{AllowedOrigin, Cors};
 use super::request_id;
-use crate::telemetry::request::{self as telemetry, RequestId, RequestLog};
 use super::{json, security};
+use crate::telemetry::request::{self as telemetry, RequestId, RequestLog};
 
 /// Wraps a service in the [`Edge`].
 #[derive(Clone)]

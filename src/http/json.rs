@@ -9,9 +9,9 @@
 use crate::http::error::ErrorCode;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use http_body_util::LengthLimitError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body_util::LengthLimitError;
 use serde::de::DeserializeOwned;
 
 use super::{csrf, ApiError, BODY_LIMIT_BYTES};

@@ -59,7 +59,10 @@ impl Shared {
     }
 
     fn batch_at(&self, shard: usize) -> MutexGuard<'_, Vec<u8>> {
-        self.shards[shard].0.lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[shard]
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes `batch` to `out` and empties it (keeping its capacity).

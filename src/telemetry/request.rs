@@ -110,7 +110,10 @@ pub fn sync_scope<R>(request: Arc<RequestLog>, f: impl FnOnce() -> R) -> R {
 }
 
 /// `future` with `request` current whenever it runs.
-pub fn scope<F: Future>(request: Arc<RequestLog>, future: F) -> TaskLocalFuture<Arc<RequestLog>, F> {
+pub fn scope<F: Future>(
+    request: Arc<RequestLog>,
+    future: F,
+) -> TaskLocalFuture<Arc<RequestLog>, F> {
     CURRENT.scope(request, future)
 }
 
@@ -142,7 +145,11 @@ pub(super) fn write_json(out: &mut String, escape: fn(&mut String, &str)) {
         escape(out, request.uri.path());
         if let Some(user_id) = request.user_id.get() {
             out.push_str(",\"user_id\":\"");
-            out.push_str(user_id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+            out.push_str(
+                user_id
+                    .hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
+            );
             out.push('"');
         }
     });

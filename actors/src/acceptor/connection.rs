@@ -10,13 +10,13 @@
 //! keep-alive connection): reading bytes while no request is in flight starts a request head,
 //! handing the request to the service ends it.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::cell::RefCell;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
@@ -254,10 +254,7 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
@@ -366,11 +363,20 @@ mod tests {
         let mut stalled = Stalled::default();
         assert!(!stalled.exceeds(true, 1, at(0), bound), "first seen");
         assert!(!stalled.exceeds(true, 1, at(9), bound));
-        assert!(stalled.exceeds(true, 1, at(10), bound), "held for the bound");
-        assert!(!stalled.exceeds(true, 2, at(11), bound), "progress starts over");
+        assert!(
+            stalled.exceeds(true, 1, at(10), bound),
+            "held for the bound"
+        );
+        assert!(
+            !stalled.exceeds(true, 2, at(11), bound),
+            "progress starts over"
+        );
         assert!(!stalled.exceeds(true, 2, at(20), bound));
         assert!(!stalled.exceeds(false, 2, at(21), bound), "no longer holds");
-        assert!(!stalled.exceeds(true, 2, at(22), bound), "holds again: from now");
+        assert!(
+            !stalled.exceeds(true, 2, at(22), bound),
+            "holds again: from now"
+        );
         assert!(stalled.exceeds(true, 2, at(32), bound));
     }
 
