@@ -95,6 +95,7 @@ impl Application {
             background.push(readiness.spawn_probe(pool.clone()));
             let state = AppState::from(AppStateInner {
                 readiness,
+                cors: Arc::new(crate::http::cors::Cors::new(&settings.frontend_origins)),
                 settings: settings.clone(),
                 pool: pool.clone(),
                 actors: actors.clone(),

@@ -4,6 +4,7 @@
 //! read. Any other request, from an unknown origin or from no browser at all, gets no grant at
 //! all (never a wildcard or a reflection), so the browser keeps the response from the page.
 //! Every response says it varies by `Origin`, so no cache hands one origin's answer to another.
+//! The same allowlist decides the CSRF check (`csrf.rs`), through [`Cors::allows`].
 //!
 //! The header values are constants; a request costs a comparison of its `Origin` with the list
 //! (tower-http's `Cors` builds a header map and joins its `Vary` list for every request, and is
@@ -49,18 +50,25 @@ impl Cors {
 
     /// The allowed origin the request's (first) `Origin` header names, if it names one.
     pub fn allowed(&self, request: &HeaderMap) -> Option<AllowedOrigin> {
-        let origin = request.get(header::ORIGIN)?.as_bytes();
+        self.find(request.get(header::ORIGIN)?.as_bytes())
+            .map(|allowed| AllowedOrigin(allowed.clone()))
+    }
+
+    /// Whether `origin` is exactly one of the allowed origins (the CSRF check asks).
+    pub fn allows(&self, origin: &str) -> bool {
+        self.find(origin.as_bytes()).is_some()
+    }
+
+    fn find(&self, origin: &[u8]) -> Option<&HeaderValue> {
         self.origins
             .iter()
             .find(|allowed| allowed.as_bytes() == origin)
-            .map(|allowed| AllowedOrigin(allowed.clone()))
     }
 
     /// The answer to a preflight (any `OPTIONS` request): 200, empty.
     pub fn preflight(origin: Option<AllowedOrigin>) -> Response {
         let mut response = Response::default();
         let headers = response.headers_mut();
-        headers.reserve(super::edge::HEADERS_ADDED + 4);
         if Self::grant(headers, origin) {
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,

@@ -8,7 +8,6 @@
 use crate::http::error::ErrorCode;
 use axum::http::{header, HeaderMap, Method};
 
-use super::security::origin_allowed;
 use super::{ApiError, AppState};
 
 /// Refuses (403) a state-changing request that carries a cookie unless it names exactly one
@@ -21,7 +20,7 @@ pub fn check(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<(
     // Exactly one Origin: with two, which one a browser or proxy meant is ambiguous.
     let mut origins = headers.get_all(header::ORIGIN).iter();
     let origin_ok = match (origins.next(), origins.next()) {
-        (Some(origin), None) => origin.to_str().is_ok_and(|o| origin_allowed(state, o)),
+        (Some(origin), None) => origin.to_str().is_ok_and(|o| state.cors.allows(o)),
         _ => false,
     };
     if !origin_ok {

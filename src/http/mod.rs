@@ -80,6 +80,8 @@ impl From<AppStateInner> for AppState {
 /// The fields of [`AppState`].
 pub struct AppStateInner {
     pub settings: Arc<Settings>,
+    /// The allowlist of `FRONTEND_ORIGIN`, for CORS and CSRF alike.
+    pub cors: Arc<cors::Cors>,
     pub pool: Pool,
     pub actors: Actors,
     pub rate_limiter: Option<IpRateLimiter>,
@@ -163,7 +165,7 @@ pub fn app(state: AppState, router: Router) -> App {
     ServiceBuilder::new()
         .layer(edge::EdgeLayer {
             deployed: state.settings.app_env.is_deployed(),
-            cors: Arc::new(cors::Cors::new(&state.settings.frontend_origins)),
+            cors: Arc::clone(&state.cors),
         })
         .layer(guard::GuardLayer { state })
         .service(router)

@@ -5,8 +5,6 @@
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
-use super::AppState;
-
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
@@ -38,9 +36,4 @@ pub fn harden(h: &mut HeaderMap, api: bool, deployed: bool) {
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-}
-
-/// Whether `origin` is exactly one of the allowed origins.
-pub fn origin_allowed(state: &AppState, origin: &str) -> bool {
-    state.settings.frontend_origins.iter().any(|o| o == origin)
 }

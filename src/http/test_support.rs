@@ -42,6 +42,7 @@ pub fn state(overrides: &[(&str, &str)]) -> AppState {
             .flags
             .global_rate_limit
             .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute)),
+        cors: Arc::new(super::cors::Cors::new(&settings.frontend_origins)),
         settings: Arc::new(settings),
         pool,
         actors: raptor_actors::Actors::default(),
