@@ -78,10 +78,9 @@ fn find_source<'a, E: std::error::Error + 'static>(
 }
 
 fn rejection_to_error(rejection: JsonRejection) -> ApiError {
+    // `from_bytes` reads no header and no body: the content type and the size were checked
+    // before it, so only the JSON itself can be wrong here.
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-        }
         JsonRejection::JsonSyntaxError(_) => ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::MalformedJson,
@@ -93,9 +92,6 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
             ErrorCode::InvalidRequest,
             e.body_text(),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
-        }
         other => ApiError::from_status(other.status()),
     }
 }
