@@ -86,7 +86,7 @@ where
                 out: &mut line,
                 plain_keys: plain_names,
             });
-            super::request::write_json(&mut line, push_string);
+            write_request(&mut line);
             if let Some(scope) = ctx.event_scope(event) {
                 for span in scope {
                     if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
@@ -184,6 +184,33 @@ impl Visit for Fields<'_> {
         let _ = write!(Escaped(self.out), "{value:?}");
         self.out.push('"');
     }
+}
+
+/// Appends the fields of the request being handled, if any ([`super::request`]), as
+/// `,"key":value` pairs.
+fn write_request(out: &mut String) {
+    super::request::with_current(|request| {
+        // Ids, methods and UUIDs never need escaping; a path may.
+        out.push_str(",\"request_id\":\"");
+        out.push_str(request.id.as_str());
+        if let Some(client_id) = request.client_id() {
+            out.push_str("\",\"client_request_id\":\"");
+            out.push_str(client_id);
+        }
+        out.push_str("\",\"method\":\"");
+        out.push_str(request.method.as_str());
+        out.push_str("\",\"path\":");
+        push_string(out, request.uri.path());
+        if let Some(user_id) = request.user_id() {
+            out.push_str(",\"user_id\":\"");
+            out.push_str(
+                user_id
+                    .hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
+            );
+            out.push('"');
+        }
+    });
 }
 
 /// `value` as a JSON string.
@@ -362,6 +389,34 @@ mod tests {
             assert!(pair[0]["plain"].is_u64(), "{}", pair[0]);
             assert!(pair[1]["quo\"ted"].is_u64(), "{}", pair[1]);
         }
+    }
+
+    #[test]
+    fn lines_written_while_a_request_runs_carry_its_fields() {
+        use super::super::request::{self, RequestId, RequestLog};
+        let id = RequestId::new();
+        let user = uuid::Uuid::new_v4();
+        let log = RequestLog::new(
+            id,
+            Some(axum::http::HeaderValue::from_static("heroku-abc123")),
+            axum::http::Method::POST,
+            "/api/x?secret=1".parse().unwrap(),
+        );
+        let lines = lines(|| {
+            tracing::info!("outside");
+            request::sync_scope(std::sync::Arc::new(log), || {
+                tracing::info!("before");
+                request::record_user(user);
+                tracing::info!("after");
+            });
+        });
+        assert!(lines[0].get("request_id").is_none(), "{}", lines[0]);
+        assert_eq!(lines[1]["request_id"], id.as_str());
+        assert_eq!(lines[1]["client_request_id"], "heroku-abc123");
+        assert_eq!(lines[1]["method"], "POST");
+        assert_eq!(lines[1]["path"], "/api/x", "the query is never logged");
+        assert!(lines[1].get("user_id").is_none());
+        assert_eq!(lines[2]["user_id"], user.to_string());
     }
 
     #[test]

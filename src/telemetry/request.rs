@@ -2,7 +2,7 @@
 //! signed-in user. It is current (a task-local) for as long as the request runs, so every line
 //! logged meanwhile carries these fields and every error body names the id.
 //!
-//! JSON lines read the fields from here ([`write_json`]): a tracing span per request would cost
+//! JSON lines read the fields from here ([`with_current`]): a tracing span per request would cost
 //! a slot in the span registry, its own rendering of the fields, and an enter and an exit for
 //! every poll (callgrind: about a seventh of a `/health` request). The readable development
 //! format shows them through a span ([`RequestLog::span`]), which tracing-subscriber's formatter
@@ -73,8 +73,13 @@ impl RequestLog {
         }
     }
 
-    fn client_id(&self) -> Option<&str> {
+    pub(super) fn client_id(&self) -> Option<&str> {
         self.client_id.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// The signed-in user, once [`record_user`] has named one.
+    pub(super) fn user_id(&self) -> Option<uuid::Uuid> {
+        self.user_id.get().copied()
     }
 
     /// The request's span when the readable format is on, else a disabled span (no cost).
@@ -119,7 +124,7 @@ pub fn scope<F: Future>(
 
 /// The id of the request being handled on this task, if any.
 pub fn current_id() -> Option<RequestId> {
-    CURRENT.try_with(|request| request.id).ok()
+    with_current(|request| request.id)
 }
 
 /// Records the signed-in user of the current request, for its later lines.
@@ -128,29 +133,7 @@ pub fn record_user(user_id: uuid::Uuid) {
     Span::current().record("user_id", tracing::field::display(user_id));
 }
 
-/// Appends the current request's fields, if a request is current, as `,"key":value` pairs.
-/// `escape` appends a string as a JSON string.
-pub(super) fn write_json(out: &mut String, escape: fn(&mut String, &str)) {
-    let _ = CURRENT.try_with(|request| {
-        // Ids, methods and UUIDs never need escaping; a path may.
-        out.push_str(",\"request_id\":\"");
-        out.push_str(request.id.as_str());
-        if let Some(client_id) = request.client_id() {
-            out.push_str("\",\"client_request_id\":\"");
-            out.push_str(client_id);
-        }
-        out.push_str("\",\"method\":\"");
-        out.push_str(request.method.as_str());
-        out.push_str("\",\"path\":");
-        escape(out, request.uri.path());
-        if let Some(user_id) = request.user_id.get() {
-            out.push_str(",\"user_id\":\"");
-            out.push_str(
-                user_id
-                    .hyphenated()
-                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
-            );
-            out.push('"');
-        }
-    });
+/// `f` applied to the request being handled on this task, if any.
+pub(super) fn with_current<R>(f: impl FnOnce(&RequestLog) -> R) -> Option<R> {
+    CURRENT.try_with(|request| f(request)).ok()
 }
