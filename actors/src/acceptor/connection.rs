@@ -2,8 +2,9 @@
 //! process's [`ConnectionLimits`], closed when idle too long or when a request's head takes
 //! too long to arrive, and finished gracefully when the acceptor drains.
 //!
-//! The HTTP service is type-erased once per connection ([`HttpService`]), never per request: a
-//! request costs one clone of the service (reference counts) and no boxed future.
+//! The HTTP service is type-erased once per connection ([`HttpService`]), never per request:
+//! each connection calls its own copy of the service in place, so a request costs no clone of
+//! it and no boxed future.
 //!
 //! The header-read deadline is kept here, by the connection's own periodic check, rather than by
 //! hyper's per-request timer (which registers and cancels a timer for every request on a
@@ -70,8 +71,9 @@ type ServeFn = dyn Fn(Accepted) -> BoxFuture<'static, ()> + Send + Sync;
 pub struct HttpService(Arc<ServeFn>);
 
 impl HttpService {
-    /// `service` must always be ready (as axum's router and the layers above it are): each
-    /// request calls a fresh clone of it.
+    /// Each connection gets a clone of `service` and calls it in place, request after request;
+    /// it should always be ready (as axum's router and the layers above it are), or each
+    /// request waits for readiness on a clone of its own.
     pub fn new<S>(service: S) -> Self
     where
         S: tower::Service<Request, Response = Response, Error = Infallible>
