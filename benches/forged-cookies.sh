@@ -58,7 +58,7 @@ install_wrk
 
 # 2. A throwaway database and the signed-in server ---------------------------------------------
 bench_database "$raptor"
-secret_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+secret_key=$(random_secret_key)
 env_vars=(
   APP_ENV=test
   DATABASE_URL="$database_url"
@@ -113,19 +113,7 @@ LUA
 
 # Prints "<p50 ms> <p99 ms> <requests/s> <non-2xx>" of one wrk run's output.
 summary() {
-  awk '
-    function ms(v) {
-      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-      if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
-      return v + 0
-    }
-    $1 == "50%"           { p50 = ms($2) }
-    $1 == "99%"           { p99 = ms($2) }
-    $1 == "Requests/sec:" { rps = $2 }
-    /Non-2xx or 3xx/      { bad = $NF }
-    END { printf "%.3f %.3f %.0f %d\n", p50, p99, rps, bad }
-  ' "$1"
+  wrk_figures <"$1" | awk '{ printf "%s %s %.0f %d\n", $2, $3, $1, $4 }'
 }
 
 user_run() {

@@ -139,13 +139,8 @@ step "postgres"
 bench_database "$raptor"
 
 # 3. The servers ------------------------------------------------------------------------------
-for port in "$raptor_port" "$baseline_port"; do
-  port_free "$port" || {
-    echo "idle: port $port is taken (set RAPTOR_PORT / BASELINE_PORT)" >&2
-    exit 1
-  }
-done
-secret_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+require_ports_free "$raptor_port" "$baseline_port"
+secret_key=$(random_secret_key)
 raptor_env=(
   APP_ENV=production
   DATABASE_URL="$database_url"
@@ -171,11 +166,7 @@ step "raptor serve (production settings) on $host:$raptor_port"
 env "${raptor_env[@]}" "${extra_env[@]}" "$raptor" serve </dev/null >"$work/raptor.log" 2>&1 &
 raptor_pid=$!
 pids+=("$raptor_pid")
-wait_http "$raptor_port" /health 60 "$raptor_pid" || {
-  echo "idle: raptor did not answer GET /health; its log:" >&2
-  tail -n 40 "$work/raptor.log" >&2
-  exit 1
-}
+await_server raptor "$raptor_port" "$raptor_pid" "$work/raptor.log"
 step "raptor: $connections idle connections, GET $path on each"
 measure raptor "$raptor_port" "$raptor_pid" >"$work/raptor.measured"
 read -r r_rest r_idle r_hwm r_srest r_sidle r_anon r_file <"$work/raptor.measured"
@@ -184,11 +175,7 @@ step "baseline on $host:$baseline_port"
 env "${extra_env[@]}" "$baseline" "$baseline_port" </dev/null >"$work/baseline.log" 2>&1 &
 baseline_pid=$!
 pids+=("$baseline_pid")
-wait_http "$baseline_port" /health 60 "$baseline_pid" || {
-  echo "idle: the baseline did not answer; its log:" >&2
-  tail -n 40 "$work/baseline.log" >&2
-  exit 1
-}
+await_server "the baseline" "$baseline_port" "$baseline_pid" "$work/baseline.log"
 step "baseline: $connections idle connections"
 measure baseline "$baseline_port" "$baseline_pid" >"$work/baseline.measured"
 read -r b_rest b_idle b_hwm b_srest b_sidle b_anon b_file <"$work/baseline.measured"

@@ -121,3 +121,49 @@ wait_http() {
 port_free() {
   ! timeout 1 bash -c "exec 3<>/dev/tcp/$host/$1" 2>/dev/null
 }
+
+# Exits unless every <port> is free.
+require_ports_free() {
+  local port
+  for port in "$@"; do
+    port_free "$port" || {
+      echo "$bench: port $port is taken (set RAPTOR_PORT / BASELINE_PORT)" >&2
+      exit 1
+    }
+  done
+}
+
+# Waits (see wait_http) until <name>, process <pid> logging to <log>, answers GET /health on
+# <port>; else prints the end of its log and exits.
+await_server() {
+  local name="$1" port="$2" pid="$3" log="$4" seconds="${5:-60}"
+  wait_http "$port" /health "$seconds" "$pid" && return 0
+  echo "$bench: $name did not answer GET /health; its log:" >&2
+  tail -n 40 "$log" >&2
+  exit 1
+}
+
+# A fresh SECRET_KEY: 32 random bytes, in hex.
+random_secret_key() {
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n'
+}
+
+# The figures of one `wrk --latency` run, read from its output on stdin:
+# "<requests/s> <p50 ms> <p99 ms> <non-2xx responses> <socket errors> <responses>".
+wrk_figures() {
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+      if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+      return v + 0
+    }
+    $1 == "50%"           { p50 = ms($2) }
+    $1 == "99%"           { p99 = ms($2) }
+    $1 == "Requests/sec:" { rps = $2 }
+    /requests in/         { total = $1 }
+    /Non-2xx or 3xx/      { non2xx += $NF }
+    /Socket errors/       { n = split($0, f, /[ ,]+/); for (i = 1; i <= n; i++) if (f[i] ~ /^[0-9]+$/) errors += f[i] }
+    END { printf "%s %.3f %.3f %d %d %d\n", rps, p50, p99, non2xx, errors, total }
+  '
+}

@@ -68,14 +68,9 @@ bench_database "$raptor"
 echo "database: $database" >&2
 
 # 4. raptor migrate, raptor serve, the baseline -----------------------------------------------
-for port in "$raptor_port" "$baseline_port" "$signed_port"; do
-  port_free "$port" || {
-    echo "load: port $port is taken (set RAPTOR_PORT / BASELINE_PORT)" >&2
-    exit 1
-  }
-done
+require_ports_free "$raptor_port" "$baseline_port" "$signed_port"
 
-secret_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+secret_key=$(random_secret_key)
 raptor_env=(
   APP_ENV=test
   DATABASE_URL="$database_url"
@@ -101,11 +96,7 @@ raptor_pid=$!
 "$baseline" "$baseline_port" </dev/null >"$work/baseline.log" 2>&1 &
 pids+=($!)
 baseline_pid=$!
-if ! wait_http "$raptor_port" /health 60 "$raptor_pid"; then
-  echo "load: raptor did not answer GET /health; its log:" >&2
-  tail -n 40 "$work/raptor.log" >&2
-  exit 1
-fi
+await_server raptor "$raptor_port" "$raptor_pid" "$work/raptor.log"
 if [[ "$(http_status "$raptor_port" /api/system/status)" != 200 ]]; then
   echo "load: GET /api/system/status is not 200 before the run; raptor's log:" >&2
   tail -n 40 "$work/raptor.log" >&2
@@ -117,11 +108,7 @@ env "${raptor_env[@]}" APP_ENV=development LOG_FORMAT=json PORT="$signed_port" \
   MARKET_DATA_TTL_MS=60000 "$bench_server" </dev/null >"$work/signed.out" 2>"$work/signed.log" &
 pids+=($!)
 signed_pid=$!
-if ! wait_http "$signed_port" /health 60 "$signed_pid"; then
-  echo "load: bench_server did not answer GET /health; its log:" >&2
-  tail -n 40 "$work/signed.log" >&2
-  exit 1
-fi
+await_server bench_server "$signed_port" "$signed_pid" "$work/signed.log"
 cookie=$(sed -n 's/^COOKIE=//p' "$work/signed.out" | head -n 1)
 [[ -n "$cookie" ]] || {
   echo "load: bench_server printed no cookie" >&2
@@ -133,11 +120,7 @@ timeout 5 bash -c 'exec 3<>"/dev/tcp/'"$host"'/'"$signed_port"'"
   printf "GET %s HTTP/1.1\r\nHost: localhost\r\nCookie: %s\r\nConnection: close\r\n\r\n" "$0" "$1" >&3
   head -n 1 <&3' "$quotes_path" "$cookie" >/dev/null
 
-if ! wait_http "$baseline_port" /health 30 "$baseline_pid"; then
-  echo "load: the baseline did not answer; its log:" >&2
-  tail -n 40 "$work/baseline.log" >&2
-  exit 1
-fi
+await_server "the baseline" "$baseline_port" "$baseline_pid" "$work/baseline.log" 30
 
 # 5. Load -------------------------------------------------------------------------------------
 # Prints "<requests/s> <p99 ms> <non-2xx or failed responses> <responses>" for one run.
@@ -147,20 +130,7 @@ run_wrk() {
   [[ -n "$header" ]] && extra=(-H "$header")
   out=$(wrk --latency -t "$threads" -c "$connections" -d "${duration}s" --timeout 5s "${extra[@]}" "$url")
   printf '%s\n' "$out" >"$work/last.txt"
-  awk '
-    function ms(v) {
-      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-      if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
-      return v + 0
-    }
-    $1 == "99%"            { p99 = ms($2) }
-    $1 == "Requests/sec:"  { rps = $2 }
-    /requests in/          { total = $1 }
-    /Non-2xx or 3xx/       { bad += $NF }
-    /Socket errors/        { n = split($0, f, /[ ,]+/); for (i = 1; i <= n; i++) if (f[i] ~ /^[0-9]+$/) bad += f[i] }
-    END { printf "%s %.3f %d %d\n", rps, p99, bad, total }
-  ' <<<"$out"
+  wrk_figures <<<"$out" | awk '{ printf "%s %s %d %d\n", $1, $3, $4 + $5, $6 }'
 }
 
 declare -A rps=() p99=() bad=() total=()
