@@ -25,6 +25,7 @@ pub mod guard;
 pub mod json;
 pub mod market_data;
 pub mod openapi;
+pub mod probes;
 pub mod query;
 pub mod rate_limit;
 pub mod readiness;
@@ -158,7 +159,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The whole application as the acceptor serves it: `router` behind the stack.
-pub type App = edge::Edge<guard::Guard<Router>>;
+pub type App = edge::Edge<guard::Guard<probes::Probes<Router>>>;
 
 /// `router` (see [`router`]) behind the stack.
 pub fn app(state: AppState, router: Router) -> App {
@@ -167,7 +168,10 @@ pub fn app(state: AppState, router: Router) -> App {
             deployed: state.settings.app_env.is_deployed(),
             cors: Arc::clone(&state.cors),
         })
-        .layer(guard::GuardLayer { state })
+        .layer(guard::GuardLayer {
+            state: state.clone(),
+        })
+        .layer(probes::ProbesLayer { state })
         .service(router)
 }
 

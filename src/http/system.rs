@@ -42,7 +42,7 @@ pub struct StatusBody {
     responses((status = 200, description = "The process is alive", body = StatusBody)),
 )]
 pub async fn health() -> Response {
-    json_response(StatusCode::OK, OK)
+    liveness()
 }
 
 /// The same liveness answer under `/api`.
@@ -54,7 +54,7 @@ pub async fn health() -> Response {
     responses((status = 200, description = "The process is alive", body = StatusBody)),
 )]
 pub async fn system_health() -> Response {
-    json_response(StatusCode::OK, OK)
+    liveness()
 }
 
 /// The constant bodies of the probes (a [`StatusBody`], written once, never serialized per
@@ -76,9 +76,17 @@ const DEGRADED: &str = r#"{"status":"degraded"}"#;
     ),
 )]
 pub async fn status(State(state): State<AppState>) -> Response {
-    let actors_up = state.actors.all_up();
-    let database_up = state.readiness.database_up();
-    if actors_up && database_up {
+    readiness(&state)
+}
+
+/// The liveness answer (`GET /health`, `GET /api/system/health`).
+pub fn liveness() -> Response {
+    json_response(StatusCode::OK, OK)
+}
+
+/// The readiness answer (`GET /api/system/status`).
+pub fn readiness(state: &AppState) -> Response {
+    if state.actors.all_up() && state.readiness.database_up() {
         json_response(StatusCode::OK, OK)
     } else {
         json_response(StatusCode::SERVICE_UNAVAILABLE, DEGRADED)

@@ -25,6 +25,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use futures_util::future::{BoxFuture, Either};
+use futures_util::task::AtomicWaker;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -177,16 +178,40 @@ where
             .min(Duration::from_secs(5))
             .max(Duration::from_millis(100)),
     );
+    let drain = draining.changed();
+    tokio::pin!(drain);
+    let side = Arc::new(SideWake::default());
+    let side_waker = Waker::from(Arc::clone(&side));
     let (mut late_head, mut idle) = (Stalled::default(), Stalled::default());
     loop {
-        tokio::select! {
-            result = connection.as_mut() => {
+        // The connection is polled on every wake-up of the task; the check and the drain only
+        // when one of them woke it (each request would otherwise poll a timer and the drain
+        // signal every connection shares).
+        let event = std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                return Poll::Ready(Event::Ended(result));
+            }
+            if side.take(cx.waker()) {
+                let mut side_cx = Context::from_waker(&side_waker);
+                if check.poll_tick(&mut side_cx).is_ready() {
+                    return Poll::Ready(Event::Check);
+                }
+                if !closing && drain.as_mut().poll(&mut side_cx).is_ready() {
+                    return Poll::Ready(Event::Drain);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Ended(result) => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "connection ended with an error");
                 }
                 return;
             }
-            _ = check.tick() => {
+            Event::Check => {
+                side.again();
                 let now = Instant::now();
                 let head_pending = activity.head_pending.load(Ordering::Relaxed);
                 let begun = activity.begun.load(Ordering::Acquire);
@@ -202,11 +227,60 @@ where
                     closing = true;
                 }
             }
-            _ = draining.changed(), if !closing => {
+            Event::Drain => {
+                side.again();
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
         }
+    }
+}
+
+/// What woke a connection's loop.
+enum Event<E> {
+    Ended(Result<(), E>),
+    Check,
+    Drain,
+}
+
+/// The waker of a connection's periodic check and drain signal: notes that one of them fired,
+/// then wakes the connection's task.
+struct SideWake {
+    fired: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Default for SideWake {
+    fn default() -> Self {
+        Self {
+            // Polled once at the start, so that each registers its waker.
+            fired: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        }
+    }
+}
+
+impl SideWake {
+    /// Whether the check or the drain fired since the last call; keeps `task` to wake.
+    fn take(&self, task: &Waker) -> bool {
+        self.task.register(task);
+        self.fired.swap(false, Ordering::AcqRel)
+    }
+
+    /// Poll both again on the next turn (one returned ready: the other was not polled).
+    fn again(&self) {
+        self.fired.store(true, Ordering::Release);
+    }
+}
+
+impl std::task::Wake for SideWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
