@@ -115,10 +115,13 @@ impl Application {
             let local_addr = listener.local_addr()?;
             let args = AcceptorArgs {
                 listener: Arc::new(listener),
-                service: HttpService::new(http::app(
-                    state.clone(),
-                    error_reporting.instrument(http::router(state)),
-                )),
+                service: {
+                    let app = http::app(
+                        state.clone(),
+                        error_reporting.instrument(http::router(state)),
+                    );
+                    HttpService::new(move |peer| app.for_peer(peer))
+                },
                 drain_timeout: settings.shutdown_grace,
                 limits: settings.connections,
             };

@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderName, StatusCode};
 
 use super::{is_health_path, ApiError, AppState};
+use crate::telemetry::request;
 
 static CF_CONNECTING_IP: HeaderName = HeaderName::from_static("cf-connecting-ip");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -32,8 +33,8 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// The client of a request to `path`: the trusted forwarded address, else the peer (in
-/// `extensions`, from the acceptor). Refused (403) when the Cloudflare guard is on and the
+/// The client of a request to `path`: the trusted forwarded address, else the peer of its
+/// connection ([`peer`]). Refused (403) when the Cloudflare guard is on and the
 /// request did not come through Cloudflare.
 pub fn resolve(
     state: &AppState,
@@ -57,10 +58,16 @@ pub fn resolve(
     })
 }
 
+/// The address the connection came from: the acceptor's, through the request being handled
+/// (`telemetry::request`); for a request handed over by another server (tests drive the
+/// router directly), axum's `ConnectInfo`; else loopback.
 fn peer(extensions: &Extensions) -> IpAddr {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    request::current_peer()
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
@@ -168,6 +175,25 @@ mod mutation_tests {
         } else {
             Err(error_code(response).await)
         }
+    }
+
+    #[tokio::test]
+    async fn the_stack_made_for_a_connection_resolves_its_peer() {
+        let echo = |ClientIp(ip): ClientIp| async move { ip.to_string() };
+        let state = state(&[]);
+        let router = Router::new()
+            .route("/api/x", get(echo))
+            .with_state(state.clone());
+        let app = crate::http::app(state, router).for_peer(PEER.parse().unwrap());
+        let request = Request::get("/api/x").body(Body::empty()).unwrap();
+        let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(
+            body, "192.0.2.10",
+            "no ConnectInfo: the peer the acceptor named"
+        );
     }
 
     #[tokio::test]

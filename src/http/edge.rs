@@ -9,6 +9,7 @@
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -43,6 +44,7 @@ impl<S> Layer<S> for EdgeLayer {
             inner,
             deployed: self.deployed,
             cors: Arc::clone(&self.cors),
+            peer: None,
         }
     }
 }
@@ -52,6 +54,19 @@ pub struct Edge<S> {
     inner: S,
     deployed: bool,
     cors: Arc<Cors>,
+    /// The peer of the connection this copy serves (the acceptor makes one per connection).
+    peer: Option<IpAddr>,
+}
+
+impl<S: Clone> Edge<S> {
+    /// This stack for a connection from `peer`: its requests name it (`telemetry::request`),
+    /// and the guard resolves the client from it when no trusted proxy names one.
+    pub fn for_peer(&self, peer: SocketAddr) -> Self {
+        Self {
+            peer: Some(peer.ip()),
+            ..self.clone()
+        }
+    }
 }
 
 type Answer = Result<Response, Infallible>;
@@ -77,6 +92,7 @@ where
             request_id::client_id(request.headers()).cloned(),
             request.method().clone(),
             request.uri().clone(),
+            self.peer,
         ));
         let span = log.span();
         let api = request.uri().path().starts_with("/api/");
@@ -142,7 +158,7 @@ where
             );
             let status = response.status().as_u16();
             let latency_ms = this.started.elapsed().as_millis() as u64;
-            tracing::info!(message = "served", status, latency_ms);
+            crate::telemetry::served(status, latency_ms);
             response
         });
         Poll::Ready(Ok(response))

@@ -100,11 +100,14 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
 /// SPEC's error shape, keeping its status and headers.
 pub fn normalize_errors(response: Response) -> Response {
     let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if is_json {
         return response;
     }
     let (mut parts, _) = response.into_parts();

@@ -12,6 +12,7 @@
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
@@ -53,7 +54,9 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Ready<Answer>, S::Future>;
+    // The router's future is boxed: it holds the request until the route is ready, and moving
+    // it up through the stack's futures by value cost more than an allocation (ADR 0007).
+    type Future = Either<Ready<Answer>, Pin<Box<S::Future>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -62,7 +65,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         match answer(&self.state, &request) {
             Some(response) => Either::Left(ready(Ok(response))),
-            None => Either::Right(self.inner.call(request)),
+            None => Either::Right(Box::pin(self.inner.call(request))),
         }
     }
 }
@@ -107,7 +110,9 @@ mod tests {
             .collect();
         headers.sort();
         let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
         (status, headers, body.to_vec())
     }
 

@@ -22,7 +22,7 @@ pub fn current() -> Option<String> {
 
 /// `id` as the value of an `x-request-id` header.
 pub fn header_value(id: &RequestId) -> HeaderValue {
-    HeaderValue::from_str(id.as_str()).expect("a hyphenated UUID is a valid header value")
+    HeaderValue::from_bytes(id.as_bytes()).expect("a hyphenated UUID is a valid header value")
 }
 
 /// The client's own request id, when it looks like one.

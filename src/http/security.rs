@@ -12,12 +12,8 @@ const HSTS: &str = "max-age=63072000; includeSubDomains";
 /// production-like environments (HSTS).
 pub fn harden(h: &mut HeaderMap, api: bool, deployed: bool) {
     // A handler that serves a page sets its own policy (the development page); keep it.
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
-    }
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert_with(|| HeaderValue::from_static(CSP));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -16,7 +16,7 @@ use std::io::Write as _;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -63,42 +63,83 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        LINE.with(|line| {
-            let Ok(mut line) = line.try_borrow_mut() else {
-                return; // an event logged while formatting one: dropped, never a panic
-            };
-            line.clear();
-            line.push_str("{\"timestamp\":\"");
-            CLOCK.with(|clock| clock.borrow_mut().write_now(&mut line));
-            let metadata = event.metadata();
-            line.push_str("\",\"level\":\"");
-            line.push_str(metadata.level().as_str());
-            line.push_str("\",\"target\":");
-            let plain_names = plain_names(metadata);
-            if plain_names {
-                line.push('"');
-                line.push_str(metadata.target());
-                line.push('"');
-            } else {
-                push_string(&mut line, metadata.target());
-            }
-            event.record(&mut Fields {
-                out: &mut line,
-                plain_keys: plain_names,
-            });
-            write_request(&mut line);
-            if let Some(scope) = ctx.event_scope(event) {
-                for span in scope {
-                    if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
-                        line.push_str(fields);
+        let metadata = event.metadata();
+        let plain_names = plain_names(metadata);
+        write_line(
+            &self.make_writer,
+            metadata.level(),
+            metadata.target(),
+            plain_names,
+            |line| {
+                event.record(&mut Fields {
+                    out: line,
+                    plain_keys: plain_names,
+                });
+                write_request(line);
+                if let Some(scope) = ctx.event_scope(event) {
+                    for span in scope {
+                        if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+                            line.push_str(fields);
+                        }
                     }
                 }
-            }
-            line.push_str("}\n");
-            let _ = self.make_writer.make_writer().write_all(line.as_bytes());
-        });
+            },
+        );
     }
 }
+
+/// Writes one line, `{"timestamp":…,"level":…,"target":…` then what `fields` appends, into this
+/// thread's buffer and then to `make_writer`'s writer. `plain_target`: the target needs no
+/// escaping.
+fn write_line<W: for<'w> MakeWriter<'w>>(
+    make_writer: &W,
+    level: &Level,
+    target: &str,
+    plain_target: bool,
+    fields: impl FnOnce(&mut String),
+) {
+    LINE.with(|line| {
+        let Ok(mut line) = line.try_borrow_mut() else {
+            return; // an event logged while formatting one: dropped, never a panic
+        };
+        line.clear();
+        line.push_str("{\"timestamp\":\"");
+        CLOCK.with(|clock| clock.borrow_mut().write_now(&mut line));
+        line.push_str("\",\"level\":\"");
+        line.push_str(level.as_str());
+        line.push_str("\",\"target\":");
+        if plain_target {
+            line.push('"');
+            line.push_str(target);
+            line.push('"');
+        } else {
+            push_string(&mut line, target);
+        }
+        fields(&mut line);
+        line.push_str("}\n");
+        let _ = make_writer.make_writer().write_all(line.as_bytes());
+    });
+}
+
+/// The access-log line of the request being handled: what the layer writes for
+/// `tracing::info!(target: ACCESS_TARGET, message = "served", status, latency_ms)`, written
+/// without going through `tracing` (it is the one line every request writes).
+pub(super) fn write_served<W: for<'w> MakeWriter<'w>>(
+    make_writer: &W,
+    status: u16,
+    latency_ms: u64,
+) {
+    write_line(make_writer, &Level::INFO, ACCESS_TARGET, true, |line| {
+        line.push_str(",\"message\":\"served\",\"status\":");
+        line.push_str(itoa::Buffer::new().format(status));
+        line.push_str(",\"latency_ms\":");
+        line.push_str(itoa::Buffer::new().format(latency_ms));
+        write_request(line);
+    });
+}
+
+/// The target of the access-log line: the edge, which writes it.
+pub(super) const ACCESS_TARGET: &str = "raptor::http::edge";
 
 /// Whether the target and the field names of an event's callsite need no escaping (they are
 /// `'static` text, almost always identifiers). The answer for the last callsite seen on this
@@ -401,6 +442,7 @@ mod tests {
             Some(axum::http::HeaderValue::from_static("heroku-abc123")),
             axum::http::Method::POST,
             "/api/x?secret=1".parse().unwrap(),
+            Some([203, 0, 113, 9].into()),
         );
         let lines = lines(|| {
             tracing::info!("outside");
@@ -416,7 +458,42 @@ mod tests {
         assert_eq!(lines[1]["method"], "POST");
         assert_eq!(lines[1]["path"], "/api/x", "the query is never logged");
         assert!(lines[1].get("user_id").is_none());
+        assert!(
+            !lines[1].to_string().contains("203.0.113.9"),
+            "the peer address is never logged"
+        );
         assert_eq!(lines[2]["user_id"], user.to_string());
+    }
+
+    #[test]
+    fn the_access_line_is_the_line_the_layer_writes_for_the_same_event() {
+        use super::super::request::{self, RequestId, RequestLog};
+        let log = std::sync::Arc::new(RequestLog::new(
+            RequestId::new(),
+            None,
+            axum::http::Method::GET,
+            "/health?x=1".parse().unwrap(),
+            None,
+        ));
+        let out = Lines::default();
+        let writer = out.clone();
+        let make_writer = move || writer.clone();
+        let lines = lines(|| {
+            request::sync_scope(log, || {
+                write_served(&make_writer, 503, 12);
+                tracing::info!(target: ACCESS_TARGET, message = "served", status = 503_u16, latency_ms = 12_u64);
+            })
+        });
+        let direct = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let mut direct: serde_json::Value = serde_json::from_str(direct.trim_end()).unwrap();
+        let mut traced = lines[0].clone();
+        for line in [&mut direct, &mut traced] {
+            assert!(line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+            line["timestamp"] = serde_json::Value::Null;
+        }
+        assert_eq!(direct, traced);
+        assert_eq!(direct["path"], "/health");
+        assert_eq!(direct["status"], 503);
     }
 
     #[test]

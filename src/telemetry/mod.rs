@@ -16,7 +16,7 @@ mod json_lines;
 pub mod request;
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -34,6 +34,10 @@ const QUIET_DEPENDENCIES: [&str; 2] = ["tokio_cron_scheduler=warn", "tokio_postg
 /// The flusher of the JSON log, while there is one.
 static FLUSHER: Mutex<Option<batch_writer::Flusher>> = Mutex::new(None);
 
+/// The JSON log's writer, once the JSON subscriber is the process's and its filter lets the
+/// access-log line through: the line goes to it directly ([`served`]).
+static ACCESS_LOG: OnceLock<batch_writer::BatchWriter> = OnceLock::new();
+
 pub fn init(json: bool, level: &str) {
     let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
     let filter = filter(rust_log.as_deref(), level);
@@ -43,7 +47,7 @@ pub fn init(json: bool, level: &str) {
             eprintln!("raptor: cannot start the log writer thread");
             return;
         };
-        let layer = json_lines::JsonLines::new(writer);
+        let layer = json_lines::JsonLines::new(writer.clone());
         if tracing_subscriber::registry()
             .with(filter)
             .with(layer)
@@ -51,6 +55,11 @@ pub fn init(json: bool, level: &str) {
             .is_ok()
         {
             *FLUSHER.lock().unwrap_or_else(|e| e.into_inner()) = Some(flusher);
+            // The filter is fixed from here on: whether it lets the access line through is
+            // asked once, not per request.
+            if tracing::enabled!(target: json_lines::ACCESS_TARGET, tracing::Level::INFO) {
+                let _ = ACCESS_LOG.set(writer);
+            }
         }
     } else {
         let readable = fmt()
@@ -60,6 +69,23 @@ pub fn init(json: bool, level: &str) {
             .try_init();
         // tracing-subscriber's formatter shows a request's fields through its span.
         request::use_spans(readable.is_ok());
+    }
+}
+
+/// The access-log line of the request being handled: `served`, its status and latency, with the
+/// request's fields. Every request writes one, so with the JSON format it is formatted straight
+/// into the log's batch (the same line the layer would write, at the same filter: the target
+/// `raptor::http::edge` at INFO), skipping `tracing`'s dispatch, field visitors and span lookup
+/// (ADR 0007). Any other format logs it through `tracing`.
+pub fn served(status: u16, latency_ms: u64) {
+    match ACCESS_LOG.get() {
+        Some(writer) => json_lines::write_served(writer, status, latency_ms),
+        None => tracing::info!(
+            target: json_lines::ACCESS_TARGET,
+            message = "served",
+            status,
+            latency_ms
+        ),
     }
 }
 

@@ -1,6 +1,7 @@
-//! The request being handled: its id, method and path, the client's own id and, once known, the
-//! signed-in user. It is current (a task-local) for as long as the request runs, so every line
-//! logged meanwhile carries these fields and every error body names the id.
+//! The request being handled: its id, method and path, the client's own id, the address its
+//! connection came from (never logged) and, once known, the signed-in user. It is current (a
+//! task-local) for as long as the request runs, so every line logged meanwhile carries these
+//! fields and every error body names the id.
 //!
 //! JSON lines read the fields from here ([`with_current`]): a tracing span per request would cost
 //! a slot in the span registry, its own rendering of the fields, and an enter and an exit for
@@ -10,6 +11,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -26,6 +28,10 @@ impl RequestId {
         let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
         uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
         Self(id)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     pub fn as_str(&self) -> &str {
@@ -59,16 +65,25 @@ pub struct RequestLog {
     pub method: Method,
     /// The path is logged, never the query (it may hold what the client typed).
     pub uri: Uri,
+    /// The peer address of the connection (the client, or the proxy in front of it).
+    pub peer: Option<IpAddr>,
     user_id: OnceLock<uuid::Uuid>,
 }
 
 impl RequestLog {
-    pub fn new(id: RequestId, client_id: Option<HeaderValue>, method: Method, uri: Uri) -> Self {
+    pub fn new(
+        id: RequestId,
+        client_id: Option<HeaderValue>,
+        method: Method,
+        uri: Uri,
+        peer: Option<IpAddr>,
+    ) -> Self {
         Self {
             id,
             client_id,
             method,
             uri,
+            peer,
             user_id: OnceLock::new(),
         }
     }
@@ -125,6 +140,11 @@ pub fn scope<F: Future>(
 /// The id of the request being handled on this task, if any.
 pub fn current_id() -> Option<RequestId> {
     with_current(|request| request.id)
+}
+
+/// The peer address of the current request's connection, if the acceptor named one.
+pub fn current_peer() -> Option<IpAddr> {
+    with_current(|request| request.peer).flatten()
 }
 
 /// Records the signed-in user of the current request, for its later lines.

@@ -22,7 +22,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::response::Response;
 use futures_util::future::{BoxFuture, Either};
 use futures_util::task::AtomicWaker;
@@ -72,20 +72,23 @@ type ServeFn = dyn Fn(Accepted) -> BoxFuture<'static, ()> + Send + Sync;
 pub struct HttpService(Arc<ServeFn>);
 
 impl HttpService {
-    /// Each connection gets a clone of `service` and calls it in place, request after request;
-    /// it should always be ready (as axum's router and the layers above it are), or each
-    /// request waits for readiness on a clone of its own.
-    pub fn new<S>(service: S) -> Self
+    /// Each connection gets the service `for_peer` makes for the address it came from, and
+    /// calls it in place, request after request; it should always be ready (as axum's router and
+    /// the layers above it are), or each request waits for readiness on a clone of its own.
+    ///
+    /// The service knows its connection's peer from the start, so no request carries it (an
+    /// extension per request costs three allocations and a hash map).
+    pub fn new<S>(for_peer: impl Fn(SocketAddr) -> S + Send + Sync + 'static) -> Self
     where
         S: tower::Service<Request, Response = Response, Error = Infallible>
             + Clone
             + Send
-            + Sync
             + 'static,
         S::Future: Send + 'static,
     {
         Self(Arc::new(move |accepted| {
-            Box::pin(serve(service.clone(), accepted))
+            let service = for_peer(accepted.peer);
+            Box::pin(serve(service, accepted))
         }))
     }
 
@@ -145,7 +148,7 @@ where
     let Accepted {
         builder,
         stream,
-        peer,
+        peer: _,
         limits,
         mut draining,
         slot: _slot,
@@ -161,7 +164,6 @@ where
     let activity = Arc::new(Activity::default());
     let tracked = Tracked {
         service: RefCell::new(service),
-        peer,
         activity: Arc::clone(&activity),
     };
     let stream = Watched {
@@ -352,14 +354,12 @@ impl Drop for InFlight {
     }
 }
 
-/// The service with the connection's peer address attached to every request, counting the
-/// requests in flight for the idle timeout.
+/// The service, counting the requests in flight for the idle timeout.
 ///
 /// The service is the connection's own (cloned once, when it was accepted) and is called in
 /// place: a clone per request would touch reference counts every worker thread shares.
 struct Tracked<S> {
     service: RefCell<S>,
-    peer: SocketAddr,
     activity: Arc<Activity>,
 }
 
@@ -371,11 +371,10 @@ where
     type Error = Infallible;
     type Future = TrackedFuture<Either<S::Future, Oneshot<S, Request>>>;
 
-    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         // The head is in: whatever is read from now on is this request's body or the next head.
         self.activity.begun.fetch_add(1, Ordering::AcqRel);
         self.activity.head_pending.store(false, Ordering::Relaxed);
-        request.extensions_mut().insert(ConnectInfo(self.peer));
         let in_flight = Some(InFlight::begin(&self.activity));
         let request = request.map(Body::new);
         // hyper calls the service from the connection's task, one call at a time: the borrow
