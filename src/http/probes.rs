@@ -21,7 +21,7 @@ use axum::response::Response;
 use futures_util::future::Either;
 use tower::{Layer, Service};
 
-use super::{system, AppState};
+use super::{is_health_path, system, AppState};
 
 /// Wraps a service (the router) in [`Probes`].
 #[derive(Clone)]
@@ -76,7 +76,7 @@ fn answer(state: &AppState, request: &Request) -> Option<Response> {
         return None;
     }
     match request.uri().path() {
-        "/health" | "/api/system/health" => Some(system::liveness()),
+        path if is_health_path(path) => Some(system::liveness()),
         "/api/system/status" => Some(system::readiness(state)),
         _ => None,
     }
