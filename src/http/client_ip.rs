@@ -43,19 +43,25 @@ pub fn resolve(
     path: &str,
 ) -> Result<IpAddr, ApiError> {
     let settings = &state.settings;
-    let cf_ip = cf_connecting_ip(headers);
-    if settings.flags.enforce_cf_origin && cf_ip.is_none() && !is_health_path(path) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::ForbiddenOrigin,
-            "requests must come through the edge",
-        ));
+    // Each header is read only when a setting trusts it (most requests carry neither).
+    if settings.flags.enforce_cf_origin {
+        return match cf_connecting_ip(headers) {
+            Some(ip) => Ok(ip),
+            None if is_health_path(path) => Ok(forwarded_or_peer(state, headers, extensions)),
+            None => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::ForbiddenOrigin,
+                "requests must come through the edge",
+            )),
+        };
     }
-    Ok(match cf_ip {
-        Some(ip) if settings.flags.enforce_cf_origin => ip,
-        _ => from_forwarded_for(headers, settings.trusted_proxy_hops)
-            .unwrap_or_else(|| peer(extensions)),
-    })
+    Ok(forwarded_or_peer(state, headers, extensions))
+}
+
+/// The trusted `X-Forwarded-For` entry, else the connection's peer.
+fn forwarded_or_peer(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> IpAddr {
+    from_forwarded_for(headers, state.settings.trusted_proxy_hops)
+        .unwrap_or_else(|| peer(extensions))
 }
 
 /// The address the connection came from: the acceptor's, through the request being handled
@@ -84,13 +90,14 @@ fn cf_connecting_ip(headers: &HeaderMap) -> Option<IpAddr> {
 /// The entry `hops` from the right across all `X-Forwarded-For` headers, or `None` when there
 /// is no trusted proxy or it did not add an entry we can read.
 pub fn from_forwarded_for(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    let skip = hops.checked_sub(1)?;
     headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
         .rev()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.rsplit(','))
-        .nth(hops.checked_sub(1)?)?
+        .nth(skip)?
         .trim()
         .parse()
         .ok()

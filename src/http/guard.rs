@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, Either};
 use tower::{Layer, Service};
@@ -99,15 +99,8 @@ fn admit(
     Ok((ip, shared_limits::limit_for(request.method(), path)))
 }
 
-/// The body length a request declares in `Content-Length`, if it does (a malformed value is
-/// hyper's to refuse).
+/// The body length a request declares, if it does: hyper reads it from `Content-Length` (and
+/// refuses a malformed one) into the body's size hint, so no header is looked up again here.
 fn declared_length(request: &Request) -> Option<u64> {
-    request
-        .headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    axum::body::HttpBody::size_hint(request.body()).upper()
 }
