@@ -53,6 +53,7 @@ enum Command {
     Openapi,
 }
 
+// Built with one arena (`.cargo/config.toml`), which keeps idle memory in budget (ADR 0007).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
