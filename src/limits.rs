@@ -71,8 +71,10 @@ pub async fn hit(
 /// database of its own.
 #[cfg(test)]
 mod mutation_tests {
+    use std::panic::AssertUnwindSafe;
     use std::sync::Arc;
 
+    use futures_util::FutureExt;
     use secrecy::SecretBox;
 
     use super::*;
@@ -115,9 +117,23 @@ mod mutation_tests {
         }
     }
 
+    /// Runs `test` on a pool over a fresh database, and drops the database afterwards, whether
+    /// `test` passed or panicked.
+    async fn with_fresh_pool<F: std::future::Future<Output = ()>>(test: impl FnOnce(Pool) -> F) {
+        let (pool, name) = fresh_pool().await;
+        let outcome = AssertUnwindSafe(test(pool)).catch_unwind().await;
+        drop_database(&name).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     #[tokio::test]
     async fn a_client_gets_its_hits_per_window_then_the_wait_until_the_next() {
-        let (pool, name) = fresh_pool().await;
+        with_fresh_pool(counts_per_window).await;
+    }
+
+    async fn counts_per_window(pool: Pool) {
         let hasher = TokenHasher::new(Arc::new(SecretBox::from(b"unit-key".to_vec())), None);
         // Ten seconds into a minute window.
         let now = DateTime::from_timestamp(1_767_225_610, 0).unwrap();
@@ -157,8 +173,5 @@ mod mutation_tests {
         assert!(rows
             .iter()
             .all(|r| !r.get::<_, String>(0).contains("203.0.113")));
-        drop(db);
-        drop(pool);
-        drop_database(&name).await;
     }
 }
