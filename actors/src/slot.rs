@@ -5,6 +5,7 @@
 //! to a dead mailbox. Every call through a slot also carries a timeout, so a child that is alive
 //! but stuck still answers "unavailable" within a bounded time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ pub struct ActorUnavailable {
 pub struct Slot<M: Message> {
     name: &'static str,
     current: Arc<RwLock<Option<ActorRef<M>>>>,
+    /// Whether `current` holds an actor, kept beside it so that asking (every readiness probe)
+    /// reads a flag instead of taking the lock and cloning the reference, whose counts every
+    /// core would otherwise write.
+    up: Arc<AtomicBool>,
 }
 
 impl<M: Message> Clone for Slot<M> {
@@ -32,6 +37,7 @@ impl<M: Message> Clone for Slot<M> {
         Self {
             name: self.name,
             current: Arc::clone(&self.current),
+            up: Arc::clone(&self.up),
         }
     }
 }
@@ -41,6 +47,7 @@ impl<M: Message> Slot<M> {
         Self {
             name,
             current: Arc::new(RwLock::new(None)),
+            up: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -59,7 +66,7 @@ impl<M: Message> Slot<M> {
     }
 
     pub fn is_up(&self) -> bool {
-        self.get().is_ok()
+        self.up.load(Ordering::Acquire)
     }
 
     /// `(name, is up)`, for status and diagnostics.
@@ -68,7 +75,9 @@ impl<M: Message> Slot<M> {
     }
 
     pub(crate) fn set(&self, actor: Option<ActorRef<M>>) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = actor;
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        self.up.store(actor.is_some(), Ordering::Release);
+        *current = actor;
     }
 
     /// Asks the actor a question and waits at most `timeout` for the answer.

@@ -44,6 +44,20 @@ async fn a_panicked_child_answers_503_while_down_then_serves_again() {
     .await;
     assert!(down.headers().contains_key("retry-after"));
     assert_eq!(error_code(down).await, "service_unavailable");
+    let status = || async {
+        let response = app
+            .client
+            .get(app.url("/api/system/status"))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(
+        status().await,
+        (503, r#"{"status":"degraded"}"#.to_owned()),
+        "readiness follows the actor going down"
+    );
 
     eventually(
         Duration::from_secs(10),
@@ -51,6 +65,11 @@ async fn a_panicked_child_answers_503_while_down_then_serves_again() {
         || async { (ask().await.status() == 401).then_some(()) },
     )
     .await;
+    assert_eq!(
+        status().await,
+        (200, r#"{"status":"ok"}"#.to_owned()),
+        "and its coming back"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
