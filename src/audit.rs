@@ -53,6 +53,10 @@ pub enum AuditEvent {
     RecoveryTokenRejected,
     /// A backtest run was queued (who, symbol, range, strategy; never the results).
     BacktestRun,
+    /// A paper book was opened with its initial cash.
+    BookOpen,
+    /// An operator adjusted a book's cash (`raptor book adjust`), with the reason.
+    BookAdjust,
 }
 
 impl AuditEvent {
@@ -87,6 +91,8 @@ impl AuditEvent {
             AuditEvent::RecoveryCompleted => "recovery.completed",
             AuditEvent::RecoveryTokenRejected => "recovery.token_rejected",
             AuditEvent::BacktestRun => "backtest.run",
+            AuditEvent::BookOpen => "book.open",
+            AuditEvent::BookAdjust => "book.adjust",
         }
     }
 

@@ -114,7 +114,7 @@ pub async fn root() -> StatusCode {
     operation_id = "system_diagnostic",
     security(("session" = [])),
     responses(
-        (status = 200, description = "`version`, `environment`, `uptime_seconds`, `actors` (name → `running`/`down`), `database` (reachability and pool), `missing_config` (names only), `kill_switch` (`null` while the broker is down)", body = Object),
+        (status = 200, description = "`version`, `environment`, `uptime_seconds`, `actors` (name → `running`/`down`), `database` (reachability and pool), `missing_config` (names only), `kill_switch` (`null` while the broker is down), `paper_account` (the shared Alpaca account and its positions as Alpaca sends them; `null` when Alpaca cannot be asked)", body = Object),
         (status = 403, description = "`operator_only`: the caller is not an operator (or a shared 403, see the other operations)", body = ErrorBody),
     ),
 )]
@@ -126,7 +126,10 @@ pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> im
         .into_iter()
         .map(|(name, up)| (name.to_owned(), json!(if up { "running" } else { "down" })))
         .collect();
-    let kill_switch = super::trading::diagnostic(&state).await;
+    let (kill_switch, paper_account) = tokio::join!(
+        super::trading::diagnostic(&state),
+        super::trading::shared_account(&state)
+    );
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "environment": state.settings.app_env.as_str(),
@@ -141,5 +144,6 @@ pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> im
         },
         "missing_config": state.settings.missing_optional(),
         "kill_switch": kill_switch,
+        "paper_account": paper_account,
     }))
 }

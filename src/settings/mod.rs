@@ -46,6 +46,7 @@ pub const VARIABLES: &[&str] = &[
     "TRADING_MAX_OPEN_ORDERS",
     "TRADING_MAX_ORDERS_PER_DAY",
     "TRADING_ASSET_CLASSES",
+    "PAPER_BOOK_INITIAL_CASH",
     "MARKET_DATA_TTL_MS",
     "MARKET_DATA_CACHE_MAX_ENTRIES",
     "HISTORICAL_BARS_MAX",
@@ -212,6 +213,8 @@ pub struct RiskSettings {
     pub max_orders_per_day: u32,
     /// Asset classes one may trade (`us_equity`, `crypto`).
     pub asset_classes: Vec<String>,
+    /// The cash (USD) a paper book starts with when it is opened.
+    pub initial_cash: rust_decimal::Decimal,
 }
 
 /// Market data caching and bounds.
@@ -518,6 +521,7 @@ fn risk(src: &Source, deployed: bool) -> Result<RiskSettings, ConfigError> {
         max_open_orders: positive(src, "TRADING_MAX_OPEN_ORDERS")?,
         max_orders_per_day: positive(src, "TRADING_MAX_ORDERS_PER_DAY")?,
         asset_classes,
+        initial_cash: positive(src, "PAPER_BOOK_INITIAL_CASH")?,
     })
 }
 

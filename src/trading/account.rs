@@ -1,11 +1,17 @@
 //! The read-only use cases: `mode` (what the broker is and why trading is off, if it is),
-//! `readiness`, `account` and `positions` (Alpaca's documents as received).
+//! `readiness`, and [`book`]: the caller's own account and positions from their paper book
+//! (never the shared account's, which only operators see: [`shared_account`]).
 
 use raptor_actors::broker::{BrokerError, BrokerJson, BrokerKind, BrokerStatus};
 use raptor_actors::ActorUnavailable;
 
+use uuid::Uuid;
+
+use super::book::history::{self, History, Period};
+use super::book::view::{self, BookView};
+use super::book::{self, OpenError};
 use super::error::{ReadError, ReadinessError};
-use super::Trading;
+use super::{Trader, Trading};
 
 /// The broker's kind and kill-switch state; answered even while the switch is engaged.
 pub async fn mode(trading: Trading<'_>) -> Result<BrokerStatus, ActorUnavailable> {
@@ -38,12 +44,60 @@ pub async fn readiness(trading: Trading<'_>) -> Result<BrokerKind, ReadinessErro
     }
 }
 
-/// The paper account, as Alpaca sent it.
-pub async fn account(trading: Trading<'_>) -> Result<BrokerJson, ReadError> {
+/// Opens `user_id`'s book if it has none yet (audited first).
+pub(crate) async fn ensure_book(trading: &Trading<'_>, user_id: Uuid) -> Result<(), OpenError> {
+    book::open_book(
+        trading.pool,
+        trading.audit,
+        user_id,
+        trading.risk.initial_cash,
+        trading.clock.now(),
+    )
+    .await
+}
+
+/// The trader's own book, priced: account figures and positions. Reads Postgres (and market
+/// data's cache), never Alpaca.
+pub async fn book(trading: Trading<'_>, trader: &Trader) -> Result<BookView, ReadError> {
+    ensure_enabled(&trading).await?;
+    for _ in 0..2 {
+        let found = {
+            let client = trading.pool.get().await?;
+            view::book(&client, trading.market_data, trader.user_id).await?
+        };
+        if let Some(found) = found {
+            return Ok(found);
+        }
+        ensure_book(&trading, trader.user_id).await?;
+    }
+    Err(ReadError::Corrupt("a book just opened cannot be read"))
+}
+
+/// The trader's equity after each US close over `period`, and now.
+pub async fn portfolio_history(
+    trading: Trading<'_>,
+    trader: &Trader,
+    period: Period,
+) -> Result<History, ReadError> {
+    let book = book(trading, trader).await?;
+    let client = trading.pool.get().await?;
+    Ok(history::history(
+        &client,
+        trader.user_id,
+        period,
+        book.account.equity,
+        book.account.initial_cash,
+        trading.clock.now(),
+    )
+    .await?)
+}
+
+/// The paper account as Alpaca sent it: the shared account's own figures, for operators.
+pub async fn shared_account(trading: Trading<'_>) -> Result<BrokerJson, ReadError> {
     Ok(trading.broker.account().await?)
 }
 
-/// Open positions of the paper account, as Alpaca sent them.
-pub async fn positions(trading: Trading<'_>) -> Result<BrokerJson, ReadError> {
+/// The shared account's positions as Alpaca sent them, for operators.
+pub async fn shared_positions(trading: Trading<'_>) -> Result<BrokerJson, ReadError> {
     Ok(trading.broker.positions().await?)
 }

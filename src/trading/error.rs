@@ -18,8 +18,34 @@ pub enum ReadError {
     Broker(#[from] BrokerError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A new book's `book.open` row could not be written, so it was not opened.
+    #[error(transparent)]
+    Audit(#[from] AppendError),
+    /// No such order or position of the caller's.
+    #[error("not found")]
+    NotFound,
+    #[error("the books are inconsistent: {0}")]
+    Corrupt(&'static str),
 }
 crate::db::storage_errors!(ReadError);
+
+impl From<crate::trading::book::OpenError> for ReadError {
+    fn from(error: crate::trading::book::OpenError) -> Self {
+        match error {
+            crate::trading::book::OpenError::Audit(e) => Self::Audit(e),
+            crate::trading::book::OpenError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
+
+impl From<crate::trading::book::OpenError> for SubmitError {
+    fn from(error: crate::trading::book::OpenError) -> Self {
+        match error {
+            crate::trading::book::OpenError::Audit(e) => Self::Audit(e),
+            crate::trading::book::OpenError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
 
 /// Why trading is not ready.
 #[derive(Debug, thiserror::Error)]

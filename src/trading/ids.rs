@@ -1,14 +1,10 @@
 //! The names of orders and of requests about them: the [`ClientOrderId`] Raptor sends, the
-//! [`IdempotencyKey`] a client chose, and [`OrderQuery`], which orders to list.
+//! [`IdempotencyKey`] a client chose (which orders to list: `super::listing`).
 
-use std::collections::HashSet;
 use std::fmt;
 
-use raptor_actors::broker::ticket::MAX_PAGE;
 pub use raptor_actors::broker::OrderId;
-use raptor_actors::broker::{ListStatus, OrderListing};
 
-use crate::input::{InvalidInput, Problems};
 
 /// The id under which the broker knows an order we sent. Raptor always chooses it (derived from
 /// the user and their idempotency key, or random), so users of the shared paper account can
@@ -71,83 +67,6 @@ impl IdempotencyKey {
     }
 }
 
-/// Which orders to list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStatusFilter {
-    Open,
-    Closed,
-    All,
-}
-
-impl OrderStatusFilter {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Closed => "closed",
-            Self::All => "all",
-        }
-    }
-}
-
-/// `GET /api/trading/orders`: which orders, and at most how many (newest first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OrderQuery {
-    pub status: OrderStatusFilter,
-    pub limit: u16,
-}
-
-impl OrderQuery {
-    /// Alpaca's own bounds: at most 500 orders a page.
-    pub const MAX_LIMIT: u16 = MAX_PAGE;
-    pub const DEFAULT_LIMIT: u16 = 50;
-
-    /// `status` is open (the default), closed or all; `limit` is 1–500 (default 50).
-    pub fn parse(status: Option<&str>, limit: Option<&str>) -> Result<Self, InvalidInput> {
-        let mut p = Problems::default();
-        let status = p.take(
-            "status",
-            match status {
-                None | Some("open") => Ok(OrderStatusFilter::Open),
-                Some("closed") => Ok(OrderStatusFilter::Closed),
-                Some("all") => Ok(OrderStatusFilter::All),
-                Some(_) => Err("must be open, closed or all".to_owned()),
-            },
-        );
-        let limit = p.take(
-            "limit",
-            match limit.map(str::parse::<u16>) {
-                None => Ok(Self::DEFAULT_LIMIT),
-                Some(Ok(n)) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
-                Some(_) => Err(format!(
-                    "must be a whole number from 1 to {}",
-                    Self::MAX_LIMIT
-                )),
-            },
-        );
-        p.finish(|| {
-            Some(OrderQuery {
-                status: status?,
-                limit: limit?,
-            })
-        })
-    }
-}
-
-impl OrderQuery {
-    /// What the broker is asked for; `only` keeps the orders with those client order ids.
-    pub fn listing(self, only: Option<HashSet<String>>) -> OrderListing {
-        OrderListing {
-            status: match self.status {
-                OrderStatusFilter::Open => ListStatus::Open,
-                OrderStatusFilter::Closed => ListStatus::Closed,
-                OrderStatusFilter::All => ListStatus::All,
-            },
-            limit: self.limit,
-            only,
-        }
-    }
-}
-
 /// Every name both ways, and each bound at its edge.
 #[cfg(test)]
 mod mutation_tests {
@@ -197,35 +116,5 @@ mod mutation_tests {
             assert_eq!(IdempotencyKey::parse(bad).map(|k| k.0), error, "{bad:?}");
         }
         assert_eq!(IdempotencyKey::parse(&"k".repeat(129)).map(|k| k.0), error);
-    }
-
-    #[test]
-    fn order_queries_name_their_status_and_reach_the_broker_as_asked() {
-        for (name, status, list) in [
-            ("open", OrderStatusFilter::Open, ListStatus::Open),
-            ("closed", OrderStatusFilter::Closed, ListStatus::Closed),
-            ("all", OrderStatusFilter::All, ListStatus::All),
-        ] {
-            let query = OrderQuery::parse(Some(name), Some("1")).unwrap();
-            assert_eq!(query.status, status);
-            assert_eq!(status.as_str(), name);
-            assert_eq!(query.limit, 1);
-            let only: HashSet<String> = ["rx-1".to_owned()].into();
-            assert_eq!(
-                query.listing(Some(only.clone())),
-                OrderListing {
-                    status: list,
-                    limit: 1,
-                    only: Some(only)
-                }
-            );
-        }
-        assert_eq!(
-            OrderQuery::parse(None, Some("500")).unwrap().limit,
-            OrderQuery::MAX_LIMIT
-        );
-        let both = OrderQuery::parse(Some("done"), Some("0")).unwrap_err();
-        let fields: Vec<&str> = both.problems.iter().map(|p| p.field).collect();
-        assert_eq!(fields, ["status", "limit"]);
     }
 }

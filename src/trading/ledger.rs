@@ -8,8 +8,7 @@
 
 pub mod events;
 pub mod limits;
-
-use std::collections::HashSet;
+pub mod listing;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -17,9 +16,7 @@ use uuid::Uuid;
 
 use super::ids::{ClientOrderId, IdempotencyKey};
 use super::order::OrderRequest;
-
-/// How many of a user's orders are considered when their order list is filtered.
-const MAX_LISTED: i64 = 5_000;
+use super::risk::Estimate;
 
 /// Where a submission stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +76,8 @@ pub struct NewOrder<'a> {
     pub order: &'a OrderRequest,
     pub claim_id: Uuid,
     pub now: DateTime<Utc>,
+    /// How the pre-trade checks priced it: what it reserves in the book.
+    pub estimate: &'a Estimate,
 }
 
 /// `user_id`'s submission under `client_order_id`, as it stands.
@@ -190,24 +189,6 @@ pub async fn release(
     Ok(())
 }
 
-/// The client order ids of `user_id`'s orders the broker accepted or may hold (unsettled
-/// submissions: an order whose answer was lost still shows once the broker lists it), newest
-/// first.
-pub async fn client_order_ids(
-    client: &impl GenericClient,
-    user_id: Uuid,
-) -> Result<HashSet<String>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "SELECT client_order_id FROM orders WHERE user_id = $1 \
-             AND status IN ('accepted', 'canceled', 'submitting', 'pending') \
-             ORDER BY created_at DESC LIMIT $2",
-            &[&user_id, &MAX_LISTED],
-        )
-        .await?;
-    Ok(rows.into_iter().map(|r| r.get(0)).collect())
-}
-
 /// Whether `user_id` placed the broker order `alpaca_order_id`.
 pub async fn placed_by(
     client: &impl GenericClient,
@@ -221,6 +202,37 @@ pub async fn placed_by(
         )
         .await?;
     Ok(row.is_some())
+}
+
+/// Takes `user_id`'s order lock for the rest of the transaction: claims, fills, adjustments and
+/// the pre-trade checks of one user serialize on it; different users never wait on each other.
+pub async fn lock_user(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('raptor.orders.' || $1::uuid::text, 0))",
+            &[&user_id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The ledger row (id and owner) of the order with `client_order_id` or `alpaca_order_id`.
+pub async fn owner_by_ids(
+    client: &impl GenericClient,
+    client_order_id: Option<&str>,
+    alpaca_order_id: &str,
+) -> Result<Option<(Uuid, Uuid)>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT id, user_id FROM orders WHERE user_id IS NOT NULL \
+             AND (client_order_id = $1 OR alpaca_order_id = $2) LIMIT 1",
+            &[&client_order_id, &alpaca_order_id],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 /// Marks the broker order `alpaca_order_id` cancelled.

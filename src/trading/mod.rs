@@ -5,10 +5,12 @@
 //!   construction; the broker gets its own ticket built from it.
 //! - [`submit::submit_order`]: claim the ledger row, write the intent audit row, call the
 //!   broker holding nothing, record the outcome; idempotent, with a per-user in-flight limit.
-//! - [`orders::cancel_order`], [`orders::list_orders`], [`account::account`],
-//!   [`account::positions`], [`account::readiness`], [`account::mode`].
+//! - [`book`]: each user's paper book (cash, positions, fills) on the shared account;
+//!   [`account::book`] reads the caller's own, [`orders::list_orders`] and
+//!   [`orders::get_order`] their orders from the ledger, [`orders::cancel_order`],
+//!   [`account::readiness`], [`account::mode`].
 //! - [`stream::open_stream`]: a trader's live order events; [`stream::sink`] applies them to
-//!   the ledger.
+//!   the ledger and the books ([`updates`]); [`reconcile`] catches up with the broker.
 //! - [`risk`]: the pre-trade risk limits `submit_order` checks before any broker call.
 //! - [`kill_switch::set`] and [`kill_switch::status`]: the operator's switch.
 //!
@@ -17,16 +19,20 @@
 //! local order ledger is [`ledger`]; the broker actor is `raptor_actors::broker`.
 
 pub mod account;
+pub mod book;
 pub mod error;
 pub mod ids;
 pub mod in_flight;
 pub mod kill_switch;
 pub mod ledger;
+pub mod listing;
 pub mod order;
 pub mod orders;
+pub mod reconcile;
 pub mod risk;
 pub mod stream;
 pub mod submit;
+pub mod updates;
 
 use deadpool_postgres::Pool;
 use raptor_actors::audit::{AppendError, AuditClient, AuditEntry};

@@ -1,5 +1,5 @@
-//! `list_orders` and `cancel_order`: a user sees and cancels only the orders they placed (an
-//! operator, every order of the shared paper account).
+//! `list_orders`, `get_order` and `cancel_order`: a user sees only the orders they placed, from
+//! the ledger; a user cancels only their own orders (an operator, any order of the account).
 //!
 //! A cancel is audited before it is sent (`order.cancel.requested`), and its outcome after
 //! (`order.cancel`, with the outcome), then the ledger is updated; no connection is held while
@@ -9,26 +9,35 @@ use raptor_actors::broker::BrokerError;
 use serde_json::json;
 
 use super::error::{CancelError, ReadError};
-use super::ids::{OrderId, OrderQuery};
-use super::ledger;
+use super::ids::OrderId;
+use super::ledger::{self, listing, listing::Page};
+use super::listing::OrderQuery;
 use super::{Trader, Trading};
 use crate::audit::AuditEvent;
-use raptor_actors::broker::BrokerJson;
 
-/// The trader's orders, newest first, as the broker sent them.
+/// The trader's orders as `query` asks, from the ledger (never from Alpaca).
 pub async fn list_orders(
     trading: Trading<'_>,
     trader: &Trader,
     query: OrderQuery,
-) -> Result<BrokerJson, ReadError> {
+) -> Result<Page, ReadError> {
     super::account::ensure_enabled(&trading).await?;
-    let only = if trader.is_operator {
-        None
-    } else {
-        let client = trading.pool.get().await?;
-        Some(ledger::client_order_ids(&client, trader.user_id).await?)
-    };
-    Ok(trading.broker.orders(query.listing(only)).await?)
+    let client = trading.pool.get().await?;
+    Ok(listing::page(&client, trader.user_id, &query).await?)
+}
+
+/// The trader's order `id` (Alpaca's order id), from the ledger.
+pub async fn get_order(
+    trading: Trading<'_>,
+    trader: &Trader,
+    id: &str,
+) -> Result<String, ReadError> {
+    super::account::ensure_enabled(&trading).await?;
+    let order_id = OrderId::parse(id).map_err(|_| ReadError::NotFound)?;
+    let client = trading.pool.get().await?;
+    listing::one(&client, trader.user_id, &order_id.to_string())
+        .await?
+        .ok_or(ReadError::NotFound)
 }
 
 /// Cancels the broker order `id` (as the client wrote it) if `trader` may.

@@ -1,15 +1,19 @@
 //! Pre-trade risk limits (docs/trading.md): every user trades on one shared paper account
-//! (ADR 0049), so no user may exhaust it for the others. Checked before any broker call:
+//! (ADR 0049) through a book of their own, so no order may spend more than its owner has, sell
+//! what its owner does not hold, or exhaust the account for the others. Checked before any
+//! broker call:
 //!
 //! - [`Limit::AssetClass`]: the symbol's asset class is in `TRADING_ASSET_CLASSES` (a symbol
 //!   with `/` is a crypto pair, any other a US equity).
-//! - [`Limit::OrderNotional`]: the order's notional is at most `TRADING_MAX_ORDER_NOTIONAL`. A
-//!   `notional` order is its amount; a `qty` order is priced at its limit price (or stop price,
-//!   the higher of the two for a stop-limit), else at the symbol's latest trade. With no price
-//!   at all the order is refused ([`RiskError::NoPrice`], 503): a limit is never skipped.
-//! - [`Limit::OpenOrders`] and [`Limit::DailyOrders`]: counted in the ledger under a per-user
-//!   lock in the same transaction that claims the new row ([`super::ledger::limits`]), so
-//!   concurrent submissions cannot pass a limit together.
+//! - Every order is priced ([`Estimate`]): a share at the larger of its stated limit/stop price
+//!   and the latest trade; a market order at the latest trade plus [`MARKET_COLLAR`]. No stated
+//!   price can make an order look smaller than it will fill. With no latest trade the order is
+//!   refused ([`RiskError::NoPrice`], 503): a check is never skipped.
+//! - [`Limit::OrderNotional`]: the estimate is at most `TRADING_MAX_ORDER_NOTIONAL`.
+//! - [`Limit::BuyingPower`], [`Limit::Position`], [`Limit::OpenOrders`] and
+//!   [`Limit::DailyOrders`]: checked against the book and the ledger under the user's order lock
+//!   in the same transaction that claims the new row ([`super::ledger::limits`]), so concurrent
+//!   submissions cannot pass a limit together.
 //!
 //! A refusal is audited (`order.submit.refused`) naming the limit; nothing is recorded or sent.
 
@@ -29,6 +33,10 @@ pub enum Limit {
     OrderNotional,
     OpenOrders,
     DailyOrders,
+    /// A buy costs more than the book's buying power.
+    BuyingPower,
+    /// A sell exceeds what the book holds and its open sells do not hold back.
+    Position,
 }
 
 impl Limit {
@@ -39,6 +47,8 @@ impl Limit {
             Limit::OrderNotional => "max_order_notional",
             Limit::OpenOrders => "max_open_orders",
             Limit::DailyOrders => "max_orders_per_day",
+            Limit::BuyingPower => "buying_power",
+            Limit::Position => "position",
         }
     }
 }
@@ -74,7 +84,7 @@ impl Refusal {
 pub enum RiskError {
     #[error(transparent)]
     Refused(Refusal),
-    /// A `qty` order without limit or stop price, and no latest trade for its symbol.
+    /// No latest trade for the order's symbol: it cannot be priced.
     #[error("no recent price for {symbol}: the order's notional cannot be checked")]
     NoPrice { symbol: String },
 }
@@ -88,12 +98,53 @@ pub fn asset_class(symbol: &str) -> &'static str {
     }
 }
 
-/// The checks that need no ledger: asset class and notional (pricing a `qty` order).
+/// What a market order's share is priced at above the latest trade: 2%.
+pub const MARKET_COLLAR: Decimal = Decimal::from_parts(102, 0, 0, false, 2);
+
+/// How an order is priced for the checks and what it reserves in its owner's book.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Estimate {
+    /// The price of one share (see the module's documentation).
+    pub price: Decimal,
+    /// What the order is worth: `qty ×` price, or its notional.
+    pub cost: Decimal,
+    /// The shares it moves: its `qty`, or a notional divided by the latest trade.
+    pub shares: Decimal,
+    /// The latest trade it was priced from.
+    pub latest: Decimal,
+}
+
+impl Estimate {
+    /// Prices `order` from the latest trade.
+    pub fn of(order: &OrderRequest, latest: Decimal) -> Option<Self> {
+        let stated = [order.kind.limit_price(), order.kind.stop_price()]
+            .into_iter()
+            .flatten()
+            .map(|p| p.get())
+            .max();
+        let price = match stated {
+            Some(stated) => stated.max(latest),
+            None => latest.checked_mul(MARKET_COLLAR)?,
+        };
+        let (cost, shares) = match order.size {
+            OrderSize::Qty(qty) => (qty.get().checked_mul(price)?, qty.get()),
+            OrderSize::Notional(amount) => (amount.get(), amount.get().checked_div(latest)?),
+        };
+        Some(Self {
+            price,
+            cost,
+            shares,
+            latest,
+        })
+    }
+}
+
+/// The checks that need no book: asset class, the price, and the notional limit.
 pub async fn check_order(
     limits: &RiskSettings,
     market_data: &MarketDataClient,
     order: &OrderRequest,
-) -> Result<(), RiskError> {
+) -> Result<Estimate, RiskError> {
     let class = asset_class(order.symbol.as_str());
     if !limits.asset_classes.iter().any(|c| c == class) {
         return Err(RiskError::Refused(Refusal::new(
@@ -104,36 +155,30 @@ pub async fn check_order(
             ),
         )));
     }
-    let Some(max) = limits.max_order_notional else {
-        return Ok(());
-    };
-    let notional = match order.size {
-        OrderSize::Notional(amount) => amount.get(),
-        OrderSize::Qty(qty) => qty.get() * price(market_data, order).await?,
-    };
-    if notional > max {
-        return Err(RiskError::Refused(Refusal::new(
+    let latest = latest_trade(market_data, order.symbol.as_str()).await?;
+    let estimate = Estimate::of(order, latest).ok_or_else(|| {
+        RiskError::Refused(Refusal::new(
             Limit::OrderNotional,
-            format!(
-                "risk limit max_order_notional: this order is about {} USD, above {max} USD",
-                notional.round_dp(2)
-            ),
-        )));
+            "risk limit max_order_notional: this order is too large to price",
+        ))
+    })?;
+    if let Some(max) = limits.max_order_notional {
+        if estimate.cost > max {
+            return Err(RiskError::Refused(Refusal::new(
+                Limit::OrderNotional,
+                format!(
+                    "risk limit max_order_notional: this order is about {} USD, above {max} USD",
+                    estimate.cost.round_dp(2)
+                ),
+            )));
+        }
     }
-    Ok(())
+    Ok(estimate)
 }
 
-/// The price a `qty` order is checked at.
-async fn price(market_data: &MarketDataClient, order: &OrderRequest) -> Result<Decimal, RiskError> {
-    let stated = [order.kind.limit_price(), order.kind.stop_price()]
-        .into_iter()
-        .flatten()
-        .map(|p| p.get())
-        .max();
-    if let Some(price) = stated {
-        return Ok(price);
-    }
-    let symbol = order.symbol.as_str().to_owned();
+/// The latest trade price of `symbol` (market data: its cache, else Alpaca).
+async fn latest_trade(market_data: &MarketDataClient, symbol: &str) -> Result<Decimal, RiskError> {
+    let symbol = symbol.to_owned();
     let no_price = || RiskError::NoPrice {
         symbol: symbol.clone(),
     };
@@ -155,7 +200,7 @@ async fn price(market_data: &MarketDataClient, order: &OrderRequest) -> Result<D
 }
 
 /// The price (`p`) of one of Alpaca's latest-trade objects (`{"t":..,"p":187.3,..}`).
-fn trade_price(raw: &str) -> Option<Decimal> {
+pub fn trade_price(raw: &str) -> Option<Decimal> {
     let value: serde_json::Value = serde_json::from_str(raw).ok()?;
     let price = value.get("p")?;
     let text = match price {

@@ -15,8 +15,9 @@
 //!    reconciles first. An order the broker accepted is always answered 201, even when its
 //!    outcome cannot be audited or stored: the row then stays unsettled and is reconciled.
 //!
-//! Before the claim, the pre-trade risk limits ([`super::risk`]) are checked; the count limits
-//! are checked inside the claim's transaction under a per-user lock.
+//! Before the claim, the caller's book is opened if it is new and the order is priced and
+//! checked ([`super::risk`]); the book and count limits are checked inside the claim's
+//! transaction under the user's order lock.
 //!
 //! An identical submission that finds the row claimed waits (bounded) for the outcome and
 //! replays it. Each user has at most [`MAX_IN_FLIGHT`](super::in_flight::MAX_IN_FLIGHT)
@@ -33,7 +34,7 @@ use super::in_flight::{self, InFlight};
 use super::ledger::limits::{self, Caps, Claimed};
 use super::ledger::{self, LedgerOrder, LedgerStatus, NewOrder};
 use super::order::{OrderDraft, Submission};
-use super::risk::{self, RiskError};
+use super::risk::{self, Estimate, RiskError};
 use super::{Trader, Trading};
 
 mod attempt;
@@ -88,11 +89,16 @@ pub async fn submit_order(
         }
         None => false,
     };
-    if !seen_before {
-        if let Err(error) = risk::check_order(trading.risk, trading.market_data, &order).await {
-            return Err(refused(&trading, trader, &order, error).await);
+    // A replay is answered from its row before any check (claim_within finds it first).
+    let estimate = if seen_before {
+        Estimate::default()
+    } else {
+        super::account::ensure_book(&trading, trader.user_id).await?;
+        match risk::check_order(trading.risk, trading.market_data, &order).await {
+            Ok(estimate) => estimate,
+            Err(error) => return Err(refused(&trading, trader, &order, error).await),
         }
-    }
+    };
     let caps = Caps {
         max_open: trading.risk.max_open_orders,
         max_per_day: trading.risk.max_orders_per_day,
@@ -107,6 +113,7 @@ pub async fn submit_order(
             order: &order,
             claim_id,
             now: trading.clock.now(),
+            estimate: &estimate,
         };
         limits::claim_within(&mut client, new, caps).await?
     };

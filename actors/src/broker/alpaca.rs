@@ -8,16 +8,14 @@
 //! Errors are mapped to [`BrokerError`] here, and logged without URL or headers, so neither the
 //! keys nor the host can leak.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::config::{BrokerConfig, LIVE_HOST};
-use super::ticket::{OrderId, OrderListing, OrderTicket, MAX_PAGE};
+use super::ticket::{OrderId, OrderListing, OrderTicket};
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Longest refusal message passed on to a client.
@@ -57,23 +55,21 @@ impl AlpacaClient {
         self.get_json("/v2/positions", &[]).await
     }
 
-    /// `GET /v2/orders`, newest first; when `only` is given, Alpaca is asked for a full page and
-    /// only orders with those client order ids are kept, `listing.limit` at most.
+    /// `GET /v2/orders` as `listing` asks (`status`, `limit`, `after`, `direction`).
     pub async fn orders(&self, listing: &OrderListing) -> Result<BrokerJson, BrokerError> {
-        let limit = match listing.only {
-            Some(_) => MAX_PAGE,
-            None => listing.limit,
-        };
-        let params = [
+        let direction = if listing.ascending { "asc" } else { "desc" };
+        let mut params = vec![
             ("status", listing.status.as_str().to_owned()),
-            ("limit", limit.to_string()),
-            ("direction", "desc".to_owned()),
+            ("limit", listing.limit.to_string()),
+            ("direction", direction.to_owned()),
         ];
-        let all = self.get_json("/v2/orders", &params).await?;
-        match &listing.only {
-            Some(only) => keep_orders(&all, only, listing.limit),
-            None => Ok(all),
+        if let Some(after) = listing.after {
+            params.push((
+                "after",
+                after.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            ));
         }
+        self.get_json("/v2/orders", &params).await
     }
 
     /// `POST /v2/orders`. Never retried.
@@ -243,35 +239,6 @@ pub fn refusal(status: u16, body: &str) -> BrokerError {
         message,
         body: body.to_owned(),
     }
-}
-
-/// Keeps the orders of `all` (a JSON array) whose `client_order_id` is in `only`, at most
-/// `limit`, each element's text unchanged.
-pub(crate) fn keep_orders(
-    all: &BrokerJson,
-    only: &HashSet<String>,
-    limit: u16,
-) -> Result<BrokerJson, BrokerError> {
-    #[derive(Deserialize)]
-    struct Ids {
-        client_order_id: Option<serde_json::Value>,
-    }
-    let orders: Vec<&RawValue> = serde_json::from_str(all.as_str()).map_err(|_| {
-        tracing::warn!("alpaca's order list is not a JSON array");
-        BrokerError::BadGateway
-    })?;
-    let kept: Vec<&str> = orders
-        .into_iter()
-        .filter(|raw| {
-            serde_json::from_str::<Ids>(raw.get())
-                .ok()
-                .and_then(|ids| ids.client_order_id)
-                .is_some_and(|id| id.as_str().is_some_and(|id| only.contains(id)))
-        })
-        .take(usize::from(limit))
-        .map(RawValue::get)
-        .collect();
-    Ok(BrokerJson(format!("[{}]", kept.join(","))))
 }
 
 mod wire;

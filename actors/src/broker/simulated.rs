@@ -151,21 +151,18 @@ impl Simulator {
     }
 
     pub fn orders(&self, listing: &OrderListing) -> Result<BrokerJson, BrokerError> {
-        let orders: Vec<Value> = self
-            .orders
-            .iter()
-            .rev()
+        let mut chosen: Vec<&SimOrder> = self.orders.iter().collect();
+        if !listing.ascending {
+            chosen.reverse();
+        }
+        let orders: Vec<Value> = chosen
+            .into_iter()
             .filter(|o| match listing.status {
                 ListStatus::Open => o.is_open(),
                 ListStatus::Closed => !o.is_open(),
                 ListStatus::All => true,
             })
-            .filter(|o| {
-                listing
-                    .only
-                    .as_ref()
-                    .is_none_or(|only| only.contains(&o.client_order_id))
-            })
+            .filter(|o| listing.after.is_none_or(|after| o.created_at > after))
             .take(usize::from(listing.limit))
             .map(order_json)
             .collect();

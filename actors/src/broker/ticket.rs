@@ -5,7 +5,6 @@
 //! what a client sent (`trading::order::OrderRequest`) and builds a ticket from it at the
 //! boundary, so the broker never validates and the domain never knows Alpaca's JSON.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use rust_decimal::Decimal;
@@ -108,13 +107,15 @@ impl ListStatus {
     }
 }
 
-/// Orders to fetch, newest first: at most `limit` (1–[`MAX_PAGE`]), only those whose client
+/// Orders to fetch: at most `limit` (1–[`MAX_PAGE`]), submitted after `after` when given,
+/// oldest first when `ascending` (newest first otherwise). Reconciliation pages through them.
 /// order id is in `only` when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderListing {
     pub status: ListStatus,
     pub limit: u16,
-    pub only: Option<HashSet<String>>,
+    pub after: Option<chrono::DateTime<chrono::Utc>>,
+    pub ascending: bool,
 }
 
 /// An order's id at the broker (Alpaca's order ids are UUIDs).

@@ -37,6 +37,9 @@ pub trait TradeSink: Send + Sync + 'static {
     fn record(&self, event: Arc<TradeEvent>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
     /// Whether the stream must stay connected with no client (open orders to follow).
     fn follows(&self) -> Pin<Box<dyn Future<Output = bool> + Send>>;
+    /// The upstream is listening again (or for the first time): catch up on what the stream
+    /// could not deliver while it was down. Runs on a task of its own.
+    fn resumed(&self) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
 pub type SharedTradeSink = Arc<dyn TradeSink>;
@@ -166,7 +169,12 @@ impl Actor for TradeStream {
             }
             TradeStreamMsg::Unsubscribe => state.listeners = state.listeners.saturating_sub(1),
             TradeStreamMsg::Data(data) => state.publish(&data),
-            TradeStreamMsg::Upstream(connected) => state.connected = connected,
+            TradeStreamMsg::Upstream(connected) => {
+                if connected && !state.connected {
+                    tokio::spawn(state.sink.resumed());
+                }
+                state.connected = connected;
+            }
             TradeStreamMsg::Tick => {
                 let sink = state.sink.clone();
                 let me = myself.clone();

@@ -12,6 +12,9 @@ impl TradeSink for NoSink {
     fn follows(&self) -> Pin<Box<dyn Future<Output = bool> + Send>> {
         Box::pin(async { false })
     }
+    fn resumed(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async {})
+    }
 }
 
 fn data(n: usize) -> String {

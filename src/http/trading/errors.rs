@@ -14,6 +14,7 @@ use crate::http::error::ErrorCode;
 use crate::http::openapi::error_response;
 use crate::http::ApiError;
 use crate::trading::error::{CancelError, ReadError, ReadinessError, StreamError, SubmitError};
+use crate::trading::risk::Limit;
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
 
 /// The message every trading route but `mode` answers with while the switch is engaged
@@ -96,6 +97,11 @@ impl From<ReadError> for ApiError {
         match error {
             ReadError::Broker(error) => error.into(),
             ReadError::Storage(error) => error.into(),
+            ReadError::Audit(error) => error.into(),
+            ReadError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such order")
+            }
+            ReadError::Corrupt(what) => ApiError::internal(what),
         }
     }
 }
@@ -138,7 +144,11 @@ impl From<SubmitError> for ApiError {
             .with_retry_after(retry_after),
             SubmitError::RiskLimit(refusal) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::RiskLimit,
+                match refusal.limit {
+                    Limit::BuyingPower => ErrorCode::InsufficientBuyingPower,
+                    Limit::Position => ErrorCode::InsufficientPosition,
+                    _ => ErrorCode::RiskLimit,
+                },
                 refusal.message,
             )
             .with_fields(
@@ -150,8 +160,8 @@ impl From<SubmitError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::ServiceUnavailable,
                 format!(
-                    "no recent price for {symbol} to check the order's notional; \
-                     retry shortly, or give a limit price or a notional amount"
+                    "no recent price for {symbol} to check the order against your book; \
+                     retry shortly"
                 ),
             )
             .with_retry_after(Duration::from_secs(5)),

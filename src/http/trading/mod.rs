@@ -1,12 +1,14 @@
 //! Trading routes (SPEC §3): a signed-in user trades through the operator's one Alpaca paper
 //! account, and an operator can stop all trading at once.
 //!
-//! Raptor is a proxy here, not a re-model: account, position and order bodies are Alpaca's
-//! objects exactly as received ([`BrokerJson`]). Handlers parse, call one use case of
-//! `crate::trading`, and map its error in one `From` impl ([`errors`]). While the kill switch is
+//! Each user sees their own paper book ([`book`]: account, positions, history in Alpaca's field
+//! names) and their own orders, read from the ledger as Alpaca's order objects; a submitted
+//! order is Alpaca's answer exactly as received ([`BrokerJson`]). Handlers parse, call one use
+//! case of `crate::trading`, and map its error in one `From` impl ([`errors`]). While the kill switch is
 //! engaged every route here but `mode` (and the operator's own switch route) answers 503
 //! `trading_disabled`.
 
+mod book;
 mod errors;
 mod kill_switch;
 mod orders;
@@ -34,10 +36,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(mode))
         .routes(routes!(readiness))
-        .routes(routes!(account))
-        .routes(routes!(positions))
+        .routes(routes!(book::account))
+        .routes(routes!(book::positions))
+        .routes(routes!(book::position))
+        .routes(routes!(book::portfolio_history))
         .routes(routes!(orders::list, orders::submit))
-        .routes(routes!(orders::cancel))
+        .routes(routes!(orders::get, orders::cancel))
         .routes(routes!(stream::stream))
         .routes(routes!(kill_switch::show, kill_switch::change))
 }
@@ -177,40 +181,6 @@ async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<R
     .into_response())
 }
 
-/// `GET /api/trading/account`: the paper account, as Alpaca sent it.
-#[utoipa::path(
-    get,
-    path = "/api/trading/account",
-    tag = "trading",
-    operation_id = "trading_account",
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "Alpaca's account object, unchanged", body = Object),
-        BrokerErrors,
-    ),
-)]
-async fn account(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
-    let account = account::account(trading(&state)).await?;
-    Ok(passthrough(StatusCode::OK, account))
-}
-
-/// `GET /api/trading/positions`: open positions of the paper account, as Alpaca sent them.
-#[utoipa::path(
-    get,
-    path = "/api/trading/positions",
-    tag = "trading",
-    operation_id = "trading_positions",
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "Alpaca's position objects, unchanged", body = [Object]),
-        BrokerErrors,
-    ),
-)]
-async fn positions(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {
-    let positions = account::positions(trading(&state)).await?;
-    Ok(passthrough(StatusCode::OK, positions))
-}
-
 /// The kill switch as `GET /api/system/diagnostic` shows it; `null` while the broker is down.
 pub async fn diagnostic(state: &AppState) -> serde_json::Value {
     match account::mode(trading(state)).await {
@@ -221,6 +191,24 @@ pub async fn diagnostic(state: &AppState) -> serde_json::Value {
             "reason": status.engaged.as_ref().map(|(_, reason)| reason),
         }),
         Err(_) => serde_json::Value::Null,
+    }
+}
+
+/// The shared paper account's own figures and positions, as Alpaca sends them, for
+/// `GET /api/system/diagnostic` (operators only); `null` when Alpaca cannot be asked.
+pub async fn shared_account(state: &AppState) -> serde_json::Value {
+    let trading = trading(state);
+    let (account, positions) = tokio::join!(
+        account::shared_account(trading),
+        account::shared_positions(trading)
+    );
+    let parse = |body: BrokerJson| serde_json::from_str::<serde_json::Value>(body.as_str()).ok();
+    match (account, positions) {
+        (Ok(account), Ok(positions)) => json!({
+            "account": parse(account),
+            "positions": parse(positions),
+        }),
+        _ => serde_json::Value::Null,
     }
 }
 

@@ -4,7 +4,7 @@
 //! described in `crate::trading::submit` and docs/trading.md.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use crate::http::extract::{Caller, CurrentSession};
 use crate::http::openapi::ErrorBody;
 use crate::http::query::ApiQuery;
 use crate::http::{ApiError, ApiJson, AppState};
-use crate::trading::ids::OrderQuery;
+use crate::trading::listing::{OrderQuery, RawOrderQuery};
 use crate::trading::order::OrderDraft;
 use crate::trading::{orders, submit};
 
@@ -23,6 +23,9 @@ use crate::trading::{orders, submit};
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Set on a response that repeats an earlier submission's outcome.
 const REPLAYED: &str = "idempotent-replayed";
+
+/// Response header: the `cursor` of the next page, when there is one.
+const NEXT_CURSOR: &str = "x-next-cursor";
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -33,6 +36,20 @@ pub struct ListParams {
     /// 1 to 500 (default 50).
     #[param(pattern = "^[0-9]+$", example = "50")]
     limit: Option<String>,
+    /// Only orders created after this time (RFC 3339, or a date).
+    #[param(example = "2026-01-02T00:00:00Z")]
+    after: Option<String>,
+    /// Only orders created before this time (RFC 3339, or a date).
+    #[param(example = "2026-12-31T00:00:00Z")]
+    until: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(pattern = "^(asc|desc)$", example = "desc")]
+    direction: Option<String>,
+    /// Comma-separated symbols, e.g. `AAPL,MSFT`.
+    #[param(example = "AAPL,MSFT")]
+    symbols: Option<String>,
+    /// The `X-Next-Cursor` of the previous page, to continue the same listing.
+    cursor: Option<String>,
 }
 
 /// The body of `POST /api/trading/orders` (SPEC §3): `qty` or `notional`, not both. Amounts
@@ -66,8 +83,8 @@ pub struct OrderBody {
     client_order_id: Option<String>,
 }
 
-/// `GET /api/trading/orders?status=open|closed|all&limit=1..500`: the caller's orders, newest
-/// first (an operator sees every order of the account).
+/// `GET /api/trading/orders`: the caller's orders from the ledger (never Alpaca), in Alpaca's
+/// order objects; `X-Next-Cursor` names the next page.
 #[utoipa::path(
     get,
     path = "/api/trading/orders",
@@ -76,8 +93,8 @@ pub struct OrderBody {
     security(("session" = [])),
     params(ListParams),
     responses(
-        (status = 200, description = "Alpaca's order objects, unchanged", body = [Object]),
-        (status = 422, description = "`invalid_query`: `status` or `limit` is not valid or repeated (the message or `error.fields` names it)", body = ErrorBody),
+        (status = 200, description = "The caller's orders as Alpaca's order objects", body = [Object], headers(("X-Next-Cursor" = String, description = "Pass as `cursor` for the next page; absent on the last page"))),
+        (status = 422, description = "`invalid_query`: a parameter is not valid or repeated (`error.fields` names each)", body = ErrorBody),
         BrokerErrors,
     ),
 )]
@@ -87,10 +104,59 @@ pub async fn list(
     CurrentSession(user): CurrentSession,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let query = OrderQuery::parse(params.status.as_deref(), params.limit.as_deref())
-        .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidQuery, e))?;
-    let orders = orders::list_orders(trading(&state), &trader(&caller, &user), query).await?;
-    Ok(passthrough(StatusCode::OK, orders))
+    let query = OrderQuery::parse(RawOrderQuery {
+        status: params.status.as_deref(),
+        limit: params.limit.as_deref(),
+        after: params.after.as_deref(),
+        until: params.until.as_deref(),
+        direction: params.direction.as_deref(),
+        symbols: params.symbols.as_deref(),
+        cursor: params.cursor.as_deref(),
+    })
+    .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidQuery, e))?;
+    let page = orders::list_orders(trading(&state), &trader(&caller, &user), query).await?;
+    let body = format!("[{}]", page.orders.join(","));
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if let Some(next) = page.next {
+        if let Ok(value) = HeaderValue::from_str(&next.encode()) {
+            response.headers_mut().insert(NEXT_CURSOR, value);
+        }
+    }
+    Ok(response)
+}
+
+/// `GET /api/trading/orders/{id}`: one of the caller's orders, from the ledger.
+#[utoipa::path(
+    get,
+    path = "/api/trading/orders/{id}",
+    tag = "trading",
+    operation_id = "get_order",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "Alpaca's order id")),
+    responses(
+        (status = 200, description = "Alpaca's order object, as last seen", body = Object),
+        (status = 404, description = "`not_found`: no such order of yours", body = ErrorBody),
+        BrokerErrors,
+    ),
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    CurrentSession(user): CurrentSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let order = orders::get_order(trading(&state), &trader(&caller, &user), &id).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        order,
+    )
+        .into_response())
 }
 
 #[derive(ToSchema)]

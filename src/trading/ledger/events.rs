@@ -78,7 +78,7 @@ pub async fn apply(
 ) -> Result<bool, tokio_postgres::Error> {
     let sql = format!(
         "UPDATE orders SET \
-           order_status = $2, order_event_at = $3, \
+           order_status = $2, order_event_at = $3, order_body = $5, \
            alpaca_order_id = COALESCE(alpaca_order_id, $4), \
            broker_status = CASE WHEN {SETTLES} THEN 200 ELSE broker_status END, \
            broker_body = CASE WHEN {SETTLES} THEN $5 ELSE broker_body END, \

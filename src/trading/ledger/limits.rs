@@ -1,14 +1,20 @@
-//! The claim of a new ledger row under the per-user count limits, atomically: one short
-//! transaction takes the user's advisory lock (`pg_advisory_xact_lock`), counts the user's open
-//! orders and today's orders, and inserts the row only within the limits. Two submissions of
-//! one user serialize on the lock, so they cannot both pass a limit; different users do not
-//! wait on each other. The transaction awaits nothing but its own statements.
+//! The claim of a new ledger row under the per-user limits, atomically: one short transaction
+//! takes the user's order lock ([`super::lock_user`]), counts the user's open orders and today's
+//! orders, checks the order against the user's book (buying power for a buy, the position for
+//! a sell, less what open orders reserve) and inserts the row, with what it reserves, only
+//! within the limits. Two submissions of one user serialize on the lock, so they cannot both
+//! pass a limit; a fill recorded meanwhile waits for the same lock. Different users do not wait
+//! on each other. The transaction awaits nothing but its own statements.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Client;
 
+use rust_decimal::Decimal;
+
 use super::NewOrder;
+use crate::trading::book::repo as books;
 use crate::trading::ids::IdempotencyKey;
+use crate::trading::order::{OrderSize, Side};
 use crate::trading::risk::{Limit, Refusal};
 
 /// The SQL condition of an open order: its submission is unsettled, or it was accepted and its
@@ -43,11 +49,7 @@ pub async fn claim_within(
     caps: Caps,
 ) -> Result<Claimed, tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('raptor.orders.' || $1::uuid::text, 0))",
-        &[&new.user_id],
-    )
-    .await?;
+    super::lock_user(&tx, new.user_id).await?;
     let exists = tx
         .query_opt(
             "SELECT 1 FROM orders WHERE client_order_id = $1",
@@ -81,11 +83,23 @@ pub async fn claim_within(
             caps.max_per_day,
         )));
     }
+    if let Some(refusal) = check_book(&tx, &new).await? {
+        return Ok(Claimed::Refused(refusal));
+    }
+    let (qty, notional) = match new.order.size {
+        OrderSize::Qty(q) => (Some(q.get()), None),
+        OrderSize::Notional(n) => (None, Some(n.get())),
+    };
+    let reserve_price = match (new.order.side, new.order.size) {
+        (Side::Sell, OrderSize::Notional(_)) => new.estimate.latest,
+        _ => new.estimate.price,
+    };
     let inserted = tx
         .execute(
             "INSERT INTO orders (id, user_id, idempotency_key, client_order_id, symbol, side, \
-             request, status, claim_id, claimed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $9, $9) \
+             request, status, claim_id, claimed_at, created_at, updated_at, qty, notional, \
+             reserve_price) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $9, $9, $10, $11, $12) \
              ON CONFLICT DO NOTHING",
             &[
                 &new.id,
@@ -97,6 +111,9 @@ pub async fn claim_within(
                 &new.order.canonical_json(),
                 &new.claim_id,
                 &new.now,
+                &qty,
+                &notional,
+                &reserve_price,
             ],
         )
         .await?;
@@ -106,6 +123,54 @@ pub async fn claim_within(
     } else {
         Claimed::Exists
     })
+}
+
+/// The book check: a buy within buying power (cash less what open buys reserve), a sell within
+/// the position less what open sells reserve (long only: nothing is sold short).
+async fn check_book(
+    tx: &impl deadpool_postgres::GenericClient,
+    new: &NewOrder<'_>,
+) -> Result<Option<Refusal>, tokio_postgres::Error> {
+    let reserved = books::reserved(tx, new.user_id).await?;
+    let estimate = new.estimate;
+    let symbol = new.order.symbol.as_str();
+    match new.order.side {
+        Side::Buy => {
+            let cash = books::book(tx, new.user_id)
+                .await?
+                .map_or(Decimal::ZERO, |b| b.cash);
+            let buying_power = cash - reserved.buys;
+            Ok((estimate.cost > buying_power).then(|| {
+                Refusal::new(
+                    Limit::BuyingPower,
+                    format!(
+                        "insufficient buying power: this order is about {} USD, {} USD available",
+                        estimate.cost.round_dp(2),
+                        buying_power.max(Decimal::ZERO).round_dp(2)
+                    ),
+                )
+            }))
+        }
+        Side::Sell => {
+            let held = books::positions(tx, new.user_id, false)
+                .await?
+                .into_iter()
+                .find(|p| p.symbol == symbol)
+                .map_or(Decimal::ZERO, |p| p.qty);
+            let held_back = reserved.sells.get(symbol).copied().unwrap_or_default();
+            let available = (held - held_back).max(Decimal::ZERO);
+            Ok((estimate.shares > available).then(|| {
+                Refusal::new(
+                    Limit::Position,
+                    format!(
+                        "insufficient position: this order sells about {} {symbol}, {} available",
+                        estimate.shares.normalize(),
+                        available.normalize()
+                    ),
+                )
+            }))
+        }
+    }
 }
 
 /// Midnight UTC of `now`'s day: the daily limit's window.

@@ -61,7 +61,8 @@ fn a_resting_limit_order_can_be_cancelled_once() {
     let open = OrderListing {
         status: ListStatus::Open,
         limit: 50,
-        only: None,
+        after: None,
+        ascending: false,
     };
     assert_eq!(
         sim.orders(&open)
