@@ -87,7 +87,8 @@ impl Book {
             order.kind.clone(),
         );
         self.orders.push(order);
-        self.emit("new", self.orders.len() - 1, now(), json!({}));
+        let execution = json!({"execution_id": Uuid::new_v4()});
+        self.emit("new", self.orders.len() - 1, now(), execution);
         let price = self.prices.get(&symbol).copied();
         if let (true, "market", Some(price)) = (self.auto_fill, kind.as_str(), price) {
             let order = &self.orders[self.orders.len() - 1];

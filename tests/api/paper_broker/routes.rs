@@ -80,18 +80,21 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
     route(&shared, &parts.method, path, &params, &body)
 }
 
+fn not_found(what: &str) -> Response {
+    alpaca_error(StatusCode::NOT_FOUND, 40410000, what)
+}
+
 fn route(shared: &Shared, method: &Method, path: &str, params: &Params, body: &[u8]) -> Response {
-    let not_found = |what: &str| alpaca_error(StatusCode::NOT_FOUND, 40410000, what);
-    let order_id = path.strip_prefix("/v2/orders/");
+    if path.starts_with("/v2/orders") {
+        return orders_route(shared, method, path, params, body);
+    }
     let symbol = path.strip_prefix("/v2/positions/");
     let activity_type = path.strip_prefix("/v2/account/activities/");
     match (method.clone(), path) {
         (Method::GET, "/v2/account") => answer(Ok(shared.with_book(|b| b.account_json()))),
         (Method::GET, "/v2/positions") => answer(Ok(shared.with_book(|b| {
-            b.positions
-                .keys()
-                .filter_map(|s| b.position_json(s))
-                .collect()
+            let held = b.positions.keys();
+            held.filter_map(|s| b.position_json(s)).collect()
         }))),
         (Method::GET, _) if symbol.is_some() => {
             let symbol = symbol.unwrap_or_default().to_uppercase();
@@ -100,50 +103,54 @@ fn route(shared: &Shared, method: &Method, path: &str, params: &Params, body: &[
                 None => not_found("position does not exist"),
             }
         }
-        (Method::GET, "/v2/orders") => answer(shared.with_book(|b| list_orders(&b.orders, params))),
-        (Method::GET, "/v2/orders:by_client_order_id") => {
-            let wanted = params.get("client_order_id").cloned().unwrap_or_default();
-            let found = shared.with_book(|b| {
-                b.orders
-                    .iter()
-                    .find(|o| o.client_order_id == wanted)
-                    .map(Order::json)
-            });
-            found.map_or_else(|| not_found("order not found"), |o| answer(Ok(o)))
-        }
-        (Method::GET, _) if order_id.is_some() => {
-            let id = order_id.unwrap_or_default();
-            let found = shared.with_book(|b| {
-                b.orders
-                    .iter()
-                    .find(|o| o.id.to_string() == id)
-                    .map(Order::json)
-            });
-            found.map_or_else(|| not_found("order not found"), |o| answer(Ok(o)))
-        }
-        (Method::POST, "/v2/orders") => match serde_json::from_slice::<Value>(body) {
-            Ok(request) => answer(shared.with_book(|b| b.submit(&request))),
-            Err(_) => alpaca_error(
-                StatusCode::BAD_REQUEST,
-                40010000,
-                "request body format is invalid",
-            ),
-        },
-        (Method::DELETE, _) if order_id.is_some() => {
-            let id = order_id.unwrap_or_default();
-            let known = shared.with_book(|b| b.orders.iter().any(|o| o.id.to_string() == id));
-            match shared.with_book(|b| b.settle(id, "canceled")) {
-                _ if !known => not_found("order not found"),
-                Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                Err(refusal) => refused(refusal),
-            }
-        }
         (Method::GET, "/v2/account/activities") => {
             let types = params.get("activity_types").map(String::as_str);
             answer(shared.with_book(|b| list_activities(&b.activities, types, params)))
         }
         (Method::GET, _) if activity_type.is_some() => {
             answer(shared.with_book(|b| list_activities(&b.activities, activity_type, params)))
+        }
+        _ => alpaca_error(StatusCode::NOT_FOUND, 40400000, "endpoint not found"),
+    }
+}
+
+/// The order `chosen` picks, or 404.
+fn one_order(shared: &Shared, chosen: impl Fn(&Order) -> bool) -> Response {
+    match shared.with_book(|b| b.orders.iter().find(|o| chosen(o)).map(Order::json)) {
+        Some(order) => answer(Ok(order)),
+        None => not_found("order not found"),
+    }
+}
+
+fn orders_route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    params: &Params,
+    body: &[u8],
+) -> Response {
+    let id = path.strip_prefix("/v2/orders/").unwrap_or_default();
+    match (method.clone(), path) {
+        (Method::GET, "/v2/orders") => answer(shared.with_book(|b| list_orders(&b.orders, params))),
+        (Method::POST, "/v2/orders") => match serde_json::from_slice::<Value>(body) {
+            Ok(request) => answer(shared.with_book(|b| b.submit(&request))),
+            Err(_) => alpaca_error(StatusCode::BAD_REQUEST, 40010000, "invalid body"),
+        },
+        (Method::GET, "/v2/orders:by_client_order_id") => {
+            let wanted = params.get("client_order_id").cloned().unwrap_or_default();
+            one_order(shared, |o| o.client_order_id == wanted)
+        }
+        (Method::GET, _) if !id.is_empty() => one_order(shared, |o| o.id.to_string() == id),
+        (Method::DELETE, _) if !id.is_empty() => {
+            let canceled = shared.with_book(|b| {
+                let known = b.orders.iter().any(|o| o.id.to_string() == id);
+                known.then(|| b.settle(id, "canceled"))
+            });
+            match canceled {
+                None => not_found("order not found"),
+                Some(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+                Some(Err(refusal)) => refused(refusal),
+            }
         }
         _ => alpaca_error(StatusCode::NOT_FOUND, 40400000, "endpoint not found"),
     }

@@ -50,6 +50,13 @@ pub async fn submit(broker: &PaperBroker, body: Value) -> String {
     order["id"].as_str().expect("an order id").to_owned()
 }
 
+/// Asserts `value` has every field of `expected`, with the same value.
+pub fn has(value: &Value, expected: Value) {
+    for (key, want) in expected.as_object().expect("an object") {
+        assert_eq!(&value[key], want, "{key} in {value}");
+    }
+}
+
 async fn ids(broker: &PaperBroker, path: &str) -> Vec<String> {
     let (status, listed) = call(broker, Method::GET, path, None).await;
     assert_eq!(status, 200, "{path}: {listed}");
@@ -110,70 +117,71 @@ async fn orders_are_validated_and_requests_checked_like_alpaca() {
     broker.behave(Behaviour::Normal);
     // No price for AAPL was set: the market order waits.
     assert_eq!(broker.orders()[0]["status"], "new");
+    broker.set_price("AAPL", "200");
+    let mut notional = order_body("AAPL", "buy", "1", None);
+    (notional["qty"], notional["notional"]) = (Value::Null, json!("50"));
+    let id = submit(&broker, notional).await;
+    let filled = json!({"status": "filled", "notional": "50", "qty": null, "filled_qty": "0.25"});
+    has(&broker.order(&id), filled);
 }
 
 #[tokio::test]
-async fn executions_move_the_order_the_position_and_the_account() {
+async fn executions_move_the_order_and_record_activities() {
     let broker = PaperBroker::start().await;
     let id = submit(&broker, order_body("aapl", "buy", "3", Some("105"))).await;
     broker.fill(&id, "1", "100");
-    let order = broker.order(&id);
-    assert_eq!(order["status"], "partially_filled");
-    assert_eq!(
-        (&order["filled_qty"], &order["filled_avg_price"]),
-        (&json!("1"), &json!("100"))
-    );
-    let first = &broker.activities()[0];
-    assert_eq!(
-        (&first["type"], &first["cum_qty"], &first["leaves_qty"]),
-        (&json!("partial_fill"), &json!("1"), &json!("2"))
-    );
+    let partial =
+        json!({"status": "partially_filled", "filled_qty": "1", "filled_avg_price": "100"});
+    has(&broker.order(&id), partial);
+    let activity = json!({"type": "partial_fill", "qty": "1", "cum_qty": "1", "leaves_qty": "2",
+        "order_status": "partially_filled", "order_id": id});
+    has(&broker.activities()[0], activity);
     broker.fill(&id, "2", "103");
     let (_, order) = call(&broker, Method::GET, &format!("/v2/orders/{id}"), None).await;
-    assert_eq!(order["status"], "filled");
+    let filled = json!({"status": "filled", "filled_qty": "3", "filled_avg_price": "102",
+        "limit_price": "105", "qty": "3", "symbol": "AAPL", "canceled_at": null});
+    has(&order, filled);
     assert_eq!(
-        (&order["filled_qty"], &order["filled_avg_price"]),
-        (&json!("3"), &json!("102"))
+        order["filled_at"],
+        broker.activities()[1]["transaction_time"]
     );
-    assert_eq!(
-        (&order["limit_price"], &order["qty"], &order["symbol"]),
-        (&json!("105"), &json!("3"), &json!("AAPL"))
+    has(
+        &broker.activities()[1],
+        json!({"type": "fill", "leaves_qty": "0", "cum_qty": "3"}),
     );
-    assert!(order["filled_at"].is_string() && order["canceled_at"].is_null());
+}
 
+#[tokio::test]
+async fn executions_move_the_position_and_the_account() {
+    let broker = PaperBroker::start().await;
+    broker.auto_fill(false);
+    let id = submit(&broker, order_body("AAPL", "buy", "3", None)).await;
+    broker.fill(&id, "3", "102");
     broker.set_price("AAPL", "110");
+    broker.auto_fill(true);
     let (_, position) = call(&broker, Method::GET, "/v2/positions/AAPL", None).await;
-    let figures = [
-        "qty",
-        "side",
-        "avg_entry_price",
-        "cost_basis",
-        "market_value",
-        "unrealized_pl",
-    ];
-    let figures: Vec<&Value> = figures.iter().map(|f| &position[f]).collect();
-    assert_eq!(
-        figures,
-        [
-            &json!("3"),
-            &json!("long"),
-            &json!("102"),
-            &json!("306"),
-            &json!("330"),
-            &json!("24")
-        ]
+    has(
+        &position,
+        json!({"qty": "3", "side": "long", "avg_entry_price": "102",
+        "cost_basis": "306", "market_value": "330", "unrealized_pl": "24", "current_price": "110"}),
     );
     submit(&broker, order_body("AAPL", "sell", "1", None)).await;
-    assert_eq!(broker.position("AAPL").unwrap()["qty"], "2");
-    assert_eq!(broker.position("AAPL").unwrap()["avg_entry_price"], "102");
+    has(
+        &broker.position("AAPL").unwrap(),
+        json!({"qty": "2", "avg_entry_price": "102"}),
+    );
     let (_, account) = call(&broker, Method::GET, "/v2/account", None).await;
     // 100,000 − 306 + 110
-    assert_eq!(
-        (&account["cash"], &account["long_market_value"]),
-        (&json!("99804"), &json!("220"))
+    has(
+        &account,
+        json!({"cash": "99804", "long_market_value": "220", "equity": "100024"}),
     );
-    submit(&broker, order_body("AAPL", "sell", "2", None)).await;
-    assert!(broker.position("AAPL").is_none());
+    submit(&broker, order_body("AAPL", "sell", "5", None)).await;
+    has(
+        &broker.position("AAPL").unwrap(),
+        json!({"qty": "-3", "side": "short", "avg_entry_price": "110"}),
+    );
+    submit(&broker, order_body("AAPL", "buy", "3", None)).await;
     let (status, _) = call(&broker, Method::GET, "/v2/positions/AAPL", None).await;
     assert_eq!(status, 404);
     let (_, positions) = call(&broker, Method::GET, "/v2/positions", None).await;
@@ -260,9 +268,7 @@ async fn fill_activities_are_listed_and_paged() {
     assert!(uuid.parse::<uuid::Uuid>().is_ok());
     let expected = json!({"activity_type": "FILL", "type": "fill", "price": "500.5", "qty": "2",
         "side": "buy", "symbol": "SPY", "leaves_qty": "0", "cum_qty": "2", "order_status": "filled"});
-    for (key, value) in expected.as_object().unwrap() {
-        assert_eq!(&activity[key], value, "{key}");
-    }
+    has(activity, expected);
     assert_eq!(activity["order_id"], orders[0].as_str());
     let all_ids: Vec<String> = all
         .iter()

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::tests::{call, order_body, submit};
+use super::tests::{call, has, order_body, submit};
 use super::PaperBroker;
 use crate::alpaca_stub::{KEY_ID, SECRET};
 
@@ -82,31 +82,27 @@ async fn a_market_order_is_new_then_filled_at_the_set_price() {
     let mut listener = Listener::open(&broker).await;
     let body = order_body("AAPL", "buy", "2", None);
     let (status, accepted) = call(&broker, Method::POST, "/v2/orders", Some(body.clone())).await;
-    assert_eq!((status, &accepted["status"]), (200, &json!("accepted")));
-    assert_eq!(accepted["client_order_id"], body["client_order_id"]);
+    assert_eq!(status, 200);
+    has(
+        &accepted,
+        json!({"status": "accepted", "client_order_id": body["client_order_id"]}),
+    );
     let new = listener.update("new").await;
-    assert_eq!(
-        (&new["order"]["id"], &new["order"]["status"]),
-        (&accepted["id"], &json!("new"))
+    has(
+        &new["order"],
+        json!({"id": accepted["id"], "status": "new"}),
     );
     let fill = listener.update("fill").await;
-    let order = &fill["order"];
-    assert_eq!(
-        (&order["status"], &order["filled_qty"]),
-        (&json!("filled"), &json!("2"))
+    has(
+        &fill,
+        json!({"price": "123.45", "qty": "2", "position_qty": "2"}),
     );
-    assert_eq!(order["filled_avg_price"], "123.45");
-    assert_eq!(
-        (&fill["price"], &fill["qty"], &fill["position_qty"]),
-        (&json!("123.45"), &json!("2"), &json!("2"))
-    );
-    assert!(fill["execution_id"]
-        .as_str()
-        .unwrap()
-        .parse::<uuid::Uuid>()
-        .is_ok());
+    let order = json!({"id": accepted["id"], "status": "filled", "filled_qty": "2",
+        "filled_avg_price": "123.45", "filled_at": fill["timestamp"]});
+    has(&fill["order"], order);
+    let execution_id = fill["execution_id"].as_str().unwrap();
+    assert!(execution_id.parse::<uuid::Uuid>().is_ok());
     assert!(chrono::DateTime::parse_from_rfc3339(fill["timestamp"].as_str().unwrap()).is_ok());
-    assert_eq!(order["filled_at"], fill["timestamp"]);
     assert_eq!(broker.position("AAPL").unwrap()["cost_basis"], "246.9");
     assert_eq!(broker.sessions(), 1);
 }
@@ -122,28 +118,21 @@ async fn partial_fills_stream_the_cumulative_quantity_and_average() {
     let returned = broker.fill(&id, "1", "100");
     let partial = listener.update("partial_fill").await;
     assert_eq!(partial, returned);
-    let order = &partial["order"];
-    assert_eq!(
-        (
-            &order["status"],
-            &order["filled_qty"],
-            &order["filled_avg_price"]
-        ),
-        (&json!("partially_filled"), &json!("1"), &json!("100"))
+    has(
+        &partial,
+        json!({"qty": "1", "price": "100", "position_qty": "1"}),
     );
-    assert_eq!(partial["position_qty"], "1");
+    let order = json!({"status": "partially_filled", "filled_qty": "1", "filled_avg_price": "100"});
+    has(&partial["order"], order);
     broker.fill(&id, "2", "101");
     let fill = listener.update("fill").await;
-    let order = &fill["order"];
+    has(
+        &fill,
+        json!({"qty": "2", "price": "101", "position_qty": "3"}),
+    );
     // (100 + 2 × 101) / 3
-    assert_eq!(
-        (&order["filled_qty"], &order["filled_avg_price"]),
-        (&json!("3"), &json!("100.666666667"))
-    );
-    assert_eq!(
-        (&fill["qty"], &fill["price"], &fill["position_qty"]),
-        (&json!("2"), &json!("101"), &json!("3"))
-    );
+    let order = json!({"status": "filled", "filled_qty": "3", "filled_avg_price": "100.666666667"});
+    has(&fill["order"], order);
     assert_ne!(fill["execution_id"], partial["execution_id"]);
 }
 
