@@ -159,14 +159,14 @@ impl AlpacaStub {
     }
 }
 
-fn alpaca_error(status: StatusCode, code: u32, message: &str) -> Response {
+pub fn alpaca_error(status: StatusCode, code: u32, message: &str) -> Response {
     json_text(
         status,
         serde_json::json!({"code": code, "message": message}).to_string(),
     )
 }
 
-fn json_text(status: StatusCode, text: String) -> Response {
+pub fn json_text(status: StatusCode, text: String) -> Response {
     (status, [("content-type", "application/json")], text).into_response()
 }
 
@@ -186,8 +186,7 @@ async fn handle(
         query: query.clone(),
         body: body.clone(),
     });
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if header("apca-api-key-id") != Some(KEY_ID) || header("apca-api-secret-key") != Some(SECRET) {
+    if !authorized(&headers) {
         inner.bad_credentials.fetch_add(1, Ordering::SeqCst);
         return alpaca_error(
             StatusCode::UNAUTHORIZED,
@@ -196,20 +195,8 @@ async fn handle(
         );
     }
     let behaviour = inner.behaviour.lock().unwrap().clone();
-    match behaviour {
-        Behaviour::Normal => {}
-        Behaviour::Hang => std::future::pending::<()>().await,
-        Behaviour::Fail(status, text) => {
-            let status = StatusCode::from_u16(status).unwrap();
-            let mut response = json_text(status, text);
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let reset = chrono::Utc::now().timestamp() + 7;
-                response
-                    .headers_mut()
-                    .insert("x-ratelimit-reset", reset.into());
-            }
-            return response;
-        }
+    if let Some(response) = misbehave(behaviour).await {
+        return response;
     }
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -265,6 +252,31 @@ async fn handle(
         }
         _ => alpaca_error(StatusCode::NOT_FOUND, 40400000, "endpoint not found"),
     }
+}
+
+/// The answer `behaviour` gives instead of Alpaca's (`None` when `Normal`; never for `Hang`).
+pub async fn misbehave(behaviour: Behaviour) -> Option<Response> {
+    match behaviour {
+        Behaviour::Normal => None,
+        Behaviour::Hang => std::future::pending().await,
+        Behaviour::Fail(status, text) => {
+            let status = StatusCode::from_u16(status).unwrap();
+            let mut response = json_text(status, text);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let reset = chrono::Utc::now().timestamp() + 7;
+                response
+                    .headers_mut()
+                    .insert("x-ratelimit-reset", reset.into());
+            }
+            Some(response)
+        }
+    }
+}
+
+/// Whether `headers` carry the configured credentials.
+pub fn authorized(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("apca-api-key-id") == Some(KEY_ID) && header("apca-api-secret-key") == Some(SECRET)
 }
 
 fn take_order(inner: &Inner, body: &str) -> Response {

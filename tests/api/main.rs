@@ -20,6 +20,7 @@ mod helpers;
 mod key_rotation;
 mod market_data;
 mod openapi;
+mod paper_broker;
 mod passkey;
 mod pool_capacity;
 mod postgres_tls;
