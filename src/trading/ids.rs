@@ -5,7 +5,6 @@ use std::fmt;
 
 pub use raptor_actors::broker::OrderId;
 
-
 /// The id under which the broker knows an order we sent. Raptor always chooses it (derived from
 /// the user and their idempotency key, or random), so users of the shared paper account can
 /// never collide.

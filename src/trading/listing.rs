@@ -36,7 +36,11 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        let text = format!("{}.{}", self.created_at.timestamp_micros(), self.id.simple());
+        let text = format!(
+            "{}.{}",
+            self.created_at.timestamp_micros(),
+            self.id.simple()
+        );
         URL_SAFE_NO_PAD.encode(text)
     }
 
@@ -168,8 +172,7 @@ fn symbols(raw: Option<&str>) -> Result<Vec<String>, String> {
         .collect();
     let plain = |s: &String| {
         s.len() <= 32
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-'))
     };
     if symbols.is_empty() || symbols.len() > MAX_SYMBOLS || !symbols.iter().all(plain) {
@@ -206,6 +209,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(q.symbols, ["AAPL", "MSFT"]);
+        for bad in ["0", "501", "-1", "ten"] {
+            let raw = RawOrderQuery {
+                limit: Some(bad),
+                ..RawOrderQuery::default()
+            };
+            assert!(OrderQuery::parse(raw).is_err(), "{bad}");
+        }
         assert!(q.ascending && q.after.is_some() && q.until.is_some());
         let bad = OrderQuery::parse(RawOrderQuery {
             status: Some("done"),

@@ -147,10 +147,7 @@ async fn mark(
     through: DateTime<Utc>,
 ) -> Result<(), tokio_postgres::Error> {
     client
-        .execute(
-            "UPDATE book_reconciliation SET through = $1",
-            &[&through],
-        )
+        .execute("UPDATE book_reconciliation SET through = $1", &[&through])
         .await?;
     Ok(())
 }

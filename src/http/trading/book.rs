@@ -264,11 +264,7 @@ pub async fn portfolio_history(
         timestamp: history.timestamp,
         equity: strings(history.equity),
         profit_loss: strings(history.profit_loss),
-        profit_loss_pct: history
-            .profit_loss_pct
-            .into_iter()
-            .map(amount)
-            .collect(),
+        profit_loss_pct: history.profit_loss_pct.into_iter().map(amount).collect(),
         base_value: money(history.base_value),
         timeframe: "1D",
     })

@@ -14,8 +14,8 @@ use crate::http::error::ErrorCode;
 use crate::http::openapi::error_response;
 use crate::http::ApiError;
 use crate::trading::error::{CancelError, ReadError, ReadinessError, StreamError, SubmitError};
-use crate::trading::risk::Limit;
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};
+use crate::trading::risk::Limit;
 
 /// The message every trading route but `mode` answers with while the switch is engaged
 /// (SPEC §3); `mode` says why.

@@ -65,7 +65,7 @@ pub fn executions(rows: &[FillRow]) -> Vec<Execution> {
     }
     let mut out = Vec::with_capacity(rows.len());
     for (order, mut chain) in by_order {
-        chain.sort_by(|a, b| a.cum_qty.cmp(&b.cum_qty));
+        chain.sort_by_key(|row| row.cum_qty);
         let (mut qty, mut notional) = (Decimal::ZERO, Decimal::ZERO);
         for row in chain {
             let step_qty = row.cum_qty - qty;
@@ -120,7 +120,8 @@ impl Holding {
             FillSide::Buy => (qty, notional),
             FillSide::Sell => (-qty, -notional),
         };
-        let increases = self.qty.is_zero() || self.qty.is_sign_positive() == (signed_qty > Decimal::ZERO);
+        let increases =
+            self.qty.is_zero() || self.qty.is_sign_positive() == (signed_qty > Decimal::ZERO);
         if increases {
             self.qty += signed_qty;
             self.cost_basis += signed_amount;
@@ -142,10 +143,18 @@ impl Holding {
         // a buy: the proceeds kept (-released) minus what the buy cost.
         self.realized_pl += -amount_closed - released;
         self.cost_basis -= released;
-        self.qty += if signed_qty > Decimal::ZERO { closed } else { -closed };
+        self.qty += if signed_qty > Decimal::ZERO {
+            closed
+        } else {
+            -closed
+        };
         let rest = qty - closed;
         if rest > Decimal::ZERO {
-            self.qty += if signed_qty > Decimal::ZERO { rest } else { -rest };
+            self.qty += if signed_qty > Decimal::ZERO {
+                rest
+            } else {
+                -rest
+            };
             self.cost_basis += signed_amount - amount_closed;
         }
         if self.qty.is_zero() {

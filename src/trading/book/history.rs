@@ -123,7 +123,8 @@ fn from_points(points: Vec<(i64, Decimal)>, base_value: Decimal) -> History {
 
 /// The Unix time a snapshot day stands for: 16:00 New York, taken as 21:00 UTC.
 fn close_of(day: NaiveDate) -> i64 {
-    day.and_hms_opt(21, 0, 0).map_or(0, |t| t.and_utc().timestamp())
+    day.and_hms_opt(21, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp())
 }
 
 /// Takes today's close snapshot of every book (the worker, after the US close). A book already
@@ -154,7 +155,13 @@ pub async fn snapshot_all(
             .execute(
                 "INSERT INTO book_snapshots (user_id, day, equity, cash, taken_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[&user_id, &day, &book.account.equity, &book.account.cash, &now],
+                &[
+                    &user_id,
+                    &day,
+                    &book.account.equity,
+                    &book.account.cash,
+                    &now,
+                ],
             )
             .await?;
     }

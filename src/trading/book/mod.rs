@@ -90,7 +90,9 @@ pub fn decimal(value: &serde_json::Value) -> Option<Decimal> {
 }
 
 fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text?).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 impl FillReport {

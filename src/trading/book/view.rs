@@ -123,8 +123,15 @@ async fn prices(
     Ok(prices)
 }
 
-fn priced(row: PositionRow, prices: &HashMap<String, Decimal>, reserved: &Reserved) -> PositionView {
-    let price = prices.get(&row.symbol).copied().unwrap_or(row.last_fill_price);
+fn priced(
+    row: PositionRow,
+    prices: &HashMap<String, Decimal>,
+    reserved: &Reserved,
+) -> PositionView {
+    let price = prices
+        .get(&row.symbol)
+        .copied()
+        .unwrap_or(row.last_fill_price);
     let market_value = row.qty * price;
     let unrealized_pl = market_value - row.cost_basis;
     let held_back = reserved.sells.get(&row.symbol).copied().unwrap_or_default();

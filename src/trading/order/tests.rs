@@ -1,7 +1,6 @@
 //! Order parsing, rule by rule.
 
 use super::*;
-use crate::trading::ids::{OrderQuery, OrderStatusFilter};
 
 use std::str::FromStr;
 
@@ -129,25 +128,6 @@ fn prices_follow_the_order_type() {
         ..draft()
     };
     assert_eq!(fields(trailing), ["type"]);
-}
-
-#[test]
-fn order_queries_are_bounded() {
-    assert_eq!(
-        OrderQuery::parse(None, None).unwrap(),
-        OrderQuery {
-            status: OrderStatusFilter::Open,
-            limit: 50
-        }
-    );
-    assert_eq!(
-        OrderQuery::parse(Some("all"), Some("500")).unwrap().limit,
-        500
-    );
-    for bad in ["0", "501", "-1", "ten"] {
-        assert!(OrderQuery::parse(None, Some(bad)).is_err(), "{bad}");
-    }
-    assert!(OrderQuery::parse(Some("pending"), None).is_err());
 }
 
 #[test]

@@ -35,7 +35,14 @@ fn buys_add_cost_and_a_sell_realizes_against_the_average() {
     assert_eq!(h.cost_basis, dec("1650"));
     assert_eq!(h.realized_pl, dec("50"));
     h.apply(&exec(FillSide::Sell, "15", "1500"));
-    assert_eq!(h, Holding { qty: Decimal::ZERO, cost_basis: Decimal::ZERO, realized_pl: dec("-100") });
+    assert_eq!(
+        h,
+        Holding {
+            qty: Decimal::ZERO,
+            cost_basis: Decimal::ZERO,
+            realized_pl: dec("-100")
+        }
+    );
 }
 
 #[test]
@@ -43,9 +50,15 @@ fn an_oversell_opens_the_other_way_and_a_buy_covers_it() {
     let mut h = Holding::default();
     h.apply(&exec(FillSide::Buy, "10", "1000"));
     h.apply(&exec(FillSide::Sell, "15", "1650"));
-    assert_eq!((h.qty, h.cost_basis, h.realized_pl), (dec("-5"), dec("-550"), dec("100")));
+    assert_eq!(
+        (h.qty, h.cost_basis, h.realized_pl),
+        (dec("-5"), dec("-550"), dec("100"))
+    );
     h.apply(&exec(FillSide::Buy, "5", "500"));
-    assert_eq!((h.qty, h.cost_basis, h.realized_pl), (Decimal::ZERO, Decimal::ZERO, dec("150")));
+    assert_eq!(
+        (h.qty, h.cost_basis, h.realized_pl),
+        (Decimal::ZERO, Decimal::ZERO, dec("150"))
+    );
 }
 
 #[test]
