@@ -91,8 +91,8 @@ pub async fn compare_quotes(
 }
 
 /// The market-data actor's configuration. With credentials, Alpaca; without, a synthetic
-/// source in development only (never on a deployed dyno), else nothing: data routes then
-/// answer 503 `market_data_unavailable`.
+/// source in development or beside the simulated broker (never on a deployed dyno), else
+/// nothing: data routes then answer 503 `market_data_unavailable`.
 pub fn config(settings: &Settings) -> MarketDataConfig {
     let alpaca = &settings.alpaca;
     let source = match (&alpaca.api_key, &alpaca.api_secret) {
@@ -102,7 +102,13 @@ pub fn config(settings: &Settings) -> MarketDataConfig {
             api_secret: secret.clone(),
             feed: alpaca.data_feed.clone(),
         },
-        _ if settings.app_env == AppEnv::Development => DataSource::Synthetic,
+        // The simulated broker (development and test only) prices its orders from this too.
+        _ if settings.app_env == AppEnv::Development
+            || crate::trading::broker_config(settings).kind
+                == raptor_actors::broker::BrokerKind::Simulated =>
+        {
+            DataSource::Synthetic
+        }
         _ => DataSource::Unconfigured,
     };
     MarketDataConfig {

@@ -44,6 +44,8 @@ struct Inner {
     delay: Mutex<Duration>,
     seen: Mutex<Vec<DataSeen>>,
     bad_credentials: Mutex<usize>,
+    /// Latest-trade prices a test set, by symbol (the fixture's otherwise).
+    prices: Mutex<HashMap<String, f64>>,
 }
 
 pub struct AlpacaDataStub {
@@ -74,6 +76,7 @@ impl AlpacaDataStub {
             delay: Mutex::new(Duration::ZERO),
             seen: Mutex::new(Vec::new()),
             bad_credentials: Mutex::new(0),
+            prices: Mutex::new(HashMap::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -93,6 +96,15 @@ impl AlpacaDataStub {
             ("ALPACA_PAPER_API_SECRET", SECRET),
             ("ALPACA_DATA_BASE_URL", self.url.as_str()),
         ]
+    }
+
+    /// Makes `symbol`'s latest trade print at `price` (`p`), like Alpaca sends it: a number.
+    pub fn set_trade_price(&self, symbol: &str, price: f64) {
+        self.inner
+            .prices
+            .lock()
+            .unwrap()
+            .insert(symbol.to_owned(), price);
     }
 
     pub fn behave(&self, behaviour: DataBehaviour) {
@@ -171,7 +183,13 @@ async fn handle(
             json!({ "quotes": latest(&symbols, "test_get_latest_quote", "quotes") })
         }
         "/v2/stocks/trades/latest" => {
-            json!({ "trades": latest(&symbols, "test_get_multisymbol_latest_trade", "trades") })
+            let mut trades = latest(&symbols, "test_get_multisymbol_latest_trade", "trades");
+            for (symbol, price) in inner.prices.lock().unwrap().iter() {
+                if let Some(trade) = trades.get_mut(symbol) {
+                    trade["p"] = json!(price);
+                }
+            }
+            json!({ "trades": trades })
         }
         "/v2/stocks/bars/latest" => {
             json!({ "bars": latest(&symbols, "test_multi_stock_latest_bar", "bars") })

@@ -99,6 +99,8 @@ pub struct TestApp {
     pub app: Option<Application>,
     pub db: Arc<TestDb>,
     pub clock: Arc<OffsetClock>,
+    /// Stand-ins that live as long as the application (a market-data stand-in, say).
+    pub peers: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl TestApp {
@@ -153,6 +155,7 @@ async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)], migrate: bool) -> Te
         app: Some(app),
         db,
         clock,
+        peers: Vec::new(),
     }
 }
 

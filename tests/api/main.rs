@@ -7,6 +7,7 @@ mod alpaca_stub;
 mod audit;
 mod auth;
 mod backtest;
+mod books;
 mod browser;
 mod client_ip;
 mod config;

@@ -384,8 +384,26 @@ async fn the_simulated_broker_fills_cancels_and_keeps_cash_and_positions_consist
         .json()
         .await
         .unwrap();
-    assert_eq!(account["account_number"], "SIMULATED");
     let start = cash(&account);
+    // The book follows the simulated broker's fills (stream or reconciliation).
+    let holds = |qty: &'static str| {
+        let (app, user) = (&app, &user);
+        async move {
+            eventually(
+                Duration::from_secs(10),
+                &format!("{qty} AAPL held"),
+                || async {
+                    let positions: Value = get(app, user, "/api/trading/positions")
+                        .await
+                        .json()
+                        .await
+                        .unwrap();
+                    (positions[0]["qty"] == qty).then_some(positions)
+                },
+            )
+            .await
+        }
+    };
 
     let bought = submit(
         &app,
@@ -398,6 +416,7 @@ async fn the_simulated_broker_fills_cancels_and_keeps_cash_and_positions_consist
     let bought: Value = bought.json().await.unwrap();
     assert_eq!(bought["status"], "filled");
     let price = Decimal::from_str_exact(bought["filled_avg_price"].as_str().unwrap()).unwrap();
+    holds("3").await;
 
     let sold = submit(
         &app,
@@ -407,11 +426,7 @@ async fn the_simulated_broker_fills_cancels_and_keeps_cash_and_positions_consist
     )
     .await;
     assert_eq!(sold.status(), 201);
-    let positions: Value = get(&app, &user, "/api/trading/positions")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let positions = holds("2").await;
     assert_eq!(positions[0]["symbol"], "AAPL");
     assert_eq!(positions[0]["qty"], "2");
     let account: Value = get(&app, &user, "/api/trading/account")
@@ -429,7 +444,7 @@ async fn the_simulated_broker_fills_cancels_and_keeps_cash_and_positions_consist
     )
     .await;
     assert_eq!(too_many.status(), 422);
-    assert_eq!(error_code(too_many).await, "broker_rejected");
+    assert_eq!(error_code(too_many).await, "insufficient_position");
 
     let resting = submit(
         &app,

@@ -29,13 +29,13 @@ async fn stop_and_stop_limit_orders_reach_the_broker_with_their_prices() {
     let app = trading_app(&stub, &[]).await;
     let user = app.sign_in("stops@example.com", false).await;
 
-    let stop = json!({"symbol": "AAPL", "qty": "2", "side": "sell", "type": "stop",
+    let stop = json!({"symbol": "AAPL", "qty": "2", "side": "buy", "type": "stop",
                       "time_in_force": "gtc", "stop_price": "180.25"});
     assert_eq!(submit(&app, &user, &stop).await.status(), 201);
     let sent = last_sent(&stub);
     assert_eq!(sent["type"], "stop");
     assert_eq!(sent["stop_price"], "180.25");
-    assert_eq!(sent["side"], "sell");
+    assert_eq!(sent["side"], "buy");
     assert!(sent.get("limit_price").is_none_or(Value::is_null), "{sent}");
 
     let stop_limit = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "stop_limit",

@@ -118,40 +118,54 @@ async fn orders_per_day_are_limited_per_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_notional_of_an_order_is_limited_and_never_guessed() {
+async fn the_notional_of_an_order_is_priced_at_the_market_or_above_and_never_guessed() {
     let stub = AlpacaStub::start().await;
     let app = trading_app(&stub, &[("TRADING_MAX_ORDER_NOTIONAL", "1000")]).await;
     let user = app.sign_in("trader@example.com", false).await;
+    // AAPL's latest trade (the market-data stand-in) is 161.2958.
     let mut notional = market_order();
     notional["qty"] = Value::Null;
     notional["notional"] = json!("1000.01");
     assert_refused(submit(&app, &user, &notional).await, "max_order_notional").await;
+    // A stated price below the market cannot make an order look smaller: 10 × 161.2958.
     assert_refused(
-        submit(&app, &user, &limit_order("10", "100.01")).await,
+        submit(&app, &user, &limit_order("10", "100")).await,
+        "max_order_notional",
+    )
+    .await;
+    // One above the market is taken at its word: 6 × 170.
+    assert_refused(
+        submit(&app, &user, &limit_order("6", "170")).await,
         "max_order_notional",
     )
     .await;
     assert_eq!(stub.orders_received(), 0);
-    notional["notional"] = json!("1000");
-    assert_eq!(submit(&app, &user, &notional).await.status(), 201);
     assert_eq!(
-        submit(&app, &user, &limit_order("10", "100"))
-            .await
-            .status(),
+        submit(&app, &user, &limit_order("6", "100")).await.status(),
         201
     );
-    // A market order by quantity needs a price; there is no market data here: refused, not sent.
-    let unpriced = submit(&app, &user, &market_order()).await;
+    // A market order: the latest trade plus the 2% collar, 6 × 164.52 = 987.13.
+    let mut market = market_order();
+    market["qty"] = json!("6");
+    assert_eq!(submit(&app, &user, &market).await.status(), 201);
+    market["qty"] = json!("6.1");
+    assert_refused(submit(&app, &user, &market).await, "max_order_notional").await;
+    notional["notional"] = json!("1000");
+    assert_eq!(submit(&app, &user, &notional).await.status(), 201);
+    // No latest trade: refused, not sent, whatever the stated price.
+    let mut unknown = limit_order("1", "1");
+    unknown["symbol"] = json!("ZZZZ");
+    let unpriced = submit(&app, &user, &unknown).await;
     assert_eq!(unpriced.status(), 503);
     assert!(unpriced.headers().contains_key("retry-after"));
     let error = error_body(unpriced).await;
     assert_eq!(error["code"], "service_unavailable");
     assert!(
-        error["message"].as_str().unwrap().contains("AAPL"),
+        error["message"].as_str().unwrap().contains("ZZZZ"),
         "{error}"
     );
-    assert_eq!(stub.orders_received(), 2);
-    assert_eq!(refusals(&app).await.len(), 2);
+    assert_eq!(stub.orders_received(), 3);
+    assert_eq!(refusals(&app).await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -171,14 +171,13 @@ async fn each_user_gets_only_their_own_order_events_and_operators_all() {
     assert_eq!(data["order"]["client_order_id"], "alice-1");
 
     // The ledger follows the events.
-    eventually(WAIT, "the ledger has the fill", || async {
-        (order_status(&app, "bob-1").await.as_deref() == Some("filled")).then_some(())
+    eventually(WAIT, "the ledger has both events", || async {
+        let bobs = order_status(&app, "bob-1").await;
+        let alices = order_status(&app, "alice-1").await;
+        (bobs.as_deref() == Some("filled") && alices.as_deref() == Some("partially_filled"))
+            .then_some(())
     })
     .await;
-    assert_eq!(
-        order_status(&app, "alice-1").await.as_deref(),
-        Some("partially_filled")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

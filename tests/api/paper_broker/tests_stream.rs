@@ -211,7 +211,7 @@ async fn cancel_expire_and_reject_settle_open_orders() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_application_trades_and_listens_through_the_one_base_url() {
     let broker = PaperBroker::start().await;
-    let app = crate::helpers::spawn_app_with(&broker.overrides()).await;
+    let app = crate::books::book_app(&broker, &[]).await;
     let user = app.sign_in("trader@example.com", false).await;
     let order = json!({"symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit",
                        "time_in_force": "day", "limit_price": "100"});
