@@ -48,6 +48,9 @@ enum Command {
     /// The operator's kill switch: stop or allow trading on every dyno.
     #[command(subcommand)]
     KillSwitch(cli::kill_switch::Command),
+    /// Paper books: show or adjust a person's book, reconcile all books with Alpaca.
+    #[command(subcommand)]
+    Book(cli::book::Command),
     /// Print the OpenAPI document (`raptor openapi > docs/openapi.json` refreshes the committed
     /// copy).
     Openapi,
@@ -96,6 +99,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Recovery(c) => operator(|ctx| Box::pin(cli::recovery::run(c, ctx))).await,
         Command::KillSwitch(c) => operator(|ctx| Box::pin(cli::kill_switch::run(c, ctx))).await,
+        Command::Book(c) => operator(|ctx| Box::pin(cli::book::run(c, ctx))).await,
         Command::Openapi => {
             print!("{}", raptor::http::openapi::document_json());
             Ok(())

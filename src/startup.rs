@@ -166,6 +166,20 @@ impl Application {
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)
             .await
             .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
+        if mode != Mode::Worker {
+            background.push(crate::trading::book::keeper::spawn_reconciler(
+                pool.clone(),
+                actors.clone(),
+                clock.clone(),
+            ));
+        }
+        if mode != Mode::Web {
+            background.push(crate::trading::book::keeper::spawn_snapshots(
+                pool.clone(),
+                actors.market_data.clone(),
+                clock.clone(),
+            ));
+        }
         if let Some(addr) = local_addr {
             tracing::info!(%addr, env = settings.app_env.as_str(), ?mode, "raptor listening");
         } else {

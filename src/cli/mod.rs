@@ -1,10 +1,11 @@
 //! Operator commands (`raptor bootstrap-token …`, `raptor kill-switch …`, `raptor dsr …`,
-//! `raptor audit verify`, `raptor retention report`, `raptor recovery create`): one module per
+//! `raptor audit verify`, `raptor retention report`, `raptor recovery create`, `raptor book …`): one module per
 //! command group, each running against the database through a [`CliContext`].
 //!
 //! On Heroku they run as one-off dynos (`heroku run raptor …`) with the app's config vars.
 
 pub mod audit;
+pub mod book;
 pub mod bootstrap;
 pub mod dsr;
 pub mod kill_switch;

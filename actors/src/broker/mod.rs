@@ -53,6 +53,21 @@ pub use ticket::{
 };
 pub use types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
 
+/// The shared paper account's positions, asked once outside the broker actor (an operator's
+/// one-off command, `raptor book reconcile`): Alpaca's answer as received. Only the paper
+/// account can be asked; the simulator's positions live in its web process.
+pub async fn account_positions(config: &BrokerConfig) -> Result<BrokerJson, BrokerError> {
+    match config.kind {
+        BrokerKind::Simulated => Err(BrokerError::Disabled(
+            "the simulated broker's positions live in its own process".into(),
+        )),
+        BrokerKind::AlpacaPaper => {
+            let client = alpaca::AlpacaClient::new(config).map_err(BrokerError::Disabled)?;
+            client.positions().await
+        }
+    }
+}
+
 /// The longest a caller waits for its turn under the outbound rate limit before it is refused.
 pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(3);
 

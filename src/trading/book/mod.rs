@@ -8,12 +8,15 @@
 //! - [`view`]: the caller's account and positions in Alpaca's field names, priced without
 //!   calling Alpaca.
 //! - [`adjust`]: an operator's audited cash adjustment.
+//! - [`keeper`]: the periodic reconciliation (web) and the daily close snapshot (worker).
 //!
 //! An order placed outside Raptor lands in the operator book (the nil user id), so the books
 //! together always add up to the shared account (`raptor book reconcile`).
 
+pub mod drift;
 pub mod fold;
 pub mod history;
+pub mod keeper;
 pub mod repo;
 pub mod view;
 
