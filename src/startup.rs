@@ -78,6 +78,10 @@ impl Application {
                 .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute));
             let resend_limiter = IpRateLimiter::per_hour(RESENDS_PER_IP_PER_HOUR);
             let compare_limiter = IpRateLimiter::per_minute(COMPARE_QUOTES_PER_IP_PER_MINUTE);
+            let lane_share = crate::trading::in_flight::LaneShare::per_minute(
+                settings.risk.user_calls_per_minute,
+            );
+            let idle_shares = lane_share.clone();
             let limiters: Vec<IpRateLimiter> = rate_limiter
                 .iter()
                 .cloned()
@@ -88,6 +92,7 @@ impl Application {
                 loop {
                     tick.tick().await;
                     limiters.iter().for_each(IpRateLimiter::forget_idle);
+                    idle_shares.forget_idle();
                 }
             }));
             let readiness = crate::http::readiness::Readiness::default();
@@ -107,6 +112,7 @@ impl Application {
                 clock: clock.clone(),
                 session_policy: SessionPolicy::default(),
                 started_at: std::time::Instant::now(),
+                lane_share,
             });
             let address = SocketAddr::new(settings.bind_address, settings.port);
             let listener = TcpListener::bind(address)

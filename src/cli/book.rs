@@ -102,9 +102,16 @@ async fn adjust(ctx: &CliContext, email: &str, cash: &str, reason: &str) -> anyh
     let reason = crate::dsr::Reason::parse(reason).context("--reason must say why")?;
     let user_id = user_id(ctx, email).await?;
     let audit = ctx.audit_client();
-    let cash = book::adjust(&ctx.pool, &audit, user_id, delta, reason.as_str(), Utc::now())
-        .await?
-        .context("this account has no book yet (it opens with the first trading request)")?;
+    let cash = book::adjust(
+        &ctx.pool,
+        &audit,
+        user_id,
+        delta,
+        reason.as_str(),
+        Utc::now(),
+    )
+    .await?
+    .context("this account has no book yet (it opens with the first trading request)")?;
     eprintln!("book of {user_id}: cash adjusted by {delta}, now {cash}");
     Ok(())
 }
@@ -120,7 +127,13 @@ async fn reconcile(ctx: &CliContext) -> anyhow::Result<()> {
     let found = drift::drift(&books, &alpaca);
     println!("symbol\tbooks\talpaca\tdrift");
     for d in &found {
-        println!("{}\t{}\t{}\t{}", d.symbol, d.books, d.alpaca, d.alpaca - d.books);
+        println!(
+            "{}\t{}\t{}\t{}",
+            d.symbol,
+            d.books,
+            d.alpaca,
+            d.alpaca - d.books
+        );
     }
     if found.is_empty() {
         eprintln!("no drift: the books add up to Alpaca's positions");

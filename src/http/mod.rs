@@ -99,6 +99,8 @@ pub struct AppStateInner {
     pub clock: SharedClock,
     pub session_policy: SessionPolicy,
     pub started_at: std::time::Instant,
+    /// Each user's share of the trading lane (order submits and cancels).
+    pub lane_share: crate::trading::in_flight::LaneShare,
 }
 
 impl AppState {

@@ -47,6 +47,7 @@ pub const VARIABLES: &[&str] = &[
     "TRADING_MAX_ORDERS_PER_DAY",
     "TRADING_ASSET_CLASSES",
     "PAPER_BOOK_INITIAL_CASH",
+    "TRADING_USER_CALLS_PER_MINUTE",
     "MARKET_DATA_TTL_MS",
     "MARKET_DATA_CACHE_MAX_ENTRIES",
     "HISTORICAL_BARS_MAX",
@@ -215,6 +216,8 @@ pub struct RiskSettings {
     pub asset_classes: Vec<String>,
     /// The cash (USD) a paper book starts with when it is opened.
     pub initial_cash: rust_decimal::Decimal,
+    /// Broker calls (order submits and cancels) one user may make a minute, per process.
+    pub user_calls_per_minute: u32,
 }
 
 /// Market data caching and bounds.
@@ -522,6 +525,7 @@ fn risk(src: &Source, deployed: bool) -> Result<RiskSettings, ConfigError> {
         max_orders_per_day: positive(src, "TRADING_MAX_ORDERS_PER_DAY")?,
         asset_classes,
         initial_cash: positive(src, "PAPER_BOOK_INITIAL_CASH")?,
+        user_calls_per_minute: positive(src, "TRADING_USER_CALLS_PER_MINUTE")?,
     })
 }
 

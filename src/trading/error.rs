@@ -110,6 +110,9 @@ pub enum CancelError {
     /// No such order, or not the caller's.
     #[error("no such order")]
     NotFound,
+    /// The caller's share of the trading lane is spent for now; nothing was sent.
+    #[error("too many broker calls")]
+    TooMany { retry_after: Duration },
     #[error(transparent)]
     Broker(#[from] BrokerError),
     #[error(transparent)]

@@ -1,13 +1,51 @@
-//! The per-user limit on order submissions in flight in this process: at most
-//! [`MAX_IN_FLIGHT`] at once, so one user's burst cannot take every pooled connection or every
-//! outbound request. A submission over the limit is refused at once (the HTTP layer answers
+//! Each user's share of the trading lane, per process: at most [`MAX_IN_FLIGHT`] submissions
+//! in flight at once, so one user's burst cannot take every pooled connection, and at most
+//! `TRADING_USER_CALLS_PER_MINUTE` broker calls (submits and cancels) a minute, a third of
+//! them at once ([`LaneShare`]), so one user cannot spend the shared account's Alpaca budget
+//! that the others' orders need. A call over either is refused at once (the HTTP layer answers
 //! 429 with `Retry-After`); nothing was recorded or sent.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::num::NonZeroU32;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
+
+/// Each user's share of the trading lane: broker calls (order submits and cancels) a minute
+/// (`TRADING_USER_CALLS_PER_MINUTE`, default 30), a third of them at once. Clones share one
+/// limiter.
+#[derive(Clone)]
+pub struct LaneShare {
+    limiter: Arc<DefaultKeyedRateLimiter<Uuid>>,
+}
+
+impl LaneShare {
+    pub fn per_minute(calls: u32) -> Self {
+        let per_minute = NonZeroU32::new(calls).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(calls.div_ceil(3)).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_minute(per_minute).allow_burst(burst),
+            )),
+        }
+    }
+
+    /// Takes one broker call from `user_id`'s share, or says how soon one is free.
+    pub fn take(&self, user_id: Uuid) -> Result<(), Duration> {
+        self.limiter.check_key(&user_id).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.max(Duration::from_secs(1))
+        })
+    }
+
+    /// Forgets users idle long enough to have their whole share back.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+    }
+}
 
 /// Submissions one user may have in flight at once, per process.
 pub const MAX_IN_FLIGHT: usize = 4;
@@ -50,6 +88,17 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_share_runs_out_after_the_burst_and_others_keep_theirs() {
+        let (share, user) = (LaneShare::per_minute(30), Uuid::new_v4());
+        for _ in 0..10 {
+            assert!(share.take(user).is_ok());
+        }
+        let wait = share.take(user).unwrap_err();
+        assert!(wait >= Duration::from_secs(1), "{wait:?}");
+        assert!(share.take(Uuid::new_v4()).is_ok(), "per user");
+    }
 
     #[test]
     fn a_user_gets_a_few_slots_and_gets_them_back() {

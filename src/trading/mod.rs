@@ -54,8 +54,10 @@ pub struct Trading<'a> {
     pub clock: &'a SharedClock,
     /// The pre-trade risk limits.
     pub risk: &'a RiskSettings,
-    /// Prices `qty` orders for the notional limit.
+    /// Prices every order for the pre-trade checks.
     pub market_data: &'a MarketDataClient,
+    /// Each user's share of the trading lane.
+    pub lane_share: &'a in_flight::LaneShare,
 }
 
 impl Trading<'_> {

@@ -55,6 +55,10 @@ pub async fn cancel_order(
             return Err(CancelError::NotFound);
         }
     }
+    trading
+        .lane_share
+        .take(trader.user_id)
+        .map_err(|retry_after| CancelError::TooMany { retry_after })?;
     let intent = trader.entry(AuditEvent::OrderCancelRequested, alpaca_id.clone());
     trading.append(intent).await?;
 

@@ -72,6 +72,10 @@ pub async fn submit_order(
     let _slot = InFlight::acquire(trader.user_id).ok_or(SubmitError::TooManyInFlight {
         retry_after: in_flight::RETRY_AFTER,
     })?;
+    trading
+        .lane_share
+        .take(trader.user_id)
+        .map_err(|retry_after| SubmitError::TooManyInFlight { retry_after })?;
     let client_order_id = match &key {
         Some(key) => ClientOrderId::for_key(trader.user_id, key),
         None => ClientOrderId::random(),

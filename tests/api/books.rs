@@ -208,7 +208,14 @@ async fn a_fill_while_the_stream_was_down_reaches_the_book_after_the_reconnect()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traders_orders_stay_listed_and_page_with_a_cursor() {
     let broker = PaperBroker::start().await;
-    let app = book_app(&broker, &[("TRADING_MAX_OPEN_ORDERS", "100")]).await;
+    let app = book_app(
+        &broker,
+        &[
+            ("TRADING_MAX_OPEN_ORDERS", "100"),
+            ("TRADING_USER_CALLS_PER_MINUTE", "1000"),
+        ],
+    )
+    .await;
     let alice = app.sign_in("alice@example.com", false).await;
     let bob = app.sign_in("bob@example.com", false).await;
     let first = placed(&app, &alice, &order("buy", "1", "limit", Some("100"))).await;

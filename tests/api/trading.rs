@@ -796,8 +796,11 @@ async fn a_burst_of_orders_from_one_user_is_limited_and_never_starves_others() {
     let reads: Vec<_> = (0..20)
         .map(|_| app.authed(Method::GET, "/api/auth/passkeys", &bystander))
         .collect();
+    let their_order = app
+        .authed(Method::POST, ORDERS, &bystander)
+        .body(market_order().to_string());
     let bystander_task = tokio::spawn(async move {
-        let mut statuses = Vec::new();
+        let mut statuses = vec![their_order.send().await.unwrap().status().as_u16()];
         for request in reads {
             statuses.push(request.send().await.unwrap().status().as_u16());
         }
@@ -823,23 +826,28 @@ async fn a_burst_of_orders_from_one_user_is_limited_and_never_starves_others() {
         }
     }
     let statuses = bystander_task.await.unwrap();
+    assert_eq!(
+        statuses[0], 201,
+        "the other user's order is placed normally"
+    );
     assert!(
-        statuses.iter().all(|s| *s == 200),
+        statuses[1..].iter().all(|s| *s == 200),
         "the other user is served normally: {statuses:?}"
     );
     assert_eq!(placed + limited, 40);
+    assert!(placed <= 10, "one user's share of the lane: {placed}");
     assert!(
         placed >= 1 && limited >= 1,
         "{placed} placed, {limited} limited"
     );
     // Every 201 is exactly one broker order and one accepted ledger row; nothing else exists.
-    assert_eq!(stub.orders_received(), placed);
+    assert_eq!(stub.orders_received(), placed + 1);
     let accepted = app
         .db
         .count("SELECT count(*) FROM orders WHERE status = 'accepted'")
         .await;
     let all = app.db.count("SELECT count(*) FROM orders").await;
-    assert_eq!((accepted, all), (placed as i64, placed as i64));
+    assert_eq!((accepted, all), (placed as i64 + 1, placed as i64 + 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

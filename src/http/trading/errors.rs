@@ -194,6 +194,12 @@ impl From<CancelError> for ApiError {
             CancelError::NotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such order")
             }
+            CancelError::TooMany { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "too many orders and cancels; retry shortly",
+            )
+            .with_retry_after(retry_after),
             CancelError::Broker(error) => error.into(),
             CancelError::Storage(error) => error.into(),
             CancelError::Audit(error) => error.into(),

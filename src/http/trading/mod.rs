@@ -105,6 +105,7 @@ fn trading(state: &AppState) -> Trading<'_> {
         clock: &state.clock,
         risk: &state.settings.risk,
         market_data: &state.actors.market_data,
+        lane_share: &state.lane_share,
     }
 }
 

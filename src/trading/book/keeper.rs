@@ -95,7 +95,12 @@ pub async fn snapshot_if_due(
     client
         .execute(
             "UPDATE job_runs SET finished_at = $3, details = $4 WHERE job = $1 AND tick = $2",
-            &[&JOB, &close, &now, &serde_json::json!({ "snapshots": taken })],
+            &[
+                &JOB,
+                &close,
+                &now,
+                &serde_json::json!({ "snapshots": taken }),
+            ],
         )
         .await?;
     tracing::info!(books = taken, "close snapshot taken");
