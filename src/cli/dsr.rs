@@ -13,6 +13,7 @@ use chrono::Utc;
 use super::CliContext;
 use crate::auth::Email;
 use crate::dsr::{self, DataSubject, DsrDeps, EraseRequester, Erased, ExportRequester, Reason};
+use crate::trading::erasure::Canceler;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -36,10 +37,12 @@ pub enum Command {
 
 pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     let audit = ctx.audit_client();
+    let broker = crate::trading::broker_config(&ctx.settings);
     let deps = DsrDeps {
         pool: &ctx.pool,
         audit: &audit,
         sessions: None,
+        canceler: Canceler::Direct(&broker),
         now: Utc::now(),
     };
     match command {

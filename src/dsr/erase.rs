@@ -1,7 +1,9 @@
 //! [`erase_account`]: the one erasure, for the customer (`DELETE /api/account`) and the operator
 //! (`raptor dsr erase`).
 //!
-//! Audit first: the `dsr.erase` row is durable before the account is touched, so no committed
+//! The account's open orders are cancelled at the broker first (best effort, counted in the
+//! row: `crate::trading::erasure`). Then audit: the `dsr.erase` row is durable before the
+//! account is touched, so no committed
 //! erasure lacks its row (if the row cannot be written, nothing is erased). The erasure then
 //! commits in its own short transaction, and only then are the sessions ended, because from the
 //! commit on no session of the account validates against the database anyway. No step holds a
@@ -21,6 +23,7 @@ use super::repo::{self, Marked};
 use super::{stamp_operator, DataSubject, DsrDeps, DsrError, Reason, RequestOrigin};
 use crate::audit::AuditEvent;
 use crate::retention::purge_after;
+use crate::trading::erasure::cancel_open_orders;
 
 /// Who asks for an erasure.
 #[derive(Debug, Clone)]
@@ -65,10 +68,14 @@ pub async fn erase_account(
         return already_erased(deps, user_id, deleted_at).await;
     }
 
+    // Open orders first: nothing the person placed keeps trading after they are gone.
+    let canceled =
+        cancel_open_orders(deps.pool, deps.audit, &deps.canceler, user_id, deps.now).await?;
     let purge_after = purge_after(deps.now);
-    deps.audit
-        .append(entry(&by, user_id, account.passkeys, purge_after))
-        .await?;
+    let mut row = entry(&by, user_id, account.passkeys, purge_after);
+    row.details["open_orders_canceled"] = canceled.canceled.into();
+    row.details["open_orders_not_canceled"] = canceled.failed.into();
+    deps.audit.append(row).await?;
 
     let marked = {
         let mut client = deps.pool.get().await?;

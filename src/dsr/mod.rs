@@ -19,6 +19,7 @@
 //!
 //! [`records`] holds the export's shape, [`repo`] its SQL.
 
+pub mod book;
 mod erase;
 mod export;
 pub mod records;
@@ -45,6 +46,8 @@ pub struct DsrDeps<'a> {
     /// The session store, in a process that runs one (web, dev). Without it (operator
     /// commands), sessions are revoked in SQL with the notification every store listens for.
     pub sessions: Option<&'a SessionClient>,
+    /// Cancels an erased account's open orders at the broker first.
+    pub canceler: crate::trading::erasure::Canceler<'a>,
     pub now: DateTime<Utc>,
 }
 

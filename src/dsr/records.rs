@@ -15,6 +15,8 @@ pub struct Export {
     pub passkeys: Vec<PasskeyRecord>,
     pub sessions: Vec<SessionRecord>,
     pub orders: Vec<OrderRecord>,
+    /// The paper book: cash, positions, fills, adjustments, close snapshots.
+    pub book: Option<super::book::BookRecord>,
     pub emails: Vec<EmailRecord>,
     pub email_verifications: Vec<TokenRecord>,
     /// Lost-passkey recovery links (their requests and uses are in `audit`).
@@ -71,6 +73,8 @@ pub struct OrderRecord {
     /// The broker's answer as received.
     pub broker_status: Option<i32>,
     pub broker_response: Option<Value>,
+    /// The newest Alpaca order object seen (fills, cancels), as received.
+    pub order: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -118,7 +118,7 @@ pub async fn read_export(
     let orders = client
         .query(
             "SELECT id, client_order_id, alpaca_order_id, symbol, side, status, request, \
-             broker_status, broker_body, created_at, updated_at \
+             broker_status, broker_body, created_at, updated_at, order_body \
              FROM orders WHERE user_id = $1 ORDER BY created_at",
             &[&user_id],
         )
@@ -134,6 +134,7 @@ pub async fn read_export(
             request: json_text(r.get(6)),
             broker_status: r.get(7),
             broker_response: r.get::<_, Option<String>>(8).map(json_text),
+            order: r.get::<_, Option<String>>(11).map(json_text),
             created_at: r.get(9),
             updated_at: r.get(10),
         })
@@ -185,6 +186,7 @@ pub async fn read_export(
         passkeys,
         sessions,
         orders,
+        book: super::book::read_book(client, user_id).await?,
         emails,
         email_verifications,
         recovery_tokens,

@@ -15,6 +15,7 @@ use super::{cookie, ApiError, AppState};
 use crate::dsr::{
     self, DataSubject, DsrDeps, DsrError, EraseRequester, Erased, ExportRequester, RequestOrigin,
 };
+use crate::trading::erasure::Canceler;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,6 +28,7 @@ fn deps(state: &AppState) -> DsrDeps<'_> {
         pool: &state.pool,
         audit: &state.actors.audit,
         sessions: Some(&state.actors.sessions),
+        canceler: Canceler::Broker(&state.actors.broker),
         now: state.now(),
     }
 }

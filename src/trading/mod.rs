@@ -20,6 +20,7 @@
 
 pub mod account;
 pub mod book;
+pub mod erasure;
 pub mod error;
 pub mod ids;
 pub mod in_flight;

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod backtest;
 mod books;
+mod books_operations;
 mod browser;
 mod client_ip;
 mod config;

@@ -14,7 +14,7 @@ mod book;
 mod order;
 mod routes;
 mod stream;
-mod tests;
+pub mod tests;
 mod tests_stream;
 
 use std::sync::atomic::Ordering;

@@ -68,6 +68,23 @@ pub async fn account_positions(config: &BrokerConfig) -> Result<BrokerJson, Brok
     }
 }
 
+/// Cancels one order outside the broker actor (an operator's one-off command erasing an
+/// account): one request to Alpaca. The simulator's orders live in its web process.
+pub async fn cancel_once(config: &BrokerConfig, order_id: OrderId) -> Result<(), BrokerError> {
+    if let Some(reason) = config.engaged_by() {
+        return Err(BrokerError::Disabled(reason.to_owned()));
+    }
+    match config.kind {
+        BrokerKind::Simulated => Err(BrokerError::Disabled(
+            "the simulated broker's orders live in its own process".into(),
+        )),
+        BrokerKind::AlpacaPaper => {
+            let client = alpaca::AlpacaClient::new(config).map_err(BrokerError::Disabled)?;
+            client.cancel(order_id).await
+        }
+    }
+}
+
 /// The longest a caller waits for its turn under the outbound rate limit before it is refused.
 pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(3);
 
