@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::alpaca_data_stub::AlpacaDataStub;
-use crate::alpaca_stub::{payload, payload_elements, AlpacaStub, Behaviour};
+use crate::alpaca_stub::{AlpacaStub, Behaviour};
 use crate::helpers::{error_code, spawn_app_with, SignedIn, TestApp};
 
 const ORDERS: &str = "/api/trading/orders";
