@@ -21,6 +21,7 @@ pub mod register;
 pub mod relying_party;
 pub mod repo;
 pub mod sessions;
+pub mod step_up;
 pub mod verification;
 
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub use email::Email;
 pub use repo::bootstrap;
 
 /// What the accounts use cases work with: the database, the actors, the token key, the clock,
-/// and the relying party (`None` when passkeys are not configured).
+/// the relying party (`None` when passkeys are not configured) and the step-up window.
 #[derive(Clone)]
 pub struct Accounts {
     pub pool: Pool,
@@ -49,6 +50,8 @@ pub struct Accounts {
     pub hasher: TokenHasher,
     pub clock: SharedClock,
     pub webauthn: Option<Arc<Webauthn>>,
+    /// How recent a passkey assertion dangerous changes need (`STEP_UP_WINDOW_SECS`).
+    pub step_up_window: chrono::Duration,
 }
 
 /// Passkeys are not configured (`WEBAUTHN_RP_ID`/`WEBAUTHN_ORIGIN` unset in development).

@@ -38,6 +38,7 @@ mod session_store;
 mod shared_limits;
 mod shutdown;
 mod smtp;
+mod step_up;
 mod supervision;
 mod system;
 mod trading;

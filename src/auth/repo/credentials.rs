@@ -49,6 +49,20 @@ pub async fn of_user(
     Ok(rows.into_iter().filter_map(|r| decode(r.get(0))).collect())
 }
 
+/// The user's usable passkeys (not pending).
+pub async fn usable_of_user(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<Passkey>, StorageError> {
+    let rows = client
+        .query(
+            "SELECT passkey FROM webauthn_credentials WHERE user_id = $1 AND NOT pending ORDER BY created_at",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows.into_iter().filter_map(|r| decode(r.get(0))).collect())
+}
+
 pub async fn by_credential_id(
     client: &impl GenericClient,
     credential_id: &str,
