@@ -157,18 +157,24 @@ pub async fn finish_login(
         }
         Err(error) => {
             tracing::info!(%error, "login assertion refused");
-            accounts.audit(fail("assertion_refused")).await?;
+            accounts
+                .audit_failure(requester, fail("assertion_refused"))
+                .await?;
             return Err(LoginError::Failed);
         }
     };
     let pending = stored.as_ref().is_some_and(|s| s.pending);
     match user {
         Some(u) if u.deleted => {
-            accounts.audit(fail("account_deleted")).await?;
+            accounts
+                .audit_failure(requester, fail("account_deleted"))
+                .await?;
             return Err(LoginError::Failed);
         }
         Some(u) if !u.verified || pending => {
-            accounts.audit(fail("email_not_verified")).await?;
+            accounts
+                .audit_failure(requester, fail("email_not_verified"))
+                .await?;
             return Err(LoginError::EmailNotVerified);
         }
         Some(_) => {}

@@ -5,6 +5,7 @@ mod alpaca_data_stub;
 mod alpaca_stream_stub;
 mod alpaca_stub;
 mod audit;
+mod audit_flood;
 mod auth;
 mod backtest;
 mod browser;
