@@ -17,8 +17,10 @@
 //! pseudonym once the user row is gone; they are never rewritten, so the hash chain stays
 //! verifiable.
 //!
-//! [`records`] holds the export's shape, [`repo`] its SQL.
+//! [`records`] holds the export's shape, [`repo`] its SQL ([`activity`]: backtest runs and
+//! security notices).
 
+mod activity;
 mod erase;
 mod export;
 pub mod records;

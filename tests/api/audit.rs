@@ -200,7 +200,10 @@ async fn the_audit_writer_logs_the_chain_head_for_the_log_drain() {
     let row = db
         .client()
         .await
-        .query_one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])
+        .query_one(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
         .await
         .unwrap();
     let head: (i64, String) = (row.get(0), row.get(1));

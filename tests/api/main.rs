@@ -17,6 +17,7 @@ mod dsr;
 #[cfg(feature = "testing")]
 mod error_reporting;
 mod fuzz_bodies;
+mod gdpr;
 mod helpers;
 mod key_rotation;
 mod market_data;
