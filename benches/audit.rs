@@ -163,6 +163,7 @@ async fn writer(pool: &Pool) -> AuditClient {
     let args = AuditArgs {
         pool: pool.clone(),
         clock: Arc::new(SystemClock),
+        head_log_every: None,
     };
     let (writer, _) = Actor::spawn(None, AuditWriter, args)
         .await

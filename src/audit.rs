@@ -25,6 +25,8 @@ pub enum AuditEvent {
     SessionRevoke,
     /// Every other session of the owner was ended.
     SessionRevokeOthers,
+    /// A signed-in person proved a passkey again (step-up before a dangerous change).
+    SessionReauth,
     PasskeyAdd,
     PasskeyRename,
     PasskeyRemove,
@@ -73,6 +75,7 @@ impl AuditEvent {
             AuditEvent::Logout => "logout",
             AuditEvent::SessionRevoke => "session.revoke",
             AuditEvent::SessionRevokeOthers => "session.revoke_others",
+            AuditEvent::SessionReauth => "session.reauth",
             AuditEvent::PasskeyAdd => "passkey.add",
             AuditEvent::PasskeyRename => "passkey.rename",
             AuditEvent::PasskeyRemove => "passkey.remove",

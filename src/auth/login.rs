@@ -3,8 +3,11 @@
 //! The options never tell whether an address has an account: with or without an email, known
 //! or not, they have the same shape (no `allowCredentials`, conditional mediation) and take the
 //! same queries. Every Raptor passkey is discoverable (registration requires a resident key), so
-//! the browser finds it without a list. With the email of an account that has passkeys, the
-//! ceremony accepts only those; otherwise any passkey for this site (autofill). Finishing refuses pending passkeys, unverified and
+//! the browser finds it without a list. Without an email, the ceremony accepts any passkey for
+//! this site (autofill). With an email it accepts only that address's passkeys: none at all when
+//! the address has no account, so signing in with one's own passkey after typing somebody
+//! else's address fails the same way whether that address exists or not (issue 24, item 3).
+//! Finishing refuses pending passkeys, unverified and
 //! deleted accounts, and counter regressions (a possibly cloned authenticator), audits every
 //! refusal, and on success starts a fresh session and kills any unused recovery link.
 
@@ -83,10 +86,13 @@ pub async fn start_login(
         }
         _ => {
             let (challenge, auth) = webauthn.start_discoverable_authentication()?;
-            (
-                ceremony(ceremonies::Kind::Discoverable, None, &auth),
-                challenge,
-            )
+            // Bound to an address without passkeys: an authentication ceremony for nobody,
+            // which no passkey finishes.
+            let kind = match email {
+                Some(_) => ceremonies::Kind::Authentication,
+                None => ceremonies::Kind::Discoverable,
+            };
+            (ceremony(kind, None, &auth), challenge)
         }
     };
     let ceremony_id = ceremonies::create(&client, new, now).await?;
@@ -151,18 +157,24 @@ pub async fn finish_login(
         }
         Err(error) => {
             tracing::info!(%error, "login assertion refused");
-            accounts.audit(fail("assertion_refused")).await?;
+            accounts
+                .audit_failure(requester, fail("assertion_refused"))
+                .await?;
             return Err(LoginError::Failed);
         }
     };
     let pending = stored.as_ref().is_some_and(|s| s.pending);
     match user {
         Some(u) if u.deleted => {
-            accounts.audit(fail("account_deleted")).await?;
+            accounts
+                .audit_failure(requester, fail("account_deleted"))
+                .await?;
             return Err(LoginError::Failed);
         }
         Some(u) if !u.verified || pending => {
-            accounts.audit(fail("email_not_verified")).await?;
+            accounts
+                .audit_failure(requester, fail("email_not_verified"))
+                .await?;
             return Err(LoginError::EmailNotVerified);
         }
         Some(_) => {}
@@ -201,16 +213,18 @@ fn check_assertion(
 ) -> Result<Result<(Uuid, AuthenticationResult), WebauthnError>, LoginError> {
     let invalid = |_| LoginError::InvalidCeremony;
     Ok(match taken.kind {
-        ceremonies::Kind::Authentication => {
-            let auth: PasskeyAuthentication =
-                serde_json::from_value(taken.state).map_err(invalid)?;
-            match (taken.user_id, stored) {
-                (Some(expected), Some(s)) if s.user_id == expected => webauthn
+        ceremonies::Kind::Authentication => match (taken.user_id, stored) {
+            (Some(expected), Some(s)) if s.user_id == expected => {
+                let auth: PasskeyAuthentication =
+                    serde_json::from_value(taken.state).map_err(invalid)?;
+                webauthn
                     .finish_passkey_authentication(credential, &auth)
-                    .map(|r| (expected, r)),
-                _ => Err(WebauthnError::CredentialNotFound),
+                    .map(|r| (expected, r))
             }
-        }
+            // Another account's passkey, an unknown one, or a ceremony bound to an address that
+            // has none.
+            _ => Err(WebauthnError::CredentialNotFound),
+        },
         _ => {
             let auth: DiscoverableAuthentication =
                 serde_json::from_value(taken.state).map_err(invalid)?;

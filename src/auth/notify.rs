@@ -2,11 +2,12 @@
 //! removed or renamed, when recovery is used, and when every other session is revoked. Each is
 //! queued in the durable outbox by the use case that made the change (in its transaction where
 //! it has one), names the time, the IP prefix and the user-agent fragment of the session that
-//! did it, and never holds a token. Should the owner's email account be compromised, these are
+//! did it (the 64 characters a session keeps, never the whole header), and never holds a token. Should the owner's email account be compromised, these are
 //! how the owner learns that somebody used it to take over their Raxx account.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use raptor_actors::session::user_agent_fragment;
 use uuid::Uuid;
 
 use super::repo::notices;
@@ -55,7 +56,7 @@ pub async fn queue(
         "event": notify.notice.as_str(),
         "at": now.format("%Y-%m-%d %H:%M UTC").to_string(),
         "ip_prefix": requester.ip_prefix,
-        "user_agent": requester.user_agent,
+        "user_agent": requester.user_agent.as_deref().map(user_agent_fragment),
         "passkey": notify.passkey,
     });
     notices::enqueue(client, notify.user_id, notify.email, &body, now).await

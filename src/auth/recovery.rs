@@ -6,8 +6,8 @@
 //! reads its mailbox add a new passkey. Using it consumes the token, adds the passkey (old ones
 //! stay), ends every session of the account on every dyno, and signs the user in afresh. A
 //! token dies when a newer one is issued and when the account signs in with an existing passkey
-//! (see [`super::login`]). Every refusal of a token is audited (`recovery.token_rejected`) and
-//! changes nothing. The threat model is in `docs/auth.md`: the residual risk is a compromised
+//! (see [`super::login`]). A refusal of a token changes nothing and is audited
+//! (`recovery.token_rejected`), at most once per client per minute. The threat model is in `docs/auth.md`: the residual risk is a compromised
 //! mailbox, which the security notices ([`super::notify`]) make visible to the owner.
 
 use raptor_actors::audit::AppendError;
@@ -66,7 +66,8 @@ impl Rejected {
     }
 }
 
-/// Audits a refused token and answers [`RecoveryError::InvalidToken`].
+/// Audits a refused token (the client's first refusal this minute only) and answers
+/// [`RecoveryError::InvalidToken`].
 async fn reject(
     accounts: &Accounts,
     requester: &Requester,
@@ -74,7 +75,7 @@ async fn reject(
 ) -> Result<std::convert::Infallible, RecoveryError> {
     let mut entry = requester.audit(AuditEvent::RecoveryTokenRejected, rejected.user_id);
     entry.details = serde_json::json!({ "reason": rejected.reason });
-    accounts.audit(entry).await?;
+    accounts.audit_failure(requester, entry).await?;
     Err(RecoveryError::InvalidToken)
 }
 

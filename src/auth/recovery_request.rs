@@ -17,8 +17,10 @@ fn pseudonym(accounts: &Accounts, email: &Email) -> String {
 }
 
 /// `recovery/start`, after the 202: for a verified, non-erased account below its hourly limit,
-/// queues a recovery email. Audits every request (`recovery.requested`, pseudonymous subject);
-/// says nothing to the caller, who was answered before this ran.
+/// queues a recovery email. Audits every request about an account (`recovery.requested`,
+/// pseudonymous subject); a request for an address with no account leaves no row at all, since
+/// anything derived from an address nobody registered would be personal data held about a
+/// stranger (issue 24, item 7). Says nothing to the caller, who was answered before this ran.
 pub async fn request_recovery(
     accounts: &Accounts,
     requester: &Requester,
@@ -39,7 +41,7 @@ pub async fn request_recovery(
         (user, recent)
     };
     let outcome = match &user {
-        None => "no_account",
+        None => return Ok(()),
         Some(u) if !u.is_active() => "account_inactive",
         Some(_) if recent >= RECOVERIES_PER_ACCOUNT_PER_HOUR => "rate_limited",
         Some(_) => "queued",

@@ -82,7 +82,7 @@ pub enum ResendError {
 storage_errors!(ResendError);
 
 /// `email/resend`: queues a new link for an account still waiting for its address, vouching
-/// for its newest pending passkey, at most [`RESENDS_PER_ADDRESS_PER_HOUR`] an hour. Does
+/// for its one pending registration (not expired), at most [`RESENDS_PER_ADDRESS_PER_HOUR`] an hour. Does
 /// nothing (and says nothing) for anything else; callers answer before it runs, so its timing
 /// tells nobody whether the address has an account.
 pub async fn resend_verification(accounts: &Accounts, email: &str) -> Result<(), ResendError> {
@@ -100,7 +100,8 @@ pub async fn resend_verification(accounts: &Accounts, email: &str) -> Result<(),
     if !user.is_unclaimed() {
         return Ok(());
     }
-    let Some(pending) = credentials::newest_pending(&tx, user.id).await? else {
+    let since = super::register::pending_since(now);
+    let Some(pending) = credentials::oldest_pending(&tx, user.id, since).await? else {
         return Ok(());
     };
     let since = now - chrono::Duration::hours(1);

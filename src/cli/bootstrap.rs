@@ -1,6 +1,8 @@
-//! `raptor bootstrap-token create [--email E] [--ttl 7d]`: an invitation to register.
+//! `raptor bootstrap-token create --email E | --unbound [--ttl 7d]`: an invitation to register.
 //!
-//! The token is printed once on stdout and stored only as an HMAC; its creation is audited.
+//! The token is printed once on stdout and stored only as an HMAC; its creation is audited. An
+//! invitation is bound to the address it was made for; one that any address may use needs an
+//! explicit `--unbound`, and the command says what that risks (issue 24, item 1).
 
 use crate::audit::AuditEvent;
 use anyhow::Context;
@@ -13,10 +15,14 @@ use crate::auth::{bootstrap, Email};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Create a single-use registration token and print it once.
+    #[command(group(clap::ArgGroup::new("binding").required(true).args(["email", "unbound"])))]
     Create {
         /// Only this address may register with the token.
         #[arg(long)]
         email: Option<String>,
+        /// Any address may register with the token (see the warning it prints).
+        #[arg(long)]
+        unbound: bool,
         /// How long the token is valid: a number followed by m, h or d.
         #[arg(long, default_value = "7d", value_parser = parse_ttl)]
         ttl: chrono::Duration,
@@ -24,7 +30,7 @@ pub enum Command {
 }
 
 pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
-    let Command::Create { email, ttl } = command;
+    let Command::Create { email, ttl, .. } = command;
     let email = email
         .map(|e| Email::parse(&e))
         .transpose()
@@ -41,6 +47,9 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     let client = ctx.pool.get().await.context("cannot reach the database")?;
     let hasher = ctx.settings.token_hasher();
     bootstrap::store(&client, &hasher, &created, email.as_ref(), Utc::now()).await?;
+    if email.is_none() {
+        eprintln!("{UNBOUND_WARNING}");
+    }
     eprintln!(
         "bootstrap token {} created; expires {}{}. It is shown only once:",
         created.id,
@@ -48,12 +57,18 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
         if email.is_some() {
             "; bound to one address"
         } else {
-            ""
+            "; UNBOUND"
         }
     );
     println!("{}", created.token.expose_secret());
     Ok(())
 }
+
+/// What `--unbound` risks, printed with every unbound invitation.
+const UNBOUND_WARNING: &str = "warning: this invitation is not bound to an address. Whoever \
+holds it can register ANY address, including one whose owner has not signed up yet: the owner \
+then cannot register until that sign-up expires (7 days), and an owner who clicks the link \
+mailed for it activates the holder's passkey. Prefer --email whenever the address is known.";
 
 fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
     let (number, unit) = raw.split_at(raw.len().saturating_sub(1));

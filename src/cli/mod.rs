@@ -39,6 +39,7 @@ impl CliContext {
         let args = AuditArgs {
             pool: pool.clone(),
             clock: Arc::new(SystemClock),
+            head_log_every: None,
         };
         let (audit, _) = Actor::spawn(None, AuditWriter, args)
             .await

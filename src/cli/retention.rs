@@ -1,6 +1,8 @@
 //! `raptor retention report`: row counts per table, the oldest row's age, and the rows past
 //! their retention limit that no job has removed yet, so an operator can see the policy holding
-//! (SPEC §5). The counts and rules are `crate::retention`'s, the same the worker's jobs apply.
+//! (SPEC §5). `raptor retention run [JOB]`: runs one job (or every job) once, now, exactly as a
+//! worker's tick would (same lock, same claim, same rules). The counts and rules are
+//! `crate::retention`'s, the same the worker's jobs apply.
 
 use crate::retention::{self, Job};
 use anyhow::Context;
@@ -12,10 +14,65 @@ use super::CliContext;
 pub enum Command {
     /// Print rows, oldest row's age and rows past their limit per table, and each job's last run.
     Report,
+    /// Run a retention job (every job when none is named) once, now.
+    Run {
+        /// session_purge, token_purge, quarantine_purge, audit_retention or outbox_purge.
+        #[arg(value_parser = parse_job)]
+        job: Option<Job>,
+    },
 }
 
 pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
-    let Command::Report = command;
+    match command {
+        Command::Report => report(ctx).await,
+        Command::Run { job } => {
+            let jobs = job.map_or(Job::ALL.to_vec(), |job| vec![job]);
+            for job in jobs {
+                run_now(ctx, job).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs `job` for a tick of its own (now), and prints what it removed.
+async fn run_now(ctx: &CliContext, job: Job) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let outcome = retention::run(&ctx.pool, job, now, now)
+        .await
+        .with_context(|| format!("{} failed", job.name()))?;
+    match outcome {
+        retention::Outcome::Ran(removed) => {
+            let tables: Vec<String> = removed
+                .iter()
+                .map(|r| format!("{} {}", r.table, r.rows))
+                .collect();
+            println!(
+                "{}: removed {} rows ({})",
+                job.name(),
+                removed.iter().map(|r| r.rows).sum::<u64>(),
+                tables.join(", ")
+            );
+        }
+        retention::Outcome::Busy => {
+            println!("{}: a worker is running it right now; skipped", job.name())
+        }
+        retention::Outcome::AlreadyRan => println!("{}: already ran this instant", job.name()),
+    }
+    Ok(())
+}
+
+fn parse_job(raw: &str) -> Result<Job, String> {
+    Job::ALL
+        .into_iter()
+        .find(|job| job.name() == raw)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Job::ALL.iter().map(|j| j.name()).collect();
+            format!("{raw:?} is not a job: one of {}", names.join(", "))
+        })
+}
+
+async fn report(ctx: &CliContext) -> anyhow::Result<()> {
     let client = ctx.pool.get().await.context("cannot reach the database")?;
     let now = Utc::now();
     let lines = retention::report(&client, now).await?;

@@ -17,8 +17,10 @@
 //! pseudonym once the user row is gone; they are never rewritten, so the hash chain stays
 //! verifiable.
 //!
-//! [`records`] holds the export's shape, [`repo`] its SQL.
+//! [`records`] holds the export's shape, [`repo`] its SQL ([`activity`]: backtest runs and
+//! security notices; [`book`]: the paper book).
 
+mod activity;
 pub mod book;
 mod erase;
 mod export;

@@ -159,6 +159,8 @@ pub async fn read_export(
     let email_verifications = tokens_of(client, "email_verifications", "user_id", user_id).await?;
     let recovery_tokens = tokens_of(client, "recovery_tokens", "user_id", user_id).await?;
     let invitations = tokens_of(client, "bootstrap_tokens", "used_by", user_id).await?;
+    let backtest_runs = super::activity::backtest_runs(client, user_id).await?;
+    let security_notices = super::activity::security_notices(client, user_id).await?;
 
     let audit = client
         .query(
@@ -191,6 +193,8 @@ pub async fn read_export(
         email_verifications,
         recovery_tokens,
         invitations,
+        backtest_runs,
+        security_notices,
         audit,
     }))
 }

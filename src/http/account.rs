@@ -1,7 +1,8 @@
 //! The customer's GDPR requests (SPEC §3, §5): `GET /api/account/export` returns everything held
 //! about the signed-in person; `DELETE /api/account` erases the account. Both are use cases of
 //! `crate::dsr` (shared with `raptor dsr`); this module adds the session guard and the response,
-//! and maps [`DsrError`] to the API's errors in one place.
+//! and maps [`DsrError`] to the API's errors in one place. Erasure needs a recent passkey
+//! assertion (step-up, [`SteppedUpSession`]).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -10,7 +11,9 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth::SteppedUpSession;
 use super::extract::{Caller, CurrentSession};
+use super::openapi::ErrorBody;
 use super::{cookie, ApiError, AppState};
 use crate::dsr::{
     self, DataSubject, DsrDeps, DsrError, EraseRequester, Erased, ExportRequester, RequestOrigin,
@@ -85,16 +88,19 @@ pub async fn export(
     tag = "account",
     operation_id = "erase_account",
     security(("session" = [])),
-    responses((
-        status = 204,
-        description = "Erased: every session ended, the cookie cleared; the data is deleted after a 30-day quarantine",
-        headers(("Set-Cookie" = String, description = "`session=; Max-Age=0` (cleared)")),
-    )),
+    responses(
+        (
+            status = 204,
+            description = "Erased: every session ended, the cookie cleared; the data is deleted after a 30-day quarantine",
+            headers(("Set-Cookie" = String, description = "`session=; Max-Age=0` (cleared)")),
+        ),
+        (status = 401, description = "`reauth_required`: the session's last passkey assertion is older than `STEP_UP_WINDOW_SECS` (300 s); POST /api/auth/reauth/options and /verify, then retry (or `unauthenticated`)", body = ErrorBody),
+    ),
 )]
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,
-    CurrentSession(session): CurrentSession,
+    SteppedUpSession(session): SteppedUpSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let subject = DataSubject::User(session.user_id);
     let by = EraseRequester::Customer(RequestOrigin::from(&caller));

@@ -11,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use raptor_actors::audit::AuditEntry;
-use raptor_actors::session::SessionInfo;
+use raptor_actors::session::{user_agent_fragment, SessionInfo};
 
 use super::client_ip::ClientIp;
 use super::cookie;
@@ -79,8 +79,9 @@ impl Caller {
     pub fn requester(&self) -> crate::auth::Requester {
         crate::auth::Requester {
             ip_prefix: Some(self.ip_prefix.clone()),
-            user_agent: self.user_agent.clone(),
+            user_agent: self.user_agent.as_deref().map(user_agent_fragment),
             request_id: self.request_id.clone(),
+            client: Some(super::rate_limit::client_key(self.ip).to_string()),
         }
     }
 }

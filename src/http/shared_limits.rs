@@ -1,6 +1,8 @@
-//! The cross-dyno limits of the routes that send email, start passkey ceremonies or place
-//! orders (`crate::limits`, ADR 0005): one counter per route group and client, in Postgres.
-//! Over the limit: 429 `rate_limited` with `Retry-After`.
+//! The cross-dyno limits of the routes that send email, start passkey ceremonies, take an
+//! emailed token or place orders (`crate::limits`, ADR 0005): one counter per route group and
+//! client, in Postgres. Over the limit: 429 `rate_limited` with `Retry-After`. Every attempt
+//! counts, failed ones included, so guessing tokens or replaying ceremonies from one client
+//! stops at the limit on every dyno (issue 24, item 4).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -39,6 +41,13 @@ pub const LOGIN: SharedLimit = SharedLimit {
     hits: 60,
     window: MINUTE,
 };
+/// Emailed tokens presented (`email/verify`, `recovery/options`, `recovery/verify`), per
+/// client: a person uses one or two; guessing stops here.
+pub const TOKENS: SharedLimit = SharedLimit {
+    name: "tokens",
+    hits: 30,
+    window: HOUR,
+};
 /// Orders submitted, per client.
 pub const ORDERS: SharedLimit = SharedLimit {
     name: "orders",
@@ -56,6 +65,9 @@ pub fn limit_for(method: &Method, path: &str) -> Option<&'static SharedLimit> {
         "/api/auth/recovery/start" => Some(&RECOVERY),
         "/api/auth/register/options" => Some(&REGISTER),
         "/api/auth/login/options" | "/api/auth/login/verify" => Some(&LOGIN),
+        "/api/auth/email/verify" | "/api/auth/recovery/options" | "/api/auth/recovery/verify" => {
+            Some(&TOKENS)
+        }
         "/api/trading/orders" => Some(&ORDERS),
         _ => None,
     }

@@ -5,6 +5,8 @@
 use chrono::{DateTime, Months, Utc};
 
 use super::Job;
+use crate::auth::register::PENDING_REGISTRATION_DAYS;
+use raptor_actors::mailer::GIVE_UP_DAYS;
 
 /// Days an erased account stays soft-deleted before the purge removes it.
 pub const QUARANTINE_DAYS: u32 = 30;
@@ -114,15 +116,27 @@ const TOKEN_RULES: [Rule; 5] = [
     },
 ];
 
-const QUARANTINE_RULES: [Rule; 1] = [Rule {
-    table: "users",
-    what:
-        "users erased more than 30 days ago (cascades to their passkeys, sessions, tokens, emails)",
-    keep: Keep::Days(QUARANTINE_DAYS),
-    age_column: "created_at",
-    key: "id",
-    due: "deleted_at < $1",
-}];
+const QUARANTINE_RULES: [Rule; 2] = [
+    Rule {
+        table: "users",
+        what: "users erased more than 30 days ago (cascades to their passkeys, sessions, tokens, emails)",
+        keep: Keep::Days(QUARANTINE_DAYS),
+        age_column: "created_at",
+        key: "id",
+        due: "deleted_at < $1",
+    },
+    Rule {
+        table: "users",
+        what: "accounts never verified, 7 days after their last registration (cascades to their \
+               pending passkeys, links and emails; their ceremonies expired in 5 minutes)",
+        keep: Keep::Days(PENDING_REGISTRATION_DAYS),
+        age_column: "created_at",
+        key: "id",
+        due: "email_verified_at IS NULL AND deleted_at IS NULL AND created_at < $1 \
+              AND NOT EXISTS (SELECT 1 FROM webauthn_credentials c \
+              WHERE c.user_id = users.id AND c.created_at >= $1)",
+    },
+];
 
 /// Audit rows are not deleted by this rule's `due` alone: see `super::run::trim_audit`. The rule
 /// still describes them for the report and fixes their cutoff.
@@ -135,7 +149,7 @@ pub(super) const AUDIT_RULES: [Rule; 1] = [Rule {
     due: "occurred_at < $1",
 }];
 
-const OUTBOX_RULES: [Rule; 2] = [
+const OUTBOX_RULES: [Rule; 3] = [
     Rule {
         table: "email_outbox",
         what: "emails sent more than 30 days ago",
@@ -143,6 +157,14 @@ const OUTBOX_RULES: [Rule; 2] = [
         age_column: "created_at",
         key: "id",
         due: "sent_at < $1",
+    },
+    Rule {
+        table: "email_outbox",
+        what: "emails still unsent 3 days after they were queued (the mailer gave up on them)",
+        keep: Keep::Days(GIVE_UP_DAYS),
+        age_column: "created_at",
+        key: "id",
+        due: "sent_at IS NULL AND created_at < $1",
     },
     Rule {
         table: "job_runs",

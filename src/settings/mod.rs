@@ -55,6 +55,7 @@ pub const VARIABLES: &[&str] = &[
     "RATE_LIMIT_PER_MINUTE",
     "TRUSTED_PROXY_HOPS",
     "SESSION_COOKIE_DOMAIN",
+    "STEP_UP_WINDOW_SECS",
     "SMTP_URL",
     "EMAIL_FROM",
     "SENTRY_DSN",
@@ -149,6 +150,9 @@ pub struct Settings {
     /// Pre-trade risk limits per user on the shared paper account.
     pub risk: RiskSettings,
     pub session_cookie_domain: Option<String>,
+    /// How recent a passkey assertion adding or removing a passkey, ending the other sessions
+    /// and erasing the account need (`STEP_UP_WINDOW_SECS`).
+    pub step_up_window: Duration,
     pub smtp_url: Option<SecretString>,
     pub email_from: Option<String>,
     pub sentry_dsn: Option<SecretString>,
@@ -403,6 +407,7 @@ impl Settings {
             },
             risk,
             session_cookie_domain: src.get("SESSION_COOKIE_DOMAIN").map(str::to_owned),
+            step_up_window: Duration::from_secs(positive(src, "STEP_UP_WINDOW_SECS")?),
             smtp_url: src.get("SMTP_URL").map(SecretString::from),
             email_from: src.get("EMAIL_FROM").map(str::to_owned),
             sentry_dsn: src.get("SENTRY_DSN").map(SecretString::from),

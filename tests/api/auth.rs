@@ -152,7 +152,7 @@ async fn discoverable_login_options_carry_no_credentials_and_conditional_mediati
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registration_asks_for_a_discoverable_credential_and_excludes_existing_ones() {
+async fn registration_asks_for_a_discoverable_credential_and_lists_no_pending_one() {
     let smtp = SmtpServer::start().await;
     let app = spawn_auth_app(&smtp).await;
     let mut key = authenticator();
@@ -174,10 +174,9 @@ async fn registration_asks_for_a_discoverable_credential_and_excludes_existing_o
         public_key["authenticatorSelection"]["userVerification"],
         "required"
     );
-    let excluded = public_key["excludeCredentials"]
-        .as_array()
-        .expect("existing passkeys are excluded");
-    assert_eq!(excluded.len(), 1);
+    // The address's pending passkey is not named: that would tell an invitation holder that
+    // a sign-up is waiting (issue 24, item 1).
+    assert_eq!(public_key["excludeCredentials"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -700,7 +699,7 @@ async fn an_email_that_cannot_be_delivered_is_retried_with_backoff() {
 }
 
 /// The shape of a JSON value: its keys and value types, recursively, not its values.
-fn shape(value: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn shape(value: &serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => {
             serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
@@ -742,5 +741,90 @@ async fn login_options_do_not_tell_whether_an_address_has_an_account() {
             .await
             .status(),
         200
+    );
+}
+
+/// A login ceremony started for `email` (unknown, or another account's) answered with `key`'s
+/// own passkey `credential_id`, as someone probing for accounts would.
+async fn login_as(
+    app: &TestApp,
+    email: &str,
+    key: &mut passkey::Authenticator,
+    credential_id: &str,
+) -> reqwest::Response {
+    let options = passkey::post(app, "/api/auth/login/options", json!({"email": email})).await;
+    assert_eq!(options.status(), 200);
+    let body: serde_json::Value = options.json().await.unwrap();
+    let mut public_key = body["publicKey"].clone();
+    public_key["allowCredentials"] = json!([{"type": "public-key", "id": credential_id}]);
+    let challenge = serde_json::from_value(json!({"publicKey": public_key})).unwrap();
+    let assertion = passkey::assert(key, challenge, passkey::origin());
+    passkey::login_verify(app, body["ceremony_id"].as_str().unwrap(), &assertion).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_bound_login_accepts_only_that_addresss_passkeys_known_or_not() {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_auth_app(&smtp).await;
+    let mut mine = passkey::verified_user(&app, &smtp, EMAIL).await;
+    passkey::verified_user(&app, &smtp, "other@example.com").await;
+    let my_credential = passkey::credentials_of(&app, EMAIL).await.remove(0);
+
+    // My own passkey answering a ceremony bound to an unknown or another address: refused the
+    // same way, so the answer tells nothing about which addresses have accounts.
+    for email in ["nobody@example.com", "other@example.com", "not an email"] {
+        let refused = login_as(&app, email, &mut mine, &my_credential).await;
+        assert_eq!(refused.status(), 401, "{email}");
+        assert_eq!(error_code(refused).await, "login_failed");
+    }
+    assert_eq!(app.db.count("SELECT count(*) FROM sessions").await, 0);
+    // Bound to my address, it signs in.
+    assert_eq!(
+        login_as(&app, EMAIL, &mut mine, &my_credential)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_cli_binds_to_an_email_unless_told_unbound_and_warns() {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_auth_app(&smtp).await;
+    let cli = |args: &'static [&'static str]| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_raptor"))
+            .args(args)
+            .env("APP_ENV", "test")
+            .env("DATABASE_URL", &app.db.url)
+            .env("SECRET_KEY", crate::helpers::TEST_SECRET_KEY)
+            .output()
+    };
+    // Neither --email nor --unbound, or both: refused, nothing stored or audited.
+    for args in [
+        &["bootstrap-token", "create"][..],
+        &["bootstrap-token", "create", "--unbound", "--email", EMAIL][..],
+    ] {
+        let output = cli(args).await.unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        assert!(output.stdout.is_empty());
+    }
+    assert_eq!(
+        app.db.count("SELECT count(*) FROM bootstrap_tokens").await,
+        0
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM audit_log").await, 0);
+
+    let output = cli(&["bootstrap-token", "create", "--unbound"])
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(warning.contains("not bound to an address"), "{warning}");
+    assert!(warning.contains("--email"), "{warning}");
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM bootstrap_tokens WHERE email IS NULL")
+            .await,
+        1
     );
 }

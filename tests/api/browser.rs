@@ -167,7 +167,20 @@ impl BrowserTools {
         bootstrap: &str,
         email: &str,
     ) -> tokio::process::Child {
+        self.script_with(script, origin, bootstrap, email, &[])
+    }
+
+    /// [`Self::script`] with more environment for the script.
+    pub(crate) fn script_with(
+        &self,
+        script: &str,
+        origin: &str,
+        bootstrap: &str,
+        email: &str,
+        extra: &[(&str, &str)],
+    ) -> tokio::process::Child {
         Command::new(&self.node)
+            .envs(extra.iter().copied())
             .arg(script)
             .current_dir(browser_dir())
             .env("RAPTOR_URL", origin)

@@ -150,6 +150,8 @@ fn no_json_body_makes_any_route_answer_500() {
         (Method::POST, "/api/auth/recovery/start"),
         (Method::POST, "/api/auth/recovery/options"),
         (Method::POST, "/api/auth/recovery/verify"),
+        (Method::POST, "/api/auth/reauth/options"),
+        (Method::POST, "/api/auth/reauth/verify"),
         (Method::POST, "/api/trading/orders"),
         (Method::POST, "/api/trading/kill-switch"),
         (Method::POST, "/api/backtest"),

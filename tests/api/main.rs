@@ -1,10 +1,12 @@
 //! Raptor's integration tests: one binary, every module a capability. Each test starts the real
 //! application on a random port against its own fresh database.
 
+mod account_safety_browser;
 mod alpaca_data_stub;
 mod alpaca_stream_stub;
 mod alpaca_stub;
 mod audit;
+mod audit_flood;
 mod auth;
 mod backtest;
 mod books;
@@ -18,6 +20,7 @@ mod dsr;
 #[cfg(feature = "testing")]
 mod error_reporting;
 mod fuzz_bodies;
+mod gdpr;
 mod helpers;
 mod key_rotation;
 mod market_data;
@@ -41,6 +44,7 @@ mod session_store;
 mod shared_limits;
 mod shutdown;
 mod smtp;
+mod step_up;
 mod supervision;
 mod system;
 mod trading;

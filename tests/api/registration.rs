@@ -1,5 +1,6 @@
-//! Registration races for one address (issue 9, item 1): whoever proves the email gets the
-//! account, and a passkey registered by anybody else never signs in to it.
+//! Registration races for one address (issue 9, item 1; issue 24, item 1): an address has one
+//! pending registration at most, its options reveal nothing about it, a resent link vouches for
+//! it, and a passkey registered by anybody else never signs in to the account.
 
 use serde_json::{json, Value};
 
@@ -61,115 +62,164 @@ async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
     passkey::post(app, "/api/auth/email/verify", json!({"token": token})).await
 }
 
+/// `register/options` for `email` with `token`: the status and the body.
+async fn options(app: &TestApp, email: &str, token: &str) -> (u16, Value) {
+    let response = passkey::post(
+        app,
+        "/api/auth/register/options",
+        json!({"email": email, "bootstrap_token": token}),
+    )
+    .await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// How many rows `sql` counts.
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.db.count(sql).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_attacker_registering_an_unverified_address_never_signs_in_to_it() {
+async fn a_second_registration_of_a_pending_address_is_refused_and_changes_nothing() {
     let smtp = SmtpServer::start().await;
     let app = spawn(&smtp).await;
     let (mut owner, mut attacker) = (authenticator(), authenticator());
+    // Before anyone registers, the options for the address.
+    let probe = passkey::bootstrap_token(&app, None).await;
+    let (status, before) = options(&app, EMAIL, &probe).await;
+    assert_eq!(status, 200);
     let owner_reg = register(&app, &mut owner, EMAIL).await;
-    let owner_token = smtp.verification_token(EMAIL, 0).await;
-    // Another invitation holder types the owner's address while it is still unverified.
-    let attacker_reg = register(&app, &mut attacker, EMAIL).await;
-    let attacker_token = second_token(&smtp, &owner_token).await;
-    let attacker_cred = attacker_reg["credential_id"].as_str().unwrap();
     let owner_cred = owner_reg["credential_id"].as_str().unwrap();
+    let first_link = smtp.verification_token(EMAIL, 0).await;
 
-    // Before anyone proves the address, neither passkey signs in.
-    let early = sign_in_with(&app, &mut attacker, EMAIL, attacker_cred).await;
-    assert_eq!(early.status(), 403);
-    assert_eq!(error_code(early).await, "email_not_verified");
-    // An assertion the attacker prepares now is useless later.
-    let (held_ceremony, challenge) = passkey::login_options(&app, Some(EMAIL)).await;
-    let mut challenge_json = serde_json::to_value(&challenge).unwrap();
-    challenge_json["publicKey"]["allowCredentials"] =
-        json!([{"type": "public-key", "id": attacker_cred}]);
-    let held = passkey::assert(
-        &mut attacker,
-        serde_json::from_value(challenge_json).unwrap(),
-        passkey::origin(),
+    // Another invitation holder types the owner's address: the options tell them nothing.
+    let invitation = passkey::bootstrap_token(&app, None).await;
+    let (status, after) = options(&app, EMAIL, &invitation).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        crate::auth::shape(&before),
+        crate::auth::shape(&after),
+        "the same answer whether or not a registration is pending"
     );
+    assert_eq!(after["publicKey"]["excludeCredentials"], json!([]));
+    assert_ne!(
+        after["publicKey"]["user"]["id"],
+        before["publicKey"]["user"]["id"]
+    );
+    assert_ne!(
+        after["publicKey"]["user"]["id"],
+        json!(owner_reg["user_id"]),
+        "not the pending account's handle"
+    );
+    let challenge = serde_json::from_value(json!({"publicKey": after["publicKey"]})).unwrap();
+    let credential = passkey::create(&mut attacker, challenge);
+    let body = json!({"ceremony_id": after["ceremony_id"], "credential": credential});
+    let refused = passkey::post(&app, "/api/auth/register/verify", body.clone()).await;
+    assert_eq!(refused.status(), 409);
+    assert_eq!(error_code(refused).await, "registration_pending");
+    // Nothing changed: one passkey (the owner's), the invitation unused, one email, one
+    // `register` row; and the spent ceremony cannot be replayed.
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM webauthn_credentials").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM bootstrap_tokens WHERE used_at IS NULL"
+        )
+        .await,
+        2
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM email_outbox").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE event = 'register'"
+        )
+        .await,
+        1
+    );
+    let replayed = passkey::post(&app, "/api/auth/register/verify", body).await;
+    assert_eq!(replayed.status(), 400);
+    assert_eq!(error_code(replayed).await, "invalid_ceremony");
 
-    // The owner opens the link of their own registration (the first email).
-    assert_eq!(verify(&app, &owner_token).await.status(), 200);
-
-    let late = sign_in_with(&app, &mut attacker, EMAIL, attacker_cred).await;
-    assert_eq!(late.status(), 401);
-    assert_eq!(error_code(late).await, "login_failed");
-    let replayed = passkey::login_verify(&app, &held_ceremony, &held).await;
-    assert_eq!(replayed.status(), 401);
-    // The attacker's link died with their pending passkey.
-    let dead = verify(&app, &attacker_token).await;
-    assert_eq!(dead.status(), 400);
-    assert_eq!(error_code(dead).await, "invalid_token");
-
+    // The owner asks for the link again: it vouches for the owner's own registration.
+    let resend = passkey::post(&app, "/api/auth/email/resend", json!({"email": EMAIL})).await;
+    assert_eq!(resend.status(), 202);
+    let second_link = second_token(&smtp, &first_link).await;
+    assert_eq!(verify(&app, &second_link).await.status(), 200);
     let signed_in = sign_in_with(&app, &mut owner, EMAIL, owner_cred).await;
     assert_eq!(signed_in.status(), 200);
     let session: Value = signed_in.json().await.unwrap();
     assert_eq!(session["user_id"], owner_reg["user_id"]);
-    assert_eq!(
-        app.db
-            .count("SELECT count(*) FROM webauthn_credentials WHERE NOT pending")
-            .await,
-        1
-    );
-    assert_eq!(
-        app.db
-            .count("SELECT count(*) FROM webauthn_credentials")
-            .await,
-        1
-    );
+    let attacker_cred = credential.id.clone();
+    let attacker_in = sign_in_with(&app, &mut attacker, EMAIL, &attacker_cred).await;
+    assert_eq!(attacker_in.status(), 401);
+    assert_eq!(error_code(attacker_in).await, "login_failed");
+
+    // A verified address takes no more registrations.
+    let (status, body) = options(&app, EMAIL, &invitation).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"]["code"], "email_taken");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_later_registration_replaces_an_earlier_one_only_when_its_own_link_is_used() {
+async fn an_expired_registration_gives_way_to_a_new_one() {
     let smtp = SmtpServer::start().await;
     let app = spawn(&smtp).await;
     let (mut first, mut second) = (authenticator(), authenticator());
     let first_reg = register(&app, &mut first, EMAIL).await;
-    let first_token = smtp.verification_token(EMAIL, 0).await;
-    let second_reg = register(&app, &mut second, EMAIL).await;
-    let second_token = second_token(&smtp, &first_token).await;
-    let first_cred = first_reg["credential_id"].as_str().unwrap();
-    let second_cred = second_reg["credential_id"].as_str().unwrap();
+    let first_link = smtp.verification_token(EMAIL, 0).await;
 
-    // Whoever holds the mailbox verifies the second registration: it wins, the first dies.
-    assert_eq!(verify(&app, &second_token).await.status(), 200);
-    assert_eq!(verify(&app, &first_token).await.status(), 400);
+    // Just before it expires, the pending registration still holds the address. (Invitations
+    // are made on the real clock: they are stretched to outlive the moved one.)
+    app.clock
+        .advance(chrono::Duration::days(7) - chrono::Duration::seconds(5));
+    let token = passkey::bootstrap_token(&app, None).await;
+    let stretch = "UPDATE bootstrap_tokens SET expires_at = expires_at + interval '30 days'";
+    app.db.client().await.execute(stretch, &[]).await.unwrap();
+    let (_, body) = options(&app, EMAIL, &token).await;
+    let challenge = serde_json::from_value(json!({"publicKey": body["publicKey"]})).unwrap();
+    let credential = passkey::create(&mut second, challenge);
+    let early = passkey::post(
+        &app,
+        "/api/auth/register/verify",
+        json!({"ceremony_id": body["ceremony_id"], "credential": credential}),
+    )
+    .await;
+    assert_eq!(early.status(), 409);
+    assert_eq!(error_code(early).await, "registration_pending");
+
+    // Once it has expired, a new registration (same invitation: the refusal left it unused)
+    // replaces the unverified account wholesale.
+    app.clock.advance(chrono::Duration::seconds(10));
+    let (_, body) = options(&app, EMAIL, &token).await;
+    let challenge = serde_json::from_value(json!({"publicKey": body["publicKey"]})).unwrap();
+    let credential = passkey::create(&mut second, challenge);
+    let response = passkey::post(
+        &app,
+        "/api/auth/register/verify",
+        json!({"ceremony_id": body["ceremony_id"], "credential": credential}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let second_reg: Value = response.json().await.unwrap();
+    assert_ne!(second_reg["user_id"], first_reg["user_id"]);
+    assert_eq!(count(&app, "SELECT count(*) FROM users").await, 1);
     assert_eq!(
-        sign_in_with(&app, &mut first, EMAIL, first_cred)
-            .await
-            .status(),
-        401
+        count(&app, "SELECT count(*) FROM webauthn_credentials").await,
+        1
     );
+    assert_eq!(verify(&app, &first_link).await.status(), 400);
+    let second_link = second_token(&smtp, &first_link).await;
+    assert_eq!(verify(&app, &second_link).await.status(), 200);
+    let second_cred = second_reg["credential_id"].as_str().unwrap();
     assert_eq!(
         sign_in_with(&app, &mut second, EMAIL, second_cred)
             .await
             .status(),
         200
     );
-
-    // A verified address takes no more registrations.
-    let token = passkey::bootstrap_token(&app, None).await;
-    let refused = passkey::post(
-        &app,
-        "/api/auth/register/options",
-        json!({"email": EMAIL, "bootstrap_token": token}),
-    )
-    .await;
-    assert_eq!(refused.status(), 409);
-    assert_eq!(error_code(refused).await, "email_taken");
-    let events: Vec<String> = app
-        .db
-        .client()
-        .await
-        .query("SELECT event FROM audit_log ORDER BY seq", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(events.iter().filter(|e| *e == "register").count(), 2);
-    assert_eq!(events.iter().filter(|e| *e == "email.verify").count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

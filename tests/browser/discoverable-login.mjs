@@ -7,7 +7,7 @@
 // tests/api/browser.rs runs it against a test instance; a developer can run it against
 // `raptor dev` (FLAG_WEBAUTHN_REGISTRATION=true, the same SECRET_KEY as the CLI):
 //
-//   BOOTSTRAP_TOKEN=$(raptor bootstrap-token create | tail -1) node discoverable-login.mjs
+//   BOOTSTRAP_TOKEN=$(raptor bootstrap-token create --email you@example.com | tail -1) EMAIL=you@example.com node discoverable-login.mjs
 //
 // Environment: RAPTOR_URL (default http://localhost:8000; the host must be `localhost`, since
 // the WebAuthn RP id must be a domain), BOOTSTRAP_TOKEN (required), EMAIL (default: a fresh

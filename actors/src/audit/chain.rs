@@ -42,6 +42,30 @@ pub fn link_hash(prev_hash: &str, row: &ChainedRow) -> String {
     hex::encode(Sha256::digest(encoded.to_string().as_bytes()))
 }
 
+/// The newest row's sequence number and hash: the chain's head, `None` while it is empty.
+pub async fn head(
+    client: &impl deadpool_postgres::GenericClient,
+) -> Result<Option<(i64, String)>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// The stored hash of row `seq`, if the row exists.
+pub async fn hash_at(
+    client: &impl deadpool_postgres::GenericClient,
+    seq: i64,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = client
+        .query_opt("SELECT hash FROM audit_log WHERE seq = $1", &[&seq])
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// What a walk of the chain found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainReport {

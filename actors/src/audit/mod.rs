@@ -5,6 +5,11 @@
 //! flight are committed together in the next transaction (group commit). Across processes the
 //! chain is serialised by a transaction-scoped advisory lock, and the head is read under it, so
 //! several dynos extend one unbroken chain.
+//!
+//! Rows deleted from the end of the chain leave no broken link, so the writer also logs the
+//! head (`audit chain head`, with `audit_head_seq` and `audit_head_hash`) every
+//! [`HEAD_LOG_EVERY`]: the log drain keeps a copy outside the database, which
+//! `raptor audit verify --expect-head SEQ:HASH` checks the table against.
 
 pub mod chain;
 mod client;
@@ -24,6 +29,8 @@ pub use client::{AppendError, AuditClient};
 const CHAIN_LOCK_KEY: i64 = 0x0061_7564_6974;
 /// Upper bound on rows committed in one transaction.
 const MAX_BATCH: usize = 500;
+/// How often a running writer logs the chain's head.
+pub const HEAD_LOG_EVERY: Duration = Duration::from_secs(600);
 
 /// One event to record. Hold no raw token, key or email here: users appear by id and IPs by
 /// prefix.
@@ -65,6 +72,8 @@ pub enum AuditMsg {
     Flush(RpcReplyPort<()>),
     /// Internal: commit the pending batch.
     Commit,
+    /// Internal (a timer): log the chain's head.
+    LogHead,
     /// Test-only: panic, to exercise supervision.
     #[cfg(feature = "testing")]
     Fault,
@@ -75,12 +84,16 @@ pub struct AuditWriter;
 pub struct AuditArgs {
     pub pool: Pool,
     pub clock: SharedClock,
+    /// How often to log the chain's head ([`HEAD_LOG_EVERY`] in the long-running processes;
+    /// `None` for an operator command's short-lived writer).
+    pub head_log_every: Option<Duration>,
 }
 
 pub struct AuditState {
     pool: Pool,
     clock: SharedClock,
     pending: Vec<(AuditEntry, RpcReplyPort<Result<AuditSeq, AuditError>>)>,
+    _head_timer: Option<crate::task::AbortOnDrop<()>>,
 }
 
 impl Actor for AuditWriter {
@@ -90,13 +103,25 @@ impl Actor for AuditWriter {
 
     async fn pre_start(
         &self,
-        _: ActorRef<AuditMsg>,
+        myself: ActorRef<AuditMsg>,
         args: AuditArgs,
     ) -> Result<AuditState, ActorProcessingErr> {
+        let head_timer = args.head_log_every.map(|every| {
+            crate::task::AbortOnDrop(tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    ticks.tick().await;
+                    if myself.send_message(AuditMsg::LogHead).is_err() {
+                        return;
+                    }
+                }
+            }))
+        });
         Ok(AuditState {
             pool: args.pool,
             clock: args.clock,
             pending: Vec::new(),
+            _head_timer: head_timer,
         })
     }
 
@@ -118,6 +143,7 @@ impl Actor for AuditWriter {
                 }
             }
             AuditMsg::Commit => state.commit_pending().await,
+            AuditMsg::LogHead => log_head(&state.pool).await,
             AuditMsg::Flush(reply) => {
                 state.commit_pending().await;
                 let _ = reply.send(());
@@ -156,6 +182,21 @@ impl AuditState {
             Ok(Err(error)) => fail_batch(batch, &error),
             Err(_) => fail_batch(batch, &"commit timed out"),
         }
+    }
+}
+
+/// Logs the chain's newest row (`raptor audit head` prints the same pair).
+async fn log_head(pool: &Pool) {
+    let head = match pool.get().await {
+        Ok(client) => chain::head(&client).await.map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    match head {
+        Ok(Some((seq, hash))) => {
+            tracing::info!(audit_head_seq = seq, audit_head_hash = %hash, "audit chain head")
+        }
+        Ok(None) => tracing::info!(audit_head_seq = 0, "audit chain head: no rows yet"),
+        Err(error) => tracing::warn!(%error, "audit chain head could not be read"),
     }
 }
 

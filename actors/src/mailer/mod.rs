@@ -3,7 +3,8 @@
 //! Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several dynos can run a mailer and each
 //! message is sent by one of them. A link's token (email verification, passkey recovery) is
 //! minted at send time and only its HMAC is stored, so neither the outbox nor any other table
-//! ever holds a usable token. Security notices carry no token at all.
+//! ever holds a usable token. Security notices carry no token at all. A message still unsent
+//! [`GIVE_UP_DAYS`] after it was queued is no longer tried; the outbox purge deletes it.
 
 mod client;
 mod message;
@@ -21,7 +22,7 @@ use crate::clock::SharedClock;
 use crate::task::AbortOnDrop;
 use crate::token::{self, TokenHasher};
 pub use client::MailerClient;
-pub use outbox::{EmailKind, RECOVER_PURPOSE, RECOVER_TTL, VERIFY_PURPOSE};
+pub use outbox::{EmailKind, GIVE_UP_DAYS, RECOVER_PURPOSE, RECOVER_TTL, VERIFY_PURPOSE};
 
 /// Where messages go.
 #[derive(Clone)]

@@ -14,6 +14,11 @@ pub const RECOVER_PURPOSE: &str = "passkey-recover";
 /// How long an emailed recovery link works.
 pub const RECOVER_TTL: chrono::Duration = chrono::Duration::minutes(30);
 
+/// Days the mailer keeps trying an email; after that it gives up, and the outbox purge deletes
+/// the row (a verification or recovery link that late is of no use, and an address that
+/// bounces for days should not be retried forever).
+pub const GIVE_UP_DAYS: u32 = 3;
+
 /// What an outbox row asks the mailer to send (`email_outbox.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailKind {
@@ -79,9 +84,10 @@ pub(super) async fn claim_due(
             "UPDATE email_outbox SET next_attempt_at = $2 WHERE id = ( \
              SELECT id FROM email_outbox \
              WHERE sent_at IS NULL AND next_attempt_at <= $1 AND kind = ANY($3) AND user_id IS NOT NULL \
+             AND created_at > $4 \
              ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
              RETURNING id, user_id, recipient, attempts, registration_id, kind, notice",
-            &[&now, &lease_until, &&KNOWN_KINDS[..]],
+            &[&now, &lease_until, &&KNOWN_KINDS[..], &(now - chrono::Duration::days(GIVE_UP_DAYS.into()))],
         )
         .await?;
     Ok(row.and_then(|r| {

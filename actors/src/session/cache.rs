@@ -75,7 +75,7 @@ impl Shared {
         let now = self.clock.now();
         let absolute_expires_at = now + self.policy.absolute;
         let idle_expires_at = (now + self.policy.idle).min(absolute_expires_at);
-        let user_agent = new.user_agent.as_deref().map(short_user_agent);
+        let user_agent = new.user_agent.as_deref().map(user_agent_fragment);
         let generation = self.generation.load(Ordering::Acquire);
         let insert = store::Insert {
             id,
@@ -256,6 +256,24 @@ impl Shared {
         Ok(ids.len())
     }
 
+    pub(super) async fn asserted_at(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<DateTime<Utc>>, SessionError> {
+        store::asserted_at(&self.pool, user_id, id).await
+    }
+
+    pub(super) async fn record_assertion(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<DateTime<Utc>>, SessionError> {
+        let now = self.clock.now();
+        let live = store::record_assertion(&self.pool, user_id, id, now).await?;
+        Ok(live.then_some(now))
+    }
+
     pub(super) async fn list(&self, user_id: Uuid) -> Result<Vec<SessionSummary>, SessionError> {
         store::list(&self.pool, user_id, self.clock.now()).await
     }
@@ -267,8 +285,9 @@ fn roll(entry: &mut Cached, idle_expires_at: DateTime<Utc>, now: DateTime<Utc>) 
     entry.info.expires_at = idle_expires_at;
 }
 
-/// At most 64 printable ASCII characters of a user agent: enough to tell devices apart.
-fn short_user_agent(ua: &str) -> String {
+/// At most 64 printable ASCII characters of a user agent: enough to tell devices apart. What a
+/// session keeps, and what a security notice may name.
+pub fn user_agent_fragment(ua: &str) -> String {
     ua.chars()
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .take(64)

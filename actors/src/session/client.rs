@@ -123,6 +123,30 @@ impl SessionClient {
         }
     }
 
+    /// When the holder of the user's live session `session_id` last proved a passkey (a
+    /// sign-in, a recovery or a step-up); `None` if never, or if the session is not live.
+    /// Always read from the database, so a step-up made through another dyno counts at once.
+    pub async fn asserted_at(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, SessionCallError> {
+        let store = self.store()?;
+        self.within(store.asserted_at(user_id, session_id)).await
+    }
+
+    /// Records a passkey assertion (a step-up) on the user's live session `session_id`; when,
+    /// or `None` if the session is not live.
+    pub async fn record_assertion(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, SessionCallError> {
+        let store = self.store()?;
+        self.within(store.record_assertion(user_id, session_id))
+            .await
+    }
+
     /// The user's live sessions.
     pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionSummary>, SessionCallError> {
         let store = self.store()?;

@@ -29,6 +29,7 @@ use crate::clock::SharedClock;
 use crate::pg::listen::{self, Notice};
 use crate::task::AbortOnDrop;
 use crate::token::TokenHasher;
+pub use cache::user_agent_fragment;
 pub use client::{SessionCallError, SessionClient};
 pub use store::{revoke, revoke_in, CHANNEL};
 

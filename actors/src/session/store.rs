@@ -54,8 +54,8 @@ pub(super) async fn insert(
             "WITH u AS (SELECT id, email, is_operator FROM users \
              WHERE id = $3 AND deleted_at IS NULL AND email_verified_at IS NOT NULL), \
              ins AS (INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
-             idle_expires_at, absolute_expires_at, ip_prefix, user_agent) \
-             SELECT $1, $2, u.id, $4, $4, $5, $6, $7, $8 FROM u RETURNING user_id) \
+             idle_expires_at, absolute_expires_at, ip_prefix, user_agent, asserted_at) \
+             SELECT $1, $2, u.id, $4, $4, $5, $6, $7, $8, $4 FROM u RETURNING user_id) \
              SELECT u.email, u.is_operator FROM u JOIN ins ON ins.user_id = u.id",
             &[
                 &s.id,
@@ -101,6 +101,42 @@ pub(super) async fn find(pool: &Pool, hashes: &[String]) -> Result<Option<Row>, 
             last_seen_at: r.get(7),
         }
     }))
+}
+
+/// When the holder of the live session `id` of `user_id` last proved a passkey (`None` if the
+/// session is not live or never did). Read from the database, never the cache, so an assertion
+/// made through another dyno counts at once.
+pub(super) async fn asserted_at(
+    pool: &Pool,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<DateTime<Utc>>, SessionError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT asserted_at FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            &[&id, &user_id],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get(0)))
+}
+
+/// Records that the holder of the live session `id` of `user_id` proved a passkey at `now`;
+/// `false` when the session is not live.
+pub(super) async fn record_assertion(
+    pool: &Pool,
+    user_id: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, SessionError> {
+    let client = pool.get().await?;
+    let n = client
+        .execute(
+            "UPDATE sessions SET asserted_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            &[&id, &user_id, &now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Rolls the idle expiry; `false` when the session was revoked meanwhile.

@@ -246,6 +246,7 @@ impl RootState {
                 let args = AuditArgs {
                     pool: a.pool.clone(),
                     clock: a.clock.clone(),
+                    head_log_every: Some(crate::audit::HEAD_LOG_EVERY),
                 };
                 let (r, _) = Actor::spawn_linked(None, AuditWriter, args, supervisor).await?;
                 a.actors.audit.slot().set(Some(r.clone()));

@@ -16,6 +16,8 @@ pub enum Kind {
     Discoverable,
     /// A passkey creation started with a recovery token.
     Recovery,
+    /// A signed-in person proving a passkey again before a dangerous change (step-up).
+    Reauth,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::Authentication => "authentication",
             Kind::Discoverable => "discoverable",
             Kind::Recovery => "recovery",
+            Kind::Reauth => "reauth",
         }
     }
 }
@@ -89,6 +92,7 @@ pub async fn take(
             "registration" => Kind::Registration,
             "authentication" => Kind::Authentication,
             "recovery" => Kind::Recovery,
+            "reauth" => Kind::Reauth,
             _ => Kind::Discoverable,
         };
         (now < expires_at).then(|| Taken {

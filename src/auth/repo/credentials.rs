@@ -49,6 +49,20 @@ pub async fn of_user(
     Ok(rows.into_iter().filter_map(|r| decode(r.get(0))).collect())
 }
 
+/// The user's usable passkeys (not pending).
+pub async fn usable_of_user(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<Passkey>, StorageError> {
+    let rows = client
+        .query(
+            "SELECT passkey FROM webauthn_credentials WHERE user_id = $1 AND NOT pending ORDER BY created_at",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows.into_iter().filter_map(|r| decode(r.get(0))).collect())
+}
+
 pub async fn by_credential_id(
     client: &impl GenericClient,
     credential_id: &str,
@@ -106,15 +120,18 @@ pub async fn insert(
     Ok((n == 1).then_some(id))
 }
 
-/// The newest pending passkey of the user (what a resent email vouches for).
-pub async fn newest_pending(
+/// The user's pending registration: the oldest pending passkey made after `since` (an address
+/// has one at most; older ones have expired). What a resent email vouches for.
+pub async fn oldest_pending(
     client: &impl GenericClient,
     user_id: Uuid,
+    since: DateTime<Utc>,
 ) -> Result<Option<Uuid>, StorageError> {
     let row = client
         .query_opt(
-            "SELECT id FROM webauthn_credentials WHERE user_id = $1 AND pending ORDER BY created_at DESC LIMIT 1",
-            &[&user_id],
+            "SELECT id FROM webauthn_credentials WHERE user_id = $1 AND pending AND created_at > $2 \
+             ORDER BY created_at LIMIT 1",
+            &[&user_id, &since],
         )
         .await?;
     Ok(row.map(|r| r.get(0)))

@@ -62,6 +62,28 @@ pub async fn lock(client: &impl GenericClient, id: Uuid) -> Result<Option<User>,
     Ok(row.as_ref().map(user))
 }
 
+/// The account holding `email`, locked until the transaction ends.
+pub async fn lock_by_email(
+    client: &impl GenericClient,
+    email: &Email,
+) -> Result<Option<User>, StorageError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1 FOR UPDATE");
+    let row = client.query_opt(&sql, &[&email.as_str()]).await?;
+    Ok(row.as_ref().map(user))
+}
+
+/// Deletes an account that was never verified (nor erased), with everything that cascades from
+/// it: its pending passkeys, links and emails. `false` when it is not such an account.
+pub async fn delete_unclaimed(client: &impl GenericClient, id: Uuid) -> Result<bool, StorageError> {
+    let n = client
+        .execute(
+            "DELETE FROM users WHERE id = $1 AND email_verified_at IS NULL AND deleted_at IS NULL",
+            &[&id],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
 /// Inserts an unverified user unless the address is taken; `false` when it is.
 pub async fn insert(
     client: &impl GenericClient,

@@ -39,6 +39,7 @@ pub struct Verified {
     responses(
         (status = 200, description = "The account is active", body = Verified),
         (status = 400, description = "`invalid_token`: the link is invalid, used or expired (or `malformed_json`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many tokens presented from this client (30 an hour to the token routes together, every dyno)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         (status = 503, description = "`service_unavailable`: the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]

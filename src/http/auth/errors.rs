@@ -66,6 +66,12 @@ impl From<RegisterError> for ApiError {
                 ErrorCode::EmailTaken,
                 "this address already has an account",
             ),
+            RegisterError::RegistrationPending => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::RegistrationPending,
+                "a sign-up of this address is waiting for its email to be verified; use the \
+                 link in that email, or ask for it again",
+            ),
             RegisterError::InvalidCeremony => invalid_ceremony(),
             RegisterError::CredentialRefused(e) => credential_refused(e),
             RegisterError::CredentialExists => credential_exists(),

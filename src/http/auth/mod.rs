@@ -11,6 +11,9 @@ mod passkeys;
 mod recovery;
 mod register;
 mod sessions;
+mod step_up;
+
+pub(crate) use step_up::SteppedUpSession;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -39,6 +42,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(recovery::verify))
         .routes(routes!(login::options))
         .routes(routes!(login::verify))
+        .routes(routes!(step_up::options))
+        .routes(routes!(step_up::verify))
         .routes(routes!(session))
         .routes(routes!(logout))
         .routes(routes!(sessions::list, sessions::revoke_others))
@@ -57,6 +62,9 @@ fn accounts(state: &AppState) -> Accounts {
         hasher: state.hasher(),
         clock: state.clock.clone(),
         webauthn: state.webauthn.clone(),
+        step_up_window: chrono::Duration::from_std(state.settings.step_up_window).unwrap_or(
+            chrono::Duration::seconds(crate::auth::step_up::DEFAULT_WINDOW_SECS as i64),
+        ),
     }
 }
 

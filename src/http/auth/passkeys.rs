@@ -11,7 +11,7 @@ use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::ceremony::{CeremonyOptions, NewCredential};
-use super::{accounts, options_body};
+use super::{accounts, options_body, SteppedUpSession};
 use crate::auth::passkeys::{self, PasskeyName};
 use crate::auth::repo::credentials::PasskeyInfo;
 use crate::http::extract::{Caller, CurrentSession};
@@ -49,12 +49,13 @@ pub async fn list(
     security(("session" = [])),
     responses(
         (status = 200, description = "A creation ceremony", body = CeremonyOptions),
+        (status = 401, description = "`reauth_required`: the session's last passkey assertion is older than `STEP_UP_WINDOW_SECS` (300 s); POST /api/auth/reauth/options and /verify, then retry (or `unauthenticated`)", body = ErrorBody),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]
 pub async fn options(
     State(state): State<AppState>,
-    CurrentSession(me): CurrentSession,
+    SteppedUpSession(me): SteppedUpSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let options = passkeys::start_adding_passkey(&accounts(&state), &me).await?;
     Ok(options_body(options.ceremony_id, options.challenge))
@@ -110,6 +111,7 @@ pub struct Renamed {
     responses(
         (status = 201, description = "Added", body = Added),
         (status = 400, description = "`invalid_ceremony`, `registration_failed` (the credential was refused), or `malformed_json`", body = ErrorBody),
+        (status = 401, description = "`reauth_required`: the session's last passkey assertion is older than `STEP_UP_WINDOW_SECS` (300 s); POST /api/auth/reauth/options and /verify, then retry (or `unauthenticated`)", body = ErrorBody),
         (status = 409, description = "`credential_exists`: this passkey is already registered", body = ErrorBody),
         (status = 422, description = "`invalid_name`, or `invalid_request`: the body does not have the documented shape", body = ErrorBody),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
@@ -118,7 +120,7 @@ pub struct Renamed {
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
-    CurrentSession(me): CurrentSession,
+    SteppedUpSession(me): SteppedUpSession,
     ApiJson(request): ApiJson<AddRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = request
@@ -193,6 +195,7 @@ pub async fn rename(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "`bad_request`: the id is not a UUID", body = ErrorBody),
+        (status = 401, description = "`reauth_required`: the session's last passkey assertion is older than `STEP_UP_WINDOW_SECS` (300 s); POST /api/auth/reauth/options and /verify, then retry (or `unauthenticated`)", body = ErrorBody),
         (status = 404, description = "`not_found`: no such passkey of yours", body = ErrorBody),
         (status = 409, description = "`last_passkey`: add another passkey before removing the last one", body = ErrorBody),
     ),
@@ -200,7 +203,7 @@ pub async fn rename(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    CurrentSession(me): CurrentSession,
+    SteppedUpSession(me): SteppedUpSession,
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
     passkeys::remove_passkey(&accounts(&state), &caller.requester(), &me, id).await?;

@@ -75,6 +75,7 @@ pub struct OptionsRequest {
     responses(
         (status = 200, description = "A creation ceremony for a new passkey", body = CeremonyOptions),
         (status = 400, description = "`invalid_token`: the link is invalid, used or expired (or `malformed_json`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many tokens presented from this client (30 an hour to the token routes together, every dyno)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]
@@ -135,6 +136,7 @@ pub struct RecoveredBody {
         (status = 400, description = "`invalid_ceremony`, `invalid_token`, `registration_failed` (the credential was refused), or `malformed_json`", body = ErrorBody),
         (status = 403, description = "`account_inactive`: the account cannot sign in (or a shared 403)", body = ErrorBody),
         (status = 409, description = "`credential_exists`: this passkey is already registered", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many tokens presented from this client (30 an hour to the token routes together, every dyno)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]

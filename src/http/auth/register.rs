@@ -98,7 +98,7 @@ pub struct Registered {
         (status = 201, description = "Registered; verify the email to sign in", body = Registered),
         (status = 400, description = "`invalid_ceremony`, `registration_failed` (the credential was refused), or `malformed_json`", body = ErrorBody),
         (status = 404, description = "`not_found`: registration is switched off", body = ErrorBody),
-        (status = 409, description = "`credential_exists` or `email_taken`", body = ErrorBody),
+        (status = 409, description = "`credential_exists`, `email_taken`, or `registration_pending`: a sign-up of this address waits for its email to be verified (until it is, or for 7 days); nothing changed and the invitation is still unused", body = ErrorBody),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::accounts;
+use super::{accounts, SteppedUpSession};
 use crate::auth::sessions::{list_sessions, revoke_other_sessions, revoke_session};
 use crate::http::extract::{Caller, CurrentSession};
 use crate::http::openapi::ErrorBody;
@@ -106,12 +106,15 @@ pub async fn revoke(
     tag = "auth",
     operation_id = "revoke_other_sessions",
     security(("session" = [])),
-    responses((status = 200, description = "The other sessions are ended", body = RevokedCount)),
+    responses(
+        (status = 200, description = "The other sessions are ended", body = RevokedCount),
+        (status = 401, description = "`reauth_required`: the session's last passkey assertion is older than `STEP_UP_WINDOW_SECS` (300 s); POST /api/auth/reauth/options and /verify, then retry (or `unauthenticated`)", body = ErrorBody),
+    ),
 )]
 pub async fn revoke_others(
     State(state): State<AppState>,
     caller: Caller,
-    CurrentSession(me): CurrentSession,
+    SteppedUpSession(me): SteppedUpSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let revoked = revoke_other_sessions(&accounts(&state), &caller.requester(), &me).await?;
     Ok(Json(RevokedCount { revoked }))
