@@ -116,7 +116,31 @@ const TOKEN_RULES: [Rule; 5] = [
     },
 ];
 
-const QUARANTINE_RULES: [Rule; 2] = [
+/// Years a purged account's paper orders and book are kept after their last change
+/// (docs/gdpr.md).
+pub const BOOK_YEARS: u32 = 6;
+
+/// A paper-book table's rows of purged accounts (no user row any more; never the operator
+/// book) whose last change (`$age`) is more than [`BOOK_YEARS`] old.
+macro_rules! book_rule {
+    ($table:literal, $age:literal) => {
+        Rule {
+            table: $table,
+            what: "paper orders and books of purged accounts, 6 years after their last change",
+            keep: Keep::Years(BOOK_YEARS),
+            age_column: $age,
+            key: "ctid",
+            due: concat!(
+                "NOT EXISTS (SELECT 1 FROM users u WHERE u.id = user_id) ",
+                "AND user_id <> '00000000-0000-0000-0000-000000000000' AND ",
+                $age,
+                " < $1"
+            ),
+        }
+    };
+}
+
+const QUARANTINE_RULES: [Rule; 8] = [
     Rule {
         table: "users",
         what: "users erased more than 30 days ago (cascades to their passkeys, sessions, tokens, emails)",
@@ -136,6 +160,12 @@ const QUARANTINE_RULES: [Rule; 2] = [
               AND NOT EXISTS (SELECT 1 FROM webauthn_credentials c \
               WHERE c.user_id = users.id AND c.created_at >= $1)",
     },
+    book_rule!("orders", "updated_at"),
+    book_rule!("fills", "recorded_at"),
+    book_rule!("book_positions", "updated_at"),
+    book_rule!("book_adjustments", "made_at"),
+    book_rule!("book_snapshots", "taken_at"),
+    book_rule!("books", "updated_at"),
 ];
 
 /// Audit rows are not deleted by this rule's `due` alone: see `super::run::trim_audit`. The rule

@@ -267,6 +267,18 @@ async fn erased_users_are_hard_deleted_thirty_days_later_with_their_data_but_not
         )
         .await
         .unwrap();
+    // Paper books last changed 7 years ago: a purged account's goes with the purge, a live
+    // account's stays.
+    for owner in [due, live] {
+        client
+            .execute(
+                "INSERT INTO books (user_id, initial_cash, cash, opened_at, updated_at) \
+                 VALUES ($1, 1, 1, now() - interval '7 years', now() - interval '7 years')",
+                &[&owner],
+            )
+            .await
+            .unwrap();
+    }
     let mut entry = AuditEntry::new("dsr.erase");
     entry.actor_user_id = Some(due);
     entry.subject = Some(due.to_string());
@@ -282,7 +294,15 @@ async fn erased_users_are_hard_deleted_thirty_days_later_with_their_data_but_not
         .unwrap()
         .unwrap();
 
-    assert_eq!(run_job(&pool, Job::QuarantinePurge, now).await, 1);
+    assert_eq!(run_job(&pool, Job::QuarantinePurge, now).await, 2);
+    let books: Vec<Uuid> = client
+        .query("SELECT user_id FROM books", &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(books, [live], "a purged account's book goes after 6 years");
     assert_eq!(
         ids(&client, "SELECT id FROM users").await,
         sorted(vec![live, recent])
@@ -300,8 +320,9 @@ async fn erased_users_are_hard_deleted_thirty_days_later_with_their_data_but_not
         .unwrap()
         .get(0);
     assert_eq!(
-        order_owner, None,
-        "the paper ledger keeps the order, not the owner"
+        order_owner,
+        Some(due),
+        "the paper ledger keeps the order under the pseudonymous id"
     );
     let pseudonymous: i64 = client
         .query_one(
