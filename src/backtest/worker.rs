@@ -142,7 +142,7 @@ impl BacktestJobs {
         let (strategy, costs) = (request.strategy, request.costs());
         tokio::task::spawn_blocking(move || {
             let outcome = engine::run(&bars, &strategy, &costs);
-            result::to_json(&bars, &outcome)
+            result::to_json(&bars, &outcome, costs.initial_cash)
         })
         .await
         .map_err(|_| RunError::Crashed)
