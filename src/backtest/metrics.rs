@@ -286,9 +286,15 @@ mod tests {
     #[test]
     fn the_longest_stretch_below_a_peak_counts_until_it_is_regained_or_the_end() {
         let m = marks(&[100.0, 90.0, 95.0, 100.0, 101.0, 100.5, 100.0, 99.0, 100.9]);
-        assert_eq!(m.max_drawdown_duration, 4, "regained at 100 after 2; 4 below 101");
+        assert_eq!(
+            m.max_drawdown_duration, 4,
+            "regained at 100 after 2; 4 below 101"
+        );
         let m = marks(&[100.0, 101.0, 102.0]);
-        assert_eq!((m.max_drawdown_duration, m.sortino, m.calmar), (0, None, None));
+        assert_eq!(
+            (m.max_drawdown_duration, m.sortino, m.calmar),
+            (0, None, None)
+        );
     }
 
     #[test]
