@@ -7,6 +7,8 @@ mod alpaca_stub;
 mod audit;
 mod auth;
 mod backtest;
+mod backtest_jobs;
+mod backtest_sweeps;
 mod browser;
 mod client_ip;
 mod config;
