@@ -59,7 +59,8 @@ enum RunError {
     Data(DataError),
     #[error("the engine stopped unexpectedly")]
     Crashed,
-    #[error("storage: {0}")]
+    /// Its detail goes to the log only.
+    #[error("a database error")]
     Storage(#[from] StorageError),
 }
 
@@ -67,7 +68,7 @@ impl RunError {
     /// Whether trying again later may succeed.
     fn transient(&self) -> bool {
         match self {
-            RunError::Storage(_) => true,
+            RunError::Storage(e) => e.is_unavailable(),
             RunError::Data(DataError::Unavailable(_)) => true,
             RunError::Data(DataError::Provider(e)) => matches!(
                 e,
@@ -167,7 +168,7 @@ impl BacktestJobs {
     /// A failed attempt: back to the queue after a backoff if it may pass later, else failed.
     async fn failed(&self, run: &Claimed, error: RunError) -> Result<(), StorageError> {
         let reason = error.to_string();
-        tracing::warn!(run = %run.id, user = %run.user_id, attempt = run.attempts, reason, "backtest attempt failed");
+        tracing::warn!(run = %run.id, user = %run.user_id, attempt = run.attempts, ?error, "backtest attempt failed");
         if !error.transient() {
             return self.record(run, Err(reason)).await;
         }

@@ -19,6 +19,7 @@
 //!
 //! [`records`] holds the export's shape, [`repo`] its SQL.
 
+pub mod backtests;
 mod erase;
 mod export;
 pub mod records;

@@ -20,6 +20,8 @@ pub struct Export {
     /// Lost-passkey recovery links (their requests and uses are in `audit`).
     pub recovery_tokens: Vec<TokenRecord>,
     pub invitations: Vec<TokenRecord>,
+    /// Backtest runs and parameter sweeps, with their results.
+    pub backtests: Vec<super::backtests::BacktestRecord>,
     /// Rows the person caused or that name them, oldest first.
     pub audit: Vec<AuditRecord>,
 }

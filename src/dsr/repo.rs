@@ -158,6 +158,7 @@ pub async fn read_export(
     let email_verifications = tokens_of(client, "email_verifications", "user_id", user_id).await?;
     let recovery_tokens = tokens_of(client, "recovery_tokens", "user_id", user_id).await?;
     let invitations = tokens_of(client, "bootstrap_tokens", "used_by", user_id).await?;
+    let backtests = super::backtests::read(client, user_id).await?;
 
     let audit = client
         .query(
@@ -189,6 +190,7 @@ pub async fn read_export(
         email_verifications,
         recovery_tokens,
         invitations,
+        backtests,
         audit,
     }))
 }
@@ -208,7 +210,8 @@ pub enum Marked {
 }
 
 /// Erases the account in the caller's transaction: soft delete, then its passkeys, in-flight
-/// ceremonies, unused verification tokens, every recovery token and unsent emails go at once.
+/// ceremonies, unused verification tokens, every recovery token, unsent emails and backtest
+/// runs and sweeps go at once.
 pub async fn mark_erased(
     tx: &impl GenericClient,
     user_id: Uuid,
@@ -243,6 +246,7 @@ pub async fn mark_erased(
     ] {
         tx.execute(sql, &[&user_id]).await?;
     }
+    super::backtests::erase(tx, user_id).await?;
     Ok(Marked::Erased { passkeys_removed })
 }
 

@@ -7,6 +7,7 @@ mod alpaca_stub;
 mod audit;
 mod auth;
 mod backtest;
+mod backtest_data;
 mod backtest_jobs;
 mod backtest_sweeps;
 mod browser;
