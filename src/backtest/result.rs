@@ -125,6 +125,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn at_most_ten_thousand_trades_are_kept_and_the_metrics_count_them_all() {
+        use crate::backtest::engine::{run, Costs};
+        use crate::backtest::strategy::Strategy;
+        // Closes alternating every bar make a crossover every bar: a round trip every 4.
+        let bars: Vec<Bar> = (0..80_000)
+            .map(|i| Bar::flat(i * 86_400, if i % 2 == 0 { 10.0 } else { 12.0 }))
+            .collect();
+        let costs = Costs {
+            initial_cash: 1e6,
+            commission: 0.0,
+            slippage_bps: 0.0,
+            position_size_pct: 50.0,
+        };
+        let outcome = run(&bars, &Strategy::SmaCrossover { fast: 1, slow: 2 }, &costs);
+        assert!(
+            outcome.trades.len() > MAX_TRADES,
+            "{}",
+            outcome.trades.len()
+        );
+        let stored = to_json(&bars, &outcome, 1e6);
+        assert_eq!(stored["trades"].as_array().unwrap().len(), MAX_TRADES);
+        assert_eq!(stored["trades_truncated"], true);
+        assert_eq!(stored["metrics"]["trades"], outcome.trades.len());
+        assert!(stored["equity_curve"].as_array().unwrap().len() <= MAX_CURVE_POINTS + 1);
+    }
+
+    #[test]
     fn decimals_are_short_strings() {
         assert_eq!(decimal(100000.0), "100000");
         assert_eq!(decimal(121.05000000000001), "121.05");

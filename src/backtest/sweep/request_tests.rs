@@ -110,3 +110,55 @@ fn rank_by_defaults_to_sharpe() {
         "sharpe"
     );
 }
+
+mod fuzz {
+    use proptest::prelude::{any, prop, prop_assert, prop_oneof, proptest, Just};
+    use proptest::strategy::Strategy as Gen;
+    use serde_json::{json, Value};
+
+    use super::{body, SweepRequest};
+
+    fn json_value() -> impl Gen<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            "[a-z._0-9-]{0,24}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("base".to_owned()),
+                        Just("grid".to_owned()),
+                        Just("rank_by".to_owned()),
+                        Just("strategy.params.fast".to_owned()),
+                        Just("commission".to_owned()),
+                        "[a-z.]{1,12}",
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn no_body_makes_the_parser_panic(body in json_value()) {
+            let _ = SweepRequest::parse(&body, 1_000_000);
+        }
+
+        #[test]
+        fn any_grid_over_a_valid_base_parses_or_names_a_field(grid in json_value()) {
+            let mut b = body();
+            b["grid"] = grid;
+            if let Err(invalid) = SweepRequest::parse(&b, 1_000_000) {
+                prop_assert!(!invalid.problems.is_empty());
+            }
+        }
+    }
+}
