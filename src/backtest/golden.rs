@@ -214,6 +214,12 @@ fn the_documented_example_holds() {
     close(m.cagr.unwrap(), 23.382339, 1e-5, "cagr");
     assert_eq!(m.exposure, 0.75);
     assert_eq!((m.win_rate, m.profit_factor, m.trades), (None, None, 0));
+    close(m.volatility.unwrap(), 0.6100277, 1e-6, "volatility");
+    close(m.sortino.unwrap(), 9.0108466, 1e-6, "sortino");
+    close(m.calmar.unwrap(), 826.65186, 1e-4, "calmar");
+    assert_eq!(m.max_drawdown_duration, 1);
+    close(m.benchmark_return.unwrap(), 0.04, 1e-12, "benchmark");
+    assert_eq!((m.sqn, m.expectancy, m.best_trade), (None, None, None));
     assert_eq!(
         super::result::to_json(&bars, &got, 10_000.0)["metrics"]["final_equity"],
         "10265.800405"
