@@ -1,7 +1,8 @@
 //! The engine against backtrader: every `tests/fixtures/backtest/expected_*.json` (written by
 //! `golden.py` from backtrader's own run on `bars.csv`) is replayed here and must match:
 //! identical trade list (times, quantities, prices to 1e-6), the open position, final
-//! equity to the cent.
+//! equity to the cent, and the same metrics (backtrader's `DrawDown` and `SQN` analyzers, its
+//! daily `TimeReturn`s for the return-based ones; see `golden.py`).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use chrono::DateTime;
 use serde_json::Value;
 
 use super::engine::{run, Bar, Costs};
+use super::metrics::Metrics;
 use super::strategy::Strategy;
 
 fn fixtures() -> PathBuf {
@@ -133,8 +135,48 @@ fn every_case_agrees_with_backtrader() {
             0.005,
             &name,
         );
+        same_metrics(&got.metrics, &want["metrics"], &name);
     }
     assert!(cases >= 10, "only {cases} expected files found");
+}
+
+/// `a` and `b` agree to 1e-9 (relative to their size), or are both missing.
+fn same(a: Option<f64>, b: &Value, what: &str) {
+    match (a, b.as_f64()) {
+        (None, None) => {}
+        (Some(a), Some(b)) => close(a, b, 1e-9 * b.abs().max(1.0), what),
+        (a, _) => panic!("{what}: engine {a:?} vs backtrader {b}"),
+    }
+}
+
+fn same_metrics(got: &Metrics, want: &Value, name: &str) {
+    let pairs = [
+        ("sharpe", got.sharpe),
+        ("volatility", got.volatility),
+        ("sortino", got.sortino),
+        ("cagr", got.cagr),
+        ("max_drawdown", Some(got.max_drawdown)),
+        ("calmar", got.calmar),
+        ("sqn", got.sqn),
+        ("benchmark_return", got.benchmark_return),
+        ("expectancy", got.expectancy),
+        ("avg_trade_return", got.avg_trade_return),
+        ("best_trade", got.best_trade),
+        ("worst_trade", got.worst_trade),
+    ];
+    for (metric, value) in pairs {
+        same(value, &want[metric], &format!("{name} {metric}"));
+    }
+    assert_eq!(
+        got.max_drawdown_duration as f64,
+        want["max_drawdown_duration"].as_f64().unwrap(),
+        "{name} max_drawdown_duration"
+    );
+    assert_eq!(
+        got.trades as u64,
+        want["sqn_trades"].as_u64().unwrap(),
+        "{name} trades SQN saw"
+    );
 }
 
 /// The worked example of `docs/backtests.md`.
@@ -172,8 +214,14 @@ fn the_documented_example_holds() {
     close(m.cagr.unwrap(), 23.382339, 1e-5, "cagr");
     assert_eq!(m.exposure, 0.75);
     assert_eq!((m.win_rate, m.profit_factor, m.trades), (None, None, 0));
+    close(m.volatility.unwrap(), 0.6100277, 1e-6, "volatility");
+    close(m.sortino.unwrap(), 9.0108466, 1e-6, "sortino");
+    close(m.calmar.unwrap(), 826.65186, 1e-4, "calmar");
+    assert_eq!(m.max_drawdown_duration, 1);
+    close(m.benchmark_return.unwrap(), 0.04, 1e-12, "benchmark");
+    assert_eq!((m.sqn, m.expectancy, m.best_trade), (None, None, None));
     assert_eq!(
-        super::result::to_json(&bars, &got)["metrics"]["final_equity"],
+        super::result::to_json(&bars, &got, 10_000.0)["metrics"]["final_equity"],
         "10265.800405"
     );
 }

@@ -1,6 +1,7 @@
-//! The SQL of backtest runs (`backtest_runs`, migration V9): queueing, claiming with a lease,
-//! recording the outcome, and reading a user's runs. Every statement is short; nothing here
-//! waits on anything but Postgres.
+//! The SQL of a user's backtest jobs (`backtest_runs`, migrations V9 and V15): queueing,
+//! finding an equal job to reuse, reading, listing a page and cancelling. Runs and sweeps share
+//! the table (`kind`). The worker's side (claiming, recording) is [`super::queue`]. Every
+//! statement is short; nothing here waits on anything but Postgres.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -10,7 +11,23 @@ use uuid::Uuid;
 
 use crate::db::StorageError;
 
-/// A run as stored.
+/// What a job computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Run,
+    Sweep,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Run => "run",
+            Kind::Sweep => "sweep",
+        }
+    }
+}
+
+/// A job as stored.
 #[derive(Debug, Clone)]
 pub struct RunRow {
     pub id: Uuid,
@@ -19,6 +36,9 @@ pub struct RunRow {
     pub result: Option<Value>,
     pub reason: Option<String>,
     pub progress: f64,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub not_before: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -32,29 +52,29 @@ impl RunRow {
             result: row.get("result"),
             reason: row.get("reason"),
             progress: row.get("progress"),
+            attempts: row.get("attempts"),
+            last_error: row.get("last_error"),
+            not_before: row.get("not_before"),
             created_at: row.get("created_at"),
             finished_at: row.get("finished_at"),
         }
     }
+
+    /// Whether the job has ended (and will not change again).
+    pub fn finished(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed" | "canceled")
+    }
 }
 
-/// A run a worker has claimed.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub request: Value,
-    pub attempts: i32,
-}
-
-/// A user's load: runs not finished, and runs created since `since` with the oldest of them.
+/// A user's load: jobs queued, and jobs created since `since` with the oldest of them.
 pub struct Usage {
-    pub active: i64,
+    pub queued: i64,
     pub recent: i64,
     pub oldest_recent: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, status, request, result, reason, progress, created_at, finished_at";
+const COLUMNS: &str = "id, status, request, result, reason, progress, attempts, last_error, \
+                       not_before, created_at, finished_at";
 
 /// Serialises one user's submissions for the rest of the transaction.
 pub async fn lock_user(client: &impl GenericClient, user_id: Uuid) -> Result<(), StorageError> {
@@ -74,7 +94,7 @@ pub async fn usage(
 ) -> Result<Usage, StorageError> {
     let row = client
         .query_one(
-            "SELECT count(*) FILTER (WHERE status IN ('queued', 'running')),
+            "SELECT count(*) FILTER (WHERE status = 'queued'),
                     count(*) FILTER (WHERE created_at > $2),
                     min(created_at) FILTER (WHERE created_at > $2)
                FROM backtest_runs WHERE user_id = $1",
@@ -82,134 +102,136 @@ pub async fn usage(
         )
         .await?;
     Ok(Usage {
-        active: row.get(0),
+        queued: row.get(0),
         recent: row.get(1),
         oldest_recent: row.get(2),
     })
 }
 
-/// Queues a run and wakes the workers (the notification is sent on commit).
+/// The user's newest job of `kind` with exactly this request that is queued, running, or
+/// succeeded after `since`.
+pub async fn find_equal(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    kind: Kind,
+    request: &Value,
+    since: DateTime<Utc>,
+) -> Result<Option<RunRow>, StorageError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM backtest_runs
+          WHERE user_id = $1 AND kind = $2 AND request = $3
+            AND (status IN ('queued', 'running') OR (status = 'succeeded' AND finished_at > $4))
+          ORDER BY created_at DESC LIMIT 1"
+    );
+    let row = client
+        .query_opt(&sql, &[&user_id, &kind.as_str(), request, &since])
+        .await?;
+    Ok(row.as_ref().map(RunRow::from_row))
+}
+
+/// Queues a job and wakes the workers (the notification is sent on commit).
 pub async fn insert(
     client: &impl GenericClient,
     id: Uuid,
     user_id: Uuid,
+    kind: Kind,
     request: &Value,
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
     client
         .execute(
-            "INSERT INTO backtest_runs (id, user_id, request, created_at) VALUES ($1, $2, $3, $4)",
-            &[&id, &user_id, request, &now],
+            "INSERT INTO backtest_runs (id, user_id, kind, request, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &user_id, &kind.as_str(), request, &now],
         )
         .await?;
     notify(client, raptor_actors::backtests::JOBS_CHANNEL, id).await
 }
 
-async fn notify(client: &impl GenericClient, channel: &str, id: Uuid) -> Result<(), StorageError> {
+pub(super) async fn notify(
+    client: &impl GenericClient,
+    channel: &str,
+    id: Uuid,
+) -> Result<(), StorageError> {
     client
         .execute("SELECT pg_notify($1, $2)", &[&channel, &id.to_string()])
         .await?;
     Ok(())
 }
 
+/// One of the user's jobs of `kind`, in full.
 pub async fn get(
     client: &impl GenericClient,
     user_id: Uuid,
+    kind: Kind,
     id: Uuid,
 ) -> Result<Option<RunRow>, StorageError> {
-    let sql = format!("SELECT {COLUMNS} FROM backtest_runs WHERE id = $1 AND user_id = $2");
-    let row = client.query_opt(&sql, &[&id, &user_id]).await?;
+    let sql =
+        format!("SELECT {COLUMNS} FROM backtest_runs WHERE id = $1 AND user_id = $2 AND kind = $3");
+    let row = client
+        .query_opt(&sql, &[&id, &user_id, &kind.as_str()])
+        .await?;
     Ok(row.as_ref().map(RunRow::from_row))
 }
 
-/// The user's newest runs, results without their equity curve.
+/// Where a page of a list starts: after the job created at `.0` with id `.1`.
+pub type Position = (DateTime<Utc>, Uuid);
+
+/// Up to `limit` of the user's jobs of `kind` after `after`, newest first, as summaries: the
+/// result without its trades, curve and combinations.
 pub async fn list(
     client: &impl GenericClient,
     user_id: Uuid,
+    kind: Kind,
+    after: Option<Position>,
     limit: i64,
 ) -> Result<Vec<RunRow>, StorageError> {
+    let (at, id) = after.unzip();
     let rows = client
         .query(
-            "SELECT id, status, request, result - 'equity_curve' AS result, reason, progress,
-                    created_at, finished_at
-               FROM backtest_runs WHERE user_id = $1
-              ORDER BY created_at DESC, id DESC LIMIT $2",
-            &[&user_id, &limit],
+            "SELECT id, status, request,
+                    result - 'trades' - 'equity_curve' - 'combinations' AS result, reason,
+                    progress, attempts, last_error, not_before, created_at, finished_at
+               FROM backtest_runs
+              WHERE user_id = $1 AND kind = $2
+                AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+              ORDER BY created_at DESC, id DESC LIMIT $5",
+            &[&user_id, &kind.as_str(), &at, &id, &limit],
         )
         .await?;
     Ok(rows.iter().map(RunRow::from_row).collect())
 }
 
-/// Claims the oldest queued run, or a running one whose lease has expired.
-pub async fn claim(
-    client: &impl GenericClient,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-) -> Result<Option<Claimed>, StorageError> {
-    let row = client
-        .query_opt(
-            "UPDATE backtest_runs SET status = 'running', lease_until = $2,
-                    attempts = attempts + 1, started_at = coalesce(started_at, $1)
-              WHERE id = (SELECT id FROM backtest_runs
-                           WHERE status = 'queued' OR (status = 'running' AND lease_until < $1)
-                           ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-          RETURNING id, user_id, request, attempts",
-            &[&now, &lease_until],
-        )
-        .await?;
-    Ok(row.map(|row| Claimed {
-        id: row.get(0),
-        user_id: row.get(1),
-        request: row.get(2),
-        attempts: row.get(3),
-    }))
+/// What asking to cancel found.
+pub enum Cancel {
+    /// Canceled now (it was queued or running).
+    Canceled(RunRow),
+    /// It had already ended.
+    Finished(RunRow),
+    NotFound,
 }
 
-pub async fn set_progress(
+/// Cancels one of the user's jobs (of either kind) if it has not ended, and tells the web dynos
+/// waiting on it.
+pub async fn cancel(
     client: &impl GenericClient,
+    user_id: Uuid,
     id: Uuid,
-    progress: f64,
-) -> Result<(), StorageError> {
-    client
-        .execute(
-            "UPDATE backtest_runs SET progress = $2 WHERE id = $1 AND status = 'running'",
-            &[&id, &progress.clamp(0.0, 1.0)],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Records the end of a run (a result, or the reason it failed) and notifies the web dynos.
-pub async fn finish(
-    client: &impl GenericClient,
-    id: Uuid,
-    outcome: Result<&Value, &str>,
     now: DateTime<Utc>,
-) -> Result<(), StorageError> {
-    let (status, result, reason) = match outcome {
-        Ok(result) => ("succeeded", Some(result), None),
-        Err(reason) => ("failed", None, Some(reason)),
-    };
-    client
-        .execute(
-            "UPDATE backtest_runs SET status = $2, result = $3, reason = $4, progress = 1,
-                    finished_at = $5, lease_until = NULL
-              WHERE id = $1 AND status = 'running'",
-            &[&id, &status, &result, &reason, &now],
-        )
-        .await?;
-    notify(client, raptor_actors::backtests::DONE_CHANNEL, id).await
-}
-
-/// Deletes runs created before `before`; the number removed.
-pub async fn purge(
-    client: &impl GenericClient,
-    before: DateTime<Utc>,
-) -> Result<u64, StorageError> {
-    Ok(client
-        .execute(
-            "DELETE FROM backtest_runs WHERE created_at < $1 AND status IN ('succeeded', 'failed')",
-            &[&before],
-        )
-        .await?)
+) -> Result<Cancel, StorageError> {
+    let sql = format!(
+        "UPDATE backtest_runs SET status = 'canceled', finished_at = $3, lease_until = NULL,
+                not_before = NULL
+          WHERE id = $1 AND user_id = $2 AND status IN ('queued', 'running')
+      RETURNING {COLUMNS}"
+    );
+    if let Some(row) = client.query_opt(&sql, &[&id, &user_id, &now]).await? {
+        notify(client, raptor_actors::backtests::DONE_CHANNEL, id).await?;
+        return Ok(Cancel::Canceled(RunRow::from_row(&row)));
+    }
+    let sql = format!("SELECT {COLUMNS} FROM backtest_runs WHERE id = $1 AND user_id = $2");
+    Ok(match client.query_opt(&sql, &[&id, &user_id]).await? {
+        Some(row) => Cancel::Finished(RunRow::from_row(&row)),
+        None => Cancel::NotFound,
+    })
 }

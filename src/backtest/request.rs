@@ -151,6 +151,23 @@ impl BacktestRequest {
     }
 }
 
+/// Checks one numeric parameter of `strategy` alone (its type and range, not its relation to
+/// the others); `None` when the strategy has no parameter `name`.
+pub fn check_param(strategy: &Strategy, name: &str, value: &Value) -> Option<Result<(), String>> {
+    let mut params = Map::new();
+    params.insert(name.to_owned(), value.clone());
+    match (strategy, name) {
+        (Strategy::SmaCrossover { .. }, "fast" | "slow")
+        | (Strategy::RsiReversion { .. }, "period") => {
+            Some(period(&params, name, None).map(|_| ()))
+        }
+        (Strategy::RsiReversion { .. }, "lower" | "upper") => {
+            Some(level(&params, name, 0.0).map(|_| ()))
+        }
+        _ => None,
+    }
+}
+
 fn strategy(raw: Option<&Value>, p: &mut Problems) -> Option<Strategy> {
     let Some(raw) = raw.and_then(Value::as_object) else {
         p.add(

@@ -1,9 +1,15 @@
-//! The use cases of backtest runs a user calls: [`submit_run`], [`get_run`], [`list_runs`].
+//! Submitting backtest jobs: [`submit_run`] (`POST /api/backtest`) and [`submit_sweep`]
+//! (`POST /api/backtest/sweeps`), one protocol for both.
 //!
-//! Submitting parses the request (a 422 creates nothing), checks the user's limits, writes the
-//! `backtest.run` audit row, queues the run (one short transaction, the user's submissions
-//! serialised by an advisory lock so limits hold under concurrency), then waits up to
-//! [`Limits::wait`] for a worker to finish it, holding nothing meanwhile.
+//! 1. Parse the body (a 422 creates nothing, audits nothing).
+//! 2. An equal job of the caller (same kind, same request as parsed) that is queued, running or
+//!    succeeded within [`Limits::dedupe`] is answered instead of a new one: nothing is queued
+//!    or audited.
+//! 3. Check the caller's limits ([`Limits::max_queued`] queued, [`Limits::max_daily`] a day;
+//!    `429` with `Retry-After` beyond), write the `backtest.run` audit row, then queue the job
+//!    in one short transaction (the user's submissions serialised by an advisory lock, so the
+//!    limits and the deduplication hold under concurrency).
+//! 4. Wait up to [`Limits::wait`] for a worker to finish it, holding nothing meanwhile.
 
 use std::time::Duration;
 
@@ -14,7 +20,9 @@ use raptor_actors::backtests::FinishedRuns;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::repo::{self, RunRow};
+use super::jobs::view;
+use super::repo::{self, Kind, RunRow};
+use super::sweep::SweepRequest;
 use super::{BacktestError, BacktestRequest};
 use crate::db::StorageError;
 
@@ -23,28 +31,29 @@ use crate::db::StorageError;
 pub struct Limits {
     /// Bars one run may span.
     pub max_bars: u32,
-    /// Runs queued or running at once, per user.
-    pub max_concurrent: i64,
-    /// Runs per user in any 24 hours.
+    /// Jobs (runs and sweeps) queued at once, per user.
+    pub max_queued: i64,
+    /// Jobs per user in any 24 hours.
     pub max_daily: i64,
     /// How long a submission waits for its result before answering 202.
     pub wait: Duration,
+    /// How long a succeeded job answers an equal request instead of a new one.
+    pub dedupe: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bars: 1_000_000,
-            max_concurrent: 2,
+            max_queued: 20,
             max_daily: 50,
             wait: Duration::from_secs(2),
+            dedupe: Duration::from_secs(600),
         }
     }
 }
 
-/// Runs `GET /api/backtest` lists at most.
-pub const LIST_LIMIT: i64 = 100;
-/// How long a caller over the concurrency limit is told to wait.
+/// How long a caller over the queue limit is told to wait.
 const BUSY_RETRY: Duration = Duration::from_secs(10);
 
 pub struct SubmitDeps<'a> {
@@ -55,41 +64,78 @@ pub struct SubmitDeps<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// A submitted run: finished within the wait, or still queued/running.
-pub enum Submitted {
-    Finished(Value),
-    Pending(Value),
+/// A submitted job, as the caller sees it.
+pub struct Submitted {
+    /// The job in full once ended, else `{id, status, progress}`.
+    pub job: Value,
+    /// Whether it has ended.
+    pub finished: bool,
+    /// Whether it is an equal job submitted before (nothing new was queued).
+    pub reused: bool,
 }
 
+/// Queues a backtest run.
 pub async fn submit_run(
     deps: SubmitDeps<'_>,
     user_id: Uuid,
-    mut audit: AuditEntry,
+    audit: AuditEntry,
     body: &Value,
 ) -> Result<Submitted, BacktestError> {
     let request = BacktestRequest::parse(body, deps.limits.max_bars)?;
-    let since = deps.now - chrono::Duration::days(1);
-    check_limits(
-        &repo::usage(
-            &deps.pool.get().await.map_err(StorageError::from)?,
-            user_id,
-            since,
-        )
-        .await?,
-        &deps.limits,
-        deps.now,
-    )?;
+    let details = audit_details(&request, "run");
+    submit(deps, user_id, audit, Kind::Run, request.to_json(), details).await
+}
 
-    let id = Uuid::new_v4();
-    audit.actor_user_id = Some(user_id);
-    audit.subject = Some(id.to_string());
-    audit.details = json!({
+/// Queues a parameter sweep.
+pub async fn submit_sweep(
+    deps: SubmitDeps<'_>,
+    user_id: Uuid,
+    audit: AuditEntry,
+    body: &Value,
+) -> Result<Submitted, BacktestError> {
+    let sweep = SweepRequest::parse(body, deps.limits.max_bars)?;
+    let mut details = audit_details(&sweep.base, "sweep");
+    details["combinations"] = json!(sweep.combinations.len());
+    submit(deps, user_id, audit, Kind::Sweep, sweep.to_json(), details).await
+}
+
+/// Who ran what (never results).
+fn audit_details(request: &BacktestRequest, kind: &str) -> Value {
+    json!({
+        "kind": kind,
         "symbol": request.symbol,
         "timeframe": request.timeframe.as_alpaca(),
         "start": request.start,
         "end": request.end,
         "strategy": request.strategy.name(),
-    });
+    })
+}
+
+async fn submit(
+    deps: SubmitDeps<'_>,
+    user_id: Uuid,
+    mut audit: AuditEntry,
+    kind: Kind,
+    request: Value,
+    details: Value,
+) -> Result<Submitted, BacktestError> {
+    let since = deps.now - chrono::Duration::days(1);
+    let fresh = deps.now - chrono::Duration::from_std(deps.limits.dedupe).unwrap_or_default();
+    {
+        let client = deps.pool.get().await.map_err(StorageError::from)?;
+        if let Some(equal) = repo::find_equal(&client, user_id, kind, &request, fresh).await? {
+            return Ok(answer(equal, true));
+        }
+        check_limits(
+            &repo::usage(&client, user_id, since).await?,
+            &deps.limits,
+            deps.now,
+        )?;
+    }
+    let id = Uuid::new_v4();
+    audit.actor_user_id = Some(user_id);
+    audit.subject = Some(id.to_string());
+    audit.details = details;
     deps.audit.append(audit).await?;
 
     let mut waiter = deps.finished.subscribe();
@@ -97,24 +143,37 @@ pub async fn submit_run(
         let mut client = deps.pool.get().await.map_err(StorageError::from)?;
         let tx = client.transaction().await.map_err(StorageError::from)?;
         repo::lock_user(&tx, user_id).await?;
+        if let Some(equal) = repo::find_equal(&tx, user_id, kind, &request, fresh).await? {
+            return Ok(answer(equal, true));
+        }
         check_limits(
             &repo::usage(&tx, user_id, since).await?,
             &deps.limits,
             deps.now,
         )?;
-        repo::insert(&tx, id, user_id, &request.to_json(), deps.now).await?;
+        repo::insert(&tx, id, user_id, kind, &request, deps.now).await?;
         tx.commit().await.map_err(StorageError::from)?;
     }
     waiter.wait_for(id, deps.limits.wait).await;
     let client = deps.pool.get().await.map_err(StorageError::from)?;
-    let row = repo::get(&client, user_id, id)
+    let row = repo::get(&client, user_id, kind, id)
         .await?
         .ok_or(BacktestError::NotFound)?;
-    Ok(if matches!(row.status.as_str(), "succeeded" | "failed") {
-        Submitted::Finished(view(row))
+    Ok(answer(row, false))
+}
+
+fn answer(row: RunRow, reused: bool) -> Submitted {
+    let finished = row.finished();
+    let job = if finished {
+        view(row)
     } else {
-        Submitted::Pending(json!({"id": row.id, "status": row.status, "progress": row.progress}))
-    })
+        json!({"id": row.id, "status": row.status, "progress": row.progress})
+    };
+    Submitted {
+        job,
+        finished,
+        reused,
+    }
 }
 
 fn check_limits(
@@ -122,11 +181,11 @@ fn check_limits(
     limits: &Limits,
     now: DateTime<Utc>,
 ) -> Result<(), BacktestError> {
-    if usage.active >= limits.max_concurrent {
+    if usage.queued >= limits.max_queued {
         return Err(BacktestError::TooMany {
             why: format!(
-                "at most {} backtests may run at once",
-                limits.max_concurrent
+                "at most {} backtests may wait in the queue",
+                limits.max_queued
             ),
             retry_after: BUSY_RETRY,
         });
@@ -142,38 +201,4 @@ fn check_limits(
         });
     }
     Ok(())
-}
-
-/// One of the caller's runs, in full.
-pub async fn get_run(pool: &Pool, user_id: Uuid, id: Uuid) -> Result<Value, BacktestError> {
-    let client = pool.get().await.map_err(StorageError::from)?;
-    let row = repo::get(&client, user_id, id).await?;
-    row.map(view).ok_or(BacktestError::NotFound)
-}
-
-/// The caller's runs, newest first, without equity curves.
-pub async fn list_runs(pool: &Pool, user_id: Uuid) -> Result<Value, BacktestError> {
-    let client = pool.get().await.map_err(StorageError::from)?;
-    let rows = repo::list(&client, user_id, LIST_LIMIT).await?;
-    Ok(json!({"runs": rows.into_iter().map(view).collect::<Vec<_>>()}))
-}
-
-/// `{id, status, progress, request, created_at, finished_at}` and, once finished, the result's
-/// fields (`bars, metrics, trades, equity_curve`) or the `reason` it failed.
-fn view(row: RunRow) -> Value {
-    let mut out = json!({
-        "id": row.id,
-        "status": row.status,
-        "progress": row.progress,
-        "request": row.request,
-        "created_at": row.created_at,
-        "finished_at": row.finished_at,
-    });
-    if let (Some(Value::Object(result)), Some(map)) = (row.result, out.as_object_mut()) {
-        map.extend(result);
-    }
-    if let (Some(reason), Some(map)) = (row.reason, out.as_object_mut()) {
-        map.insert("reason".into(), reason.into());
-    }
-    out
 }

@@ -21,6 +21,7 @@
 //! security notices; [`book`]: the paper book).
 
 mod activity;
+pub mod backtests;
 pub mod book;
 mod erase;
 mod export;

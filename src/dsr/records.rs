@@ -22,8 +22,8 @@ pub struct Export {
     /// Lost-passkey recovery links (their requests and uses are in `audit`).
     pub recovery_tokens: Vec<TokenRecord>,
     pub invitations: Vec<TokenRecord>,
-    /// Backtests the person ran (requests and results).
-    pub backtest_runs: Vec<BacktestRunRecord>,
+    /// Backtest runs and parameter sweeps, with their results.
+    pub backtests: Vec<super::backtests::BacktestRecord>,
     /// Security notices emailed to the person, with what each said.
     pub security_notices: Vec<NoticeRecord>,
     /// Rows the person caused or that name them, oldest first.
@@ -89,20 +89,6 @@ pub struct EmailRecord {
     pub recipient: String,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
-}
-
-/// A backtest run: the request as validated, and its outcome.
-#[derive(Debug, Serialize)]
-pub struct BacktestRunRecord {
-    pub run_id: Uuid,
-    pub status: String,
-    pub request: Value,
-    pub result: Option<Value>,
-    /// Why a failed run failed.
-    pub reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// A security notice: what happened, when, from which IP prefix and browser (no token).

@@ -159,7 +159,7 @@ pub async fn read_export(
     let email_verifications = tokens_of(client, "email_verifications", "user_id", user_id).await?;
     let recovery_tokens = tokens_of(client, "recovery_tokens", "user_id", user_id).await?;
     let invitations = tokens_of(client, "bootstrap_tokens", "used_by", user_id).await?;
-    let backtest_runs = super::activity::backtest_runs(client, user_id).await?;
+    let backtests = super::backtests::read(client, user_id).await?;
     let security_notices = super::activity::security_notices(client, user_id).await?;
 
     let audit = client
@@ -193,7 +193,7 @@ pub async fn read_export(
         email_verifications,
         recovery_tokens,
         invitations,
-        backtest_runs,
+        backtests,
         security_notices,
         audit,
     }))
@@ -214,7 +214,8 @@ pub enum Marked {
 }
 
 /// Erases the account in the caller's transaction: soft delete, then its passkeys, in-flight
-/// ceremonies, unused verification tokens, every recovery token and unsent emails go at once.
+/// ceremonies, unused verification tokens, every recovery token, unsent emails and backtest
+/// runs and sweeps go at once.
 pub async fn mark_erased(
     tx: &impl GenericClient,
     user_id: Uuid,
@@ -249,6 +250,7 @@ pub async fn mark_erased(
     ] {
         tx.execute(sql, &[&user_id]).await?;
     }
+    super::backtests::erase(tx, user_id).await?;
     Ok(Marked::Erased { passkeys_removed })
 }
 

@@ -154,6 +154,7 @@ impl ApiError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum ErrorCode {
     AccountInactive,
+    AlreadyFinished,
     BadRequest,
     BrokerError,
     BrokerNotReady,
@@ -192,6 +193,7 @@ pub enum ErrorCode {
     MarketDataError,
     MalformedJson,
     MethodNotAllowed,
+    NotFinished,
     NotFound,
     OperatorOnly,
     PayloadTooLarge,
@@ -213,6 +215,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::AccountInactive => "account_inactive",
+            ErrorCode::AlreadyFinished => "already_finished",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::BrokerError => "broker_error",
             ErrorCode::BrokerNotReady => "broker_not_ready",
@@ -251,6 +254,7 @@ impl ErrorCode {
             ErrorCode::MarketDataError => "market_data_error",
             ErrorCode::MalformedJson => "malformed_json",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotFinished => "not_finished",
             ErrorCode::NotFound => "not_found",
             ErrorCode::OperatorOnly => "operator_only",
             ErrorCode::PayloadTooLarge => "payload_too_large",

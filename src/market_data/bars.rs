@@ -61,6 +61,7 @@ pub async fn historical_bars(deps: BarsDeps<'_>, query: BarsQuery) -> Result<Bar
     if from <= to {
         let mut gaps = {
             let client = deps.pool.get().await?;
+            repo::touch(&client, &key, from, to, deps.now).await?;
             repo::missing(&client, &key, from, to).await?
         };
         if gaps.len() > MAX_GAPS {

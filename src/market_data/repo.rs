@@ -55,6 +55,35 @@ pub async fn missing(
     Ok(gaps)
 }
 
+/// Marks the covered ranges overlapping `[from, to]` as read at `now` (at most once an hour
+/// each), so the retention job keeps what is in use (`market_bar_coverage.used_at`).
+pub async fn touch(
+    client: &impl GenericClient,
+    key: &SeriesKey,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StorageResult<()> {
+    client
+        .execute(
+            "UPDATE market_bar_coverage SET used_at = $7 \
+             WHERE symbol = $1 AND timeframe = $2 AND adjustment = $3 AND feed = $4 \
+             AND covered_from <= $6 AND covered_to >= $5 \
+             AND (used_at IS NULL OR used_at < $7::timestamptz - interval '1 hour')",
+            &[
+                &key.symbol,
+                &key.timeframe,
+                &key.adjustment,
+                &key.feed,
+                &from,
+                &to,
+                &now,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Stores final bars and records `[from, to]` as fetched, in one transaction.
 pub async fn store(
     client: &mut deadpool_postgres::Client,

@@ -179,7 +179,10 @@ pub(super) const AUDIT_RULES: [Rule; 1] = [Rule {
     due: "occurred_at < $1",
 }];
 
-const OUTBOX_RULES: [Rule; 3] = [
+/// Days a covered range of the historical-bar cache is kept after it was last read.
+pub const BAR_CACHE_DAYS: u32 = 90;
+
+const OUTBOX_RULES: [Rule; 5] = [
     Rule {
         table: "email_outbox",
         what: "emails sent more than 30 days ago",
@@ -203,6 +206,27 @@ const OUTBOX_RULES: [Rule; 3] = [
         age_column: "tick",
         key: "ctid",
         due: "tick < $1",
+    },
+    // The historical-bar cache (market data, backtests): a covered range nobody has read for
+    // 90 days goes, then the bars fetched before then that no remaining range covers.
+    Rule {
+        table: "market_bar_coverage",
+        what: "historical-bar ranges not read for 90 days",
+        keep: Keep::Days(BAR_CACHE_DAYS),
+        age_column: "coalesce(used_at, fetched_at)",
+        key: "id",
+        due: "coalesce(used_at, fetched_at) < $1",
+    },
+    Rule {
+        table: "market_bars",
+        what: "cached bars no kept range covers, fetched over 90 days ago",
+        keep: Keep::Days(BAR_CACHE_DAYS),
+        age_column: "fetched_at",
+        key: "ctid",
+        due: "fetched_at < $1 AND NOT EXISTS (SELECT 1 FROM market_bar_coverage c \
+              WHERE c.symbol = market_bars.symbol AND c.timeframe = market_bars.timeframe \
+              AND c.adjustment = market_bars.adjustment AND c.feed = market_bars.feed \
+              AND market_bars.t BETWEEN c.covered_from AND c.covered_to)",
     },
 ];
 

@@ -16,27 +16,27 @@ use serde_json::{json, Value};
 use crate::alpaca_data_stub::{AlpacaDataStub, DataBehaviour};
 use crate::helpers::{error_code, eventually, spawn_app_with, test_settings, SignedIn, TestApp};
 
-fn body() -> Value {
+pub(crate) fn body() -> Value {
     json!({"symbol":"AAPL","timeframe":"1Day","start":"2024-01-01T00:00:00Z",
            "end":"2024-12-31T00:00:00Z","strategy":{"name":"sma_crossover","params":{"fast":3,"slow":8}},
            "initial_cash":"100000","commission":"0.001","slippage_bps":"5","position_size_pct":"95"})
 }
 
-async fn web(stub: &AlpacaDataStub) -> (TestApp, SignedIn) {
+pub(crate) async fn web(stub: &AlpacaDataStub) -> (TestApp, SignedIn) {
     let app = spawn_app_with(&stub.overrides()).await;
     let user = app.sign_in("quant@example.com", false).await;
     (app, user)
 }
 
 /// A worker dyno on the app's database, its market data pointed at the stand-in.
-async fn worker(app: &TestApp, stub: &AlpacaDataStub) -> Application {
+pub(crate) async fn worker(app: &TestApp, stub: &AlpacaDataStub) -> Application {
     let settings = test_settings(&app.db.url, &stub.overrides());
     Application::build_with_clock(settings, Mode::Worker, Arc::new(OffsetClock::default()))
         .await
         .expect("worker starts")
 }
 
-async fn post(app: &TestApp, user: &SignedIn, body: &Value) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, user: &SignedIn, body: &Value) -> reqwest::Response {
     app.authed(Method::POST, "/api/backtest", user)
         .json(body)
         .send()
@@ -44,7 +44,7 @@ async fn post(app: &TestApp, user: &SignedIn, body: &Value) -> reqwest::Response
         .expect("request")
 }
 
-async fn get(app: &TestApp, user: &SignedIn, path: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, user: &SignedIn, path: &str) -> reqwest::Response {
     app.authed(Method::GET, path, user)
         .send()
         .await
@@ -98,6 +98,17 @@ async fn a_run_a_worker_finishes_within_the_wait_is_answered_201_in_full() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["id"], id);
     assert!(runs[0].get("equity_curve").is_none(), "lists omit curves");
+    assert!(runs[0].get("trades").is_none(), "lists omit trades");
+    assert_eq!(list["next_cursor"], Value::Null);
+    assert_eq!(run["attempts"], 1);
+    assert_eq!(run["trades_truncated"], false);
+    for metric in ["volatility", "max_drawdown_duration", "benchmark_return"] {
+        assert!(metrics[metric].is_number(), "{metric} is a number");
+    }
+    assert!(
+        curve[0]["benchmark"].is_string(),
+        "the curve carries buy-and-hold"
+    );
     assert_eq!(runs[0]["metrics"], run["metrics"]);
 
     let audit = app.db.client().await;
@@ -214,20 +225,20 @@ async fn limits_answer_429_with_retry_after() {
     let db = app.db.client().await;
     let insert = "INSERT INTO backtest_runs (id, user_id, status, request, created_at, lease_until)
                   VALUES (gen_random_uuid(), $1, $2, '{}', now(), now() + interval '1 hour')";
-    for _ in 0..2 {
-        db.execute(insert, &[&user.user_id, &"running"])
+    for _ in 0..20 {
+        db.execute(insert, &[&user.user_id, &"queued"])
             .await
             .unwrap();
     }
     let response = post(&app, &user, &body()).await;
-    assert_eq!(response.status(), 429, "two runs already in flight");
+    assert_eq!(response.status(), 429, "twenty runs already queued");
     assert!(response.headers().contains_key("retry-after"));
     assert_eq!(error_code(response).await, "rate_limited");
 
     db.execute("UPDATE backtest_runs SET status = 'succeeded'", &[])
         .await
         .unwrap();
-    for _ in 0..48 {
+    for _ in 0..30 {
         db.execute(insert, &[&user.user_id, &"succeeded"])
             .await
             .unwrap();

@@ -212,7 +212,7 @@ async fn the_export_holds_backtest_runs_and_notices_which_keep_a_user_agent_frag
         .json()
         .await
         .unwrap();
-    let runs = export["backtest_runs"].as_array().unwrap();
+    let runs = export["backtests"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["request"]["symbol"], "AAPL");
     assert_eq!(runs[0]["status"], "queued");

@@ -4,8 +4,9 @@
 //! What a run is (the request, the bars, the engine, the result row) is domain knowledge in the
 //! main crate (`raptor::backtest`), which implements [`RunExecutor`]; this actor only decides
 //! when to try: at start, when `backtest_jobs` is notified (a run was queued), when a run ends,
-//! and on a slow tick (a run whose lease expired on a dyno that died is claimed again). Claims
-//! are `FOR UPDATE SKIP LOCKED`, so any number of workers share the queue.
+//! when a run waiting out a retry's backoff becomes due, and on a slow tick (a run whose lease
+//! expired on a dyno that died is claimed again). Claims are `FOR UPDATE SKIP LOCKED`, so any
+//! number of workers share the queue.
 //!
 //! [`FinishedRuns`] is the other end: a web dyno's feed of `backtest_done` notifications, so a
 //! request can wait briefly for the run it queued.
@@ -30,14 +31,24 @@ pub const DONE_CHANNEL: &str = "backtest_done";
 /// A run could not be carried through for a reason outside it (storage); its lease expires and
 /// it is claimed again.
 pub type RunFailed = Box<dyn std::error::Error + Send + Sync>;
-/// `Ok(true)`: a run was claimed and carried to its end; `Ok(false)`: none was waiting.
-pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, RunFailed>> + Send + 'a>>;
+/// A step of the executor's work.
+pub type RunFuture<'a, T = bool> = Pin<Box<dyn Future<Output = Result<T, RunFailed>> + Send + 'a>>;
+
+/// What one call to [`RunExecutor::run_next`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// A run was claimed and carried as far as it goes now (ended, put back for a retry, or
+    /// canceled).
+    Ran,
+    /// Nothing was claimable; `next_due` is when a run waiting out a backoff becomes due.
+    Idle { next_due: Option<Duration> },
+}
 
 /// Runs backtests; implemented by the main crate.
 pub trait RunExecutor: Send + Sync + 'static {
-    /// Claims the oldest claimable run (queued, or running with an expired lease) and carries
-    /// it to `succeeded` or `failed`, notifying [`DONE_CHANNEL`].
-    fn run_next(&self) -> RunFuture<'_>;
+    /// Claims the next claimable run (queued and due, or running with an expired lease) and
+    /// carries it to its end (or back to the queue for a retry), notifying [`DONE_CHANNEL`].
+    fn run_next(&self) -> RunFuture<'_, Attempt>;
     /// Housekeeping on the slow tick (retention); `Ok(_)` is ignored.
     fn tidy(&self) -> RunFuture<'_>;
 }
@@ -58,8 +69,8 @@ pub struct BacktestWorkerArgs {
 pub enum BacktestMsg {
     /// Look for runs to claim.
     Wake,
-    /// One attempt ended; `ran` when it carried a run.
-    Finished { ran: bool },
+    /// One attempt ended.
+    Finished(Attempt),
     /// Run the housekeeping.
     Tidy,
 }
@@ -72,6 +83,8 @@ pub struct WorkerState {
     in_flight: usize,
     listener: JoinHandle<()>,
     ticker: JoinHandle<()>,
+    /// The wake-up scheduled for the next run due after a backoff.
+    alarm: Option<(tokio::time::Instant, JoinHandle<()>)>,
 }
 
 impl Actor for BacktestWorker {
@@ -105,6 +118,7 @@ impl Actor for BacktestWorker {
             in_flight: 0,
             listener,
             ticker,
+            alarm: None,
         })
     }
 
@@ -121,22 +135,26 @@ impl Actor for BacktestWorker {
                     let executor = state.args.executor.clone();
                     let me = myself.clone();
                     state.tasks.spawn(async move {
-                        let ran = match executor.run_next().await {
-                            Ok(ran) => ran,
+                        let attempt = match executor.run_next().await {
+                            Ok(attempt) => attempt,
                             Err(error) => {
                                 tracing::error!(%error, "backtest run could not be carried");
-                                false
+                                Attempt::Idle { next_due: None }
                             }
                         };
-                        let _ = me.cast(BacktestMsg::Finished { ran });
+                        let _ = me.cast(BacktestMsg::Finished(attempt));
                     });
                 }
             }
-            BacktestMsg::Finished { ran } => {
+            BacktestMsg::Finished(attempt) => {
                 state.in_flight = state.in_flight.saturating_sub(1);
                 while state.tasks.try_join_next().is_some() {}
-                if ran {
-                    myself.cast(BacktestMsg::Wake)?;
+                match attempt {
+                    Attempt::Ran => myself.cast(BacktestMsg::Wake)?,
+                    Attempt::Idle {
+                        next_due: Some(due),
+                    } => set_alarm(&myself, state, due),
+                    Attempt::Idle { next_due: None } => {}
                 }
             }
             BacktestMsg::Tidy => {
@@ -159,7 +177,28 @@ impl Actor for BacktestWorker {
         // A run cut short here keeps its lease; another worker claims it once that expires.
         state.listener.abort();
         state.ticker.abort();
+        if let Some((_, alarm)) = state.alarm.take() {
+            alarm.abort();
+        }
         state.tasks.abort_all();
         Ok(())
+    }
+}
+
+/// Wakes the worker after `due`, unless an earlier wake-up is already set.
+fn set_alarm(myself: &ActorRef<BacktestMsg>, state: &mut WorkerState, due: Duration) {
+    let at = tokio::time::Instant::now() + due;
+    if let Some((set, handle)) = &state.alarm {
+        if *set <= at && !handle.is_finished() {
+            return;
+        }
+    }
+    let me = myself.clone();
+    let handle = tokio::spawn(async move {
+        tokio::time::sleep_until(at).await;
+        let _ = me.cast(BacktestMsg::Wake);
+    });
+    if let Some((_, old)) = state.alarm.replace((at, handle)) {
+        old.abort();
     }
 }
