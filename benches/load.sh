@@ -10,8 +10,9 @@
 # starts `raptor serve` (APP_ENV=test, a random SECRET_KEY, the per-client rate limit on, the
 # production log level), drives GET /health, GET /api/system/health and GET /api/system/status,
 # then two signed-in routes on examples/bench_server.rs (the same application, with one
-# benchmark user signed in and synthetic market data): GET /api/auth/session and a cached
-# GET /api/market-data/quotes/latest. The baseline's GET /health runs before and after every
+# benchmark user signed in and synthetic market data): GET /api/auth/session, a cached
+# GET /api/market-data/quotes/latest, and the user's own paper book from Postgres (through the
+# process's book cache): GET /api/trading/account and GET /api/trading/orders. The baseline's GET /health runs before and after every
 # round of them (ROUNDS rounds); it prints requests/s and p99 latency for each, with raptor's
 # share of the baseline (medians over the rounds).
 #
@@ -115,10 +116,12 @@ cookie=$(sed -n 's/^COOKIE=//p' "$work/signed.out" | head -n 1)
   exit 1
 }
 quotes_path="/api/market-data/quotes/latest?symbols=AAPL,MSFT,NVDA"
-# Warm the cache: the measured requests are hits.
-timeout 5 bash -c 'exec 3<>"/dev/tcp/'"$host"'/'"$signed_port"'"
-  printf "GET %s HTTP/1.1\r\nHost: localhost\r\nCookie: %s\r\nConnection: close\r\n\r\n" "$0" "$1" >&3
-  head -n 1 <&3' "$quotes_path" "$cookie" >/dev/null
+# Warm the caches: the measured requests are hits (the first trading read opens the book).
+for warm in "$quotes_path" /api/trading/account /api/trading/orders; do
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/'"$host"'/'"$signed_port"'"
+    printf "GET %s HTTP/1.1\r\nHost: localhost\r\nCookie: %s\r\nConnection: close\r\n\r\n" "$0" "$1" >&3
+    head -n 1 <&3' "$warm" "$cookie" >/dev/null
+done
 
 await_server "the baseline" "$baseline_port" "$baseline_pid" "$work/baseline.log" 30
 
@@ -157,6 +160,8 @@ targets=(
   "raptor /api/system/status|$raptor_port|/api/system/status|"
   "raptor /api/auth/session|$signed_port|/api/auth/session|Cookie: $cookie"
   "raptor quotes (cached)|$signed_port|$quotes_path|Cookie: $cookie"
+  "raptor trading account|$signed_port|/api/trading/account|Cookie: $cookie"
+  "raptor trading orders|$signed_port|/api/trading/orders|Cookie: $cookie"
 )
 declare -A ratios=() p99s=() rpss=() bads=()
 measure "baseline /health" "$baseline_port" /health

@@ -109,3 +109,29 @@ CREATE TABLE book_reconciliation (
     ran_at  TIMESTAMPTZ NOT NULL
 );
 INSERT INTO book_reconciliation (id, through, ran_at) VALUES (TRUE, NULL, '-infinity');
+
+-- Every web process caches the books and open orders it reads; a change of a user's book or
+-- orders notifies them all (src/trading/book/cache.rs). pg_notify folds identical payloads of one
+-- transaction into one notification.
+CREATE FUNCTION raptor_book_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.user_id IS NOT NULL THEN
+            PERFORM pg_notify('raptor_books', OLD.user_id::text);
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF NEW.user_id IS NOT NULL THEN
+        PERFORM pg_notify('raptor_books', NEW.user_id::text);
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER books_changed AFTER INSERT OR UPDATE OR DELETE ON books
+    FOR EACH ROW EXECUTE FUNCTION raptor_book_changed();
+CREATE TRIGGER book_positions_changed AFTER INSERT OR UPDATE OR DELETE ON book_positions
+    FOR EACH ROW EXECUTE FUNCTION raptor_book_changed();
+CREATE TRIGGER orders_changed AFTER INSERT OR UPDATE OR DELETE ON orders
+    FOR EACH ROW EXECUTE FUNCTION raptor_book_changed();
+CREATE TRIGGER book_snapshots_changed AFTER INSERT ON book_snapshots
+    FOR EACH ROW EXECUTE FUNCTION raptor_book_changed();

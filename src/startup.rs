@@ -82,6 +82,8 @@ impl Application {
                 settings.risk.user_calls_per_minute,
             );
             let idle_shares = lane_share.clone();
+            let books = Arc::new(crate::trading::book::BookCache::default());
+            background.push(books.listen(listen.clone()));
             let limiters: Vec<IpRateLimiter> = rate_limiter
                 .iter()
                 .cloned()
@@ -113,6 +115,7 @@ impl Application {
                 session_policy: SessionPolicy::default(),
                 started_at: std::time::Instant::now(),
                 lane_share,
+                books,
             });
             let address = SocketAddr::new(settings.bind_address, settings.port);
             let listener = TcpListener::bind(address)

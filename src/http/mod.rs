@@ -101,6 +101,8 @@ pub struct AppStateInner {
     pub started_at: std::time::Instant,
     /// Each user's share of the trading lane (order submits and cancels).
     pub lane_share: crate::trading::in_flight::LaneShare,
+    /// The books and open orders this process read, until a change notifies it.
+    pub books: Arc<crate::trading::book::BookCache>,
 }
 
 impl AppState {

@@ -55,6 +55,7 @@ pub fn state(overrides: &[(&str, &str)]) -> AppState {
         session_policy: raptor_actors::session::SessionPolicy::default(),
         started_at: std::time::Instant::now(),
         lane_share: crate::trading::in_flight::LaneShare::per_minute(30),
+        books: Default::default(),
     })
 }
 

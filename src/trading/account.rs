@@ -60,13 +60,18 @@ pub(crate) async fn ensure_book(trading: &Trading<'_>, user_id: Uuid) -> Result<
 /// data's cache), never Alpaca.
 pub async fn book(trading: Trading<'_>, trader: &Trader) -> Result<BookView, ReadError> {
     ensure_enabled(&trading).await?;
+    if let Some(raw) = trading.books.book(trader.user_id) {
+        return Ok(view::priced_book(&raw, trading.market_data));
+    }
     for _ in 0..2 {
         let found = {
             let client = trading.pool.get().await?;
-            view::book(&client, trading.market_data, trader.user_id).await?
+            view::load(&client, trader.user_id).await?
         };
-        if let Some(found) = found {
-            return Ok(found);
+        if let Some(raw) = found {
+            let raw = std::sync::Arc::new(raw);
+            trading.books.put_book(trader.user_id, raw.clone());
+            return Ok(view::priced_book(&raw, trading.market_data));
         }
         ensure_book(&trading, trader.user_id).await?;
     }

@@ -89,6 +89,19 @@ impl OrderQuery {
     pub const MAX_LIMIT: u16 = 500;
     pub const DEFAULT_LIMIT: u16 = 50;
 
+    /// What a listing without parameters asks for: open orders, newest first, the first 50.
+    pub fn default_listing() -> Self {
+        Self {
+            status: OrderStatusFilter::Open,
+            limit: Self::DEFAULT_LIMIT,
+            after: None,
+            until: None,
+            ascending: false,
+            symbols: Vec::new(),
+            cursor: None,
+        }
+    }
+
     /// Every parameter checked, every problem reported at once.
     pub fn parse(raw: RawOrderQuery<'_>) -> Result<Self, InvalidInput> {
         let mut p = Problems::default();

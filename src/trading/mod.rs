@@ -59,6 +59,8 @@ pub struct Trading<'a> {
     pub market_data: &'a MarketDataClient,
     /// Each user's share of the trading lane.
     pub lane_share: &'a in_flight::LaneShare,
+    /// This process's cache of the books it reads.
+    pub books: &'a book::BookCache,
 }
 
 impl Trading<'_> {

@@ -5,6 +5,8 @@
 //! (`order.cancel`, with the outcome), then the ledger is updated; no connection is held while
 //! the broker or the audit writer is awaited.
 
+use std::sync::Arc;
+
 use raptor_actors::broker::BrokerError;
 use serde_json::json;
 
@@ -20,10 +22,21 @@ pub async fn list_orders(
     trading: Trading<'_>,
     trader: &Trader,
     query: OrderQuery,
-) -> Result<Page, ReadError> {
+) -> Result<Arc<Page>, ReadError> {
     super::account::ensure_enabled(&trading).await?;
+    // The SPA's poll (open orders, newest first, the first page) is answered from the cache.
+    let cacheable = query == OrderQuery::default_listing();
+    if cacheable {
+        if let Some(page) = trading.books.open_orders(trader.user_id) {
+            return Ok(page);
+        }
+    }
     let client = trading.pool.get().await?;
-    Ok(listing::page(&client, trader.user_id, &query).await?)
+    let page = Arc::new(listing::page(&client, trader.user_id, &query).await?);
+    if cacheable {
+        trading.books.put_open_orders(trader.user_id, page.clone());
+    }
+    Ok(page)
 }
 
 /// The trader's order `id` (Alpaca's order id), from the ledger.
@@ -77,6 +90,7 @@ pub async fn cancel_order(
     result?;
     let client = trading.pool.get().await?;
     ledger::mark_canceled(&client, &alpaca_id, trading.clock.now()).await?;
+    trading.books.forget(trader.user_id);
     Ok(())
 }
 

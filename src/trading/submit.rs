@@ -121,6 +121,7 @@ pub async fn submit_order(
         };
         limits::claim_within(&mut client, new, caps).await?
     };
+    trading.books.forget(trader.user_id);
     let inserted = match claimed {
         Claimed::Inserted => true,
         Claimed::Exists => false,

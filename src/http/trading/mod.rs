@@ -106,6 +106,7 @@ fn trading(state: &AppState) -> Trading<'_> {
         risk: &state.settings.risk,
         market_data: &state.actors.market_data,
         lane_share: &state.lane_share,
+        books: &state.books,
     }
 }
 

@@ -13,6 +13,7 @@
 //! An order placed outside Raptor lands in the operator book (the nil user id), so the books
 //! together always add up to the shared account (`raptor book reconcile`).
 
+pub mod cache;
 pub mod drift;
 pub mod fold;
 pub mod history;
@@ -32,6 +33,9 @@ use crate::audit::AuditEvent;
 use crate::db::StorageError;
 use crate::trading::ledger;
 pub use fold::FillSide;
+
+/// Each web process's cache of books and first pages of open orders ([`cache`]).
+pub type BookCache = cache::Cache<view::RawBook, crate::trading::ledger::listing::Page>;
 
 /// The book that holds orders placed outside Raptor.
 pub const OPERATOR_BOOK: Uuid = Uuid::nil();

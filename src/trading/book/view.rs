@@ -10,7 +10,7 @@ use raptor_actors::market_data::{LatestKind, MarketDataClient};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::repo::{self, PositionRow, Reserved};
+use super::repo::{self, BookRow, PositionRow, Reserved};
 use crate::db::StorageError;
 use crate::trading::risk::trade_price;
 
@@ -51,29 +51,73 @@ pub struct BookView {
     pub positions: Vec<PositionView>,
 }
 
+/// A book as stored, before pricing: what [`super::cache`] keeps.
+pub struct RawBook {
+    book: BookRow,
+    positions: Vec<PositionRow>,
+    reserved: Reserved,
+    last_equity: Option<Decimal>,
+    /// The last trade price Raptor saw of each held symbol.
+    marks: HashMap<String, Decimal>,
+}
+
+/// Reads `user_id`'s book, `None` when it has none yet.
+pub async fn load(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Option<RawBook>, StorageError> {
+    let Some(book) = repo::book(client, user_id).await? else {
+        return Ok(None);
+    };
+    let positions = repo::positions(client, user_id, true).await?;
+    let reserved = repo::reserved(client, user_id).await?;
+    let last_equity = super::history::last_close_equity(client, user_id).await?;
+    let held: Vec<String> = positions
+        .iter()
+        .filter(|p| !p.qty.is_zero())
+        .map(|p| p.symbol.clone())
+        .collect();
+    let marks = if held.is_empty() {
+        HashMap::new()
+    } else {
+        repo::marks(client, &held).await?
+    };
+    Ok(Some(RawBook {
+        book,
+        positions,
+        reserved,
+        last_equity,
+        marks,
+    }))
+}
+
 /// Reads and prices `user_id`'s book.
 pub async fn book(
     client: &impl GenericClient,
     market_data: &MarketDataClient,
     user_id: Uuid,
 ) -> Result<Option<BookView>, StorageError> {
-    let Some(book) = repo::book(client, user_id).await? else {
-        return Ok(None);
-    };
-    let rows = repo::positions(client, user_id, true).await?;
-    let reserved = repo::reserved(client, user_id).await?;
-    let prices = prices(client, market_data, &rows).await?;
-    let last_equity = super::history::last_close_equity(client, user_id).await?;
+    Ok(load(client, user_id)
+        .await?
+        .map(|raw| priced_book(&raw, market_data)))
+}
+
+/// Prices a book read before, without calling Alpaca or the database.
+pub fn priced_book(raw: &RawBook, market_data: &MarketDataClient) -> BookView {
+    let (book, reserved) = (&raw.book, &raw.reserved);
+    let rows = &raw.positions;
+    let prices = prices(market_data, raw);
+    let last_equity = raw.last_equity;
     let realized_pl = rows.iter().map(|p| p.realized_pl).sum();
     let positions: Vec<PositionView> = rows
-        .into_iter()
+        .iter()
         .filter(|p| !p.qty.is_zero())
-        .map(|p| priced(p, &prices, &reserved))
+        .map(|p| priced(p.clone(), &prices, reserved))
         .collect();
     let market_value: Decimal = positions.iter().map(|p| p.market_value).sum();
     let equity = book.cash + market_value;
     let account = AccountView {
-        currency: book.currency,
+        currency: book.currency.clone(),
         cash: book.cash,
         buying_power: (book.cash - reserved.buys).max(Decimal::ZERO),
         equity,
@@ -87,40 +131,27 @@ pub async fn book(
         unrealized_pl: positions.iter().map(|p| p.unrealized_pl).sum(),
         initial_cash: book.initial_cash,
     };
-    Ok(Some(BookView { account, positions }))
+    BookView { account, positions }
 }
 
 /// The price of each position's symbol, without calling Alpaca.
-async fn prices(
-    client: &impl GenericClient,
-    market_data: &MarketDataClient,
-    rows: &[PositionRow],
-) -> Result<HashMap<String, Decimal>, StorageError> {
+fn prices(market_data: &MarketDataClient, raw: &RawBook) -> HashMap<String, Decimal> {
     let now = tokio::time::Instant::now();
-    let mut prices = HashMap::new();
-    let mut unknown = Vec::new();
-    for row in rows.iter().filter(|r| !r.qty.is_zero()) {
-        let cached = market_data
-            .cache()
-            .get(LatestKind::Trades, &row.symbol, now)
-            .flatten()
-            .and_then(|raw| trade_price(&raw));
-        match cached {
-            Some(price) => {
-                prices.insert(row.symbol.clone(), price);
-            }
-            None => unknown.push(row.symbol.clone()),
-        }
-    }
-    if !unknown.is_empty() {
-        prices.extend(repo::marks(client, &unknown).await?);
-    }
-    for row in rows {
-        prices
-            .entry(row.symbol.clone())
-            .or_insert(row.last_fill_price);
-    }
-    Ok(prices)
+    raw.positions
+        .iter()
+        .filter(|r| !r.qty.is_zero())
+        .map(|row| {
+            let cached = market_data
+                .cache()
+                .get(LatestKind::Trades, &row.symbol, now)
+                .flatten()
+                .and_then(|raw| trade_price(&raw));
+            let price = cached
+                .or_else(|| raw.marks.get(&row.symbol).copied())
+                .unwrap_or(row.last_fill_price);
+            (row.symbol.clone(), price)
+        })
+        .collect()
 }
 
 fn priced(

@@ -171,7 +171,9 @@ impl Attempt<'_> {
             .await
             .map_err(|e| e.to_string())
         };
-        match stored.await {
+        let stored = stored.await;
+        self.trading.books.forget(self.trader.user_id);
+        match stored {
             Ok(true) => {}
             Ok(false) => tracing::warn!(ledger_id = %self.row_id, "the claim was taken over"),
             Err(error) => tracing::error!(
