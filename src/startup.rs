@@ -63,9 +63,17 @@ impl Application {
         let url = settings
             .database_url()
             .context("DATABASE_URL is required")?;
-        let pool = crate::db::build_pool(url, settings.database.ssl, settings.database.pool_size)?;
+        let pool = crate::db::build_app_pool(
+            url,
+            settings.database_pool_url(),
+            settings.database.ssl,
+            settings.database.pool_size,
+        )?;
+        // LISTEN needs a session of its own: always the direct URL.
         let listen = crate::db::connection_config(url, settings.database.ssl)?;
-        crate::db::capacity::warn_if_short(&pool, settings.database.pool_size, mode).await;
+        if settings.database_pool_url().is_none() {
+            crate::db::capacity::warn_if_short(&pool, settings.database.pool_size, mode).await;
+        }
         let actors = Actors::default();
         let mut background = Vec::new();
 

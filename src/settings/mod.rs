@@ -23,6 +23,7 @@ pub const VARIABLES: &[&str] = &[
     "PORT",
     "BIND_ADDRESS",
     "DATABASE_URL",
+    "DATABASE_CONNECTION_POOL_URL",
     "DATABASE_SSL",
     "DATABASE_POOL_SIZE",
     "SECRET_KEY",
@@ -163,7 +164,12 @@ pub struct Settings {
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
+    /// `DATABASE_URL`: the direct connection (LISTEN, migrations, operator commands, and the
+    /// pool when no pooler is configured).
     pub url: Option<SecretString>,
+    /// `DATABASE_CONNECTION_POOL_URL`: a transaction-mode pooler (Heroku's connection pooling,
+    /// PgBouncer) the pool goes through instead.
+    pub pool_url: Option<SecretString>,
     pub ssl: DatabaseSsl,
     pub pool_size: usize,
 }
@@ -360,6 +366,11 @@ impl Settings {
             bind_address: number(src, "BIND_ADDRESS")?,
             database: DatabaseSettings {
                 url: database_url,
+                pool_url: src
+                    .get("DATABASE_CONNECTION_POOL_URL")
+                    .map(str::trim)
+                    .filter(|url| !url.is_empty())
+                    .map(SecretString::from),
                 ssl: database_ssl,
                 pool_size: positive(src, "DATABASE_POOL_SIZE")?,
             },
@@ -461,6 +472,11 @@ impl Settings {
     /// The database URL; `raptor dev` fills it in when it starts a local cluster.
     pub fn database_url(&self) -> Option<&str> {
         self.database.url.as_ref().map(|u| u.expose_secret())
+    }
+
+    /// The pooler's URL (`DATABASE_CONNECTION_POOL_URL`), when one is configured.
+    pub fn database_pool_url(&self) -> Option<&str> {
+        self.database.pool_url.as_ref().map(|u| u.expose_secret())
     }
 }
 

@@ -156,7 +156,23 @@ async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)], migrate: bool) -> Te
     }
 }
 
-/// Test settings: `APP_ENV=test`, the test database, a fixed key, then `overrides`.
+/// The URL of `database_url`'s database through the transaction-mode PgBouncer of
+/// `TEST_PGBOUNCER_URL` (scripts/test.sh starts one), when that is set and the database is on
+/// the tests' own server.
+pub fn pooled_url(database_url: &str) -> Option<String> {
+    let bouncer = std::env::var("TEST_PGBOUNCER_URL").ok()?;
+    let admin = admin_url();
+    let server = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let name = database_url.strip_prefix(server)?.strip_prefix('/')?;
+    let base = bouncer
+        .rsplit_once('/')
+        .map_or(bouncer.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
+/// Test settings: `APP_ENV=test`, the test database, a fixed key, then `overrides`. With
+/// `TEST_PGBOUNCER_URL` the pool goes through PgBouncer (`DATABASE_CONNECTION_POOL_URL`), as on
+/// Heroku with connection pooling.
 pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
     let mut env: HashMap<String, String> = [
         ("APP_ENV", "test"),
@@ -168,6 +184,9 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    if let Some(pooled) = pooled_url(database_url) {
+        env.insert("DATABASE_CONNECTION_POOL_URL".into(), pooled);
+    }
     env.extend(
         overrides
             .iter()

@@ -21,6 +21,7 @@ mod key_rotation;
 mod market_data;
 mod openapi;
 mod passkey;
+mod pgbouncer;
 mod pool_capacity;
 mod postgres_tls;
 mod recovery;
