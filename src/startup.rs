@@ -10,7 +10,7 @@ use ractor::{Actor, ActorRef};
 use raptor_actors::acceptor::{AcceptorArgs, Drained, HttpService};
 use raptor_actors::broker::SharedBrokerConfig;
 use raptor_actors::clock::{SharedClock, SystemClock};
-use raptor_actors::outbound::{BudgetPolicy, OutboundBudget};
+use raptor_actors::outbound::{AccountBudget, AccountPolicy, BudgetPolicy, OutboundBudget};
 use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
 use raptor_actors::Actors;
@@ -40,6 +40,8 @@ pub struct Application {
     app_env: AppEnv,
     signals: Signals,
     broker_config: SharedBrokerConfig,
+    /// The Alpaca budget, whose account share follows a SIGHUP.
+    budget: OutboundBudget,
     error_reporting: ErrorReporting,
 }
 
@@ -76,6 +78,7 @@ impl Application {
         }
         let actors = Actors::default();
         let mut background = Vec::new();
+        let budget = outbound_budget(&settings, &pool);
 
         let (acceptor, local_addr) = if mode == Mode::Worker {
             (None, None)
@@ -163,7 +166,7 @@ impl Application {
                 actors: actors.clone(),
                 clock: clock.clone(),
             }),
-            budget: outbound_budget(&settings),
+            budget: budget.clone(),
             schedules: settings.schedules.clone(),
             jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
             backtests: crate::backtest::worker::worker_args(
@@ -192,6 +195,7 @@ impl Application {
             background,
             app_env: settings.app_env,
             broker_config,
+            budget,
             signals,
             error_reporting,
         })
@@ -282,6 +286,9 @@ impl Application {
         let config = crate::trading::broker_config(settings);
         *self.broker_config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
         self.actors.broker.reconfigure(config);
+        if let Some(account) = self.budget.account() {
+            account.set_policy(account_policy(settings));
+        }
         tracing::info!("configuration reloaded");
     }
 
@@ -329,13 +336,22 @@ impl Signals {
     }
 }
 
-/// The one outbound budget to Alpaca that trading and market data share (SPEC: below
-/// Alpaca's own limit, with a share market data can never take).
-fn outbound_budget(settings: &Settings) -> OutboundBudget {
-    OutboundBudget::new(BudgetPolicy {
+/// The one outbound budget to Alpaca that trading and market data share, with every other
+/// process through Postgres (SPEC: below Alpaca's own limit, with a share market data can never
+/// take); this process's own window is the fallback while Postgres cannot be asked.
+fn outbound_budget(settings: &Settings, pool: &Pool) -> OutboundBudget {
+    let fallback = OutboundBudget::new(BudgetPolicy {
         limit: settings.alpaca.rate_limit_per_minute,
         reserved_for_trading: settings.alpaca.trading_reserved_per_minute,
         window: Duration::from_secs(60),
         max_wait: raptor_actors::broker::MAX_QUEUE_WAIT,
-    })
+    });
+    fallback.with_account(AccountBudget::new(pool.clone(), account_policy(settings)))
+}
+
+fn account_policy(settings: &Settings) -> AccountPolicy {
+    AccountPolicy::per_minute(
+        settings.alpaca.account_rate_limit_per_minute,
+        settings.alpaca.trading_reserved_per_minute,
+    )
 }

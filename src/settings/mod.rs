@@ -40,6 +40,7 @@ pub const VARIABLES: &[&str] = &[
     "ALPACA_PAPER_BASE_URL",
     "ALPACA_DATA_BASE_URL",
     "ALPACA_REQUEST_TIMEOUT_SECS",
+    "ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE",
     "ALPACA_RATE_LIMIT_PER_MINUTE",
     "ALPACA_TRADING_RESERVED_PER_MINUTE",
     "ALPACA_DATA_FEED",
@@ -196,8 +197,11 @@ pub struct AlpacaSettings {
     pub paper_base_url: String,
     pub data_base_url: String,
     pub request_timeout: Duration,
-    /// Outbound requests to Alpaca allowed per minute (below Alpaca's own 200), trading and
-    /// market data together.
+    /// Outbound requests to Alpaca per minute for all processes together (below Alpaca's own
+    /// 200), trading and market data together, shared through Postgres.
+    pub account_rate_limit_per_minute: u32,
+    /// Fallback: what this one process may send a minute while Postgres cannot be asked for
+    /// the account's budget.
     pub rate_limit_per_minute: u32,
     /// Of those, how many market data may never use (kept for order submission); market data
     /// always gets at least one a minute.
@@ -317,6 +321,8 @@ impl Settings {
         alpaca_url::check_data(&data_base_url, deployed)
             .map_err(|problem| config_error("ALPACA_DATA_BASE_URL", problem))?;
 
+        let account_rate_limit_per_minute: u32 =
+            positive(src, "ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE")?;
         let rate_limit_per_minute: u32 = positive(src, "ALPACA_RATE_LIMIT_PER_MINUTE")?;
         let trading_reserved_per_minute: u32 = number(src, "ALPACA_TRADING_RESERVED_PER_MINUTE")?;
         let data_feed = src.get("ALPACA_DATA_FEED").unwrap_or("iex").to_owned();
@@ -397,6 +403,7 @@ impl Settings {
                 paper_base_url,
                 data_base_url,
                 request_timeout: Duration::from_secs(positive(src, "ALPACA_REQUEST_TIMEOUT_SECS")?),
+                account_rate_limit_per_minute,
                 rate_limit_per_minute,
                 trading_reserved_per_minute,
                 data_feed,

@@ -743,7 +743,7 @@ async fn an_unreachable_broker_answers_502_after_one_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbound_rate_limit_refuses_excess_callers_with_503() {
     let stub = AlpacaStub::start().await;
-    let app = trading_app(&stub, &[("ALPACA_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let app = trading_app(&stub, &[("ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE", "2")]).await;
     let user = app.sign_in("trader@example.com", false).await;
     assert_eq!(get(&app, &user, "/api/trading/account").await.status(), 200);
     assert_eq!(
