@@ -118,7 +118,7 @@ impl OutboundBudget {
         let max_wait = self.policy().max_wait;
         let deadline = Instant::now() + max_wait;
         if let Some(wait) = self.local_pause(lane, Instant::now()) {
-            return Err(wait.max(Duration::from_secs(1)));
+            return Err(retry_after(wait));
         }
         if let Some(account) = &self.account {
             loop {
@@ -130,7 +130,7 @@ impl OutboundBudget {
                     Ok(Take::Wait(wait)) if Instant::now() + wait <= deadline => {
                         tokio::time::sleep(wait).await;
                     }
-                    Ok(Take::Wait(wait)) => return Err(wait.max(Duration::from_secs(1))),
+                    Ok(Take::Wait(wait)) => return Err(retry_after(wait)),
                     Err(error) => {
                         if !self.account_down.swap(true, Ordering::Relaxed) {
                             tracing::warn!(%error, "the account's Alpaca budget cannot be asked; \
@@ -194,6 +194,13 @@ impl OutboundBudget {
     fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A wait as a client's `Retry-After`: whole seconds between one and a minute (a lease's
+/// horizon is a little longer than the window, but a retry after a minute finds room).
+fn retry_after(wait: Duration) -> Duration {
+    Duration::from_secs(wait.as_secs_f64().ceil() as u64)
+        .clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 impl Window {

@@ -257,6 +257,7 @@ pub async fn error_code(response: reqwest::Response) -> String {
 
 /// A verified user with a live session, made without a passkey ceremony (the ceremonies have
 /// their own tests): the user row is inserted, the session issued by the real session store.
+#[derive(Clone)]
 pub struct SignedIn {
     pub user_id: uuid::Uuid,
     pub email: String,

@@ -1,6 +1,7 @@
 //! Raptor's integration tests: one binary, every module a capability. Each test starts the real
 //! application on a random port against its own fresh database.
 
+mod alpaca_budget;
 mod alpaca_data_stub;
 mod alpaca_stream_stub;
 mod alpaca_stub;
