@@ -5,6 +5,7 @@
 //! visible `expose_secret()` call.
 
 pub mod alpaca_url;
+pub mod ip_ranges;
 pub mod smtp_url;
 mod source;
 
@@ -34,6 +35,7 @@ pub const VARIABLES: &[&str] = &[
     "WEBAUTHN_ORIGIN",
     "FLAG_WEBAUTHN_REGISTRATION",
     "FLAG_ENFORCE_CF_ORIGIN",
+    "CLOUDFLARE_IP_RANGES",
     "ALPACA_AUTH_MODE",
     "ALPACA_PAPER_API_KEY",
     "ALPACA_PAPER_API_SECRET",
@@ -144,6 +146,9 @@ pub struct Settings {
     pub flags: Flags,
     pub rate_limit_per_minute: u32,
     pub trusted_proxy_hops: usize,
+    /// With `FLAG_ENFORCE_CF_ORIGIN`, the connecting hop must be in these (Cloudflare's ranges,
+    /// `config/cloudflare-ips.txt`, or `CLOUDFLARE_IP_RANGES`).
+    pub cloudflare_ranges: std::sync::Arc<ip_ranges::IpRanges>,
     pub alpaca: AlpacaSettings,
     pub market_data: MarketDataSettings,
     /// Pre-trade risk limits per user on the shared paper account.
@@ -396,6 +401,7 @@ impl Settings {
             },
             rate_limit_per_minute: positive(src, "RATE_LIMIT_PER_MINUTE")?,
             trusted_proxy_hops: number(src, "TRUSTED_PROXY_HOPS")?,
+            cloudflare_ranges: std::sync::Arc::new(cloudflare_ranges(src)?),
             alpaca: AlpacaSettings {
                 auth_mode: src.get("ALPACA_AUTH_MODE").map(str::to_owned),
                 api_key: src.get("ALPACA_PAPER_API_KEY").map(SecretString::from),
@@ -558,6 +564,15 @@ fn schedules(src: &Source) -> Result<raptor_actors::scheduler::Schedules, Config
         audit_retention: schedule("SCHEDULE_AUDIT_RETENTION")?,
         outbox_purge: schedule("SCHEDULE_OUTBOX_PURGE")?,
     })
+}
+
+/// `CLOUDFLARE_IP_RANGES` (comma-separated CIDRs) when set, else the committed list.
+fn cloudflare_ranges(src: &Source) -> Result<ip_ranges::IpRanges, ConfigError> {
+    const KEY: &str = "CLOUDFLARE_IP_RANGES";
+    match src.get(KEY).map(str::trim).filter(|v| !v.is_empty()) {
+        Some(list) => ip_ranges::IpRanges::parse(list.split(',')).map_err(|p| config_error(KEY, p)),
+        None => Ok(ip_ranges::IpRanges::cloudflare()),
+    }
 }
 
 fn flag(src: &Source, key: &'static str) -> Result<bool, ConfigError> {
