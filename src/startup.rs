@@ -94,11 +94,18 @@ impl Application {
                 .cloned()
                 .chain([resend_limiter.clone(), compare_limiter.clone()])
                 .collect();
+            let counters = Arc::new(crate::limits::Counters::new(
+                pool.clone(),
+                settings.token_hasher(),
+            ));
+            let forget = (counters.clone(), clock.clone());
             background.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
                 loop {
                     tick.tick().await;
                     limiters.iter().for_each(IpRateLimiter::forget_idle);
+                    let (counters, clock) = &forget;
+                    counters.forget_old(clock.now(), crate::http::shared_limits::LONGEST_WINDOW);
                 }
             }));
             let readiness = crate::http::readiness::Readiness::default();
@@ -111,6 +118,7 @@ impl Application {
                 pool: pool.clone(),
                 actors: actors.clone(),
                 rate_limiter,
+                counters,
                 resend_limiter,
                 compare_limiter,
                 market_data_feed: crate::market_data::feed_key(&settings).into(),
