@@ -306,12 +306,14 @@ impl Application {
         for task in &self.background {
             task.abort();
         }
-        let bound = Duration::from_secs(30);
+        // The tree bounds itself (SHUTDOWN_BUDGET, 24 s); then at most 1 s for the root to stop
+        // and 2 s for the error reporter: 27 s in the worst case, inside Heroku's 30 s.
+        let bound = raptor_actors::supervisor::SHUTDOWN_BUDGET + Duration::from_millis(500);
         let drained = match self.root.call(RootMsg::Shutdown, Some(bound)).await {
             Ok(ractor::rpc::CallResult::Success(report)) => report.drained,
             _ => Drained::TimedOut,
         };
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.root_handle).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.root_handle).await;
         self.error_reporting.flush().await;
         tracing::info!(?drained, "shutdown complete");
         drained

@@ -425,7 +425,7 @@ impl Settings {
             email_from: src.get("EMAIL_FROM").map(str::to_owned),
             sentry_dsn: src.get("SENTRY_DSN").map(SecretString::from),
             static_dir: src.get("STATIC_DIR").map(PathBuf::from),
-            shutdown_grace: Duration::from_secs(number(src, "SHUTDOWN_GRACE_SECS")?),
+            shutdown_grace: shutdown_grace(src)?,
             connections: raptor_actors::acceptor::ConnectionLimits {
                 header_read_timeout: Duration::from_secs(positive(
                     src,
@@ -564,6 +564,24 @@ fn schedules(src: &Source) -> Result<raptor_actors::scheduler::Schedules, Config
         audit_retention: schedule("SCHEDULE_AUDIT_RETENTION")?,
         outbox_purge: schedule("SCHEDULE_OUTBOX_PURGE")?,
     })
+}
+
+/// `SHUTDOWN_GRACE_SECS`, at most what Heroku's 30 s leave for the drain
+/// (`raptor_actors::supervisor::MAX_DRAIN`).
+fn shutdown_grace(src: &Source) -> Result<Duration, ConfigError> {
+    const KEY: &str = "SHUTDOWN_GRACE_SECS";
+    let grace = Duration::from_secs(number(src, KEY)?);
+    let max = raptor_actors::supervisor::MAX_DRAIN;
+    if grace > max {
+        return Err(config_error(
+            KEY,
+            format!(
+                "must be at most {} (Heroku stops a dyno 30 s after SIGTERM; docs/capacity.md)",
+                max.as_secs()
+            ),
+        ));
+    }
+    Ok(grace)
 }
 
 /// `CLOUDFLARE_IP_RANGES` (comma-separated CIDRs) when set, else the committed list.
