@@ -15,6 +15,7 @@
 //! `hits` in a short time; the per-process GCRA limiter (`http::rate_limit`) smooths that.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -74,7 +75,8 @@ pub enum Local {
     Lease,
 }
 
-type Key = (&'static str, String, i64);
+/// A limit, a client (its IPv4 address or IPv6 /64) and a window start.
+type Key = (&'static str, IpAddr, i64);
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Entry {
@@ -101,9 +103,9 @@ impl Counters {
     }
 
     /// One request of `client` against `limit`, from memory if a lease allows it.
-    pub fn check_local(&self, limit: &SharedLimit, client: &str, now: DateTime<Utc>) -> Local {
+    pub fn check_local(&self, limit: &SharedLimit, client: IpAddr, now: DateTime<Utc>) -> Local {
         let (start, left) = limit.window_at(now);
-        let key = (limit.name, client.to_owned(), start);
+        let key = (limit.name, client, start);
         let mut shard = self.shard(&key);
         let entry = shard.entry(key).or_default();
         if entry.used < entry.leased {
@@ -121,12 +123,12 @@ impl Counters {
     pub async fn lease(
         &self,
         limit: &SharedLimit,
-        client: &str,
+        client: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<(), LimitError> {
         let (start, left) = limit.window_at(now);
         let granted = self.lease_from_db(limit, client, start, now).await?;
-        let key = (limit.name, client.to_owned(), start);
+        let key = (limit.name, client, start);
         let mut shard = self.shard(&key);
         let entry = shard.entry(key).or_default();
         entry.leased += granted;
@@ -143,7 +145,7 @@ impl Counters {
     pub async fn hit(
         &self,
         limit: &SharedLimit,
-        client: &str,
+        client: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<(), LimitError> {
         match self.check_local(limit, client, now) {
@@ -155,9 +157,9 @@ impl Counters {
 
     /// Grants `block` in memory without asking Postgres (it could not be asked): the global
     /// limit fails open, bounded by the per-process limiter, rather than failing every request.
-    pub fn grant_provisionally(&self, limit: &SharedLimit, client: &str, now: DateTime<Utc>) {
+    pub fn grant_provisionally(&self, limit: &SharedLimit, client: IpAddr, now: DateTime<Utc>) {
         let (start, _) = limit.window_at(now);
-        let key = (limit.name, client.to_owned(), start);
+        let key = (limit.name, client, start);
         let mut shard = self.shard(&key);
         let entry = shard.entry(key).or_default();
         entry.leased += limit.block();
@@ -180,13 +182,13 @@ impl Counters {
     async fn lease_from_db(
         &self,
         limit: &SharedLimit,
-        client: &str,
+        client: IpAddr,
         start: i64,
         now: DateTime<Utc>,
     ) -> Result<u32, LimitError> {
         let window_start = DateTime::from_timestamp(start, 0).unwrap_or(now);
         let block = limit.block() as i32;
-        let client = self.hasher.digest(CLIENT_PURPOSE, client);
+        let client = self.hasher.digest(CLIENT_PURPOSE, &client.to_string());
         let db = self.pool.get().await?;
         let hits: i32 = db
             .query_one(
@@ -202,17 +204,20 @@ impl Counters {
     }
 
     fn shard(&self, key: &Key) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
-        self.shards[fxhash(&key.1) % SHARDS]
+        self.shards[shard_of(key.1)]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// A cheap, stable hash of a client key, to pick its shard.
-fn fxhash(text: &str) -> usize {
-    text.bytes().fold(0usize, |h, b| {
-        h.rotate_left(5).wrapping_mul(0x9E37_79B9) ^ usize::from(b)
-    })
+/// The shard of a client: a cheap mix of its address's bits.
+fn shard_of(client: IpAddr) -> usize {
+    let bits = match client {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6) >> 64,
+    };
+    let mixed = (bits ^ (bits >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    mixed as usize % SHARDS
 }
 
 /// `Counters` against a real Postgres (`TEST_DATABASE_URL`, as the integration tests use), in a
@@ -290,7 +295,7 @@ mod mutation_tests {
         let counters = Counters::new(pool.clone(), hasher.clone());
         let hit = |client: &'static str, now| {
             let counters = &counters;
-            async move { counters.hit(&LIMIT, client, now).await }
+            async move { counters.hit(&LIMIT, client.parse().unwrap(), now).await }
         };
         // Ten seconds into a minute window.
         let now = DateTime::from_timestamp(1_767_225_610, 0).unwrap();
@@ -303,7 +308,7 @@ mod mutation_tests {
         }
         // Refused from memory from now on: the row is not asked again.
         assert_eq!(
-            counters.check_local(&LIMIT, client, now),
+            counters.check_local(&LIMIT, client.parse().unwrap(), now),
             Local::Refused(Duration::from_secs(50))
         );
         assert!(hit("203.0.113.10", now).await.is_ok());
@@ -350,16 +355,17 @@ mod mutation_tests {
         let a = Counters::new(pool.clone(), hasher());
         let b = Counters::new(pool, hasher());
         let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let client: IpAddr = "198.51.100.1".parse().unwrap();
         let mut admitted = 0;
         let mut round_trips = 0;
         for i in 0..100 {
             let process = if i % 2 == 0 { &a } else { &b };
-            match process.check_local(&FORTY, "198.51.100.1", now) {
+            match process.check_local(&FORTY, client, now) {
                 Local::Admitted => admitted += 1,
                 Local::Refused(_) => {}
                 Local::Lease => {
                     round_trips += 1;
-                    if process.lease(&FORTY, "198.51.100.1", now).await.is_ok() {
+                    if process.lease(&FORTY, client, now).await.is_ok() {
                         admitted += 1;
                     }
                 }

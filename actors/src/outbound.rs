@@ -122,7 +122,12 @@ impl OutboundBudget {
         }
         if let Some(account) = &self.account {
             loop {
-                match account.take(lane).await {
+                // A database that does not answer within the caller's wait is a database down.
+                let left = deadline.saturating_duration_since(Instant::now());
+                let taken = tokio::time::timeout(left, account.take(lane))
+                    .await
+                    .unwrap_or(Err(account::AccountError::TimedOut));
+                match taken {
                     Ok(Take::Granted) => {
                         self.account_down.store(false, Ordering::Relaxed);
                         return Ok(());

@@ -57,6 +57,9 @@ pub fn global(per_minute: u32) -> SharedLimit {
     }
 }
 
+/// How long a request waits for a lease of the global allowance before it is admitted anyway.
+const GLOBAL_LEASE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// The longest window of any shared limit (what the in-memory leases must remember).
 pub const LONGEST_WINDOW: Duration = HOUR;
 
@@ -82,27 +85,36 @@ pub fn check_global(state: &AppState, path: &str, ip: IpAddr) -> Result<bool, Ap
         return Ok(false);
     }
     let limit = global(state.settings.rate_limit_per_minute);
-    let client = client_key(ip).to_string();
-    match state.counters.check_local(&limit, &client, state.now()) {
+    let client = client_key(ip);
+    match state.counters.check_local(&limit, client, state.now()) {
         Local::Admitted => Ok(false),
         Local::Refused(wait) => Err(limited(wait)),
         Local::Lease => Ok(true),
     }
 }
 
-/// Leases the client's global allowance; when Postgres cannot be asked the request is admitted
-/// (the per-process limiter still applies) rather than every request failing.
+/// Leases the client's global allowance; when Postgres cannot be asked in time (down, or a
+/// pooler holding the request while it reconnects) the request is admitted (the per-process
+/// limiter still applies) rather than every request failing or hanging.
 pub async fn admit_global(state: &AppState, ip: IpAddr) -> Result<(), ApiError> {
     let limit = global(state.settings.rate_limit_per_minute);
-    let client = client_key(ip).to_string();
-    match state.counters.lease(&limit, &client, state.now()).await {
-        Ok(()) => Ok(()),
-        Err(LimitError::Exceeded(wait)) => Err(limited(wait)),
-        Err(LimitError::Storage(error)) => {
+    let client = client_key(ip);
+    let lease = state.counters.lease(&limit, client, state.now());
+    match tokio::time::timeout(GLOBAL_LEASE_TIMEOUT, lease).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(LimitError::Exceeded(wait))) => Err(limited(wait)),
+        Ok(Err(LimitError::Storage(error))) => {
             tracing::warn!(%error, "the global rate limit cannot be leased; admitting");
             state
                 .counters
-                .grant_provisionally(&limit, &client, state.now());
+                .grant_provisionally(&limit, client, state.now());
+            Ok(())
+        }
+        Err(_) => {
+            tracing::warn!("the global rate limit was not leased in time; admitting");
+            state
+                .counters
+                .grant_provisionally(&limit, client, state.now());
             Ok(())
         }
     }
@@ -110,8 +122,8 @@ pub async fn admit_global(state: &AppState, ip: IpAddr) -> Result<(), ApiError> 
 
 /// Counts a request of the client `ip` against `limit` on every dyno; 429 when over it.
 pub async fn admit(state: &AppState, limit: &SharedLimit, ip: IpAddr) -> Result<(), ApiError> {
-    let client = client_key(ip).to_string();
-    match state.counters.hit(limit, &client, state.now()).await {
+    let client = client_key(ip);
+    match state.counters.hit(limit, client, state.now()).await {
         Ok(()) => Ok(()),
         Err(LimitError::Exceeded(wait)) => Err(limited(wait)),
         Err(LimitError::Storage(error)) => Err(ApiError::from(error)),

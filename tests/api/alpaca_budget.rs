@@ -153,3 +153,52 @@ async fn three_processes_share_one_alpaca_budget_and_orders_keep_their_reserve()
     assert_eq!(refused + to_data, 18, "every quote was sent or refused");
     assert!(refused > 0, "the burst exceeded the data share");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_of_two_processes_stop_at_each_lanes_limit() {
+    use std::time::Duration;
+
+    use raptor_actors::outbound::{AccountBudget, AccountPolicy, Lane, Take};
+
+    let db = crate::helpers::TestDb::create().await;
+    let direct =
+        raptor::db::build_pool(&db.url, raptor::settings::DatabaseSsl::Disable, 2).unwrap();
+    raptor::db::migrate(&direct).await.unwrap();
+    let policy = AccountPolicy {
+        limit: 6,
+        reserved_for_trading: 2,
+        window: Duration::from_secs(60),
+        lease_ttl: Duration::from_secs(30),
+        block: [2, 3],
+    };
+    let a = AccountBudget::new(direct.clone(), policy);
+    let b = AccountBudget::new(direct.clone(), policy);
+    let granted = |budget: &AccountBudget, lane| {
+        let budget = budget.clone();
+        async move {
+            let mut n = 0;
+            while budget.take(lane).await.unwrap() == Take::Granted {
+                n += 1;
+                assert!(n <= 10, "runaway");
+            }
+            n
+        }
+    };
+    // Market data: 6 - 2 = 4 across both processes. a leases a block of 3 and spends one; b
+    // gets the one left; a spends the rest of its block and gets nothing more.
+    assert_eq!(a.take(Lane::MarketData).await.unwrap(), Take::Granted);
+    assert_eq!(granted(&b, Lane::MarketData).await, 1);
+    assert_eq!(granted(&a, Lane::MarketData).await, 2);
+    // The reserve is still there for trading, and no more.
+    assert_eq!(granted(&b, Lane::Trading).await, 2);
+    assert_eq!(granted(&a, Lane::Trading).await, 0);
+    let leased: i64 = db
+        .count("SELECT coalesce(sum(granted), 0)::bigint FROM outbound_leases")
+        .await;
+    assert_eq!(leased, 6);
+    // A full account says how long until room: about the oldest lease's horizon.
+    match b.take(Lane::Trading).await.unwrap() {
+        Take::Wait(wait) => assert!(wait > Duration::from_secs(60), "{wait:?}"),
+        other => panic!("{other:?}"),
+    }
+}

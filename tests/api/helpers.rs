@@ -184,7 +184,10 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    if let Some(pooled) = pooled_url(database_url) {
+    let own_database = !overrides
+        .iter()
+        .any(|(k, _)| matches!(*k, "DATABASE_URL" | "DATABASE_CONNECTION_POOL_URL"));
+    if let Some(pooled) = pooled_url(database_url).filter(|_| own_database) {
         env.insert("DATABASE_CONNECTION_POOL_URL".into(), pooled);
     }
     env.extend(

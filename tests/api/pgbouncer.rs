@@ -162,3 +162,36 @@ async fn the_app_uses_the_pooler_for_its_pool_and_the_direct_url_for_listen() {
         "direct connections only LISTEN: {direct:?}"
     );
 }
+
+/// Not a check: what the adapter and PgBouncer cost per statement, printed for
+/// docs/capacity.md. `cargo nextest run --all-features --run-ignored only -E 'test(cost_of)'`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn cost_of_a_statement_direct_and_through_pgbouncer() {
+    let db = TestDb::create().await;
+    let Some(url) = through_pgbouncer(&db) else {
+        return;
+    };
+    migrated(&db).await;
+    let direct = raptor::db::build_pool(&db.url, DatabaseSsl::Disable, 1).unwrap();
+    let pooled = raptor::db::build_pooled(&url, DatabaseSsl::Disable, 1).unwrap();
+    for (name, pool) in [("direct", direct), ("pgbouncer + adapter", pooled)] {
+        let client = pool.get().await.unwrap();
+        let statement = client.prepare("SELECT $1::bigint + 1").await.unwrap();
+        let rounds = 2_000i64;
+        let started = std::time::Instant::now();
+        for i in 0..rounds {
+            client.query_one(&statement, &[&i]).await.unwrap();
+        }
+        let prepared = started.elapsed() / rounds as u32;
+        let started = std::time::Instant::now();
+        for i in 0..rounds {
+            client
+                .query_one("SELECT $1::bigint + 2", &[&i])
+                .await
+                .unwrap();
+        }
+        let one_off = started.elapsed() / rounds as u32;
+        eprintln!("{name}: reused statement {prepared:?}, one-off statement {one_off:?}");
+    }
+}

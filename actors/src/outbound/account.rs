@@ -263,6 +263,8 @@ pub enum AccountError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database error: {0}")]
     Query(#[from] tokio_postgres::Error),
+    #[error("the database did not answer in time")]
+    TimedOut,
 }
 
 enum Leased {
