@@ -6,6 +6,7 @@
 #                                                starting a private one under target/ if none
 #                                                does (UPSTREAM_URL: TEST_DATABASE_URL, else
 #                                                postgres://postgres@127.0.0.1:5432/postgres)
+#   scripts/ensure-pgbouncer.sh --private-running  exit 0 if the private PgBouncer answers
 #   scripts/ensure-pgbouncer.sh --stop           stop the private PgBouncer if it runs
 #
 # Debian's `pgbouncer` package (bookworm: 1.18) is installed when missing (as root, apt-get).
@@ -37,10 +38,21 @@ stop_private() {
   rm -f "$dir/pgbouncer.pid"
 }
 
-if [[ "${1:-}" == --stop ]]; then
-  stop_private
-  exit 0
-fi
+answers() {
+  [[ -f "$dir/pgbouncer.pid" ]] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null &&
+    timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null
+}
+
+case "${1:-}" in
+  --stop)
+    stop_private
+    exit 0
+    ;;
+  --private-running)
+    answers
+    exit
+    ;;
+esac
 
 upstream="${1:-${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}"
 # postgres[ql]://user[:password]@host[:port]/database[?…]
@@ -90,11 +102,6 @@ logfile = pgbouncer.log
 pidfile = pgbouncer.pid
 CONFIG
 )
-
-answers() {
-  [[ -f "$dir/pgbouncer.pid" ]] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null &&
-    timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null
-}
 
 mkdir -p "$dir"
 if answers && [[ "$(cat "$dir/pgbouncer.ini" 2>/dev/null)" == "$config" ]]; then

@@ -69,8 +69,11 @@ if [[ "${TEST_PGBOUNCER_URL:-}" == off ]]; then
   echo "TEST_PGBOUNCER_URL=off: the tests connect directly"
 else
   if [[ -z "${TEST_PGBOUNCER_URL:-}" ]]; then
+    bouncer_was_down=0
+    scripts/ensure-pgbouncer.sh --private-running || bouncer_was_down=1
     TEST_PGBOUNCER_URL=$(scripts/ensure-pgbouncer.sh "$TEST_DATABASE_URL")
-    if [[ "${KEEP_TEST_DB:-}" != 1 ]]; then
+    # Stopped at the end only if this run started it (as the private cluster above).
+    if ((bouncer_was_down)) && [[ "${KEEP_TEST_DB:-}" != 1 ]]; then
       cleanup=("scripts/ensure-pgbouncer.sh --stop" "${cleanup[@]}")
     fi
   fi
