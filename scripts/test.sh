@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs it through .ci/run):
 #   1. formatting (cargo fmt --check)
-#   2. a PostgreSQL for the integration tests (scripts/ensure-postgres.sh), as TEST_DATABASE_URL
+#   2. a PostgreSQL for the integration tests (scripts/ensure-postgres.sh), as TEST_DATABASE_URL,
+#      and a transaction-mode PgBouncer in front of it (scripts/ensure-pgbouncer.sh), as
+#      TEST_PGBOUNCER_URL: the app under test pools its connections through it
 #   3. lints (clippy, every target and feature, warnings denied)
 #   4. the secret scan (scripts/secret-scan.sh)
 #   5. dependency hygiene: cargo deny check licenses bans sources (deny.toml; offline, no
@@ -11,7 +13,8 @@
 #      Chromium + playwright-core for the browser test (scripts/install-browser.sh)
 #   7. the fault campaign (scripts/fault-campaign.sh, bounded: FAULT_CAMPAIGN_SECONDS, default 6)
 #
-# Environment: TEST_DATABASE_URL to use a server of your own; RAPTOR_TEST_PYTHON for a Python
+# Environment: TEST_DATABASE_URL to use a server of your own; TEST_PGBOUNCER_URL for a
+# PgBouncer of your own in front of it (or `off` to connect directly); RAPTOR_TEST_PYTHON for a Python
 # that already has aiosmtpd (and schemathesis beside it, else the fuzz test skips outside CI);
 # SCHEMATHESIS_MAX_EXAMPLES / SCHEMATHESIS_SEED for a longer or another fuzz run; KEEP_TEST_DB=1 to leave running a private cluster this run started.
 # Extra arguments go to the test runner, e.g. `scripts/test.sh -E 'test(auth)'` under nextest.
@@ -23,6 +26,14 @@ export RUST_BACKTRACE=1
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# What to stop on exit, first to last (PgBouncer before the PostgreSQL behind it).
+cleanup=()
+on_exit() {
+  local command
+  for command in "${cleanup[@]}"; do $command || true; done
+}
+trap on_exit EXIT
 
 # 1. Formatting ------------------------------------------------------------------------------
 step "formatting: cargo fmt --all -- --check"
@@ -42,11 +53,33 @@ if ((private_was_down)) && [[ "$TEST_DATABASE_URL" == *:54329/* ]]; then
   if [[ "${KEEP_TEST_DB:-}" == 1 ]]; then
     echo "the private cluster stays up (KEEP_TEST_DB=1)"
   else
-    trap 'scripts/ensure-postgres.sh --stop || true' EXIT
+    cleanup+=("scripts/ensure-postgres.sh --stop")
   fi
 fi
 # Never echo a password.
 echo "TEST_DATABASE_URL=$(sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$TEST_DATABASE_URL")"
+
+# 2b. PgBouncer ------------------------------------------------------------------------------
+# The app under test reaches its database through a transaction-mode PgBouncer, as on Heroku
+# with connection pooling (tests/api/helpers.rs: DATABASE_CONNECTION_POOL_URL); LISTEN and
+# migrations stay direct. TEST_PGBOUNCER_URL=off runs everything direct.
+step "pgbouncer: transaction pooling in front of the test database"
+if [[ "${TEST_PGBOUNCER_URL:-}" == off ]]; then
+  unset TEST_PGBOUNCER_URL
+  echo "TEST_PGBOUNCER_URL=off: the tests connect directly"
+else
+  if [[ -z "${TEST_PGBOUNCER_URL:-}" ]]; then
+    bouncer_was_down=0
+    scripts/ensure-pgbouncer.sh --private-running || bouncer_was_down=1
+    TEST_PGBOUNCER_URL=$(scripts/ensure-pgbouncer.sh "$TEST_DATABASE_URL")
+    # Stopped at the end only if this run started it (as the private cluster above).
+    if ((bouncer_was_down)) && [[ "${KEEP_TEST_DB:-}" != 1 ]]; then
+      cleanup=("scripts/ensure-pgbouncer.sh --stop" "${cleanup[@]}")
+    fi
+  fi
+  export TEST_PGBOUNCER_URL
+  echo "TEST_PGBOUNCER_URL=$(sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$TEST_PGBOUNCER_URL")"
+fi
 
 # 3. Lints ------------------------------------------------------------------------------------
 step "lints: cargo clippy --workspace --all-targets --all-features -- -D warnings"

@@ -1,12 +1,22 @@
-//! Rate limits that protect people and money, held across every dyno (ADR 0005).
+//! Rate limits that hold across every dyno (ADR 0005, issue 25): the global per-client limit
+//! (`RATE_LIMIT_PER_MINUTE`) and the limits of the routes that send email, start passkey
+//! ceremonies or place orders. A client cannot multiply them by landing on another dyno.
 //!
-//! The general per-IP limit (`http::rate_limit`) lives in each process's memory, so N web dynos
-//! allow N times it; that is fine for shedding load. The routes that send email, start passkey
-//! ceremonies or place orders need a limit an attacker cannot multiply by landing on another
-//! dyno, so their counters live in Postgres, the store every dyno already shares: one upsert per
-//! request, in a fixed window per limit and client. A client is its IPv4 address or IPv6 /64,
-//! stored only as an HMAC.
+//! The counters live in Postgres (`shared_rate_limits`: one row per limit, client and fixed
+//! window; the client only as an HMAC), but a request does not pay a round trip: each process
+//! *leases* a block of a client's allowance (`hits / 20`, at least one) with one upsert and
+//! admits that many requests from memory, then leases again. The row counts what was leased, so
+//! all processes together never admit more than `hits` in a window: there is no overshoot. The
+//! price is the other way: a block leased by one process and not used there is lost to the
+//! client until the window ends, so a client spread over N processes may be refused up to
+//! (N - 1) x (block - 1) requests early (4 of 100 a minute with two web dynos). Once the row
+//! says the allowance is gone, the process refuses the client from memory until the window ends.
+//! Windows are fixed (aligned on the clock), so a burst straddling two windows can reach twice
+//! `hits` in a short time; the per-process GCRA limiter (`http::rate_limit`) smooths that.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +27,8 @@ use crate::db::StorageError;
 
 /// HMAC purpose of client identities in `shared_rate_limits`.
 const CLIENT_PURPOSE: &str = "rate-limit-client";
+/// Lock shards of the in-memory leases (requests of different clients rarely meet).
+const SHARDS: usize = 16;
 
 /// One limit: at most `hits` requests per client in each `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +37,21 @@ pub struct SharedLimit {
     pub name: &'static str,
     pub hits: u32,
     pub window: Duration,
+}
+
+impl SharedLimit {
+    /// How much of a client's allowance one lease takes.
+    pub fn block(&self) -> u32 {
+        (self.hits / 20).max(1)
+    }
+
+    /// The start of the window `now` falls in (Unix seconds) and how long until it ends.
+    fn window_at(&self, now: DateTime<Utc>) -> (i64, Duration) {
+        let window = self.window.as_secs().max(1) as i64;
+        let start = now.timestamp().div_euclid(window) * window;
+        let left = (start + window - now.timestamp()).max(1) as u64;
+        (start, Duration::from_secs(left))
+    }
 }
 
 /// Why a request may not proceed.
@@ -37,7 +64,31 @@ pub enum LimitError {
 }
 crate::db::storage_errors!(LimitError);
 
-/// Counts one request of `client` against `limit`; `Exceeded` with the wait once over it.
+/// What memory alone says about one more request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// Admitted from a lease.
+    Admitted,
+    /// The client's allowance is gone until the window ends.
+    Refused(Duration),
+    /// A lease is needed ([`Counters::lease`]).
+    Lease,
+}
+
+/// A limit, a client (its IPv4 address or IPv6 /64) and a window start.
+type Key = (&'static str, IpAddr, i64);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Entry {
+    leased: u32,
+    used: u32,
+    /// The row says nothing is left in this window.
+    exhausted: bool,
+}
+
+/// One request of `client` (its rate-limit identity as text) against `limit`, counted straight
+/// in Postgres without a lease: for rare events that must be exact across dynos, such as the
+/// once-a-minute audit of refused attempts (issue 24, item 4).
 pub async fn hit(
     pool: &Pool,
     hasher: &TokenHasher,
@@ -45,8 +96,7 @@ pub async fn hit(
     client: &str,
     now: DateTime<Utc>,
 ) -> Result<(), LimitError> {
-    let window = limit.window.as_secs().max(1) as i64;
-    let start = now.timestamp().div_euclid(window) * window;
+    let (start, left) = limit.window_at(now);
     let window_start = DateTime::from_timestamp(start, 0).unwrap_or(now);
     let client = hasher.digest(CLIENT_PURPOSE, client);
     let db = pool.get().await?;
@@ -60,14 +110,146 @@ pub async fn hit(
         .await?
         .get(0);
     if hits as u32 > limit.hits {
-        let ends = start + window;
-        let wait = (ends - now.timestamp()).max(1) as u64;
-        return Err(LimitError::Exceeded(Duration::from_secs(wait)));
+        return Err(LimitError::Exceeded(left));
     }
     Ok(())
 }
 
-/// `hit` against a real Postgres (`TEST_DATABASE_URL`, as the integration tests use), in a
+/// This process's leases of clients' allowances.
+pub struct Counters {
+    pool: Pool,
+    hasher: TokenHasher,
+    shards: [Mutex<HashMap<Key, Entry>>; SHARDS],
+}
+
+impl Counters {
+    pub fn new(pool: Pool, hasher: TokenHasher) -> Self {
+        Self {
+            pool,
+            hasher,
+            shards: Default::default(),
+        }
+    }
+
+    /// One request of `client` against `limit`, from memory if a lease allows it.
+    pub fn check_local(&self, limit: &SharedLimit, client: IpAddr, now: DateTime<Utc>) -> Local {
+        let (start, left) = limit.window_at(now);
+        let key = (limit.name, client, start);
+        let mut shard = self.shard(&key);
+        let entry = shard.entry(key).or_default();
+        if entry.used < entry.leased {
+            entry.used += 1;
+            Local::Admitted
+        } else if entry.exhausted {
+            Local::Refused(left)
+        } else {
+            Local::Lease
+        }
+    }
+
+    /// Leases a block of `client`'s allowance and counts one request from it; `Exceeded` with
+    /// the wait when the allowance is gone.
+    pub async fn lease(
+        &self,
+        limit: &SharedLimit,
+        client: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<(), LimitError> {
+        let (start, left) = limit.window_at(now);
+        let granted = self.lease_from_db(limit, client, start, now).await?;
+        let key = (limit.name, client, start);
+        let mut shard = self.shard(&key);
+        let entry = shard.entry(key).or_default();
+        entry.leased += granted;
+        entry.exhausted |= granted < limit.block();
+        if entry.used < entry.leased {
+            entry.used += 1;
+            Ok(())
+        } else {
+            Err(LimitError::Exceeded(left))
+        }
+    }
+
+    /// [`Self::check_local`], then [`Self::lease`] when memory cannot answer.
+    pub async fn hit(
+        &self,
+        limit: &SharedLimit,
+        client: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<(), LimitError> {
+        match self.check_local(limit, client, now) {
+            Local::Admitted => Ok(()),
+            Local::Refused(wait) => Err(LimitError::Exceeded(wait)),
+            Local::Lease => self.lease(limit, client, now).await,
+        }
+    }
+
+    /// Grants `block` in memory without asking Postgres (it could not be asked): the global
+    /// limit fails open, bounded by the per-process limiter, rather than failing every request.
+    pub fn grant_provisionally(&self, limit: &SharedLimit, client: IpAddr, now: DateTime<Utc>) {
+        let (start, _) = limit.window_at(now);
+        let key = (limit.name, client, start);
+        let mut shard = self.shard(&key);
+        let entry = shard.entry(key).or_default();
+        entry.leased += limit.block();
+        entry.used += 1;
+    }
+
+    /// Forgets leases of windows that ended before `now` less `longest` (the longest window).
+    pub fn forget_old(&self, now: DateTime<Utc>, longest: Duration) {
+        let horizon = now.timestamp() - longest.as_secs() as i64;
+        for shard in &self.shards {
+            shard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|key, _| key.2 >= horizon);
+        }
+    }
+
+    /// How many of `block` the row still had for the client: the row counts what was asked
+    /// for, so the grant is what was left under `hits` before this lease.
+    async fn lease_from_db(
+        &self,
+        limit: &SharedLimit,
+        client: IpAddr,
+        start: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u32, LimitError> {
+        let window_start = DateTime::from_timestamp(start, 0).unwrap_or(now);
+        let block = limit.block() as i32;
+        let client = self.hasher.digest(CLIENT_PURPOSE, &client.to_string());
+        let db = self.pool.get().await?;
+        let hits: i32 = db
+            .query_one(
+                "INSERT INTO shared_rate_limits (name, client, window_start, hits) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name, client, window_start) DO UPDATE SET hits = shared_rate_limits.hits + $4 \
+                 RETURNING hits",
+                &[&limit.name, &client, &window_start, &block],
+            )
+            .await?
+            .get(0);
+        let before = i64::from(hits) - i64::from(block);
+        Ok((i64::from(limit.hits) - before).clamp(0, i64::from(block)) as u32)
+    }
+
+    fn shard(&self, key: &Key) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+        self.shards[shard_of(key.1)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The shard of a client: a cheap mix of its address's bits.
+fn shard_of(client: IpAddr) -> usize {
+    let bits = match client {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6) >> 64,
+    };
+    let mixed = (bits ^ (bits >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    mixed as usize % SHARDS
+}
+
+/// `Counters` against a real Postgres (`TEST_DATABASE_URL`, as the integration tests use), in a
 /// database of its own.
 #[cfg(test)]
 mod mutation_tests {
@@ -133,24 +315,34 @@ mod mutation_tests {
         with_fresh_pool(counts_per_window).await;
     }
 
+    fn hasher() -> TokenHasher {
+        TokenHasher::new(Arc::new(SecretBox::from(b"unit-key".to_vec())), None)
+    }
+
     async fn counts_per_window(pool: Pool) {
-        let hasher = TokenHasher::new(Arc::new(SecretBox::from(b"unit-key".to_vec())), None);
+        let hasher = hasher();
+        let counters = Counters::new(pool.clone(), hasher.clone());
+        let hit = |client: &'static str, now| {
+            let counters = &counters;
+            async move { counters.hit(&LIMIT, client.parse().unwrap(), now).await }
+        };
         // Ten seconds into a minute window.
         let now = DateTime::from_timestamp(1_767_225_610, 0).unwrap();
         let client = "203.0.113.9";
-        assert!(hit(&pool, &hasher, &LIMIT, client, now).await.is_ok());
-        assert!(hit(&pool, &hasher, &LIMIT, client, now).await.is_ok());
-        match hit(&pool, &hasher, &LIMIT, client, now).await {
+        assert!(hit(client, now).await.is_ok());
+        assert!(hit(client, now).await.is_ok());
+        match hit(client, now).await {
             Err(LimitError::Exceeded(wait)) => assert_eq!(wait, Duration::from_secs(50)),
             other => panic!("expected the limit, got {other:?}"),
         }
-        assert!(hit(&pool, &hasher, &LIMIT, "203.0.113.10", now)
-            .await
-            .is_ok());
+        // Refused from memory from now on: the row is not asked again.
+        assert_eq!(
+            counters.check_local(&LIMIT, client.parse().unwrap(), now),
+            Local::Refused(Duration::from_secs(50))
+        );
+        assert!(hit("203.0.113.10", now).await.is_ok());
         let next_window = now + chrono::Duration::seconds(50);
-        assert!(hit(&pool, &hasher, &LIMIT, client, next_window)
-            .await
-            .is_ok());
+        assert!(hit(client, next_window).await.is_ok());
 
         // Counters are per window start, and hold the client only as its HMAC.
         let db = pool.get().await.unwrap();
@@ -173,5 +365,46 @@ mod mutation_tests {
         assert!(rows
             .iter()
             .all(|r| !r.get::<_, String>(0).contains("203.0.113")));
+        counters.forget_old(next_window + chrono::Duration::seconds(120), LIMIT.window);
+        assert!(counters.shards.iter().all(|s| s.lock().unwrap().is_empty()));
+    }
+
+    #[tokio::test]
+    async fn two_processes_leasing_blocks_never_admit_more_than_the_limit_together() {
+        with_fresh_pool(two_processes).await;
+    }
+
+    async fn two_processes(pool: Pool) {
+        const FORTY: SharedLimit = SharedLimit {
+            name: "unit-global",
+            hits: 40,
+            window: Duration::from_secs(60),
+        };
+        assert_eq!(FORTY.block(), 2);
+        let a = Counters::new(pool.clone(), hasher());
+        let b = Counters::new(pool, hasher());
+        let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let client: IpAddr = "198.51.100.1".parse().unwrap();
+        let mut admitted = 0;
+        let mut round_trips = 0;
+        for i in 0..100 {
+            let process = if i % 2 == 0 { &a } else { &b };
+            match process.check_local(&FORTY, client, now) {
+                Local::Admitted => admitted += 1,
+                Local::Refused(_) => {}
+                Local::Lease => {
+                    round_trips += 1;
+                    if process.lease(&FORTY, client, now).await.is_ok() {
+                        admitted += 1;
+                    }
+                }
+            }
+        }
+        // One block may be stranded in the process that did not use it: 39 or 40, never more.
+        assert!((39..=40).contains(&admitted), "{admitted}");
+        assert!(
+            round_trips <= 22,
+            "{round_trips} leases for {admitted} requests"
+        );
     }
 }

@@ -10,7 +10,7 @@ use ractor::{Actor, ActorRef};
 use raptor_actors::acceptor::{AcceptorArgs, Drained, HttpService};
 use raptor_actors::broker::SharedBrokerConfig;
 use raptor_actors::clock::{SharedClock, SystemClock};
-use raptor_actors::outbound::{BudgetPolicy, OutboundBudget};
+use raptor_actors::outbound::{AccountBudget, AccountPolicy, BudgetPolicy, OutboundBudget};
 use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
 use raptor_actors::Actors;
@@ -40,6 +40,8 @@ pub struct Application {
     app_env: AppEnv,
     signals: Signals,
     broker_config: SharedBrokerConfig,
+    /// The Alpaca budget, whose account share follows a SIGHUP.
+    budget: OutboundBudget,
     error_reporting: ErrorReporting,
 }
 
@@ -63,11 +65,20 @@ impl Application {
         let url = settings
             .database_url()
             .context("DATABASE_URL is required")?;
-        let pool = crate::db::build_pool(url, settings.database.ssl, settings.database.pool_size)?;
+        let pool = crate::db::build_app_pool(
+            url,
+            settings.database_pool_url(),
+            settings.database.ssl,
+            settings.database.pool_size,
+        )?;
+        // LISTEN needs a session of its own: always the direct URL.
         let listen = crate::db::connection_config(url, settings.database.ssl)?;
-        crate::db::capacity::warn_if_short(&pool, settings.database.pool_size, mode).await;
+        if settings.database_pool_url().is_none() {
+            crate::db::capacity::warn_if_short(&pool, settings.database.pool_size, mode).await;
+        }
         let actors = Actors::default();
         let mut background = Vec::new();
+        let budget = outbound_budget(&settings, &pool);
 
         let (acceptor, local_addr) = if mode == Mode::Worker {
             (None, None)
@@ -89,12 +100,19 @@ impl Application {
                 .cloned()
                 .chain([resend_limiter.clone(), compare_limiter.clone()])
                 .collect();
+            let counters = Arc::new(crate::limits::Counters::new(
+                pool.clone(),
+                settings.token_hasher(),
+            ));
+            let forget = (counters.clone(), clock.clone());
             background.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
                 loop {
                     tick.tick().await;
                     limiters.iter().for_each(IpRateLimiter::forget_idle);
                     idle_shares.forget_idle();
+                    let (counters, clock) = &forget;
+                    counters.forget_old(clock.now(), crate::http::shared_limits::LONGEST_WINDOW);
                 }
             }));
             let readiness = crate::http::readiness::Readiness::default();
@@ -107,6 +125,7 @@ impl Application {
                 pool: pool.clone(),
                 actors: actors.clone(),
                 rate_limiter,
+                counters,
                 resend_limiter,
                 compare_limiter,
                 market_data_feed: crate::market_data::feed_key(&settings).into(),
@@ -164,7 +183,7 @@ impl Application {
                 actors: actors.clone(),
                 clock: clock.clone(),
             }),
-            budget: outbound_budget(&settings),
+            budget: budget.clone(),
             schedules: settings.schedules.clone(),
             jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
             backtests: crate::backtest::worker::worker_args(
@@ -207,6 +226,7 @@ impl Application {
             background,
             app_env: settings.app_env,
             broker_config,
+            budget,
             signals,
             error_reporting,
         })
@@ -297,6 +317,9 @@ impl Application {
         let config = crate::trading::broker_config(settings);
         *self.broker_config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
         self.actors.broker.reconfigure(config);
+        if let Some(account) = self.budget.account() {
+            account.set_policy(account_policy(settings));
+        }
         tracing::info!("configuration reloaded");
     }
 
@@ -306,12 +329,14 @@ impl Application {
         for task in &self.background {
             task.abort();
         }
-        let bound = Duration::from_secs(30);
+        // The tree bounds itself (SHUTDOWN_BUDGET, 24 s); then at most 1 s for the root to stop
+        // and 2 s for the error reporter: 27 s in the worst case, inside Heroku's 30 s.
+        let bound = raptor_actors::supervisor::SHUTDOWN_BUDGET + Duration::from_millis(500);
         let drained = match self.root.call(RootMsg::Shutdown, Some(bound)).await {
             Ok(ractor::rpc::CallResult::Success(report)) => report.drained,
             _ => Drained::TimedOut,
         };
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.root_handle).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.root_handle).await;
         self.error_reporting.flush().await;
         tracing::info!(?drained, "shutdown complete");
         drained
@@ -344,13 +369,22 @@ impl Signals {
     }
 }
 
-/// The one outbound budget to Alpaca that trading and market data share (SPEC: below
-/// Alpaca's own limit, with a share market data can never take).
-fn outbound_budget(settings: &Settings) -> OutboundBudget {
-    OutboundBudget::new(BudgetPolicy {
+/// The one outbound budget to Alpaca that trading and market data share, with every other
+/// process through Postgres (SPEC: below Alpaca's own limit, with a share market data can never
+/// take); this process's own window is the fallback while Postgres cannot be asked.
+fn outbound_budget(settings: &Settings, pool: &Pool) -> OutboundBudget {
+    let fallback = OutboundBudget::new(BudgetPolicy {
         limit: settings.alpaca.rate_limit_per_minute,
         reserved_for_trading: settings.alpaca.trading_reserved_per_minute,
         window: Duration::from_secs(60),
         max_wait: raptor_actors::broker::MAX_QUEUE_WAIT,
-    })
+    });
+    fallback.with_account(AccountBudget::new(pool.clone(), account_policy(settings)))
+}
+
+fn account_policy(settings: &Settings) -> AccountPolicy {
+    AccountPolicy::per_minute(
+        settings.alpaca.account_rate_limit_per_minute,
+        settings.alpaca.trading_reserved_per_minute,
+    )
 }

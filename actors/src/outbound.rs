@@ -1,24 +1,61 @@
-//! The one outbound budget to Alpaca, shared by trading and market data.
+//! The one outbound budget to Alpaca, shared by trading and market data, and by every process.
 //!
 //! Alpaca limits an account to a number of requests a minute (200 on the free plan) across all
-//! of its APIs, and every user of Raptor shares the operator's one account. So the broker and
-//! the market-data actor reserve their send times from this one sliding window: at most `limit`
-//! requests in any `window`. Market data may use only `limit - reserved_for_trading` of them,
-//! so however many charts refresh, order submission always finds room.
+//! of its APIs, and every user of Raptor shares the operator's one account, whichever dyno
+//! serves them. So the broker and the market-data actor ask this budget before each request
+//! ([`OutboundBudget::acquire`]): the account's budget in Postgres ([`account`],
+//! `ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE` for all processes together), spent from small leases
+//! so most requests pay no round trip. Market data may use only `limit - reserved_for_trading`
+//! of it, so however many charts refresh, orders and cancels always find room. What Alpaca says
+//! about its own count (`X-RateLimit-Remaining`/`-Reset`, a 429's `Retry-After`) pauses the
+//! lanes it concerns in every process ([`OutboundBudget::observe`], [`signals`]).
+//!
+//! The sliding window below is this process's own: it is used only while Postgres cannot be
+//! asked (a documented fallback, `ALPACA_RATE_LIMIT_PER_MINUTE` per process), and by processes
+//! with no account budget at all (the simulated broker, unit tests).
 //!
 //! A caller that would have to wait longer than `max_wait` is refused at once with the time
 //! after which a retry can succeed, so no request hangs on the budget.
+//!
+//! A caller with a share of its own to enforce (the trading domain's per-user share, say) checks
+//! it before calling [`OutboundBudget::acquire`] on its lane; the lanes stay the account's.
 
+pub mod account;
+pub mod signals;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+pub use account::{AccountBudget, AccountPolicy, Take};
 
 /// Who is asking: trading may use the whole budget, market data only what trading leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
     Trading,
     MarketData,
+}
+
+impl Lane {
+    /// Both lanes.
+    pub const ALL: [Lane; 2] = [Lane::Trading, Lane::MarketData];
+
+    /// The lane's name in `outbound_leases` and `outbound_pauses`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Trading => "trading",
+            Lane::MarketData => "market_data",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Lane::Trading => 0,
+            Lane::MarketData => 1,
+        }
+    }
 }
 
 /// How big the budget is.
@@ -33,26 +70,115 @@ pub struct BudgetPolicy {
     pub max_wait: Duration,
 }
 
-/// The shared budget; clones share one window.
+/// The budget; clones share one window and one account.
 #[derive(Clone)]
 pub struct OutboundBudget {
     inner: Arc<Mutex<Window>>,
+    account: Option<AccountBudget>,
+    /// Whether the last failure to reach the account budget was logged (once per outage).
+    account_down: Arc<AtomicBool>,
 }
 
 struct Window {
     policy: BudgetPolicy,
     /// Send times reserved within the last window, in time order (some may lie ahead).
     reserved: Vec<Instant>,
+    /// Per lane: Alpaca asked us not to send before this.
+    paused_until: [Option<Instant>; 2],
 }
 
 impl OutboundBudget {
+    /// A budget of this process alone (the fallback window only).
     pub fn new(policy: BudgetPolicy) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Window {
                 policy,
                 reserved: Vec::new(),
+                paused_until: [None, None],
             })),
+            account: None,
+            account_down: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The same budget, spending the account's shared budget first.
+    pub fn with_account(mut self, account: AccountBudget) -> Self {
+        self.account = Some(account);
+        self
+    }
+
+    /// The account's shared budget, if this process has one.
+    pub fn account(&self) -> Option<&AccountBudget> {
+        self.account.as_ref()
+    }
+
+    /// Waits for the right to send one request on `lane`, at most `max_wait`; `Err` holds how
+    /// long until a retry could be served.
+    pub async fn acquire(&self, lane: Lane) -> Result<(), Duration> {
+        let max_wait = self.policy().max_wait;
+        let deadline = Instant::now() + max_wait;
+        if let Some(wait) = self.local_pause(lane, Instant::now()) {
+            return Err(retry_after(wait));
+        }
+        if let Some(account) = &self.account {
+            loop {
+                // A database that does not answer within the caller's wait is a database down.
+                let left = deadline.saturating_duration_since(Instant::now());
+                let taken = tokio::time::timeout(left, account.take(lane))
+                    .await
+                    .unwrap_or(Err(account::AccountError::TimedOut));
+                match taken {
+                    Ok(Take::Granted) => {
+                        self.account_down.store(false, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Ok(Take::Wait(wait)) if Instant::now() + wait <= deadline => {
+                        tokio::time::sleep(wait).await;
+                    }
+                    Ok(Take::Wait(wait)) => return Err(retry_after(wait)),
+                    Err(error) => {
+                        if !self.account_down.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(%error, "the account's Alpaca budget cannot be asked; \
+                                using this process's own window (ALPACA_RATE_LIMIT_PER_MINUTE)");
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        let at = self.reserve(lane, Instant::now())?;
+        tokio::time::sleep_until(at).await;
+        Ok(())
+    }
+
+    /// Takes in what Alpaca said about its own count (`status`, `headers` of an answer to a
+    /// request on `lane`): pauses the lanes it concerns here and, through Postgres, everywhere.
+    pub fn observe(&self, status: u16, headers: &reqwest::header::HeaderMap) {
+        let reserve = self.policy().reserved_for_trading;
+        let Some(pause) = signals::pause_for(status, headers, reserve, chrono::Utc::now()) else {
+            return;
+        };
+        let until = Instant::now() + pause.wait;
+        {
+            let mut window = self.lock();
+            for lane in pause.lanes {
+                let slot = &mut window.paused_until[lane.index()];
+                *slot = (*slot).max(Some(until));
+            }
+        }
+        tracing::warn!(wait_ms = pause.wait.as_millis() as u64, lanes = ?pause.lanes, "alpaca asked us to wait; pausing");
+        if let Some(account) = self.account.clone() {
+            tokio::spawn(async move {
+                if let Err(error) = account.pause(pause.lanes, until).await {
+                    tracing::warn!(%error, "the pause could not be shared with other processes");
+                }
+            });
+        }
+    }
+
+    fn local_pause(&self, lane: Lane, now: Instant) -> Option<Duration> {
+        let until = self.lock().paused_until[lane.index()]?;
+        (until > now).then(|| until - now)
     }
 
     /// Applies a new policy (SIGHUP); reservations already made stand.
@@ -73,6 +199,13 @@ impl OutboundBudget {
     fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A wait as a client's `Retry-After`: whole seconds between one and a minute (a lease's
+/// horizon is a little longer than the window, but a retry after a minute finds room).
+fn retry_after(wait: Duration) -> Duration {
+    Duration::from_secs(wait.as_secs_f64().ceil() as u64)
+        .clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 impl Window {

@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
         ("TRADING_MAX_ORDERS_PER_DAY", "100000"),
         // A down window wide enough for the load to see the 503s.
         ("SUPERVISOR_BACKOFF_MS", "1000"),
-        ("SHUTDOWN_GRACE_SECS", "25"),
+        ("SHUTDOWN_GRACE_SECS", "19"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -12,7 +12,7 @@ use deadpool_postgres::Pool;
 
 pub(crate) use error::storage_errors;
 pub use error::{StorageError, StorageResult};
-pub use pool::{build_pool, connection_config, PoolError};
+pub use pool::{build_app_pool, build_pool, build_pooled, connection_config, PoolError};
 
 mod embedded {
     refinery::embed_migrations!("migrations");

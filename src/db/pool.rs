@@ -1,5 +1,11 @@
 //! The deadpool connection pool, with TLS when the URL (`sslmode=require`) or `DATABASE_SSL`
 //! asks for it, as Heroku Postgres does.
+//!
+//! With `DATABASE_CONNECTION_POOL_URL` the pool goes through a transaction-mode pooler
+//! ([`build_pooled`]): its connections keep no named statement on the server
+//! (`raptor_actors::pg::inline`), and nothing else of a session is relied on: every advisory
+//! lock is transaction-scoped, no `SET` is issued, deadpool's statement cache keeps statements
+//! only on our side of the adapter. LISTEN and migrations connect to `DATABASE_URL`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,6 +19,8 @@ use crate::settings::DatabaseSsl;
 pub enum PoolError {
     #[error("DATABASE_URL is not a valid Postgres URL")]
     InvalidUrl,
+    #[error("DATABASE_CONNECTION_POOL_URL is not a valid Postgres URL")]
+    InvalidPoolUrl,
     #[error("could not build the connection pool: {0}")]
     Build(String),
 }
@@ -31,15 +39,51 @@ pub fn connection_config(url: &str, ssl: DatabaseSsl) -> Result<tokio_postgres::
     Ok(config)
 }
 
-/// A pool for `url`. Connections are made lazily, so this succeeds while the database is down.
+/// A pool of direct connections to `url`. Connections are made lazily, so this succeeds while
+/// the database is down.
 pub fn build_pool(url: &str, ssl: DatabaseSsl, size: usize) -> Result<Pool, PoolError> {
     let manager = Manager::from_config(
         connection_config(url, ssl)?,
         raptor_actors::pg::connector(),
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
+        manager_config(),
     );
+    finish(manager, size)
+}
+
+/// A pool of connections through the transaction-mode pooler at `url`.
+pub fn build_pooled(url: &str, ssl: DatabaseSsl, size: usize) -> Result<Pool, PoolError> {
+    let mut config = connection_config(url, ssl).map_err(|_| PoolError::InvalidPoolUrl)?;
+    // Tells the pooler's server connections from the direct ones in `pg_stat_activity`.
+    config.application_name("raptor-pooled");
+    let manager = Manager::from_connect(
+        config,
+        raptor_actors::pg::pooled::PooledConnect::default(),
+        manager_config(),
+    );
+    finish(manager, size)
+}
+
+/// The application's pool: through the pooler when `pool_url` is set, else direct to `url`.
+pub fn build_app_pool(
+    url: &str,
+    pool_url: Option<&str>,
+    ssl: DatabaseSsl,
+    size: usize,
+) -> Result<Pool, PoolError> {
+    match pool_url {
+        Some(pooled) => build_pooled(pooled, ssl, size),
+        None => build_pool(url, ssl, size),
+    }
+}
+
+fn manager_config() -> ManagerConfig {
+    // `Fast` recycling sends nothing: a pooler's server connection is not ours to reset.
+    ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    }
+}
+
+fn finish(manager: Manager, size: usize) -> Result<Pool, PoolError> {
     Pool::builder(manager)
         .max_size(size)
         .runtime(Runtime::Tokio1)

@@ -4,7 +4,11 @@
 //! entries to its left are whatever the client sent and are never trusted. With
 //! `TRUSTED_PROXY_HOPS = n` the n-th entry from the right is the client. With
 //! `FLAG_ENFORCE_CF_ORIGIN` every request must come through Cloudflare, whose
-//! `CF-Connecting-IP` then names the client; health checks are exempt.
+//! `CF-Connecting-IP` then names the client; health checks are exempt. "Through Cloudflare" is
+//! checked on the connecting hop, which nobody can forge: the entry the trusted proxy (Heroku's
+//! router) appended to `X-Forwarded-For`, or the peer when no proxy is trusted, must lie in
+//! Cloudflare's published ranges (`config/cloudflare-ips.txt`, `CLOUDFLARE_IP_RANGES`).
+//! A request straight to the Heroku URL with a made-up `CF-Connecting-IP` gets 403.
 
 use crate::http::error::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
@@ -45,10 +49,12 @@ pub fn resolve(
     let settings = &state.settings;
     // Each header is read only when a setting trusts it (most requests carry neither).
     if settings.flags.enforce_cf_origin {
+        let hop = forwarded_or_peer(state, headers, extensions);
+        let from_cloudflare = settings.cloudflare_ranges.contains(hop);
         return match cf_connecting_ip(headers) {
-            Some(ip) => Ok(ip),
-            None if is_health_path(path) => Ok(forwarded_or_peer(state, headers, extensions)),
-            None => Err(ApiError::new(
+            Some(ip) if from_cloudflare => Ok(ip),
+            _ if is_health_path(path) => Ok(hop),
+            _ => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::ForbiddenOrigin,
                 "requests must come through the edge",
@@ -233,30 +239,79 @@ mod mutation_tests {
             ("FLAG_ENFORCE_CF_ORIGIN", "true"),
             ("TRUSTED_PROXY_HOPS", "1"),
         ]);
+        // The router saw a Cloudflare address connect (173.245.48.5): Cloudflare names the client.
         assert_eq!(
             seen(
                 &edge,
                 "/api/x",
                 &[
                     ("cf-connecting-ip", " 198.51.100.7 "),
-                    ("x-forwarded-for", "203.0.113.5")
+                    ("x-forwarded-for", "6.6.6.6, 173.245.48.5")
                 ]
             )
             .await,
             Ok("198.51.100.7".into())
         );
+        // Straight to the router, with a made-up header (or a made-up Cloudflare entry to the
+        // left of the router's): refused.
+        for forged in ["203.0.113.5", "173.245.48.5, 203.0.113.5"] {
+            assert_eq!(
+                seen(
+                    &edge,
+                    "/api/x",
+                    &[
+                        ("cf-connecting-ip", "198.51.100.7"),
+                        ("x-forwarded-for", forged)
+                    ]
+                )
+                .await,
+                Err((403, "forbidden_origin".into())),
+                "{forged}"
+            );
+        }
         assert_eq!(
             seen(&edge, "/api/x", &[("x-forwarded-for", "203.0.113.5")]).await,
             Err((403, "forbidden_origin".into()))
         );
         assert_eq!(
-            seen(&edge, "/api/x", &[("cf-connecting-ip", "not-an-ip")]).await,
+            seen(
+                &edge,
+                "/api/x",
+                &[
+                    ("cf-connecting-ip", "not-an-ip"),
+                    ("x-forwarded-for", "173.245.48.5")
+                ]
+            )
+            .await,
             Err((403, "forbidden_origin".into()))
         );
         assert_eq!(
             seen(&edge, "/health", &[("x-forwarded-for", "203.0.113.5")]).await,
             Ok("203.0.113.5".into()),
             "health checks need no Cloudflare"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_no_trusted_proxy_the_peer_must_be_cloudflare_or_in_the_override() {
+        let direct = [("FLAG_ENFORCE_CF_ORIGIN", "true")];
+        let cf = [("cf-connecting-ip", "198.51.100.7")];
+        assert_eq!(
+            seen(&router(&direct), "/api/x", &cf).await,
+            Err((403, "forbidden_origin".into())),
+            "the peer 192.0.2.10 is not Cloudflare"
+        );
+        let overridden = router(&[
+            ("FLAG_ENFORCE_CF_ORIGIN", "true"),
+            ("CLOUDFLARE_IP_RANGES", "203.0.113.0/24, 192.0.2.0/28"),
+        ]);
+        assert_eq!(
+            seen(&overridden, "/api/x", &cf).await,
+            Ok("198.51.100.7".into())
+        );
+        assert_eq!(
+            seen(&overridden, "/health", &[]).await,
+            Ok("192.0.2.10".into())
         );
     }
 

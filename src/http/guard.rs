@@ -1,11 +1,12 @@
 //! The guard: who is calling and whether they may go on, as one service. In order: the client
-//! IP (and the Cloudflare guard), the per-process rate limit, CSRF, then the cross-dyno limits
-//! of the routes that send email, start ceremonies or place orders. A refused request gets
-//! its 4xx here and never reaches a route.
+//! IP (and the Cloudflare guard), the per-process rate limit, the global limit across dynos
+//! (from memory while this process holds a lease of the client's allowance), CSRF, then the
+//! cross-dyno limits of the routes that send email, start ceremonies or place orders. A refused
+//! request gets its 4xx here and never reaches a route.
 //!
-//! Only a request that counts against a cross-dyno limit (a database round trip) is answered
-//! by a boxed future; every other request passes straight to the route's own future, with its
-//! panics caught ([`Caught`]). A body declared larger than the limit is refused here (413);
+//! Only a request that needs a database round trip (a new lease of the global allowance, or a
+//! route limit) is answered by a boxed future; every other request passes straight to the
+//! route's own future, with its panics caught ([`Caught`]). A body declared larger than the limit is refused here (413);
 //! one that grows past it while streaming is refused by the extractor that reads it (`ApiJson`).
 
 use std::convert::Infallible;
@@ -63,19 +64,19 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let (ip, shared) = match admit(&self.state, &request) {
-            Ok(admitted) => admitted,
+        let pending = match admit(&self.state, &request) {
+            Ok(pending) => pending,
             Err(refusal) => return Either::Left(ready(Ok(refusal.into_response()))),
         };
-        let Some(limit) = shared else {
+        if !pending.global_lease && pending.route.is_none() {
             return Either::Right(Either::Left(Caught::call(|| self.inner.call(request))));
-        };
+        }
         // The readied service goes with the request; a clone stays for the next one.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let state = self.state.clone();
         Either::Right(Either::Right(Box::pin(async move {
-            match shared_limits::admit(&state, limit, ip).await {
+            match pending.admit(&state).await {
                 Ok(()) => Caught::call(|| inner.call(request)).await,
                 Err(refusal) => Ok(refusal.into_response()),
             }
@@ -83,20 +84,43 @@ where
     }
 }
 
-/// The checks that need no I/O: the client, the rate limit, CSRF, the declared body size; and
-/// the cross-dyno limit the request counts against, if any.
-fn admit(
-    state: &AppState,
-    request: &Request,
-) -> Result<(IpAddr, Option<&'static SharedLimit>), ApiError> {
+/// What is left to check with a database round trip.
+struct Pending {
+    ip: IpAddr,
+    /// The client's global allowance must be leased first.
+    global_lease: bool,
+    /// The route's own cross-dyno limit, if any.
+    route: Option<&'static SharedLimit>,
+}
+
+impl Pending {
+    async fn admit(self, state: &AppState) -> Result<(), ApiError> {
+        if self.global_lease {
+            shared_limits::admit_global(state, self.ip).await?;
+        }
+        match self.route {
+            Some(limit) => shared_limits::admit(state, limit, self.ip).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// The checks that need no I/O: the client, the rate limits from memory, CSRF, the declared
+/// body size; and what needs the database.
+fn admit(state: &AppState, request: &Request) -> Result<Pending, ApiError> {
     let path = request.uri().path();
     let ip = client_ip::resolve(state, request.headers(), request.extensions(), path)?;
     rate_limit::admit(state, path, ip)?;
+    let global_lease = shared_limits::check_global(state, path, ip)?;
     csrf::check(state, request.method(), request.headers())?;
     if declared_length(request).is_some_and(|n| n > BODY_LIMIT_BYTES as u64) {
         return Err(ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE));
     }
-    Ok((ip, shared_limits::limit_for(request.method(), path)))
+    Ok(Pending {
+        ip,
+        global_lease,
+        route: shared_limits::limit_for(request.method(), path),
+    })
 }
 
 /// The body length a request declares, if it does: hyper reads it from `Content-Length` (and

@@ -86,6 +86,8 @@ pub struct AppStateInner {
     pub pool: Pool,
     pub actors: Actors,
     pub rate_limiter: Option<IpRateLimiter>,
+    /// Leases of clients' allowances under the limits shared across dynos.
+    pub counters: Arc<crate::limits::Counters>,
     /// Per-IP limit of `POST /api/auth/email/resend`.
     pub resend_limiter: IpRateLimiter,
     /// Whether the database answered the last background probe.

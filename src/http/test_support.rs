@@ -43,6 +43,10 @@ pub fn state(overrides: &[(&str, &str)]) -> AppState {
             .global_rate_limit
             .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute)),
         cors: Arc::new(super::cors::Cors::new(&settings.frontend_origins)),
+        counters: Arc::new(crate::limits::Counters::new(
+            pool.clone(),
+            settings.token_hasher(),
+        )),
         settings: Arc::new(settings),
         pool,
         actors: raptor_actors::Actors::default(),

@@ -5,6 +5,7 @@
 //! visible `expose_secret()` call.
 
 pub mod alpaca_url;
+pub mod ip_ranges;
 pub mod smtp_url;
 mod source;
 
@@ -23,6 +24,7 @@ pub const VARIABLES: &[&str] = &[
     "PORT",
     "BIND_ADDRESS",
     "DATABASE_URL",
+    "DATABASE_CONNECTION_POOL_URL",
     "DATABASE_SSL",
     "DATABASE_POOL_SIZE",
     "SECRET_KEY",
@@ -33,12 +35,14 @@ pub const VARIABLES: &[&str] = &[
     "WEBAUTHN_ORIGIN",
     "FLAG_WEBAUTHN_REGISTRATION",
     "FLAG_ENFORCE_CF_ORIGIN",
+    "CLOUDFLARE_IP_RANGES",
     "ALPACA_AUTH_MODE",
     "ALPACA_PAPER_API_KEY",
     "ALPACA_PAPER_API_SECRET",
     "ALPACA_PAPER_BASE_URL",
     "ALPACA_DATA_BASE_URL",
     "ALPACA_REQUEST_TIMEOUT_SECS",
+    "ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE",
     "ALPACA_RATE_LIMIT_PER_MINUTE",
     "ALPACA_TRADING_RESERVED_PER_MINUTE",
     "ALPACA_DATA_FEED",
@@ -145,6 +149,9 @@ pub struct Settings {
     pub flags: Flags,
     pub rate_limit_per_minute: u32,
     pub trusted_proxy_hops: usize,
+    /// With `FLAG_ENFORCE_CF_ORIGIN`, the connecting hop must be in these (Cloudflare's ranges,
+    /// `config/cloudflare-ips.txt`, or `CLOUDFLARE_IP_RANGES`).
+    pub cloudflare_ranges: std::sync::Arc<ip_ranges::IpRanges>,
     pub alpaca: AlpacaSettings,
     pub market_data: MarketDataSettings,
     /// Pre-trade risk limits per user on the shared paper account.
@@ -169,7 +176,12 @@ pub struct Settings {
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
+    /// `DATABASE_URL`: the direct connection (LISTEN, migrations, operator commands, and the
+    /// pool when no pooler is configured).
     pub url: Option<SecretString>,
+    /// `DATABASE_CONNECTION_POOL_URL`: a transaction-mode pooler (Heroku's connection pooling,
+    /// PgBouncer) the pool goes through instead.
+    pub pool_url: Option<SecretString>,
     pub ssl: DatabaseSsl,
     pub pool_size: usize,
 }
@@ -196,8 +208,11 @@ pub struct AlpacaSettings {
     pub paper_base_url: String,
     pub data_base_url: String,
     pub request_timeout: Duration,
-    /// Outbound requests to Alpaca allowed per minute (below Alpaca's own 200), trading and
-    /// market data together.
+    /// Outbound requests to Alpaca per minute for all processes together (below Alpaca's own
+    /// 200), trading and market data together, shared through Postgres.
+    pub account_rate_limit_per_minute: u32,
+    /// Fallback: what this one process may send a minute while Postgres cannot be asked for
+    /// the account's budget.
     pub rate_limit_per_minute: u32,
     /// Of those, how many market data may never use (kept for order submission); market data
     /// always gets at least one a minute.
@@ -321,6 +336,8 @@ impl Settings {
         alpaca_url::check_data(&data_base_url, deployed)
             .map_err(|problem| config_error("ALPACA_DATA_BASE_URL", problem))?;
 
+        let account_rate_limit_per_minute: u32 =
+            positive(src, "ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE")?;
         let rate_limit_per_minute: u32 = positive(src, "ALPACA_RATE_LIMIT_PER_MINUTE")?;
         let trading_reserved_per_minute: u32 = number(src, "ALPACA_TRADING_RESERVED_PER_MINUTE")?;
         let data_feed = src.get("ALPACA_DATA_FEED").unwrap_or("iex").to_owned();
@@ -370,6 +387,11 @@ impl Settings {
             bind_address: number(src, "BIND_ADDRESS")?,
             database: DatabaseSettings {
                 url: database_url,
+                pool_url: src
+                    .get("DATABASE_CONNECTION_POOL_URL")
+                    .map(str::trim)
+                    .filter(|url| !url.is_empty())
+                    .map(SecretString::from),
                 ssl: database_ssl,
                 pool_size: positive(src, "DATABASE_POOL_SIZE")?,
             },
@@ -389,6 +411,7 @@ impl Settings {
             },
             rate_limit_per_minute: positive(src, "RATE_LIMIT_PER_MINUTE")?,
             trusted_proxy_hops: number(src, "TRUSTED_PROXY_HOPS")?,
+            cloudflare_ranges: std::sync::Arc::new(cloudflare_ranges(src)?),
             alpaca: AlpacaSettings {
                 auth_mode: src.get("ALPACA_AUTH_MODE").map(str::to_owned),
                 api_key: src.get("ALPACA_PAPER_API_KEY").map(SecretString::from),
@@ -396,6 +419,7 @@ impl Settings {
                 paper_base_url,
                 data_base_url,
                 request_timeout: Duration::from_secs(positive(src, "ALPACA_REQUEST_TIMEOUT_SECS")?),
+                account_rate_limit_per_minute,
                 rate_limit_per_minute,
                 trading_reserved_per_minute,
                 data_feed,
@@ -412,7 +436,7 @@ impl Settings {
             email_from: src.get("EMAIL_FROM").map(str::to_owned),
             sentry_dsn: src.get("SENTRY_DSN").map(SecretString::from),
             static_dir: src.get("STATIC_DIR").map(PathBuf::from),
-            shutdown_grace: Duration::from_secs(number(src, "SHUTDOWN_GRACE_SECS")?),
+            shutdown_grace: shutdown_grace(src)?,
             connections: raptor_actors::acceptor::ConnectionLimits {
                 header_read_timeout: Duration::from_secs(positive(
                     src,
@@ -472,6 +496,11 @@ impl Settings {
     /// The database URL; `raptor dev` fills it in when it starts a local cluster.
     pub fn database_url(&self) -> Option<&str> {
         self.database.url.as_ref().map(|u| u.expose_secret())
+    }
+
+    /// The pooler's URL (`DATABASE_CONNECTION_POOL_URL`), when one is configured.
+    pub fn database_pool_url(&self) -> Option<&str> {
+        self.database.pool_url.as_ref().map(|u| u.expose_secret())
     }
 }
 
@@ -548,6 +577,33 @@ fn schedules(src: &Source) -> Result<raptor_actors::scheduler::Schedules, Config
         audit_retention: schedule("SCHEDULE_AUDIT_RETENTION")?,
         outbox_purge: schedule("SCHEDULE_OUTBOX_PURGE")?,
     })
+}
+
+/// `SHUTDOWN_GRACE_SECS`, at most what Heroku's 30 s leave for the drain
+/// (`raptor_actors::supervisor::MAX_DRAIN`).
+fn shutdown_grace(src: &Source) -> Result<Duration, ConfigError> {
+    const KEY: &str = "SHUTDOWN_GRACE_SECS";
+    let grace = Duration::from_secs(number(src, KEY)?);
+    let max = raptor_actors::supervisor::MAX_DRAIN;
+    if grace > max {
+        return Err(config_error(
+            KEY,
+            format!(
+                "must be at most {} (Heroku stops a dyno 30 s after SIGTERM; docs/capacity.md)",
+                max.as_secs()
+            ),
+        ));
+    }
+    Ok(grace)
+}
+
+/// `CLOUDFLARE_IP_RANGES` (comma-separated CIDRs) when set, else the committed list.
+fn cloudflare_ranges(src: &Source) -> Result<ip_ranges::IpRanges, ConfigError> {
+    const KEY: &str = "CLOUDFLARE_IP_RANGES";
+    match src.get(KEY).map(str::trim).filter(|v| !v.is_empty()) {
+        Some(list) => ip_ranges::IpRanges::parse(list.split(',')).map_err(|p| config_error(KEY, p)),
+        None => Ok(ip_ranges::IpRanges::cloudflare()),
+    }
 }
 
 fn flag(src: &Source, key: &'static str) -> Result<bool, ConfigError> {

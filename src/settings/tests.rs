@@ -93,3 +93,41 @@ fn the_default_pool_fits_a_twenty_connection_plan_and_zero_is_refused() {
     .unwrap_err();
     assert_eq!(err.variable, "DATABASE_POOL_SIZE");
 }
+
+#[test]
+fn cloudflare_ranges_default_to_the_committed_list_and_a_bad_override_is_named() {
+    let base = [("SECRET_KEY", KEY), ("DATABASE_URL", "postgres://x")];
+    let committed = load(&base).unwrap();
+    assert!(committed
+        .cloudflare_ranges
+        .contains("173.245.48.1".parse().unwrap()));
+    let overridden = load(&[base[0], base[1], ("CLOUDFLARE_IP_RANGES", "192.0.2.0/24")]).unwrap();
+    assert!(overridden
+        .cloudflare_ranges
+        .contains("192.0.2.9".parse().unwrap()));
+    assert!(!overridden
+        .cloudflare_ranges
+        .contains("173.245.48.1".parse().unwrap()));
+    for bad in ["192.0.2.0/40", "cloudflare", "192.0.2.0/24,,"] {
+        let err = load(&[base[0], base[1], ("CLOUDFLARE_IP_RANGES", bad)]).unwrap_err();
+        assert_eq!(err.variable, "CLOUDFLARE_IP_RANGES", "{bad}");
+    }
+}
+
+#[test]
+fn the_pool_url_is_optional_and_kept_apart_from_the_direct_one() {
+    let base = [("SECRET_KEY", KEY), ("DATABASE_URL", "postgres://direct")];
+    assert_eq!(load(&base).unwrap().database_pool_url(), None);
+    let pooled = load(&[
+        base[0],
+        base[1],
+        ("DATABASE_CONNECTION_POOL_URL", "postgres://pooler:6432/db"),
+    ])
+    .unwrap();
+    assert_eq!(
+        pooled.database_pool_url(),
+        Some("postgres://pooler:6432/db")
+    );
+    assert_eq!(pooled.database_url(), Some("postgres://direct"));
+    assert!(!format!("{pooled:?}").contains("pooler:6432"), "redacted");
+}

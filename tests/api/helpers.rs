@@ -159,7 +159,23 @@ async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)], migrate: bool) -> Te
     }
 }
 
-/// Test settings: `APP_ENV=test`, the test database, a fixed key, then `overrides`.
+/// The URL of `database_url`'s database through the transaction-mode PgBouncer of
+/// `TEST_PGBOUNCER_URL` (scripts/test.sh starts one), when that is set and the database is on
+/// the tests' own server.
+pub fn pooled_url(database_url: &str) -> Option<String> {
+    let bouncer = std::env::var("TEST_PGBOUNCER_URL").ok()?;
+    let admin = admin_url();
+    let server = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let name = database_url.strip_prefix(server)?.strip_prefix('/')?;
+    let base = bouncer
+        .rsplit_once('/')
+        .map_or(bouncer.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
+/// Test settings: `APP_ENV=test`, the test database, a fixed key, then `overrides`. With
+/// `TEST_PGBOUNCER_URL` the pool goes through PgBouncer (`DATABASE_CONNECTION_POOL_URL`), as on
+/// Heroku with connection pooling.
 pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
     let mut env: HashMap<String, String> = [
         ("APP_ENV", "test"),
@@ -171,6 +187,12 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    let own_database = !overrides
+        .iter()
+        .any(|(k, _)| matches!(*k, "DATABASE_URL" | "DATABASE_CONNECTION_POOL_URL"));
+    if let Some(pooled) = pooled_url(database_url).filter(|_| own_database) {
+        env.insert("DATABASE_CONNECTION_POOL_URL".into(), pooled);
+    }
     env.extend(
         overrides
             .iter()
@@ -241,6 +263,7 @@ pub async fn error_code(response: reqwest::Response) -> String {
 
 /// A verified user with a live session, made without a passkey ceremony (the ceremonies have
 /// their own tests): the user row is inserted, the session issued by the real session store.
+#[derive(Clone)]
 pub struct SignedIn {
     pub user_id: uuid::Uuid,
     pub email: String,

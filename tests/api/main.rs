@@ -2,6 +2,7 @@
 //! application on a random port against its own fresh database.
 
 mod account_safety_browser;
+mod alpaca_budget;
 mod alpaca_data_stub;
 mod alpaca_stream_stub;
 mod alpaca_stub;
@@ -30,6 +31,7 @@ mod market_data;
 mod openapi;
 mod paper_broker;
 mod passkey;
+mod pgbouncer;
 mod pool_capacity;
 mod postgres_tls;
 mod recovery;

@@ -310,15 +310,6 @@ async fn alpacas_failures_map_to_the_specs_statuses_without_leaking_them() {
         "Alpaca's body is not forwarded raw"
     );
 
-    stub.behave(DataBehaviour::Fail(
-        429,
-        r#"{"code":42910000,"message":"rate limit exceeded"}"#.into(),
-    ));
-    let response = get(&app, &user, path).await;
-    assert_eq!(response.status(), 503);
-    assert!(response.headers().get("retry-after").is_some());
-    assert_eq!(error_code(response).await, "market_data_rate_limited");
-
     stub.behave(DataBehaviour::Fail(500, "oops".into()));
     let response = get(
         &app,
@@ -337,6 +328,26 @@ async fn alpacas_failures_map_to_the_specs_statuses_without_leaking_them() {
     let response = get(&app, &user, path).await;
     assert_eq!(response.status(), 504);
     assert_eq!(error_code(response).await, "market_data_timeout");
+
+    // Last, since Alpaca's 429 pauses every request to it for its Retry-After (5 s unsaid).
+    stub.behave(DataBehaviour::Fail(
+        429,
+        r#"{"code":42910000,"message":"rate limit exceeded"}"#.into(),
+    ));
+    let response = get(&app, &user, path).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    assert_eq!(error_code(response).await, "market_data_rate_limited");
+    let sent = stub.total();
+    stub.behave(DataBehaviour::Normal);
+    let paused = get(&app, &user, "/api/market-data/quotes/latest?symbols=MSFT").await;
+    assert_eq!(paused.status(), 503, "the pause holds");
+    assert_eq!(error_code(paused).await, "market_data_rate_limited");
+    assert_eq!(
+        stub.total(),
+        sent,
+        "nothing reached Alpaca while it asked us to wait"
+    );
 }
 
 #[tokio::test]

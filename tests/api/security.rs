@@ -280,10 +280,29 @@ async fn forged_forwarded_for_entries_do_not_escape_the_rate_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enforce_cf_origin_refuses_requests_that_bypass_cloudflare() {
+    // No proxy trusted: the peer (loopback here) is the hop that must be Cloudflare's.
     let app = spawn_app_with(&[("FLAG_ENFORCE_CF_ORIGIN", "true")]).await;
     let response = app.get("/api/system/status").await;
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(response).await, "forbidden_origin");
+    let forged = app
+        .client
+        .get(app.url("/api/system/status"))
+        .header("cf-connecting-ip", "198.51.100.4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "loopback is not Cloudflare");
+    assert_eq!(app.get("/health").await.status(), 200);
+
+    // The same, with loopback declared a Cloudflare range.
+    let app = spawn_app_with(&[
+        ("FLAG_ENFORCE_CF_ORIGIN", "true"),
+        ("CLOUDFLARE_IP_RANGES", "127.0.0.0/8,::1/128"),
+    ])
+    .await;
+    let response = app.get("/api/system/status").await;
+    assert_eq!(response.status(), 403, "no CF-Connecting-IP");
     let via_cf = app
         .client
         .get(app.url("/api/system/status"))

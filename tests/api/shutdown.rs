@@ -162,3 +162,51 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
         .get(0);
     assert!(verified, "the in-flight request's change was committed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_inside_herokus_30_s_when_a_request_never_finishes() {
+    use crate::alpaca_stub::{AlpacaStub, Behaviour};
+    // The in-process app migrates and signs in; the server under test is a child process.
+    let stub = AlpacaStub::start().await;
+    stub.behave(Behaviour::Hang);
+    let home = crate::helpers::spawn_app().await;
+    let user = home.sign_in("hanging@example.com", false).await;
+    let mut env = env(&home.db);
+    env.extend(
+        stub.overrides()
+            .into_iter()
+            .chain([("ALPACA_REQUEST_TIMEOUT_SECS", "300")])
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let server = ServeProcess::start(&env).await;
+    let mut child = server.child;
+    let hanging = tokio::spawn({
+        let url = format!("{}/api/trading/account", server.base);
+        let cookie = user.cookie.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+        }
+    });
+    eventually(
+        Duration::from_secs(10),
+        "the request reached Alpaca",
+        || async { (!stub.seen().is_empty()).then_some(()) },
+    )
+    .await;
+    let signalled = tokio::time::Instant::now();
+    kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
+    exits_zero_within(&mut child, Duration::from_secs(30)).await;
+    let took = signalled.elapsed();
+    // The drain's bound (SHUTDOWN_GRACE_SECS, 19 by default) and what follows it.
+    assert!(took < Duration::from_secs(28), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(19),
+        "the request got its grace: {took:?}"
+    );
+    eprintln!("shutdown with a request that never finishes took {took:?}");
+    let _ = hanging.await;
+}

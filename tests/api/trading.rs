@@ -657,19 +657,32 @@ async fn broker_failures_map_to_clear_statuses() {
             "not_found",
         ),
         (
-            429,
-            "{\"code\": 42910000, \"message\": \"rate limit exceeded\"}",
-            503,
-            "broker_rate_limited",
-        ),
-        (
             500,
             "{\"message\": \"internal error\"}",
             502,
             "broker_error",
         ),
         (200, "this is not json", 502, "broker_error"),
+        // Last: Alpaca's 429 pauses every request to it for its Retry-After.
+        (
+            429,
+            "{\"code\": 42910000, \"message\": \"rate limit exceeded\"}",
+            503,
+            "broker_rate_limited",
+        ),
     ];
+    // A 404 on a cancel of one's own order is a 404 too.
+    let placed: Value = submit(&app, &user, &market_order())
+        .await
+        .json()
+        .await
+        .unwrap();
+    stub.behave(Behaviour::Fail(
+        404,
+        "{\"code\": 40410000, \"message\": \"order not found\"}".into(),
+    ));
+    let gone = cancel(&app, &user, placed["id"].as_str().unwrap()).await;
+    assert_eq!(gone.status(), 404);
     for (alpaca, body, status, code) in cases {
         stub.behave(Behaviour::Fail(alpaca, body.to_owned()));
         let response = submit(&app, &user, &market_order()).await;
@@ -689,19 +702,12 @@ async fn broker_failures_map_to_clear_statuses() {
             "{text}"
         );
     }
-    // A 404 on a cancel of one's own order is a 404 too.
+    // The pause holds: nothing reaches Alpaca until its Retry-After has passed.
+    let sent = stub.seen().len();
     stub.behave(Behaviour::Normal);
-    let placed: Value = submit(&app, &user, &market_order())
-        .await
-        .json()
-        .await
-        .unwrap();
-    stub.behave(Behaviour::Fail(
-        404,
-        "{\"code\": 40410000, \"message\": \"order not found\"}".into(),
-    ));
-    let gone = cancel(&app, &user, placed["id"].as_str().unwrap()).await;
-    assert_eq!(gone.status(), 404);
+    let paused = get(&app, &user, "/api/trading/account").await;
+    assert_eq!(paused.status(), 503);
+    assert_eq!(stub.seen().len(), sent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -746,7 +752,7 @@ async fn an_unreachable_broker_answers_502_after_one_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbound_rate_limit_refuses_excess_callers_with_503() {
     let stub = AlpacaStub::start().await;
-    let app = trading_app(&stub, &[("ALPACA_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let app = trading_app(&stub, &[("ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE", "2")]).await;
     let user = app.sign_in("trader@example.com", false).await;
     let mut limited = None;
     for _ in 0..4 {

@@ -543,16 +543,23 @@ fn the_simulated_broker_can_never_be_selected_in_production_or_staging() {
 }
 
 #[test]
-fn the_outbound_rate_limit_defaults_to_180_a_minute_and_must_be_positive() {
+fn the_outbound_rate_limit_defaults_to_190_a_minute_for_the_account_and_must_be_positive() {
     let settings = Settings::load(deployed_env("production", &[])).unwrap();
-    assert_eq!(settings.alpaca.rate_limit_per_minute, 180);
-    let error = Settings::load(deployed_env(
-        "production",
-        &[("ALPACA_RATE_LIMIT_PER_MINUTE", "0")],
-    ))
-    .unwrap_err()
-    .to_string();
-    assert!(error.contains("ALPACA_RATE_LIMIT_PER_MINUTE"), "{error}");
+    assert_eq!(settings.alpaca.account_rate_limit_per_minute, 190);
+    assert_eq!(settings.alpaca.rate_limit_per_minute, 60, "the fallback");
+    for name in [
+        "ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE",
+        "ALPACA_RATE_LIMIT_PER_MINUTE",
+    ] {
+        let error = Settings::load(deployed_env("production", &[(name, "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(name), "{error}");
+        let error = Settings::load(deployed_env("production", &[(name, "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(name), "{error}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,8 @@ const MAX_MESSAGE_CHARS: usize = 300;
 pub(crate) struct AlpacaClient {
     http: reqwest::Client,
     base: Url,
+    /// Told what Alpaca says about its own count after every answer.
+    budget: Option<crate::outbound::OutboundBudget>,
 }
 
 impl AlpacaClient {
@@ -42,7 +44,17 @@ impl AlpacaClient {
             return Err("credentials not configured".into());
         };
         let http = crate::alpaca_http::client(key, secret, config.request_timeout)?;
-        Ok(Self { http, base })
+        Ok(Self {
+            http,
+            base,
+            budget: None,
+        })
+    }
+
+    /// The same client, telling `budget` about Alpaca's rate-limit headers.
+    pub fn observed_by(mut self, budget: &crate::outbound::OutboundBudget) -> Self {
+        self.budget = Some(budget.clone());
+        self
     }
 
     /// `GET /v2/account`.
@@ -80,7 +92,7 @@ impl AlpacaClient {
     ) -> Result<PlacedOrder, BrokerError> {
         let body = WireOrder::new(ticket, client_order_id);
         let request = self.http.post(self.url("/v2/orders")).json(&body);
-        let (status, text) = send(request).await?;
+        let (status, text) = self.send(request).await?;
         placed(status, text)
     }
 
@@ -97,9 +109,9 @@ impl AlpacaClient {
     /// harmless.
     pub async fn cancel(&self, order_id: OrderId) -> Result<(), BrokerError> {
         let path = format!("/v2/orders/{order_id}");
-        let mut result = send(self.http.delete(self.url(&path))).await;
+        let mut result = self.send(self.http.delete(self.url(&path))).await;
         if matches!(result, Err(BrokerError::Unreachable)) {
-            result = send(self.http.delete(self.url(&path))).await;
+            result = self.send(self.http.delete(self.url(&path))).await;
         }
         let (status, text) = result?;
         if status.is_success() {
@@ -135,16 +147,28 @@ impl AlpacaClient {
         params: &[(&str, String)],
     ) -> Result<(StatusCode, String), BrokerError> {
         let request = || self.http.request(Method::GET, self.url(path)).query(params);
-        match send(request()).await {
-            Err(BrokerError::Unreachable) => send(request()).await,
+        match self.send(request()).await {
+            Err(BrokerError::Unreachable) => self.send(request()).await,
             other => other,
         }
     }
 }
 
-/// Sends one request; the error never carries the URL or a header.
-async fn send(request: reqwest::RequestBuilder) -> Result<(StatusCode, String), BrokerError> {
-    let response = request.send().await.map_err(transport)?;
+impl AlpacaClient {
+    /// Sends one request; the error never carries the URL or a header.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, String), BrokerError> {
+        let response = request.send().await.map_err(transport)?;
+        if let Some(budget) = &self.budget {
+            budget.observe(response.status().as_u16(), response.headers());
+        }
+        read(response).await
+    }
+}
+
+async fn read(response: reqwest::Response) -> Result<(StatusCode, String), BrokerError> {
     let status = response.status();
     let retry_after = retry_after(response.headers());
     let text = response.text().await.map_err(transport)?;

@@ -1,6 +1,7 @@
 //! Who answers a trading request and when: the simulator in place, or Alpaca on a task of its
-//! own once the outbound budget shared with market data ([`OutboundBudget`]) gives the request a send time, so one
-//! slow answer never holds up the mailbox. While the kill switch is engaged nothing is sent.
+//! own once the account's outbound budget, shared with market data and every other process
+//! ([`OutboundBudget`]), lets the request go, so one slow answer never holds up the mailbox.
+//! While the kill switch is engaged nothing is sent.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +25,8 @@ pub(crate) enum Backend {
 
 impl Backend {
     /// The backend `config` asks for; `None` when it engages the switch or cannot be built.
-    pub fn build(config: &BrokerConfig, now: DateTime<Utc>) -> Self {
+    /// Alpaca's answers are reported to `budget`.
+    pub fn build(config: &BrokerConfig, now: DateTime<Utc>, budget: &OutboundBudget) -> Self {
         if let Some(reason) = config.engaged_by() {
             tracing::warn!(reason, "kill switch engaged by configuration");
             return Backend::None;
@@ -35,7 +37,7 @@ impl Backend {
                 Backend::Simulated(Simulator::new(now))
             }
             BrokerKind::AlpacaPaper => match AlpacaClient::new(config) {
-                Ok(client) => Backend::Alpaca(client),
+                Ok(client) => Backend::Alpaca(client.observed_by(budget)),
                 Err(problem) => {
                     tracing::error!(problem, "the Alpaca client cannot be built; trading is off");
                     Backend::None
@@ -46,7 +48,7 @@ impl Backend {
 }
 
 /// Answers `reply` from the simulator in place, or from Alpaca on a task of its own once the
-/// rate limit lets the request go; refuses at once with `Disabled(reason)` when `engaged_by`
+/// budget lets the request go; refuses at once with `Disabled(reason)` when `engaged_by`
 /// says the switch is engaged. `engaged` is re-checked when a waiting request's turn comes.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dispatch<T, S, A, Fut>(
@@ -73,18 +75,15 @@ pub(crate) fn dispatch<T, S, A, Fut>(
             let _ = reply.send(simulated(sim, now));
         }
         Backend::Alpaca(client) => {
-            let at = match budget.reserve(Lane::Trading, tokio::time::Instant::now()) {
-                Ok(at) => at,
-                Err(retry_after) => {
+            let client = client.clone();
+            let engaged = engaged.clone();
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                if let Err(retry_after) = budget.acquire(Lane::Trading).await {
                     tracing::warn!("outbound rate limit reached; request refused");
                     let _ = reply.send(Err(BrokerError::RateLimited { retry_after }));
                     return;
                 }
-            };
-            let client = client.clone();
-            let engaged = engaged.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
                 let result = if engaged.load(Ordering::SeqCst) {
                     Err(BrokerError::Disabled(config::NO_CREDENTIALS.to_owned()))
                 } else {

@@ -134,7 +134,7 @@ impl Actor for Broker {
         let (config_audit, config_auditor) = state::config_auditor(args.audit);
         let state = BrokerState {
             shared: args.config,
-            backend: Backend::build(&config, args.clock.now()),
+            backend: Backend::build(&config, args.clock.now(), &args.budget),
             budget: args.budget,
             config,
             operator: OperatorState::Unknown,

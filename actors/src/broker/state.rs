@@ -139,7 +139,7 @@ impl BrokerState {
             {
                 Backend::Simulated(sim)
             }
-            _ => Backend::build(&self.config, self.clock.now()),
+            _ => Backend::build(&self.config, self.clock.now(), &self.budget),
         };
         self.publish_engaged();
         let after = self.config.engaged_by();

@@ -131,13 +131,13 @@ impl DataClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<String, MarketDataError> {
-        let at = budget
-            .reserve(Lane::MarketData, tokio::time::Instant::now())
+        budget
+            .acquire(Lane::MarketData)
+            .await
             .map_err(|retry_after| {
                 tracing::warn!("outbound budget reached; market-data request refused");
                 MarketDataError::RateLimited { retry_after }
             })?;
-        tokio::time::sleep_until(at).await;
         let url = self
             .base
             .join(path)
@@ -152,6 +152,7 @@ impl DataClient {
             }
         })?;
         let status = response.status();
+        budget.observe(status.as_u16(), response.headers());
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -14,6 +14,8 @@ mod restart;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use deadpool_postgres::Pool;
 use ractor::{
     Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
@@ -374,50 +376,95 @@ impl RootState {
         }
     }
 
+    /// Everything within [`SHUTDOWN_BUDGET`] of the call, whatever hangs: the HTTP drain gets
+    /// what is left after [`AFTER_DRAIN`] is set aside, the flushes and the stops share that.
     async fn shutdown(&mut self) -> ShutdownReport {
+        let deadline = Instant::now() + SHUTDOWN_BUDGET;
         // Live order streams end first (their channel closes), so open SSE responses do not
         // hold the HTTP drain until its bound.
-        stop(self.args.actors.trade_stream.slot()).await;
+        stop(self.args.actors.trade_stream.slot(), STREAMS_STOP).await;
+        let drained = self.drain(deadline).await;
+        let actors = &self.args.actors;
+        // What was acknowledged is durable already (callers await it); a flush only hurries
+        // what is queued, and the outbox is in Postgres for the next process.
+        let flush_bound = FLUSH.min(left(deadline).saturating_sub(STOPS));
+        let flushes = futures_util::future::join(actors.mailer.flush(), actors.audit.flush());
+        if tokio::time::timeout(flush_bound, flushes).await.is_err() {
+            tracing::warn!(
+                bound_ms = flush_bound.as_millis() as u64,
+                "shutdown: flushes cut short"
+            );
+        }
+        let bound = left(deadline).min(STOPS);
+        let running: Vec<Child> = self.running.drain().map(|(_, child)| child).collect();
+        let stops = running
+            .into_iter()
+            .map(|child| self.stop_child(child, bound));
+        futures_util::future::join_all(stops).await;
+        ShutdownReport { drained }
+    }
+
+    /// Stops accepting and drains in-flight requests, within the acceptor's own bound and
+    /// what the shutdown budget leaves for it.
+    async fn drain(&mut self, deadline: Instant) -> Drained {
         // Our handle on the listener goes first, so the socket closes once the acceptor stops.
         let drain_bound = self
             .args
             .acceptor
             .take()
             .map_or(Duration::ZERO, |a| a.drain_timeout);
-        let drained = match self.acceptor.get() {
-            Ok(acceptor) => {
-                let wait = drain_bound + Duration::from_secs(1);
-                match acceptor.call(AcceptorMsg::Drain, Some(wait)).await {
-                    Ok(ractor::rpc::CallResult::Success(d)) => d,
-                    _ => Drained::TimedOut,
-                }
-            }
-            Err(_) => Drained::Clean,
+        let Ok(acceptor) = self.acceptor.get() else {
+            return Drained::Clean;
         };
-        let actors = &self.args.actors;
-        let _ = actors.mailer.flush().await;
-        let _ = actors.audit.flush().await;
-        for (_, child) in self.running.drain() {
-            match child {
-                Child::AuditWriter => stop(self.args.actors.audit.slot()).await,
-                Child::SessionStore => stop(self.args.actors.sessions.slot()).await,
-                Child::Broker => stop(self.args.actors.broker.slot()).await,
-                Child::MarketData => stop(self.args.actors.market_data.slot()).await,
-                Child::TradeStream => stop(self.args.actors.trade_stream.slot()).await,
-                Child::Mailer => stop(self.args.actors.mailer.slot()).await,
-                Child::Scheduler => stop(&self.scheduler).await,
-                Child::Backtests => stop(&self.backtests).await,
-                Child::Acceptor => stop(&self.acceptor).await,
-            }
+        let wait =
+            (drain_bound + Duration::from_secs(1)).min(left(deadline).saturating_sub(AFTER_DRAIN));
+        match acceptor.call(AcceptorMsg::Drain, Some(wait)).await {
+            Ok(ractor::rpc::CallResult::Success(d)) => d,
+            _ => Drained::TimedOut,
         }
-        ShutdownReport { drained }
+    }
+
+    async fn stop_child(&self, child: Child, bound: Duration) {
+        let actors = &self.args.actors;
+        match child {
+            Child::AuditWriter => stop(actors.audit.slot(), bound).await,
+            Child::SessionStore => stop(actors.sessions.slot(), bound).await,
+            Child::Broker => stop(actors.broker.slot(), bound).await,
+            Child::MarketData => stop(actors.market_data.slot(), bound).await,
+            Child::TradeStream => stop(actors.trade_stream.slot(), bound).await,
+            Child::Mailer => stop(actors.mailer.slot(), bound).await,
+            Child::Scheduler => stop(&self.scheduler, bound).await,
+            Child::Backtests => stop(&self.backtests, bound).await,
+            Child::Acceptor => stop(&self.acceptor, bound).await,
+        }
     }
 }
 
-async fn stop<M: ractor::Message>(slot: &Slot<M>) {
+/// Heroku kills a dyno 30 s after SIGTERM. The whole shutdown fits in this, leaving a margin
+/// for the process's exit (the root's own stop, the error reporter's flush).
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(24);
+/// The longest HTTP drain the budget allows (`SHUTDOWN_GRACE_SECS` above it is cut to it).
+pub const MAX_DRAIN: Duration = Duration::from_secs(19);
+/// Set aside from the budget for what follows the drain.
+const AFTER_DRAIN: Duration = Duration::from_secs(4);
+/// The order streams' stop, before the drain.
+const STREAMS_STOP: Duration = Duration::from_secs(1);
+/// The mailer's and the audit writer's flushes, together.
+const FLUSH: Duration = Duration::from_secs(2);
+/// Every child's stop, together.
+const STOPS: Duration = Duration::from_secs(1);
+
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+async fn stop<M: ractor::Message>(slot: &Slot<M>, bound: Duration) {
     if let Ok(actor) = slot.get() {
         let _ = actor
-            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+            .stop_and_wait(
+                Some("shutdown".into()),
+                Some(bound.max(Duration::from_millis(1))),
+            )
             .await;
     }
     slot.set(None);
