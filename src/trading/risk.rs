@@ -183,7 +183,7 @@ async fn latest_trade(market_data: &MarketDataClient, symbol: &str) -> Result<De
         symbol: symbol.clone(),
     };
     let latest = match market_data
-        .latest(LatestKind::Trades, std::slice::from_ref(&symbol))
+        .latest_for_order(LatestKind::Trades, std::slice::from_ref(&symbol))
         .await
     {
         Ok(latest) => latest,

@@ -22,6 +22,8 @@ pub async fn book_app(broker: &PaperBroker, extra: &[(&str, &str)]) -> TestApp {
     broker.set_price("AAPL", "150");
     let mut overrides = broker.overrides();
     overrides.push(("ALPACA_DATA_BASE_URL", data.url.as_str()));
+    // The tests poll the books until a fill shows: more than the per-client default a minute.
+    overrides.push(("RATE_LIMIT_PER_MINUTE", "100000"));
     overrides.extend_from_slice(extra);
     let mut app = spawn_app_with(&overrides).await;
     app.peers.push(Box::new(data));

@@ -181,7 +181,7 @@ async fn sigterm_ends_inside_herokus_30_s_when_a_request_never_finishes() {
     let server = ServeProcess::start(&env).await;
     let mut child = server.child;
     let hanging = tokio::spawn({
-        let url = format!("{}/api/trading/account", server.base);
+        let url = format!("{}/api/trading/readiness", server.base);
         let cookie = user.cookie.clone();
         async move {
             reqwest::Client::new()

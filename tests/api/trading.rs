@@ -705,7 +705,7 @@ async fn broker_failures_map_to_clear_statuses() {
     // The pause holds: nothing reaches Alpaca until its Retry-After has passed.
     let sent = stub.seen().len();
     stub.behave(Behaviour::Normal);
-    let paused = get(&app, &user, "/api/trading/account").await;
+    let paused = submit(&app, &user, &market_order()).await;
     assert_eq!(paused.status(), 503);
     assert_eq!(stub.seen().len(), sent);
 }

@@ -56,11 +56,12 @@ impl DataClient {
     pub async fn latest(
         &self,
         budget: &OutboundBudget,
+        lane: Lane,
         kind: LatestKind,
         symbols: &[String],
     ) -> Result<HashMap<String, Arc<str>>, MarketDataError> {
         let query = [("symbols", symbols.join(",")), ("feed", self.feed.clone())];
-        let body = self.get(budget, kind.path(), &query).await?;
+        let body = self.get(budget, lane, kind.path(), &query).await?;
         let objects = match kind.envelope() {
             Some(key) => {
                 let mut outer: HashMap<String, Box<RawValue>> = parse(&body)?;
@@ -100,7 +101,9 @@ impl DataClient {
             if let Some(token) = token.take() {
                 query.push(("page_token", token));
             }
-            let body = self.get(budget, "/v2/stocks/bars", &query).await?;
+            let body = self
+                .get(budget, Lane::MarketData, "/v2/stocks/bars", &query)
+                .await?;
             let page: BarsPage = parse(&body)?;
             let before = bars.len();
             for raw in page
@@ -128,16 +131,14 @@ impl DataClient {
     async fn get(
         &self,
         budget: &OutboundBudget,
+        lane: Lane,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<String, MarketDataError> {
-        budget
-            .acquire(Lane::MarketData)
-            .await
-            .map_err(|retry_after| {
-                tracing::warn!("outbound budget reached; market-data request refused");
-                MarketDataError::RateLimited { retry_after }
-            })?;
+        budget.acquire(lane).await.map_err(|retry_after| {
+            tracing::warn!("outbound budget reached; market-data request refused");
+            MarketDataError::RateLimited { retry_after }
+        })?;
         let url = self
             .base
             .join(path)

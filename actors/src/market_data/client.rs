@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::outbound::Lane;
 use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
 
 use super::{Bar, BarsRequest, Found, LatestCache, LatestKind, MarketDataError, MarketDataMsg};
@@ -53,6 +54,25 @@ impl MarketDataClient {
         kind: LatestKind,
         symbols: &[String],
     ) -> Result<Vec<(String, Found)>, MarketDataCallError> {
+        self.latest_on(Lane::MarketData, kind, symbols).await
+    }
+
+    /// [`Self::latest`] for pricing an order: a fetch draws on the trading lane, so charts
+    /// refreshing cannot starve order submission of its price.
+    pub async fn latest_for_order(
+        &self,
+        kind: LatestKind,
+        symbols: &[String],
+    ) -> Result<Vec<(String, Found)>, MarketDataCallError> {
+        self.latest_on(Lane::Trading, kind, symbols).await
+    }
+
+    async fn latest_on(
+        &self,
+        lane: Lane,
+        kind: LatestKind,
+        symbols: &[String],
+    ) -> Result<Vec<(String, Found)>, MarketDataCallError> {
         let now = tokio::time::Instant::now();
         let mut answers: Vec<(String, Option<Found>)> = symbols
             .iter()
@@ -70,6 +90,7 @@ impl MarketDataClient {
                     |reply| MarketDataMsg::Latest {
                         kind,
                         symbols: missing,
+                        lane,
                         reply,
                     },
                     DEFAULT_CALL_TIMEOUT,

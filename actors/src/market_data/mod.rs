@@ -39,6 +39,8 @@ pub enum MarketDataMsg {
     Latest {
         kind: LatestKind,
         symbols: Vec<String>,
+        /// The budget lane a fetch draws on: market data, or trading for pricing an order.
+        lane: crate::outbound::Lane,
         reply: RpcReplyPort<Result<LatestFlights, MarketDataError>>,
     },
     /// Every bar of a range, oldest first: replies with a shared future.
@@ -129,9 +131,10 @@ impl Actor for MarketData {
             MarketDataMsg::Latest {
                 kind,
                 symbols,
+                lane,
                 reply,
             } => {
-                let _ = reply.send(state.latest(myself, kind, symbols));
+                let _ = reply.send(state.latest(myself, kind, symbols, lane));
             }
             MarketDataMsg::Bars { request, reply } => {
                 let _ = reply.send(state.bars(myself, request));
@@ -156,6 +159,7 @@ impl MarketDataState {
         myself: ActorRef<MarketDataMsg>,
         kind: LatestKind,
         symbols: Vec<String>,
+        lane: crate::outbound::Lane,
     ) -> Result<LatestFlights, MarketDataError> {
         let backend = self.backend.clone();
         if matches!(backend, Backend::Unconfigured) {
@@ -174,7 +178,7 @@ impl MarketDataState {
             let asked = missing.clone();
             let batch = flight::start(async move {
                 let result = match backend {
-                    Backend::Alpaca(client) => client.latest(&budget, kind, &asked).await,
+                    Backend::Alpaca(client) => client.latest(&budget, lane, kind, &asked).await,
                     Backend::Synthetic => Ok(synthetic::latest(kind, &asked)),
                     Backend::Unconfigured => Err(MarketDataError::Unavailable),
                 };
