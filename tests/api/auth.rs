@@ -123,6 +123,7 @@ async fn a_customer_registers_verifies_signs_in_and_signs_out() {
         "register",
         "login.failure",
         "email.verify",
+        "book.open",
         "login.success",
         "logout",
     ] {

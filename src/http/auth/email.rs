@@ -48,7 +48,20 @@ pub async fn verify(
     caller: Caller,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    verify_email(&accounts(&state), &caller.requester(), &request.token).await?;
+    let user_id = verify_email(&accounts(&state), &caller.requester(), &request.token).await?;
+    // The account is active: its paper book opens now, with today's initial cash. Should this
+    // fail, the first trading request opens it instead (`trading::account::book`).
+    let opened = crate::trading::book::open_book(
+        &state.pool,
+        &state.actors.audit,
+        user_id,
+        state.settings.risk.initial_cash,
+        state.now(),
+    )
+    .await;
+    if let Err(error) = opened {
+        tracing::warn!(%error, %user_id, "the paper book could not be opened at activation");
+    }
     Ok(Json(Verified { verified: true }))
 }
 

@@ -1,7 +1,8 @@
 //! Paper books (docs/trading.md "Books"): every user trades on the one shared paper account,
 //! and Raptor keeps a sub-ledger per user in Postgres, fed by the fills of that user's orders.
 //!
-//! - [`open_book`]: a book starts with `PAPER_BOOK_INITIAL_CASH`, audited (`book.open`) first.
+//! - [`open_book`]: a book starts with `PAPER_BOOK_INITIAL_CASH` when the account is activated
+//!   (or at its first trading request), audited (`book.open`) first.
 //! - [`record_fill`]: one execution of an order, from the stream or a reconciliation, recorded
 //!   once whatever the order of delivery ([`fold`] says why), and the owner's position and cash
 //!   brought in step in the same transaction, under the owner's order lock.
