@@ -64,9 +64,18 @@ pub async fn book(trading: Trading<'_>, trader: &Trader) -> Result<BookView, Rea
         return Ok(view::priced_book(&raw, trading.market_data));
     }
     for _ in 0..2 {
+        // One snapshot: a fill commits cash and position together, and is read together.
         let found = {
-            let client = trading.pool.get().await?;
-            view::load(&client, trader.user_id).await?
+            let mut client = trading.pool.get().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let found = view::load(&tx, trader.user_id).await?;
+            tx.commit().await?;
+            found
         };
         if let Some(raw) = found {
             let raw = std::sync::Arc::new(raw);

@@ -126,8 +126,11 @@ async fn operators_show_adjust_and_reconcile_the_books() {
     assert_eq!(shown["cash"], "98000");
     assert_eq!(shown["positions"][0]["qty"], "10");
 
-    // A trade made outside Raptor lands in the operator book, so the books still add up; a
-    // position changed behind every book's back is drift.
+    // A trade made outside Raptor lands in the operator book (while an open order keeps the
+    // stream listening), so the books still add up; a position changed behind every book's
+    // back is drift.
+    buy(&app, &alice, "1", Some("100")).await;
+    broker.wait_listening(1, WAIT).await;
     let outside = json!({"symbol": "MSFT", "qty": "3", "side": "buy", "type": "limit",
                          "limit_price": "100", "time_in_force": "day", "client_order_id": "outside-1"});
     let (status, _) =
