@@ -175,10 +175,7 @@ impl Fields {
             filled_qty: Option<serde_json::Value>,
         }
         let wire: Wire = serde_json::from_str(raw).unwrap_or_default();
-        let time = |t: Option<&str>| {
-            t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc))
-        };
+        let time = super::book::time;
         Self {
             filled: wire
                 .filled_qty

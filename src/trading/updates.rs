@@ -53,11 +53,7 @@ impl<'a> OrderUpdate<'a> {
             order_id: event.order_id.as_deref(),
             order_status: event.order_status.as_deref(),
             order: &event.order,
-            at: event
-                .timestamp
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            at: book::time(event.timestamp.as_deref()),
             execution,
             source: FillSource::Stream,
         }

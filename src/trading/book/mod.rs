@@ -97,7 +97,8 @@ pub fn decimal(value: &serde_json::Value) -> Option<Decimal> {
     }
 }
 
-fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
+/// A time Alpaca wrote (RFC 3339), in UTC.
+pub fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text?)
         .ok()
         .map(|t| t.with_timezone(&Utc))
