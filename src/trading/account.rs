@@ -65,6 +65,7 @@ pub async fn book(trading: Trading<'_>, trader: &Trader) -> Result<BookView, Rea
     }
     for _ in 0..2 {
         // One snapshot: a fill commits cash and position together, and is read together.
+        let ticket = trading.books.ticket(trader.user_id);
         let found = {
             let mut client = trading.pool.get().await?;
             let tx = client
@@ -79,7 +80,7 @@ pub async fn book(trading: Trading<'_>, trader: &Trader) -> Result<BookView, Rea
         };
         if let Some(raw) = found {
             let raw = std::sync::Arc::new(raw);
-            trading.books.put_book(trader.user_id, raw.clone());
+            trading.books.put_book(ticket, raw.clone());
             return Ok(view::priced_book(&raw, trading.market_data));
         }
         ensure_book(&trading, trader.user_id).await?;

@@ -31,10 +31,11 @@ pub async fn list_orders(
             return Ok(page);
         }
     }
+    let ticket = trading.books.ticket(trader.user_id);
     let client = trading.pool.get().await?;
     let page = Arc::new(listing::page(&client, trader.user_id, &query).await?);
     if cacheable {
-        trading.books.put_open_orders(trader.user_id, page.clone());
+        trading.books.put_open_orders(ticket, page.clone());
     }
     Ok(page)
 }
