@@ -1,5 +1,5 @@
 //! The accounts domain's emails as the mailer sends them: which kinds exist, what each says
-//! ([`wording`]), and the token a link carries. [`AuthLetters`] implements the mailer's
+//! (`wording`), and the token a link carries. [`AuthLetters`] implements the mailer's
 //! [`Letters`] trait; startup passes it in the mailer's arguments.
 //!
 //! A link's token is minted when the mailer sends the email, inside the transaction that claims

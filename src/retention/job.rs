@@ -1,6 +1,6 @@
 //! The retention jobs: which exist ([`Job`]), when each runs ([`Schedules`], from the
 //! `SCHEDULE_*` settings), and the list handed to the scheduler actor ([`scheduled`]), each
-//! job with a runner that calls [`super::run`] on the pool.
+//! job with a runner that calls [`run`](fn@super::run) on the pool.
 
 use std::sync::Arc;
 
@@ -75,7 +75,8 @@ impl Schedules {
     }
 }
 
-/// Every retention job as the scheduler fires it: [`run`] on `pool`, on its schedule.
+/// Every retention job as the scheduler fires it: [`run`](fn@super::run) on `pool`, on its
+/// schedule.
 pub fn scheduled(pool: &Pool, schedules: &Schedules) -> Vec<ScheduledJob> {
     Job::ALL
         .into_iter()
