@@ -5,6 +5,8 @@
 
 use raptor_actors::audit::AuditEntry;
 
+pub mod verify;
+
 /// Something that happened to an identity, a session, money or personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditEvent {

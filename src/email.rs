@@ -12,6 +12,8 @@ use raptor_actors::clock::SharedClock;
 use raptor_actors::mailer::{MailerArgs, Transport};
 use secrecy::ExposeSecret;
 
+use crate::auth::letters::AuthLetters;
+
 use crate::settings::{AppEnv, ConfigError, Settings};
 
 const DEFAULT_FROM: &str = "Raxx <no-reply@raxx.app>";
@@ -51,11 +53,9 @@ pub fn mailer_args(
     Ok(MailerArgs {
         pool,
         clock,
-        hasher: settings.token_hasher(),
+        letters: std::sync::Arc::new(AuthLetters::new(settings.token_hasher(), origin)),
         transport,
         from,
-        verify_link_base: format!("{origin}/verify-email?token="),
-        recover_link_base: format!("{origin}/recover?token="),
         poll_every: Duration::from_secs(5),
     })
 }

@@ -135,30 +135,44 @@ async fn dev() -> anyhow::Result<()> {
     let pool = pool(&settings)?;
     db::migrate(&pool).await?;
     let page = format!("http://localhost:{}/dev/passkeys", settings.port);
-    if settings.flags.webauthn_registration {
-        // Development only: an invitation to try sign-up at once, valid for a day.
-        let client = pool.get().await?;
-        let hasher = settings.token_hasher();
-        let invite = raptor::auth::bootstrap::create(
-            &client,
-            &hasher,
-            None,
-            chrono::Duration::days(1),
-            chrono::Utc::now(),
-        )
-        .await?;
-        tracing::info!(%page, "development invitation (bootstrap token): {}", secrecy::ExposeSecret::expose_secret(&invite.token));
-    }
+    let invite = settings.flags.webauthn_registration;
+    let hasher = settings.token_hasher();
     tracing::info!(
         url = %format!("http://localhost:{}", settings.port),
         %page,
         api_reference = %format!("http://localhost:{}{}/", settings.port, raptor::http::openapi::DOCS_PATH),
         "raptor dev: development defaults; without Alpaca credentials the broker is simulated, without SMTP_URL emails go to this log"
     );
-    Application::build(settings, Mode::Dev)
-        .await?
-        .run_until_stopped()
-        .await
+    let app = Application::build(settings, Mode::Dev).await?;
+    if invite {
+        if let Err(error) = dev_invitation(&app, &hasher, &page).await {
+            tracing::warn!(%error, "no development invitation could be created");
+        }
+    }
+    app.run_until_stopped().await
+}
+
+/// Development only: an invitation to try sign-up at once, valid for a day, created (and
+/// audited) by the same use case as `raptor bootstrap-token create`.
+async fn dev_invitation(
+    app: &Application,
+    hasher: &raptor_actors::token::TokenHasher,
+    page: &str,
+) -> anyhow::Result<()> {
+    use raptor::auth::invitations::{self, Inviter, NewInvitation};
+    let inviter = Inviter {
+        pool: app.pool(),
+        audit: &app.actors().audit,
+        hasher,
+    };
+    let invitation = NewInvitation {
+        email: None,
+        ttl: chrono::Duration::days(1),
+        source: "dev",
+    };
+    let invite = invitations::create(&inviter, invitation, chrono::Utc::now()).await?;
+    tracing::info!(%page, "development invitation (bootstrap token): {}", secrecy::ExposeSecret::expose_secret(&invite.token));
+    Ok(())
 }
 
 /// Runs an operator command with a [`cli::CliContext`], closing it afterwards.

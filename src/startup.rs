@@ -176,6 +176,7 @@ impl Application {
             mailer,
             acceptor,
             broker: broker_config.clone(),
+            switch_entry: |engaged| crate::audit::AuditEvent::kill_switch(engaged).entry(),
             market_data: crate::market_data::config(&settings),
             trade_stream: crate::trading::stream::sink::stream_config(&settings),
             trade_sink: Arc::new(crate::trading::stream::sink::LedgerSink {
@@ -184,8 +185,7 @@ impl Application {
                 clock: clock.clone(),
             }),
             budget: budget.clone(),
-            schedules: settings.schedules.clone(),
-            jobs: Arc::new(crate::retention::RetentionJobs::new(pool.clone())),
+            jobs: crate::retention::scheduled(&pool, &settings.schedules),
             backtests: crate::backtest::worker::worker_args(
                 &settings, &pool, &actors, &clock, &listen,
             ),

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 
 /// A source of "now", shared by every actor of one process.
 pub trait Clock: Send + Sync + 'static {
+    /// The current instant.
     fn now(&self) -> DateTime<Utc>;
 }
 

@@ -34,7 +34,9 @@ pub use account::{AccountBudget, AccountPolicy, Take};
 /// Who is asking: trading may use the whole budget, market data only what trading leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
+    /// Orders and account reads.
     Trading,
+    /// Quotes, trades and bars.
     MarketData,
 }
 
@@ -65,6 +67,7 @@ pub struct BudgetPolicy {
     pub limit: u32,
     /// Of those, how many market data may never take.
     pub reserved_for_trading: u32,
+    /// The sliding window `limit` counts in.
     pub window: Duration,
     /// The longest a caller waits for its turn before it is refused.
     pub max_wait: Duration,
@@ -186,6 +189,7 @@ impl OutboundBudget {
         self.lock().policy = policy;
     }
 
+    /// The policy in force.
     pub fn policy(&self) -> BudgetPolicy {
         self.lock().policy
     }

@@ -14,11 +14,17 @@ use crate::trade_stream::TradeStreamClient;
 /// The clients of the supervised actors; the supervisor fills their slots.
 #[derive(Clone)]
 pub struct Actors {
+    /// The session store.
     pub sessions: SessionClient,
+    /// The audit writer.
     pub audit: AuditClient,
+    /// The broker.
     pub broker: BrokerClient,
+    /// The mailer.
     pub mailer: MailerClient,
+    /// Market data.
     pub market_data: MarketDataClient,
+    /// The trade-updates stream.
     pub trade_stream: TradeStreamClient,
 }
 

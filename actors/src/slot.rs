@@ -19,6 +19,7 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the {actor} is unavailable")]
 pub struct ActorUnavailable {
+    /// The actor's name, as its slot was created with.
     pub actor: &'static str,
 }
 
@@ -43,6 +44,7 @@ impl<M: Message> Clone for Slot<M> {
 }
 
 impl<M: Message> Slot<M> {
+    /// An empty slot for the actor called `name` (in errors and diagnostics).
     pub fn new(name: &'static str) -> Self {
         Self {
             name,
@@ -65,6 +67,7 @@ impl<M: Message> Slot<M> {
             .ok_or(ActorUnavailable { actor: self.name })
     }
 
+    /// Whether an actor is in the slot right now.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
     }

@@ -39,6 +39,7 @@ impl std::fmt::Debug for TokenHasher {
 }
 
 impl TokenHasher {
+    /// A hasher keyed by `current`, still verifying digests made under `previous` (a rotation).
     pub fn new(current: Arc<SecretBox<[u8]>>, previous: Option<Arc<SecretBox<[u8]>>>) -> Self {
         let keyed = |key: &SecretBox<[u8]>| {
             Hmac::<Sha256>::new_from_slice(key.expose_secret())

@@ -11,6 +11,8 @@
 pub mod authenticators;
 pub mod ceremony;
 pub mod email;
+pub mod invitations;
+pub mod letters;
 pub mod login;
 pub mod notify;
 pub mod passkeys;

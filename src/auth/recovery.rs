@@ -10,8 +10,8 @@
 //! (`recovery.token_rejected`), at most once per client per minute. The threat model is in `docs/auth.md`: the residual risk is a compromised
 //! mailbox, which the security notices ([`super::notify`]) make visible to the owner.
 
+use super::letters::RECOVER_PURPOSE;
 use raptor_actors::audit::AppendError;
-use raptor_actors::mailer::RECOVER_PURPOSE;
 use raptor_actors::session::{IssuedSession, NewSession, SessionCallError};
 use raptor_actors::token;
 use uuid::Uuid;

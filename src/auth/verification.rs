@@ -4,8 +4,8 @@
 //! verifies the account and discards every other pending passkey (and their links). Whoever
 //! holds the mailbox therefore decides whose passkey the account gets.
 
+use super::letters::VERIFY_PURPOSE;
 use raptor_actors::audit::AppendError;
-use raptor_actors::mailer::VERIFY_PURPOSE;
 use raptor_actors::token;
 use uuid::Uuid;
 

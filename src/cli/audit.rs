@@ -1,18 +1,10 @@
 //! `raptor audit verify [--expect-head SEQ:HASH]` walks the audit trail's hash chain and reports
 //! the first broken link, exiting non-zero, so tampering behind the application's back is
-//! detectable (SPEC §5); `raptor audit head` prints the newest row as `SEQ:HASH`.
-//!
-//! The chain walk trusts the oldest remaining row as its anchor, because audit retention removes
-//! rows from the start of the chain. So that a prefix deleted by hand is not mistaken for
-//! retention, the command also checks the anchor against what the retention job recorded it had
-//! trimmed. Rows deleted from the *end* leave no broken link: `--expect-head` checks that a head
-//! recorded outside the database (the writer logs it every 10 minutes; an operator may note
-//! `raptor audit head`) is still there, unchanged.
-
-use anyhow::Context;
-use raptor_actors::audit::chain::{self, ChainReport};
+//! detectable (SPEC §5); `raptor audit head` prints the newest row as `SEQ:HASH`. What is
+//! checked, and why the anchor and a recorded head matter, is `crate::audit::verify`'s.
 
 use super::CliContext;
+use crate::audit::verify::{self, Verified};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -28,63 +20,27 @@ pub enum Command {
 }
 
 pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
-    let client = ctx.pool.get().await.context("cannot reach the database")?;
     match command {
-        Command::Head => match chain::head(&client).await? {
+        Command::Head => match verify::head(&ctx.pool).await? {
             Some((seq, hash)) => println!("{seq}:{hash}"),
             None => anyhow::bail!("the audit trail has no rows yet"),
         },
         Command::Verify { expect_head } => {
-            verify(&client).await?;
-            if let Some((seq, hash)) = expect_head {
-                expect(&client, seq, &hash).await?;
+            let expected = expect_head
+                .as_ref()
+                .map(|(seq, hash)| (*seq, hash.as_str()));
+            match verify::verify(&ctx.pool, expected).await? {
+                Verified::Empty => println!("audit chain intact: no rows yet"),
+                Verified::Intact { rows, first, last } => {
+                    println!("audit chain intact: {rows} rows, seq {first} to {last}")
+                }
+            }
+            if let Some((seq, _)) = expect_head {
+                println!("expected head seq {seq} is present and unchanged");
             }
         }
     }
     Ok(())
-}
-
-async fn verify(client: &deadpool_postgres::Object) -> anyhow::Result<()> {
-    let rows = match chain::verify(client).await? {
-        ChainReport::Intact { rows } => rows,
-        ChainReport::Broken { seq, reason } => {
-            anyhow::bail!("audit chain broken at seq {seq}: {reason}")
-        }
-    };
-    let span = client
-        .query_one("SELECT min(seq), max(seq) FROM audit_log", &[])
-        .await?;
-    let (first, last): (Option<i64>, Option<i64>) = (span.get(0), span.get(1));
-    let (Some(first), Some(last)) = (first, last) else {
-        println!("audit chain intact: no rows yet");
-        return Ok(());
-    };
-    if first > 1 {
-        let trimmed = crate::retention::audit_trimmed_through(client).await?;
-        if trimmed.is_none_or(|t| t < first - 1) {
-            anyhow::bail!(
-                "audit chain broken at seq {first}: rows before it were removed, but retention \
-                 only trimmed through seq {}",
-                trimmed.unwrap_or(0)
-            );
-        }
-    }
-    println!("audit chain intact: {rows} rows, seq {first} to {last}");
-    Ok(())
-}
-
-/// The recorded head `seq` must still be in the chain with the hash it had.
-async fn expect(client: &deadpool_postgres::Object, seq: i64, hash: &str) -> anyhow::Result<()> {
-    match chain::hash_at(client, seq).await? {
-        Some(stored) if stored == hash => {
-            println!("expected head seq {seq} is present and unchanged");
-            Ok(())
-        }
-        Some(_) => anyhow::bail!("audit head seq {seq} has a different hash than was recorded"),
-        None => anyhow::bail!(
-            "audit head seq {seq} is missing: rows were removed from the end of the chain"
-        ),
-    }
 }
 
 /// `SEQ:HASH`, as `raptor audit head` prints it.

@@ -8,13 +8,10 @@
 use anyhow::{bail, Context};
 use chrono::Utc;
 use rust_decimal::Decimal;
-use serde_json::json;
-use uuid::Uuid;
 
 use super::CliContext;
-use crate::audit::AuditEvent;
 use crate::auth::Email;
-use crate::trading::book::{self, drift, repo};
+use crate::trading::book::operator;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -50,44 +47,14 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     }
 }
 
-async fn user_id(ctx: &CliContext, email: &str) -> anyhow::Result<Uuid> {
-    let email = Email::parse(email).context("--email is not a valid address")?;
-    let client = ctx.pool.get().await?;
-    let user = crate::auth::repo::users::by_email(&client, &email)
-        .await?
-        .context("no account has this email address")?;
-    Ok(user.id)
+fn email(raw: &str) -> anyhow::Result<Email> {
+    Email::parse(raw).context("--email is not a valid address")
 }
 
 async fn show(ctx: &CliContext, email: &str) -> anyhow::Result<()> {
-    let user_id = user_id(ctx, email).await?;
-    let mut entry = AuditEvent::UserPiiAccess.entry();
-    entry.subject = Some(user_id.to_string());
-    entry.details = json!({ "what": "book" });
-    ctx.audit(entry).await?;
-    let client = ctx.pool.get().await?;
-    let Some(found) = repo::book(&client, user_id).await? else {
-        bail!("this account has no book yet (it opens with the first trading request)");
-    };
-    let positions: Vec<_> = repo::positions(&client, user_id, true)
-        .await?
-        .into_iter()
-        .map(|p| {
-            json!({"symbol": p.symbol, "qty": p.qty.to_string(),
-                   "cost_basis": p.cost_basis.to_string(),
-                   "realized_pl": p.realized_pl.to_string()})
-        })
-        .collect();
-    let reserved = repo::reserved(&client, user_id).await?;
-    let body = json!({
-        "user_id": user_id,
-        "currency": found.currency,
-        "initial_cash": found.initial_cash.to_string(),
-        "cash": found.cash.to_string(),
-        "reserved_by_open_buys": reserved.buys.to_string(),
-        "positions": positions,
-    });
-    println!("{}", serde_json::to_string_pretty(&body)?);
+    let email = self::email(email)?;
+    let book = operator::show(&ctx.pool, &ctx.audit_client(), &email).await?;
+    println!("{}", serde_json::to_string_pretty(&book)?);
     Ok(())
 }
 
@@ -100,31 +67,27 @@ async fn adjust(ctx: &CliContext, email: &str, cash: &str, reason: &str) -> anyh
         bail!("--cash must not be zero");
     }
     let reason = crate::dsr::Reason::parse(reason).context("--reason must say why")?;
-    let user_id = user_id(ctx, email).await?;
+    let email = self::email(email)?;
     let audit = ctx.audit_client();
-    let cash = book::adjust(
+    let adjusted = operator::adjust_cash(
         &ctx.pool,
         &audit,
-        user_id,
+        &email,
         delta,
         reason.as_str(),
         Utc::now(),
     )
-    .await?
-    .context("this account has no book yet (it opens with the first trading request)")?;
-    eprintln!("book of {user_id}: cash adjusted by {delta}, now {cash}");
+    .await?;
+    eprintln!(
+        "book of {}: cash adjusted by {delta}, now {}",
+        adjusted.user_id, adjusted.cash
+    );
     Ok(())
 }
 
 async fn reconcile(ctx: &CliContext) -> anyhow::Result<()> {
     let config = crate::trading::broker_config(&ctx.settings);
-    let positions = raptor_actors::broker::account_positions(&config)
-        .await
-        .context("Alpaca's positions could not be read")?;
-    let alpaca = drift::alpaca_totals(positions.as_str())
-        .context("Alpaca's positions are not a list of positions")?;
-    let books = drift::book_totals(&ctx.pool.get().await?).await?;
-    let found = drift::drift(&books, &alpaca);
+    let found = operator::reconcile(&ctx.pool, &config).await?;
     println!("symbol\tbooks\talpaca\tdrift");
     for d in &found {
         println!(

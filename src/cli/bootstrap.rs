@@ -4,13 +4,13 @@
 //! invitation is bound to the address it was made for; one that any address may use needs an
 //! explicit `--unbound`, and the command says what that risks (issue 24, item 1).
 
-use crate::audit::AuditEvent;
 use anyhow::Context;
 use chrono::Utc;
 use secrecy::ExposeSecret;
 
 use super::CliContext;
-use crate::auth::{bootstrap, Email};
+use crate::auth::invitations::{self, Inviter, NewInvitation};
+use crate::auth::Email;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -35,18 +35,18 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
         .map(|e| Email::parse(&e))
         .transpose()
         .context("--email is not a valid address")?;
-    // Audited first: no stored invitation lacks its row.
-    let created = bootstrap::mint(ttl, Utc::now());
-    let mut entry = AuditEvent::BootstrapTokenCreate.entry();
-    entry.subject = Some(created.id.to_string());
-    entry.details = serde_json::json!({
-        "expires_at": created.expires_at,
-        "bound_to_email": email.is_some(),
-    });
-    ctx.audit(entry).await?;
-    let client = ctx.pool.get().await.context("cannot reach the database")?;
-    let hasher = ctx.settings.token_hasher();
-    bootstrap::store(&client, &hasher, &created, email.as_ref(), Utc::now()).await?;
+    let (audit, hasher) = (ctx.audit_client(), ctx.hasher());
+    let inviter = Inviter {
+        pool: &ctx.pool,
+        audit: &audit,
+        hasher: &hasher,
+    };
+    let invitation = NewInvitation {
+        email: email.as_ref(),
+        ttl,
+        source: "cli",
+    };
+    let created = invitations::create(&inviter, invitation, Utc::now()).await?;
     if email.is_none() {
         eprintln!("{UNBOUND_WARNING}");
     }

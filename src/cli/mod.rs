@@ -18,16 +18,19 @@ use std::time::Duration;
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorRef};
-use raptor_actors::audit::{AuditArgs, AuditEntry, AuditMsg, AuditWriter};
+use raptor_actors::audit::{AuditArgs, AuditClient, AuditEntry, AuditMsg, AuditWriter};
 use raptor_actors::clock::SystemClock;
 
 use crate::settings::Settings;
 
 /// Settings, a small pool and an audit writer of its own: what an operator command needs.
 pub struct CliContext {
+    /// The process's settings (the app's config vars).
     pub settings: Settings,
+    /// A small pool of its own.
     pub pool: Pool,
-    audit: ActorRef<AuditMsg>,
+    writer: ActorRef<AuditMsg>,
+    audit: AuditClient,
 }
 
 impl CliContext {
@@ -41,13 +44,14 @@ impl CliContext {
             clock: Arc::new(SystemClock),
             head_log_every: None,
         };
-        let (audit, _) = Actor::spawn(None, AuditWriter, args)
+        let (writer, _) = Actor::spawn(None, AuditWriter, args)
             .await
             .map_err(|e| anyhow::anyhow!("audit writer failed to start: {e}"))?;
         Ok(Self {
             settings,
             pool,
-            audit,
+            audit: AuditClient::unsupervised(writer.clone()),
+            writer,
         })
     }
 
@@ -58,27 +62,26 @@ impl CliContext {
             .details
             .as_object_mut()
             .map(|d| d.insert("source".into(), "cli".into()));
-        match self
-            .audit
-            .call(
-                |reply| AuditMsg::Append(entry, reply),
-                Some(Duration::from_secs(10)),
-            )
-            .await
-        {
-            Ok(ractor::rpc::CallResult::Success(Ok(_))) => Ok(()),
-            _ => anyhow::bail!("the audit row could not be written; nothing was changed"),
+        match self.audit.append(entry).await {
+            Ok(_) => Ok(()),
+            Err(_) => anyhow::bail!("the audit row could not be written; nothing was changed"),
         }
     }
 
     /// The command's audit writer as a client, for use cases that append their own rows.
-    pub fn audit_client(&self) -> raptor_actors::audit::AuditClient {
-        raptor_actors::audit::AuditClient::unsupervised(self.audit.clone())
+    pub fn audit_client(&self) -> AuditClient {
+        self.audit.clone()
     }
 
+    /// The token key (`SECRET_KEY`, and the previous one during a rotation).
+    pub fn hasher(&self) -> raptor_actors::token::TokenHasher {
+        self.settings.token_hasher()
+    }
+
+    /// Stops the command's audit writer once what it holds is written.
     pub async fn close(self) {
         let _ = self
-            .audit
+            .writer
             .stop_and_wait(None, Some(Duration::from_secs(5)))
             .await;
     }

@@ -10,8 +10,7 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 
 use super::CliContext;
-use crate::audit::AuditEvent;
-use crate::auth::recovery_operator::{self, account_for_link, create_recovery_link};
+use crate::auth::recovery_operator::{self, create_operator_link, LinkMaker};
 use crate::auth::Email;
 
 #[derive(clap::Subcommand)]
@@ -30,17 +29,13 @@ pub enum Command {
 pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     let Command::Create { email, ttl } = command;
     let email = Email::parse(&email).context("--email is not a valid address")?;
-    let user_id = account_for_link(&ctx.pool, &email).await?;
-    let mut entry = AuditEvent::RecoveryRequested.entry();
-    entry.subject = Some(user_id.to_string());
-    entry.details = serde_json::json!({
-        "channel": "operator",
-        "outcome": "link_created",
-        "expires_at": Utc::now() + ttl,
-    });
-    ctx.audit(entry).await?;
-    let hasher = ctx.settings.token_hasher();
-    let link = create_recovery_link(&ctx.pool, &hasher, user_id, ttl, Utc::now()).await?;
+    let (audit, hasher) = (ctx.audit_client(), ctx.hasher());
+    let maker = LinkMaker {
+        pool: &ctx.pool,
+        audit: &audit,
+        hasher: &hasher,
+    };
+    let link = create_operator_link(&maker, &email, ttl, Utc::now()).await?;
     eprintln!(
         "recovery link {} created for account {}; expires {}. It is shown only once:",
         link.token_id,

@@ -73,9 +73,11 @@ fn parse_job(raw: &str) -> Result<Job, String> {
 }
 
 async fn report(ctx: &CliContext) -> anyhow::Result<()> {
-    let client = ctx.pool.get().await.context("cannot reach the database")?;
     let now = Utc::now();
-    let lines = retention::report(&client, now).await?;
+    let overview = retention::overview(&ctx.pool, now)
+        .await
+        .context("cannot read the database")?;
+    let (lines, runs) = (overview.tables, overview.runs);
     println!(
         "{:<22} {:>10} {:>12} {:>10}  rule",
         "table", "rows", "oldest", "past limit"
@@ -92,7 +94,6 @@ async fn report(ctx: &CliContext) -> anyhow::Result<()> {
     }
     println!();
     println!("{:<22} {:>25} {:>10}", "job", "last tick", "rows");
-    let runs = retention::last_runs(&client).await?;
     for job in Job::ALL {
         match runs.iter().find(|run| run.job == job.name()) {
             Some(run) => println!(

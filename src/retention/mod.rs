@@ -1,28 +1,26 @@
 //! Retention (SPEC §5): what the worker's scheduled jobs remove, how a run is made safe with
 //! several worker dynos on one database, and the operator's view of the policy holding.
 //!
+//! - [`job`]: which jobs exist, their schedules, and the list the scheduler fires;
 //! - [`rules`]: each job's rules (table, what is due, how long a row is kept);
 //! - [`claim`]: the advisory lock and `job_runs` claim that run each tick once across workers;
 //! - [`run`](mod@run): one run of one job, deleting in short batches and recording the outcome;
 //! - [`report`]: `raptor retention report`'s counts and last runs.
 //!
 //! The scheduler actor (`raptor_actors::scheduler`) only fires jobs on their cron schedules; it
-//! runs them through [`RetentionJobs`], this module's [`JobRunner`], which startup passes in the
-//! supervisor's arguments. The tests and the CLI call the same functions.
+//! is handed the list of jobs by [`scheduled`], each with this module's runner, which startup
+//! passes in the supervisor's arguments. The tests and the CLI call the same functions.
 
 pub mod claim;
+pub mod job;
 pub mod report;
 pub mod rules;
 pub mod run;
 
-use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
-use raptor_actors::scheduler::{Fired, JobFuture, JobRunner};
-
 use crate::db::StorageError;
 
-pub use raptor_actors::scheduler::Job;
-pub use report::{last_runs, report, LastRun, TableReport};
+pub use job::{scheduled, Job, Schedules};
+pub use report::{last_runs, overview, report, LastRun, Overview, TableReport};
 pub use rules::{purge_after, rules, Keep, Rule, AUDIT_YEARS, QUARANTINE_DAYS};
 pub use run::{audit_trimmed_through, run, Outcome, Removed, BATCH};
 
@@ -57,30 +55,5 @@ impl RetentionError {
 
     fn record(error: impl Into<StorageError>) -> Self {
         Self::Record(error.into())
-    }
-}
-
-/// The retention jobs as the scheduler runs them: [`run`] on this pool.
-pub struct RetentionJobs {
-    pool: Pool,
-}
-
-impl RetentionJobs {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
-    }
-}
-
-impl JobRunner for RetentionJobs {
-    fn run(&self, job: Job, tick: DateTime<Utc>, now: DateTime<Utc>) -> JobFuture<'_> {
-        Box::pin(async move {
-            Ok(match run(&self.pool, job, tick, now).await? {
-                outcome @ Outcome::Ran(_) => Fired::Ran {
-                    rows: outcome.rows(),
-                },
-                Outcome::Busy => Fired::Busy,
-                Outcome::AlreadyRan => Fired::AlreadyRan,
-            })
-        })
     }
 }

@@ -104,3 +104,24 @@ pub async fn last_runs(client: &impl GenericClient) -> Result<Vec<LastRun>, Stor
         })
         .collect())
 }
+
+/// `raptor retention report`'s whole view: the tables, then the jobs' last runs.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// One line per table a job cleans (and the tables kept while the account lives).
+    pub tables: Vec<TableReport>,
+    /// The most recent finished run of each job that ever ran.
+    pub runs: Vec<LastRun>,
+}
+
+/// The tables' report and the jobs' last runs, read on one pooled connection.
+pub async fn overview(
+    pool: &deadpool_postgres::Pool,
+    now: DateTime<Utc>,
+) -> Result<Overview, StorageError> {
+    let client = pool.get().await?;
+    Ok(Overview {
+        tables: report(&client, now).await?,
+        runs: last_runs(&client).await?,
+    })
+}

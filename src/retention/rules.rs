@@ -5,8 +5,8 @@
 use chrono::{DateTime, Months, Utc};
 
 use super::Job;
+use crate::auth::letters::GIVE_UP_DAYS;
 use crate::auth::register::PENDING_REGISTRATION_DAYS;
-use raptor_actors::mailer::GIVE_UP_DAYS;
 
 /// Days an erased account stays soft-deleted before the purge removes it.
 pub const QUARANTINE_DAYS: u32 = 30;

@@ -171,7 +171,7 @@ pub struct Settings {
     pub log_json: bool,
     pub log_level: String,
     /// When the worker's retention jobs run (`SCHEDULE_*`, six-field cron patterns).
-    pub schedules: raptor_actors::scheduler::Schedules,
+    pub schedules: crate::retention::Schedules,
 }
 
 #[derive(Debug, Clone)]
@@ -563,14 +563,14 @@ fn risk(src: &Source, deployed: bool) -> Result<RiskSettings, ConfigError> {
     })
 }
 
-fn schedules(src: &Source) -> Result<raptor_actors::scheduler::Schedules, ConfigError> {
+fn schedules(src: &Source) -> Result<crate::retention::Schedules, ConfigError> {
     let schedule = |key: &'static str| {
         let raw = src
             .get(key)
             .ok_or_else(|| config_error(key, "is required"))?;
         raptor_actors::scheduler::Schedule::parse(raw).map_err(|e| config_error(key, e.to_string()))
     };
-    Ok(raptor_actors::scheduler::Schedules {
+    Ok(crate::retention::Schedules {
         session_purge: schedule("SCHEDULE_SESSION_PURGE")?,
         token_purge: schedule("SCHEDULE_TOKEN_PURGE")?,
         quarantine_purge: schedule("SCHEDULE_QUARANTINE_PURGE")?,

@@ -27,6 +27,7 @@ mod fuzz_bodies;
 mod gdpr;
 mod helpers;
 mod key_rotation;
+mod mailer;
 mod market_data;
 mod openapi;
 mod paper_broker;

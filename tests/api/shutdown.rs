@@ -71,7 +71,7 @@ async fn sigterm_and_sigint_stop_the_server_with_exit_code_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
-    use raptor_actors::mailer::VERIFY_PURPOSE;
+    use raptor::auth::letters::VERIFY_PURPOSE;
     use raptor_actors::token::TokenHasher;
     use secrecy::{ExposeSecret, SecretBox};
 

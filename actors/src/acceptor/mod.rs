@@ -25,12 +25,16 @@ use crate::task::AbortOnDrop;
 pub use connection::HttpService;
 pub use limits::ConnectionLimits;
 
+/// What the acceptor starts with.
 #[derive(Clone)]
 pub struct AcceptorArgs {
+    /// The bound listening socket (bound by startup, so the port is known before the actor runs).
     pub listener: Arc<TcpListener>,
+    /// Builds the HTTP service for each accepted connection.
     pub service: HttpService,
     /// Longest wait for in-flight requests once draining starts.
     pub drain_timeout: Duration,
+    /// Per-connection bounds (header read timeout, idle timeout, concurrent connections).
     pub limits: ConnectionLimits,
 }
 
@@ -43,13 +47,16 @@ pub enum Drained {
     TimedOut,
 }
 
+/// The acceptor's messages.
 pub enum AcceptorMsg {
     /// Stop accepting and wait for open connections; replies when done.
     Drain(RpcReplyPort<Drained>),
 }
 
+/// The acceptor actor: accepts connections and serves HTTP on each until drained.
 pub struct Acceptor;
 
+/// The acceptor's state: the accept loop and its stop signal.
 pub struct AcceptorState {
     stop: watch::Sender<bool>,
     accept_loop: Option<AbortOnDrop<Drained>>,

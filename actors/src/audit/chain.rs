@@ -15,12 +15,19 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// Every hashed column of one audit row.
 #[derive(Debug, Clone)]
 pub struct ChainedRow {
+    /// The row's place in the chain.
     pub seq: i64,
+    /// When it happened.
     pub occurred_at: DateTime<Utc>,
+    /// The event's name.
     pub event: String,
+    /// Who did it, if a person did.
     pub actor_user_id: Option<Uuid>,
+    /// What it was done to.
     pub subject: Option<String>,
+    /// The request's IP prefix.
     pub ip_prefix: Option<String>,
+    /// The request's id.
     pub request_id: Option<String>,
     /// Canonical JSON text (keys sorted), exactly as stored.
     pub details: String,
@@ -70,9 +77,17 @@ pub async fn hash_at(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainReport {
     /// Every row links to the one before it and hashes to its stored hash.
-    Intact { rows: u64 },
+    Intact {
+        /// Rows walked.
+        rows: u64,
+    },
     /// The first row whose link or hash does not match.
-    Broken { seq: i64, reason: &'static str },
+    Broken {
+        /// That row's sequence number.
+        seq: i64,
+        /// What does not match.
+        reason: &'static str,
+    },
 }
 
 /// Walks the whole `audit_log` in order and reports the first broken link.

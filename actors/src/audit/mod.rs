@@ -36,15 +36,22 @@ pub const HEAD_LOG_EVERY: Duration = Duration::from_secs(600);
 /// prefix.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
+    /// The event's name (the domain's `AuditEvent`).
     pub event: &'static str,
+    /// Who did it, when a signed-in person did.
     pub actor_user_id: Option<Uuid>,
+    /// What it was done to (an id), when that is not the actor.
     pub subject: Option<String>,
+    /// The IP prefix of the request (never the full address).
     pub ip_prefix: Option<String>,
+    /// The request's id, to find its log lines.
     pub request_id: Option<String>,
+    /// Anything else worth recording, as a JSON object (no secrets, no email addresses).
     pub details: serde_json::Value,
 }
 
 impl AuditEntry {
+    /// An entry for `event` with nothing else set.
     pub fn new(event: &'static str) -> Self {
         Self {
             event,
@@ -65,6 +72,7 @@ pub struct AuditError;
 /// Sequence number of a committed row.
 pub type AuditSeq = i64;
 
+/// The audit writer's messages.
 pub enum AuditMsg {
     /// Append a row; the reply arrives once it is committed.
     Append(AuditEntry, RpcReplyPort<Result<AuditSeq, AuditError>>),
@@ -79,16 +87,21 @@ pub enum AuditMsg {
     Fault,
 }
 
+/// The audit writer actor: the one owner of the chain's head, appending rows in batches.
 pub struct AuditWriter;
 
+/// What the audit writer starts with.
 pub struct AuditArgs {
+    /// The audit trail's database.
     pub pool: Pool,
+    /// Stamps each row's `occurred_at`.
     pub clock: SharedClock,
     /// How often to log the chain's head ([`HEAD_LOG_EVERY`] in the long-running processes;
     /// `None` for an operator command's short-lived writer).
     pub head_log_every: Option<Duration>,
 }
 
+/// The audit writer's state: the rows waiting for the next commit.
 pub struct AuditState {
     pool: Pool,
     clock: SharedClock,

@@ -43,6 +43,7 @@ impl Drop for FinishedRuns {
     }
 }
 
+/// Waits for one run's "finished" notification (subscribed before the run is queued).
 pub struct FinishedWaiter(broadcast::Receiver<Uuid>);
 
 impl FinishedWaiter {

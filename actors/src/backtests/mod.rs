@@ -41,7 +41,10 @@ pub enum Attempt {
     /// canceled).
     Ran,
     /// Nothing was claimable; `next_due` is when a run waiting out a backoff becomes due.
-    Idle { next_due: Option<Duration> },
+    Idle {
+        /// When the next run waiting out a backoff becomes due, if one is.
+        next_due: Option<Duration>,
+    },
 }
 
 /// Runs backtests; implemented by the main crate.
@@ -53,10 +56,13 @@ pub trait RunExecutor: Send + Sync + 'static {
     fn tidy(&self) -> RunFuture<'_>;
 }
 
+/// The executor as the worker's arguments hold it.
 pub type SharedRunExecutor = Arc<dyn RunExecutor>;
 
+/// What the backtest worker starts with.
 #[derive(Clone)]
 pub struct BacktestWorkerArgs {
+    /// Claims and runs backtests (the main crate's).
     pub executor: SharedRunExecutor,
     /// Connection settings for LISTEN (the pool's database).
     pub listen: tokio_postgres::Config,
@@ -66,6 +72,7 @@ pub struct BacktestWorkerArgs {
     pub tick: Duration,
 }
 
+/// The backtest worker's messages.
 pub enum BacktestMsg {
     /// Look for runs to claim.
     Wake,
@@ -75,8 +82,10 @@ pub enum BacktestMsg {
     Tidy,
 }
 
+/// The backtest worker actor: carries queued runs, a bounded number at a time.
 pub struct BacktestWorker;
 
+/// The worker's state: the runs in flight, the listener and the ticker.
 pub struct WorkerState {
     args: BacktestWorkerArgs,
     tasks: JoinSet<()>,

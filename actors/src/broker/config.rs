@@ -35,13 +35,16 @@ impl BrokerKind {
 /// The broker's configuration, re-read on SIGHUP.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
+    /// Alpaca or the simulator.
     pub kind: BrokerKind,
     /// `ALPACA_AUTH_MODE` is `trading`.
     pub trading_enabled: bool,
     /// `ALPACA_PAPER_BASE_URL`, already checked to be a paper host (or loopback outside
     /// deployments).
     pub base_url: String,
+    /// `ALPACA_PAPER_API_KEY`.
     pub api_key: Option<SecretString>,
+    /// `ALPACA_PAPER_API_SECRET`.
     pub api_secret: Option<SecretString>,
     /// Bound on one request to Alpaca, connection included.
     pub request_timeout: Duration,
@@ -57,7 +60,9 @@ pub type SharedBrokerConfig = Arc<Mutex<BrokerConfig>>;
 
 /// Why configuration keeps trading off; clients see this text in `GET /api/trading/mode`.
 pub const NOT_TRADING_MODE: &str = "ALPACA_AUTH_MODE is not set to trading";
+/// Why trading is off without Alpaca credentials.
 pub const NO_CREDENTIALS: &str = "credentials not configured";
+/// Why trading is off when a deployment is configured with the simulator.
 pub const SIMULATED_REFUSED: &str = "the simulated broker is refused in production and staging";
 
 impl BrokerConfig {

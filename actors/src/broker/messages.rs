@@ -9,37 +9,54 @@ use super::ticket::{OrderId, OrderListing, OrderTicket};
 use super::types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
 use crate::pg::listen::Notice;
 
+/// The broker's messages (callers use [`super::BrokerClient`]).
 pub enum BrokerMsg {
     /// Kind and kill-switch state.
     Status(RpcReplyPort<BrokerStatus>),
+    /// Whether trading is allowed, and if not, why.
     KillSwitchState(RpcReplyPort<KillSwitch>),
     /// Pre-flight: the switch is released and the broker answers with these credentials.
     Check(RpcReplyPort<Result<(), BrokerError>>),
+    /// The account, as the broker sent it.
     GetAccount(RpcReplyPort<Result<BrokerJson, BrokerError>>),
+    /// The account's positions, as the broker sent them.
     ListPositions(RpcReplyPort<Result<BrokerJson, BrokerError>>),
     /// Orders, newest first.
     ListOrders {
+        /// Which orders, how many.
         listing: OrderListing,
+        /// Where the list goes.
         reply: RpcReplyPort<Result<BrokerJson, BrokerError>>,
     },
+    /// Send an order under our `client_order_id` (the ledger's id, so a retry is idempotent).
     SubmitOrder {
+        /// The order, as the trading domain built it.
         ticket: OrderTicket,
+        /// Our id for it at the broker.
         client_order_id: String,
+        /// The order as placed, or why not.
         reply: RpcReplyPort<Result<PlacedOrder, BrokerError>>,
     },
     /// The order sent under `client_order_id`, to settle a submission whose outcome is unknown.
     FindOrder {
+        /// Our id for it at the broker.
         client_order_id: String,
+        /// The order as the broker has it, or why not.
         reply: RpcReplyPort<Result<PlacedOrder, BrokerError>>,
     },
+    /// Cancel an open order.
     CancelOrder {
+        /// The broker's id of the order.
         order_id: OrderId,
+        /// Whether the cancel was accepted.
         reply: RpcReplyPort<Result<(), BrokerError>>,
     },
     /// An operator's change of the switch: stored (and audited) by the caller, or, for an
     /// engage that could not be stored, to apply in this process only. Answers the new status.
     AdoptSwitch {
+        /// The switch as stored (or to hold in this process only).
         switch: OperatorSwitch,
+        /// The status with it.
         reply: RpcReplyPort<BrokerStatus>,
     },
     /// Configuration re-read (SIGHUP).

@@ -35,7 +35,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::audit::AuditClient;
+use crate::audit::{AuditClient, AuditEntry};
 use crate::clock::SharedClock;
 use crate::outbound::OutboundBudget;
 use crate::pg::listen;
@@ -88,15 +88,27 @@ pub async fn cancel_once(config: &BrokerConfig, order_id: OrderId) -> Result<(),
 /// The longest a caller waits for its turn under the outbound rate limit before it is refused.
 pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(3);
 
+/// The broker actor.
 pub struct Broker;
 
+/// The audit row of a change of the configured kill switch (`engaged` after the change), as the
+/// trading domain names it; the broker adds the details (source `config`, the reason).
+pub type SwitchAuditEntry = fn(engaged: bool) -> AuditEntry;
+
+/// What the broker starts with.
 pub struct BrokerArgs {
+    /// The broker's configuration, shared with startup (SIGHUP replaces it in place).
     pub config: SharedBrokerConfig,
+    /// Where the operator's switch is stored.
     pub pool: Pool,
     /// Where to LISTEN for kill-switch changes made by other processes.
     pub listen: tokio_postgres::Config,
+    /// The simulated account's and the switch's clock.
     pub clock: SharedClock,
+    /// Where changes of the configured switch are audited.
     pub audit: AuditClient,
+    /// The audit row of a change of the configured switch.
+    pub switch_entry: SwitchAuditEntry,
     /// The outbound budget to Alpaca, shared with market data.
     pub budget: OutboundBudget,
 }
@@ -142,6 +154,7 @@ impl Actor for Broker {
             pool: args.pool,
             clock: args.clock,
             config_audit,
+            switch_entry: args.switch_entry,
             _config_auditor: config_auditor,
             _listener: AbortOnDrop(listener),
             _refresh: AbortOnDrop(refresh),

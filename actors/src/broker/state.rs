@@ -36,6 +36,8 @@ pub(crate) enum OperatorState {
     Unknown,
 }
 
+/// The broker's state: its configuration and backend, the kill switch as this process knows
+/// it, and the tasks that keep it current.
 pub struct BrokerState {
     pub(crate) shared: SharedBrokerConfig,
     pub(crate) config: BrokerConfig,
@@ -48,6 +50,8 @@ pub struct BrokerState {
     pub(crate) clock: SharedClock,
     /// Audit rows of configuration changes, appended in order by [`config_auditor`].
     pub(crate) config_audit: mpsc::UnboundedSender<AuditEntry>,
+    /// The domain's audit row for a change of the configured switch.
+    pub(crate) switch_entry: super::SwitchAuditEntry,
     pub(crate) _config_auditor: AbortOnDrop<()>,
     pub(crate) _listener: AbortOnDrop<()>,
     pub(crate) _refresh: AbortOnDrop<()>,
@@ -145,11 +149,7 @@ impl BrokerState {
         let after = self.config.engaged_by();
         tracing::info!(engaged = after.is_some(), "broker configuration reloaded");
         if before.is_some() != after.is_some() {
-            let mut entry = AuditEntry::new(if after.is_some() {
-                "kill_switch.engage"
-            } else {
-                "kill_switch.release"
-            });
+            let mut entry = (self.switch_entry)(after.is_some());
             entry.details = serde_json::json!({
                 "source": "config",
                 "reason": after.or(before).unwrap_or_default(),

@@ -15,17 +15,22 @@ pub const CHANNEL: &str = "raptor_kill_switch";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SwitchSource {
+    /// Configuration (`ALPACA_AUTH_MODE`, credentials, the simulator in a deployment).
     Config,
+    /// An operator (CLI or API).
     Operator,
 }
 
 /// The operator's switch as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorSwitch {
+    /// Trading is off.
     pub engaged: bool,
+    /// Why, as the operator wrote it.
     pub reason: String,
     /// `cli`, or `api:<user id>`: never an email.
     pub changed_by: String,
+    /// When it was stored.
     pub changed_at: DateTime<Utc>,
 }
 

@@ -12,13 +12,17 @@ use rust_decimal::Decimal;
 /// Alpaca's own bound: at most this many orders a page.
 pub const MAX_PAGE: u16 = 500;
 
+/// Buy or sell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketSide {
+    /// Buy.
     Buy,
+    /// Sell.
     Sell,
 }
 
 impl TicketSide {
+    /// Alpaca's name of the side.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Buy => "buy",
@@ -30,22 +34,32 @@ impl TicketSide {
 /// How much: shares or money, already checked to be positive and in range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketSize {
+    /// A number of shares (fractional allowed).
     Qty(Decimal),
+    /// An amount of money, in USD.
     Notional(Decimal),
 }
 
 /// The order type with exactly the prices it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketKind {
+    /// At the market.
     Market,
+    /// At `limit_price` or better.
     Limit {
+        /// The worst price accepted.
         limit_price: Decimal,
     },
+    /// A market order once `stop_price` trades.
     Stop {
+        /// The trigger.
         stop_price: Decimal,
     },
+    /// A limit order once `stop_price` trades.
     StopLimit {
+        /// The trigger.
         stop_price: Decimal,
+        /// The worst price accepted once triggered.
         limit_price: Decimal,
     },
 }
@@ -61,6 +75,7 @@ impl TicketKind {
         }
     }
 
+    /// The limit price, for the types that carry one.
     pub fn limit_price(&self) -> Option<Decimal> {
         match *self {
             Self::Limit { limit_price } | Self::StopLimit { limit_price, .. } => Some(limit_price),
@@ -68,6 +83,7 @@ impl TicketKind {
         }
     }
 
+    /// The stop price, for the types that carry one.
     pub fn stop_price(&self) -> Option<Decimal> {
         match *self {
             Self::Stop { stop_price } | Self::StopLimit { stop_price, .. } => Some(stop_price),
@@ -81,23 +97,31 @@ impl TicketKind {
 pub struct OrderTicket {
     /// Upper case, as Alpaca expects.
     pub symbol: String,
+    /// How much.
     pub size: TicketSize,
+    /// Buy or sell.
     pub side: TicketSide,
+    /// The order type and its prices.
     pub kind: TicketKind,
     /// Alpaca's name (`day`, `gtc`, …).
     pub time_in_force: &'static str,
+    /// May fill outside regular hours (limit orders, `day`, only).
     pub extended_hours: bool,
 }
 
 /// Which orders to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListStatus {
+    /// Not yet filled, canceled or expired.
     Open,
+    /// Filled, canceled, expired or rejected.
     Closed,
+    /// Both.
     All,
 }
 
 impl ListStatus {
+    /// Alpaca's name of the status filter.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -112,9 +136,13 @@ impl ListStatus {
 /// order id is in `only` when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderListing {
+    /// Open, closed or all.
     pub status: ListStatus,
+    /// At most this many (1–[`MAX_PAGE`]).
     pub limit: u16,
+    /// Only orders submitted after this instant.
     pub after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Oldest first.
     pub ascending: bool,
 }
 
@@ -123,6 +151,7 @@ pub struct OrderListing {
 pub struct OrderId(pub uuid::Uuid);
 
 impl OrderId {
+    /// Parses the broker's id (a UUID).
     pub fn parse(raw: &str) -> Result<Self, String> {
         raw.parse()
             .map(OrderId)

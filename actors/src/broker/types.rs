@@ -12,7 +12,9 @@ use super::switch::{OperatorSwitch, SwitchSource};
 /// Whether trading is allowed, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KillSwitch {
+    /// Trading is off.
     pub engaged: bool,
+    /// Why (empty when released).
     pub reason: String,
 }
 
@@ -32,10 +34,12 @@ impl BrokerJson {
         }
     }
 
+    /// The document's text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The document's text, owned.
     pub fn into_string(self) -> String {
         self.0
     }
@@ -44,7 +48,9 @@ impl BrokerJson {
 /// An order the broker accepted: its id there and its body as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedOrder {
+    /// The broker's id of the order, when its body names one.
     pub order_id: Option<String>,
+    /// The order as the broker sent it.
     pub body: BrokerJson,
 }
 
@@ -58,15 +64,22 @@ pub enum BrokerError {
     /// `body` its answer as received.
     #[error("the broker refused the request: {message}")]
     Refused {
+        /// The broker's HTTP status.
         status: u16,
+        /// What the broker said was wrong.
         message: String,
+        /// Its answer, as received.
         body: String,
     },
+    /// The broker knows no such order (or other object).
     #[error("the broker knows no such object")]
     NotFound,
     /// Too many requests, ours (the outbound limit) or Alpaca's; nothing was sent or done.
     #[error("rate limited; retry after {retry_after:?}")]
-    RateLimited { retry_after: Duration },
+    RateLimited {
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// No answer in time: the request may or may not have taken effect.
     #[error("the broker did not answer in time")]
     Timeout,
@@ -95,6 +108,7 @@ impl BrokerError {
 /// What `GET /api/trading/mode` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerStatus {
+    /// Alpaca or the simulator.
     pub kind: BrokerKind,
     /// Why trading is off, if it is: configuration first, then the operator.
     pub engaged: Option<(SwitchSource, String)>,
@@ -103,6 +117,7 @@ pub struct BrokerStatus {
 }
 
 impl BrokerStatus {
+    /// The switch as callers see it: engaged by configuration or by the operator.
     pub fn kill_switch(&self) -> KillSwitch {
         KillSwitch {
             engaged: self.engaged.is_some(),

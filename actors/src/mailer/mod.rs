@@ -1,13 +1,15 @@
 //! The mailer: drains the durable `email_outbox` through lettre, with retries and backoff.
 //!
-//! Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several dynos can run a mailer and each
-//! message is sent by one of them. A link's token (email verification, passkey recovery) is
-//! minted at send time and only its HMAC is stored, so neither the outbox nor any other table
-//! ever holds a usable token. Security notices carry no token at all. A message still unsent
-//! [`GIVE_UP_DAYS`] after it was queued is no longer tried; the outbox purge deletes it.
+//! Rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease, so several dynos can run a mailer
+//! and each message is sent by one of them. What a row says, and the token its link carries, is
+//! written by the domain through [`Letters`] inside the claim's transaction, committed before
+//! the email leaves. The pooled connection goes back to the pool before SMTP is contacted: a
+//! slow or hung mail server holds no connection (STYLE "no waiting while holding"). A message
+//! still unsent [`Letters::give_up_after`] after it was queued is no longer tried; the outbox
+//! purge deletes it.
 
 mod client;
-mod message;
+mod letters;
 mod outbox;
 
 use std::time::Duration;
@@ -16,13 +18,12 @@ use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use secrecy::ExposeSecret;
 
 use crate::clock::SharedClock;
 use crate::task::AbortOnDrop;
-use crate::token::{self, TokenHasher};
 pub use client::MailerClient;
-pub use outbox::{EmailKind, GIVE_UP_DAYS, RECOVER_PURPOSE, RECOVER_TTL, VERIFY_PURPOSE};
+pub use letters::{Claimed, Letter, LetterError, LetterFuture, Letters, SharedLetters};
+pub use outbox::OutboxError;
 
 /// Where messages go.
 #[derive(Clone)]
@@ -35,21 +36,24 @@ pub enum Transport {
     Disabled,
 }
 
+/// What the mailer starts with.
 #[derive(Clone)]
 pub struct MailerArgs {
+    /// The outbox's database.
     pub pool: deadpool_postgres::Pool,
+    /// Leases, backoff and "give up" are measured on this clock.
     pub clock: SharedClock,
-    pub hasher: TokenHasher,
+    /// What each kind of email says (the main crate's).
+    pub letters: SharedLetters,
+    /// Where messages go.
     pub transport: Transport,
+    /// The sender (`EMAIL_FROM`).
     pub from: Mailbox,
-    /// `<first FRONTEND_ORIGIN>/verify-email?token=`
-    pub verify_link_base: String,
-    /// `<first FRONTEND_ORIGIN>/recover?token=`
-    pub recover_link_base: String,
     /// How often the outbox is polled even without a wake-up (retries, other dynos' rows).
     pub poll_every: Duration,
 }
 
+/// The mailer's messages.
 pub enum MailerMsg {
     /// Something was queued: drain now.
     Wake,
@@ -57,8 +61,10 @@ pub enum MailerMsg {
     Flush(RpcReplyPort<()>),
 }
 
+/// The mailer actor.
 pub struct Mailer;
 
+/// The mailer's state: its arguments and the poll ticker.
 pub struct MailerState {
     args: MailerArgs,
     _ticker: AbortOnDrop<()>,
@@ -126,63 +132,70 @@ impl MailerState {
     }
 
     /// Sends the next due message; `Ok(false)` when none is due.
-    async fn send_one(&self) -> Result<bool, outbox::OutboxError> {
-        let a = &self.args;
-        let now = a.clock.now();
-        let mut client = a.pool.get().await?;
-        // Claim the message with a lease and store the token's digest, committed before the
-        // email leaves: the link never reaches anyone before its token exists, and no row lock
-        // is held while SMTP talks. If this process dies mid-send, the lease runs out and
-        // another mailer sends it (at least once).
-        let tx = client.transaction().await?;
-        let Some(row) = outbox::claim_due(&tx, now, now + LEASE).await? else {
+    async fn send_one(&self) -> Result<bool, OutboxError> {
+        let now = self.args.clock.now();
+        let Some((row, letter)) = self.claim_and_write(now).await? else {
             return Ok(false);
         };
-        let (message, stored) = match row.kind {
-            EmailKind::SecurityNotice => {
-                let notice = row.notice.clone().unwrap_or_default();
-                (message::security_notice(&notice), None)
-            }
-            EmailKind::VerifyEmail => {
-                let token = token::mint();
-                let digest = a.hasher.digest(VERIFY_PURPOSE, token.expose_secret());
-                let id = outbox::store_verification(&tx, &row, &digest, now).await?;
-                let link = format!("{}{}", a.verify_link_base, token.expose_secret());
-                (message::verify_email(&link), Some(id))
-            }
-            EmailKind::RecoverPasskey => {
-                let token = token::mint();
-                let digest = a.hasher.digest(RECOVER_PURPOSE, token.expose_secret());
-                let id = outbox::store_recovery(&tx, &row, &digest, now).await?;
-                let link = format!("{}{}", a.recover_link_base, token.expose_secret());
-                (message::recover_passkey(&link), Some(id))
-            }
-        };
-        tx.commit().await?;
-
-        match self.deliver(&row.recipient, message).await {
+        // The connection is back in the pool while SMTP talks.
+        let delivered = self
+            .deliver(&row.recipient, letter.subject, letter.body)
+            .await;
+        let client = self.args.pool.get().await?;
+        match delivered {
             Ok(()) => {
                 outbox::mark_sent(&client, row.id, now).await?;
-                tracing::info!(outbox_id = %row.id, kind = row.kind.as_str(), "email sent");
+                tracing::info!(outbox_id = %row.id, kind = %row.kind, "email sent");
             }
             Err(error) => {
-                // Never delivered: the token must not stay valid.
-                if let Some(id) = stored {
-                    outbox::forget_token(&client, row.kind, id).await?;
+                // Never delivered: what its link carries must not stay usable.
+                if let Some(issued) = letter.issued {
+                    let letters = &self.args.letters;
+                    letters
+                        .withdraw(&client, &row, issued)
+                        .await
+                        .map_err(OutboxError::Letter)?;
                 }
                 let attempts = row.attempts + 1;
                 let wait = chrono::Duration::seconds(
                     2i64.saturating_pow(attempts.min(12) as u32).min(3600),
                 );
                 outbox::mark_failed(&client, row.id, attempts, now + wait, &error).await?;
-                tracing::warn!(outbox_id = %row.id, kind = row.kind.as_str(), attempts, %error, "email delivery failed; will retry");
+                tracing::warn!(outbox_id = %row.id, kind = %row.kind, attempts, %error, "email delivery failed; will retry");
             }
         }
         Ok(true)
     }
 
-    async fn deliver(&self, recipient: &str, message: message::Message) -> Result<(), String> {
-        let body = message.body;
+    /// Claims the next due row with a lease and has the domain write its letter, in one
+    /// transaction committed before the email leaves: a link never reaches anyone before its
+    /// token exists, and no row lock or connection is held while SMTP talks. If this process
+    /// dies mid-send, the lease runs out and another mailer sends it (at least once).
+    async fn claim_and_write(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(Claimed, Letter)>, OutboxError> {
+        let letters = &self.args.letters;
+        let mut client = self.args.pool.get().await?;
+        let tx = client.transaction().await?;
+        let due = outbox::Due {
+            now,
+            lease_until: now + LEASE,
+            kinds: letters.kinds(),
+            queued_after: now - letters.give_up_after(),
+        };
+        let Some(row) = outbox::claim_due(&tx, due).await? else {
+            return Ok(None);
+        };
+        let letter = letters
+            .write(&tx, &row, now)
+            .await
+            .map_err(OutboxError::Letter)?;
+        tx.commit().await?;
+        Ok(Some((row, letter)))
+    }
+
+    async fn deliver(&self, recipient: &str, subject: String, body: String) -> Result<(), String> {
         match &self.args.transport {
             Transport::Smtp(smtp) => {
                 let to: Mailbox = recipient
@@ -191,7 +204,7 @@ impl MailerState {
                 let message = Message::builder()
                     .from(self.args.from.clone())
                     .to(to)
-                    .subject(message.subject)
+                    .subject(subject)
                     .header(ContentType::TEXT_PLAIN)
                     .body(body)
                     .map_err(|e| e.to_string())?;

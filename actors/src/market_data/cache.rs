@@ -57,11 +57,13 @@ impl LatestCache {
         }
     }
 
+    /// Entries cached, all kinds together.
     pub fn len(&self) -> usize {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries.iter().map(HashMap::len).sum()
     }
 
+    /// Nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

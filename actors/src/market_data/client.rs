@@ -13,8 +13,10 @@ use super::{Bar, BarsRequest, Found, LatestCache, LatestKind, MarketDataError, M
 /// A market-data call failed: the actor is down, or the data could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MarketDataCallError {
+    /// The actor is down or did not answer in time.
     #[error(transparent)]
     Unavailable(#[from] ActorUnavailable),
+    /// The data provider failed.
     #[error(transparent)]
     Data(#[from] MarketDataError),
 }

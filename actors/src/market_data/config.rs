@@ -11,7 +11,9 @@ pub enum DataSource {
     Alpaca {
         /// `ALPACA_DATA_BASE_URL`, already checked.
         base_url: String,
+        /// `ALPACA_PAPER_API_KEY`.
         api_key: SecretString,
+        /// `ALPACA_PAPER_API_SECRET`.
         api_secret: SecretString,
         /// `iex` (free plan) or `sip`.
         feed: String,
@@ -36,6 +38,7 @@ impl DataSource {
 /// The market-data actor's configuration.
 #[derive(Debug, Clone)]
 pub struct MarketDataConfig {
+    /// Alpaca, synthetic data, or none.
     pub source: DataSource,
     /// Bound on one request to Alpaca, connection included.
     pub request_timeout: Duration,

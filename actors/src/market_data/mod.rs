@@ -37,20 +37,27 @@ pub enum MarketDataMsg {
     /// Latest objects of `symbols` (all missing from the cache): replies with one shared future
     /// per symbol, which the caller awaits outside the mailbox.
     Latest {
+        /// Which endpoint.
         kind: LatestKind,
+        /// The symbols to fetch.
         symbols: Vec<String>,
         /// The budget lane a fetch draws on: market data, or trading for pricing an order.
         lane: crate::outbound::Lane,
+        /// One flight per symbol.
         reply: RpcReplyPort<Result<LatestFlights, MarketDataError>>,
     },
     /// Every bar of a range, oldest first: replies with a shared future.
     Bars {
+        /// The range.
         request: BarsRequest,
+        /// The flight to await.
         reply: RpcReplyPort<Result<Flight<std::sync::Arc<Vec<Bar>>>, MarketDataError>>,
     },
     /// A latest request landed: forget its flights.
     LatestLanded {
+        /// Which endpoint.
         kind: LatestKind,
+        /// The symbols it fetched.
         symbols: Vec<String>,
     },
     /// A bars request landed: forget its flight.
@@ -62,11 +69,16 @@ pub enum MarketDataMsg {
     Fault,
 }
 
+/// The market-data actor: answers latest quotes, trades and bars, from Alpaca or synthetic.
 pub struct MarketData;
 
+/// What the market-data actor starts with.
 pub struct MarketDataArgs {
+    /// Where data comes from and its bounds.
     pub config: MarketDataConfig,
+    /// The outbound budget to Alpaca, shared with the broker.
     pub budget: OutboundBudget,
+    /// The latest-values cache, shared with the client (it survives a restart).
     pub cache: LatestCache,
 }
 
@@ -78,6 +90,7 @@ enum Backend {
     Unconfigured,
 }
 
+/// The actor's state: its backend, the cache and the requests in flight.
 pub struct MarketDataState {
     config: MarketDataConfig,
     backend: Backend,

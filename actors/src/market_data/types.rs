@@ -5,13 +5,18 @@ use chrono::{DateTime, Utc};
 /// Which "latest" endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LatestKind {
+    /// Latest quotes.
     Quotes,
+    /// Latest trades.
     Trades,
+    /// Latest minute bars.
     Bars,
+    /// Snapshots (quote, trade and bars together).
     Snapshots,
 }
 
 impl LatestKind {
+    /// How many kinds there are.
     pub const COUNT: usize = 4;
 
     pub(crate) fn index(self) -> usize {
@@ -42,11 +47,13 @@ impl LatestKind {
 /// A range of bars of one symbol, as Alpaca is asked for it. Equal requests share one flight.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BarsRequest {
+    /// The symbol, upper case.
     pub symbol: String,
     /// Alpaca's spelling, e.g. `1Day`, `15Min`.
     pub timeframe: String,
     /// `raw`, `split`, `dividend` or `all`.
     pub adjustment: String,
+    /// The first instant wanted.
     pub start: DateTime<Utc>,
     /// Inclusive, as at Alpaca.
     pub end: DateTime<Utc>,
@@ -57,13 +64,21 @@ pub struct BarsRequest {
 /// One bar: its fields for computation and its object exactly as Alpaca sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
+    /// The bar's start.
     pub t: DateTime<Utc>,
+    /// Open.
     pub o: f64,
+    /// High.
     pub h: f64,
+    /// Low.
     pub l: f64,
+    /// Close.
     pub c: f64,
+    /// Volume.
     pub v: f64,
+    /// Number of trades, when Alpaca sends it.
     pub n: Option<i64>,
+    /// Volume-weighted average price, when Alpaca sends it.
     pub vw: Option<f64>,
     /// `{"t":…,"o":…,…}` as received, for passing through unchanged.
     pub raw: String,
@@ -80,9 +95,14 @@ pub enum MarketDataError {
     Rejected(String),
     /// Our outbound budget or Alpaca's own limit; nothing was done.
     #[error("rate limited; retry after {retry_after:?}")]
-    RateLimited { retry_after: std::time::Duration },
+    RateLimited {
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
+    /// No answer in time.
     #[error("the data provider did not answer in time")]
     Timeout,
+    /// No connection could be made.
     #[error("the data provider cannot be reached")]
     Unreachable,
     /// A 5xx, a 401, a body that is not what Alpaca documents.

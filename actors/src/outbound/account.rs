@@ -26,6 +26,7 @@ pub struct AccountPolicy {
     pub limit: u32,
     /// Of those, how many market data may never take.
     pub reserved_for_trading: u32,
+    /// The sliding window `limit` counts in.
     pub window: Duration,
     /// How long a lease may be spent after it was asked for.
     pub lease_ttl: Duration,
@@ -106,6 +107,7 @@ pub struct AccountBudget {
 }
 
 impl AccountBudget {
+    /// The account's budget, counted in `pool`'s database under `policy`.
     pub fn new(pool: Pool, policy: AccountPolicy) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -117,6 +119,7 @@ impl AccountBudget {
         }
     }
 
+    /// The policy in force.
     pub fn policy(&self) -> AccountPolicy {
         *lock(&self.inner.policy)
     }
@@ -259,10 +262,13 @@ impl AccountBudget {
 /// The shared budget could not be asked.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// No pooled connection.
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// A statement failed.
     #[error("database error: {0}")]
     Query(#[from] tokio_postgres::Error),
+    /// The database did not answer in time.
     #[error("the database did not answer in time")]
     TimedOut,
 }

@@ -22,7 +22,9 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Lanes not to send on, for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pause {
+    /// The lanes to hold.
     pub lanes: &'static [Lane],
+    /// For how long.
     pub wait: Duration,
 }
 

@@ -274,6 +274,7 @@ pub struct Inlined<S> {
 }
 
 impl<S> Inlined<S> {
+    /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
         Self {
             inner,

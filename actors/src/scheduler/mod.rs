@@ -1,9 +1,9 @@
-//! The scheduler (worker dyno): fires the retention and purge jobs on their cron schedules.
+//! The scheduler (worker dyno): fires the jobs it is given on their cron schedules.
 //!
-//! It owns a tokio-cron-scheduler instance with one cron job per [`Job`]. A firing computes its
-//! tick from the schedule and hands the job to the injected [`JobRunner`] (the main crate's
-//! `raptor::retention`, which takes the job's advisory lock and records the tick, so with several
-//! worker dynos each tick runs once). Within one process the jobs run one at a time: a run needs
+//! It owns a tokio-cron-scheduler instance with one cron job per [`ScheduledJob`], a list the
+//! main crate builds (`raptor::retention::scheduled`). A firing computes its tick from the
+//! schedule and hands it to the job's [`JobRunner`] (for the retention jobs, one that takes the
+//! job's advisory lock and records the tick, so with several worker dynos each tick runs once). Within one process the jobs run one at a time: a run needs
 //! pooled connections, and taking them one job at a time can never exhaust the pool. A failed run
 //! is logged and simply tried again at the job's next tick; the other jobs are not affected.
 
@@ -19,21 +19,24 @@ use tokio::sync::Semaphore;
 use tokio_cron_scheduler::JobScheduler;
 
 use crate::clock::SharedClock;
-pub use job::{Fired, Job, JobFailed, JobFuture, JobRunner, SharedJobRunner};
-pub use schedule::{InvalidSchedule, Schedule, Schedules};
+pub use job::{Fired, JobFailed, JobFuture, JobRunner, ScheduledJob, SharedJobRunner};
+pub use schedule::{InvalidSchedule, Schedule};
 
+/// The scheduler takes no messages: it only fires its jobs.
 pub enum SchedulerMsg {}
 
+/// The scheduler actor.
 pub struct Scheduler;
 
+/// What the scheduler starts with.
 pub struct SchedulerArgs {
-    /// What a firing runs (the main crate's retention jobs).
-    pub runner: SharedJobRunner,
+    /// The jobs to fire (the main crate's list).
+    pub jobs: Vec<ScheduledJob>,
     /// Limits (30 days, 7 years…) are measured from this clock; ticks follow the wall clock.
     pub clock: SharedClock,
-    pub schedules: Schedules,
 }
 
+/// The scheduler's state: the cron instance, stopped when the state is dropped.
 pub struct SchedulerState {
     cron: CronGuard,
 }
@@ -60,7 +63,6 @@ impl Drop for CronGuard {
 /// What every firing needs.
 #[derive(Clone)]
 struct Firing {
-    runner: SharedJobRunner,
     clock: SharedClock,
     one_at_a_time: Arc<Semaphore>,
     alive: Arc<AtomicBool>,
@@ -82,21 +84,20 @@ impl Actor for Scheduler {
             alive: Arc::new(AtomicBool::new(true)),
         };
         let firing = Firing {
-            runner: args.runner,
             clock: args.clock,
             one_at_a_time: Arc::new(Semaphore::new(1)),
             alive: guard.alive.clone(),
         };
-        for job in Job::ALL {
-            let schedule = args.schedules.of(job).clone();
+        for job in args.jobs {
             let firing = firing.clone();
-            let pattern = schedule.as_str().to_owned();
+            let pattern = job.schedule.as_str().to_owned();
+            let name = job.name;
             let task = tokio_cron_scheduler::Job::new_async(pattern.as_str(), move |_, _| {
-                let (firing, schedule) = (firing.clone(), schedule.clone());
-                Box::pin(async move { firing.fire(job, &schedule).await })
+                let (firing, job) = (firing.clone(), job.clone());
+                Box::pin(async move { firing.fire(&job).await })
             })?;
             guard.cron.add(task).await?;
-            tracing::info!(job = job.name(), schedule = %pattern, "job scheduled");
+            tracing::info!(job = name, schedule = %pattern, "job scheduled");
         }
         guard.cron.start().await?;
         Ok(SchedulerState { cron: guard })
@@ -114,26 +115,26 @@ impl Actor for Scheduler {
 }
 
 impl Firing {
-    async fn fire(&self, job: Job, schedule: &Schedule) {
-        let tick = schedule.tick_at(Utc::now());
+    async fn fire(&self, job: &ScheduledJob) {
+        let tick = job.schedule.tick_at(Utc::now());
         let Ok(_permit) = self.one_at_a_time.acquire().await else {
             return;
         };
         if !self.alive.load(Ordering::SeqCst) {
             return;
         }
-        match self.runner.run(job, tick, self.clock.now()).await {
+        match job.runner.run(tick, self.clock.now()).await {
             Ok(Fired::Ran { rows }) => {
-                tracing::info!(job = job.name(), %tick, rows, "job ran");
+                tracing::info!(job = job.name, %tick, rows, "job ran");
             }
             Ok(Fired::Busy) => {
-                tracing::debug!(job = job.name(), %tick, "job is running on another worker");
+                tracing::debug!(job = job.name, %tick, "job is running on another worker");
             }
             Ok(Fired::AlreadyRan) => {
-                tracing::debug!(job = job.name(), %tick, "tick already ran");
+                tracing::debug!(job = job.name, %tick, "tick already ran");
             }
             Err(error) => {
-                tracing::error!(job = job.name(), %tick, %error, "job failed; it runs again at its next tick");
+                tracing::error!(job = job.name, %tick, %error, "job failed; it runs again at its next tick");
             }
         }
     }
@@ -149,19 +150,30 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
 
-    /// Records every firing; the first run of the token purge fails.
-    #[derive(Default)]
+    const JOBS: [&str; 5] = [
+        "session_purge",
+        "token_purge",
+        "quarantine_purge",
+        "audit_retention",
+        "outbox_purge",
+    ];
+
+    /// Every firing of every job, in order.
+    type Log = Arc<Mutex<Vec<(&'static str, DateTime<Utc>)>>>;
+
+    /// Records its job's firings; the first run of the token purge fails.
     struct Recorder {
-        fired: Mutex<Vec<(Job, DateTime<Utc>)>>,
+        job: &'static str,
+        fired: Log,
     }
 
     impl JobRunner for Recorder {
-        fn run(&self, job: Job, tick: DateTime<Utc>, _now: DateTime<Utc>) -> JobFuture<'_> {
+        fn run(&self, tick: DateTime<Utc>, _now: DateTime<Utc>) -> JobFuture<'_> {
             Box::pin(async move {
                 let mut fired = self.fired.lock().unwrap();
-                let first = !fired.iter().any(|(j, _)| *j == job);
-                fired.push((job, tick));
-                if job == Job::TokenPurge && first {
+                let first = !fired.iter().any(|(j, _)| *j == self.job);
+                fired.push((self.job, tick));
+                if self.job == "token_purge" && first {
                     return Err("the table is gone".into());
                 }
                 Ok(Fired::Ran { rows: 0 })
@@ -172,23 +184,27 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_job_fires_through_the_injected_runner_and_a_failure_does_not_stop_it() {
         let every_second = Schedule::parse("* * * * * *").unwrap();
-        let recorder = Arc::new(Recorder::default());
+        let log = Log::default();
+        let jobs = JOBS
+            .into_iter()
+            .map(|job| ScheduledJob {
+                name: job,
+                schedule: every_second.clone(),
+                runner: Arc::new(Recorder {
+                    job,
+                    fired: log.clone(),
+                }),
+            })
+            .collect();
         let args = SchedulerArgs {
-            runner: recorder.clone(),
+            jobs,
             clock: Arc::new(SystemClock),
-            schedules: Schedules {
-                session_purge: every_second.clone(),
-                token_purge: every_second.clone(),
-                quarantine_purge: every_second.clone(),
-                audit_retention: every_second.clone(),
-                outbox_purge: every_second,
-            },
         };
         let (scheduler, handle) = Actor::spawn(None, Scheduler, args).await.unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let fired = recorder.fired.lock().unwrap().clone();
-            let all_twice = Job::ALL
+            let fired = log.lock().unwrap().clone();
+            let all_twice = JOBS
                 .iter()
                 .all(|job| fired.iter().filter(|(j, _)| j == job).count() >= 2);
             if all_twice {

@@ -1,4 +1,4 @@
-//! Cron schedules of the retention jobs, parsed once from configuration.
+//! Cron schedules of the scheduled jobs, parsed once from configuration.
 //!
 //! Patterns have six fields, seconds first (`"0 */10 * * * *"` is every ten minutes), exactly as
 //! tokio-cron-scheduler reads them, so a pattern that passes [`Schedule::parse`] at startup is
@@ -9,8 +9,6 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
-
-use super::job::Job;
 
 /// A cron pattern that the scheduler accepts.
 #[derive(Debug, Clone)]
@@ -23,10 +21,12 @@ pub struct Schedule {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{pattern:?} is not a cron pattern with six fields (seconds first)")]
 pub struct InvalidSchedule {
+    /// The pattern as given.
     pub pattern: String,
 }
 
 impl Schedule {
+    /// Parses a six-field pattern that can fire.
     pub fn parse(pattern: &str) -> Result<Self, InvalidSchedule> {
         let pattern = pattern.trim();
         let invalid = || InvalidSchedule {
@@ -50,6 +50,7 @@ impl Schedule {
         })
     }
 
+    /// The pattern, as given (trimmed).
     pub fn as_str(&self) -> &str {
         &self.pattern
     }
@@ -59,28 +60,6 @@ impl Schedule {
     pub fn tick_at(&self, at: DateTime<Utc>) -> DateTime<Utc> {
         let at = at.trunc_subsecs(0);
         self.cron.find_previous_occurrence(&at, true).unwrap_or(at)
-    }
-}
-
-/// The schedule of every job (`SCHEDULE_*` in `config/`).
-#[derive(Debug, Clone)]
-pub struct Schedules {
-    pub session_purge: Schedule,
-    pub token_purge: Schedule,
-    pub quarantine_purge: Schedule,
-    pub audit_retention: Schedule,
-    pub outbox_purge: Schedule,
-}
-
-impl Schedules {
-    pub fn of(&self, job: Job) -> &Schedule {
-        match job {
-            Job::SessionPurge => &self.session_purge,
-            Job::TokenPurge => &self.token_purge,
-            Job::QuarantinePurge => &self.quarantine_purge,
-            Job::AuditRetention => &self.audit_retention,
-            Job::OutboxPurge => &self.outbox_purge,
-        }
     }
 }
 

@@ -15,8 +15,10 @@ use super::{IssuedSession, NewSession, SessionError, SessionInfo, SessionMsg, Se
 /// A session call failed: the store is down, or it answered with an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionCallError {
+    /// The store is down or did not answer in time.
     #[error(transparent)]
     Unavailable(#[from] ActorUnavailable),
+    /// The store answered with an error.
     #[error(transparent)]
     Session(#[from] SessionError),
 }

@@ -38,7 +38,9 @@ const TOKEN_PURPOSE: &str = "session";
 /// Lifetimes of a session.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
+    /// A session unused this long ends.
     pub idle: chrono::Duration,
+    /// No session lives longer than this, used or not.
     pub absolute: chrono::Duration,
     /// The idle deadline is written back at most this often per session.
     pub extend_every: chrono::Duration,
@@ -61,9 +63,13 @@ impl Default for SessionPolicy {
 /// A validated session, as handlers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The session's id (not its token).
     pub session_id: Uuid,
+    /// The signed-in person.
     pub user_id: Uuid,
+    /// Their address (never logged).
     pub email: String,
+    /// Whether they may use the operator routes.
     pub is_operator: bool,
     /// When the session ends unless used again (never past the absolute cap).
     pub expires_at: DateTime<Utc>,
@@ -72,17 +78,24 @@ pub struct SessionInfo {
 /// A session as listed to its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSummary {
+    /// The session's id.
     pub session_id: Uuid,
+    /// When it was issued.
     pub created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
     pub last_seen_at: DateTime<Utc>,
+    /// When it ends unless used again.
     pub expires_at: DateTime<Utc>,
+    /// The IP prefix it was issued to.
     pub ip_prefix: Option<String>,
+    /// The browser it was issued to (a short fragment).
     pub user_agent: Option<String>,
 }
 
 /// What a new session records about where it came from.
 #[derive(Debug, Clone)]
 pub struct NewSession {
+    /// The person signing in.
     pub user_id: Uuid,
     /// `/24` or `/48` prefix, never the full address.
     pub ip_prefix: Option<String>,
@@ -93,23 +106,31 @@ pub struct NewSession {
 /// A session just issued: the token goes into the cookie and nowhere else.
 #[derive(Debug)]
 pub struct IssuedSession {
+    /// The cookie's value: shown once, stored only as an HMAC.
     pub token: SecretString,
+    /// The session as handlers will see it.
     pub info: SessionInfo,
 }
 
+/// Why a session could not be issued or checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
+    /// The sessions table cannot be reached.
     #[error("session storage is unavailable")]
     Storage,
+    /// The account is unverified or erased.
     #[error("the account cannot sign in")]
     InactiveUser,
 }
 
+/// The session store's messages.
 pub enum SessionMsg {
     /// Start a session for an active (verified, not deleted) user. The database work runs in a
     /// task of its own; [`SessionClient::issue`] does it in the caller's task instead.
     Issue {
+        /// Who signs in, from where.
         new: NewSession,
+        /// Where the issued session goes.
         reply: RpcReplyPort<Result<IssuedSession, SessionError>>,
     },
     /// From the LISTEN connection: another process revoked something.
@@ -119,12 +140,18 @@ pub enum SessionMsg {
     Fault,
 }
 
+/// The session store actor: the one owner of sessions.
 pub struct SessionStore;
 
+/// What the session store starts with.
 pub struct SessionArgs {
+    /// The sessions' database.
     pub pool: Pool,
+    /// Idle and absolute lifetimes are measured on this clock.
     pub clock: SharedClock,
+    /// Keys the stored HMAC of session tokens.
     pub hasher: TokenHasher,
+    /// How long sessions live.
     pub policy: SessionPolicy,
     /// Where to LISTEN for revocations by other processes.
     pub listen: tokio_postgres::Config,
@@ -132,6 +159,7 @@ pub struct SessionArgs {
     pub client: SessionClient,
 }
 
+/// The store's state: the shared cache and the LISTEN task.
 pub struct SessionState {
     shared: Arc<cache::Shared>,
     _listener: AbortOnDrop<()>,

@@ -24,13 +24,13 @@ use ractor::{
 use crate::acceptor::{Acceptor, AcceptorArgs, AcceptorMsg, Drained};
 use crate::audit::{AuditArgs, AuditWriter};
 use crate::backtests::{BacktestMsg, BacktestWorker, BacktestWorkerArgs};
-use crate::broker::{Broker, BrokerArgs, SharedBrokerConfig};
+use crate::broker::{Broker, BrokerArgs, SharedBrokerConfig, SwitchAuditEntry};
 use crate::clock::SharedClock;
 use crate::mailer::{Mailer, MailerArgs};
 use crate::market_data::{MarketData, MarketDataArgs, MarketDataConfig};
 use crate::outbound::OutboundBudget;
 use crate::registry::Actors;
-use crate::scheduler::{Scheduler, SchedulerArgs, SchedulerMsg, Schedules, SharedJobRunner};
+use crate::scheduler::{ScheduledJob, Scheduler, SchedulerArgs, SchedulerMsg};
 use crate::session::{SessionArgs, SessionPolicy, SessionStore};
 use crate::slot::Slot;
 use crate::token::TokenHasher;
@@ -78,26 +78,42 @@ impl Mode {
     }
 }
 
+/// One of the root supervisor's children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Child {
+    /// The HTTP acceptor (web and dev).
     Acceptor,
+    /// The session store.
     SessionStore,
+    /// The audit writer.
     AuditWriter,
+    /// The broker (Alpaca or the simulator).
     Broker,
+    /// Market data.
     MarketData,
+    /// Alpaca's trade-updates stream.
     TradeStream,
+    /// The mailer (web and dev).
     Mailer,
+    /// The scheduler (worker and dev).
     Scheduler,
+    /// The backtest worker (worker and dev).
     Backtests,
 }
 
+/// What the root supervisor starts its children with.
 pub struct RootArgs {
+    /// Which children this process runs.
     pub mode: Mode,
+    /// The children's typed clients, whose slots the supervisor fills and empties.
     pub actors: Actors,
+    /// The application's pool.
     pub pool: Pool,
+    /// The injected clock every child measures time on.
     pub clock: SharedClock,
     /// Keys the HMAC of stored tokens.
     pub hasher: TokenHasher,
+    /// How long sessions live.
     pub session_policy: SessionPolicy,
     /// Connection settings for LISTEN/NOTIFY (the pool's database).
     pub listen: tokio_postgres::Config,
@@ -107,6 +123,8 @@ pub struct RootArgs {
     pub acceptor: Option<AcceptorArgs>,
     /// The broker's configuration (web and dev modes); SIGHUP updates it in place.
     pub broker: SharedBrokerConfig,
+    /// The audit row of a change of the configured kill switch (the trading domain's names).
+    pub switch_entry: SwitchAuditEntry,
     /// The market-data actor's configuration (web and dev modes).
     pub market_data: MarketDataConfig,
     /// The trade-updates stream's source and bounds (web and dev modes).
@@ -115,12 +133,12 @@ pub struct RootArgs {
     pub trade_sink: SharedTradeSink,
     /// The outbound budget to Alpaca that trading and market data share.
     pub budget: OutboundBudget,
-    /// When the scheduler's jobs run (worker and dev modes).
-    pub schedules: Schedules,
-    /// What the scheduler's firings run (the main crate's retention jobs).
-    pub jobs: SharedJobRunner,
+    /// The scheduler's jobs, each with its schedule and runner (worker and dev modes; the main
+    /// crate's retention jobs).
+    pub jobs: Vec<ScheduledJob>,
     /// The backtest worker (worker and dev modes).
     pub backtests: BacktestWorkerArgs,
+    /// How failed children are restarted.
     pub restart: RestartPolicy,
 }
 
@@ -136,9 +154,11 @@ enum Failure {
 /// How the ordered shutdown went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
+    /// How the HTTP drain ended.
     pub drained: Drained,
 }
 
+/// The root supervisor's messages.
 pub enum RootMsg {
     /// Start (or restart) one child.
     Start(Child),
@@ -146,8 +166,10 @@ pub enum RootMsg {
     Shutdown(RpcReplyPort<ShutdownReport>),
 }
 
+/// The root supervisor actor: starts the mode's children and restarts a failed one.
 pub struct RootSupervisor;
 
+/// The supervisor's state: its arguments, the running children and their restart history.
 pub struct RootState {
     args: RootArgs,
     running: HashMap<ActorId, Child>,
@@ -274,6 +296,7 @@ impl RootState {
                     listen: a.listen.clone(),
                     clock: a.clock.clone(),
                     audit: a.actors.audit.clone(),
+                    switch_entry: a.switch_entry,
                     budget: a.budget.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, Broker, args, supervisor).await?;
@@ -308,9 +331,8 @@ impl RootState {
             }
             Child::Scheduler => {
                 let args = SchedulerArgs {
-                    runner: a.jobs.clone(),
+                    jobs: a.jobs.clone(),
                     clock: a.clock.clone(),
-                    schedules: a.schedules.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, Scheduler, args, supervisor).await?;
                 self.scheduler.set(Some(r.clone()));

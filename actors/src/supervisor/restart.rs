@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 pub struct RestartPolicy {
     /// Wait before the first restart; doubles with each further restart in the window.
     pub initial_backoff: Duration,
+    /// The longest wait between restarts.
     pub max_backoff: Duration,
     /// Restarts allowed within `window` before the supervisor gives up.
     pub max_restarts: u32,
+    /// The window `max_restarts` is counted in.
     pub window: Duration,
 }
 

@@ -1,5 +1,5 @@
 //! Recovery tokens (`recovery_tokens`) and the outbox rows that ask the mailer for a recovery
-//! link. The mailer (or `raptor recovery create`) mints each token and stores only its HMAC; a
+//! link. The mailer's letters (`crate::auth::letters`) or `raptor recovery create` mint each token and stores only its HMAC; a
 //! newer token, or a sign-in with an existing passkey, deletes the unused ones.
 
 use chrono::{DateTime, Utc};
@@ -99,15 +99,7 @@ pub async fn store(
     expires_at: DateTime<Utc>,
 ) -> Result<Uuid, StorageError> {
     discard_unused(client, user_id).await?;
-    let id = Uuid::new_v4();
-    client
-        .execute(
-            "INSERT INTO recovery_tokens (id, user_id, token_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&id, &user_id, &token_hash, &now, &expires_at],
-        )
-        .await?;
-    Ok(id)
+    insert(client, user_id, token_hash, now, expires_at).await
 }
 
 /// Queues a recovery email; the mailer mints its token when it sends it.
@@ -141,4 +133,48 @@ pub async fn recent_requests(
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// Stores the digest of the token a recovery email is about to carry; every older unused
+/// token of the account dies (the email being sent stays queued); returns the token's id.
+pub async fn store_emailed(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Uuid, StorageError> {
+    client
+        .execute(
+            "DELETE FROM recovery_tokens WHERE user_id = $1 AND used_at IS NULL",
+            &[&user_id],
+        )
+        .await?;
+    insert(client, user_id, token_hash, now, expires_at).await
+}
+
+async fn insert(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Uuid, StorageError> {
+    let id = Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO recovery_tokens (id, user_id, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &user_id, &token_hash, &now, &expires_at],
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Deletes the token `id` (its email was never delivered).
+pub async fn forget(client: &impl GenericClient, id: Uuid) -> Result<(), StorageError> {
+    client
+        .execute("DELETE FROM recovery_tokens WHERE id = $1", &[&id])
+        .await?;
+    Ok(())
 }

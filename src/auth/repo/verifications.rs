@@ -1,6 +1,6 @@
 //! Email verification: the outbox rows that ask the mailer for a link, and the links' tokens.
-//! The mailer mints each token when it sends and stores only its HMAC, bound to the pending
-//! passkey the email vouches for (`registration_id`).
+//! Each token is minted when the mailer sends its email (`crate::auth::letters`) and only its
+//! HMAC is stored, bound to the pending passkey the email vouches for (`registration_id`).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -97,4 +97,32 @@ pub async fn consume(
         )
         .await?;
     Ok(n == 1)
+}
+
+/// Stores the digest of the token the verification email `outbox_id` is about to carry, bound
+/// to the account and pending passkey that email was queued for; returns the link's id.
+pub async fn store_emailed(
+    client: &impl GenericClient,
+    outbox_id: Uuid,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Uuid, StorageError> {
+    let id = Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO email_verifications (id, user_id, token_hash, created_at, expires_at, registration_id) \
+             SELECT $1, user_id, $2, $3, $4, registration_id FROM email_outbox WHERE id = $5",
+            &[&id, &token_hash, &now, &expires_at, &outbox_id],
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Deletes the link `id` (its email was never delivered).
+pub async fn forget(client: &impl GenericClient, id: Uuid) -> Result<(), StorageError> {
+    client
+        .execute("DELETE FROM email_verifications WHERE id = $1", &[&id])
+        .await?;
+    Ok(())
 }

@@ -19,6 +19,7 @@ pub mod drift;
 pub mod fold;
 pub mod history;
 pub mod keeper;
+pub mod operator;
 pub mod repo;
 pub mod view;
 

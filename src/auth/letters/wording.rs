@@ -10,6 +10,17 @@ pub(super) struct Message {
     pub body: String,
 }
 
+impl Message {
+    /// The letter the mailer delivers; `issued` is the token row its link names, if any.
+    pub(super) fn letter(self, issued: Option<uuid::Uuid>) -> raptor_actors::mailer::Letter {
+        raptor_actors::mailer::Letter {
+            subject: self.subject.to_owned(),
+            body: self.body,
+            issued,
+        }
+    }
+}
+
 pub(super) fn verify_email(link: &str) -> Message {
     Message {
         subject: "Confirm your email for Raxx",
