@@ -16,7 +16,7 @@ pub struct BacktestRecord {
     pub status: String,
     #[schema(value_type = crate::http::schemas::JsonValue)]
     pub request: Value,
-    #[schema(value_type = Option<crate::http::schemas::JsonValue>)]
+    #[schema(value_type = crate::http::schemas::JsonValue, required = true)]
     pub result: Option<Value>,
     pub reason: Option<String>,
     pub attempts: i32,

@@ -77,7 +77,7 @@ pub struct OrderRecord {
     pub request: Value,
     /// The broker's answer as received.
     pub broker_status: Option<i32>,
-    #[schema(value_type = Option<crate::http::schemas::JsonValue>)]
+    #[schema(value_type = crate::http::schemas::JsonValue, required = true)]
     pub broker_response: Option<Value>,
     /// The newest Alpaca order object seen (fills, cancels), as received.
     /// Alpaca's order object as last seen.
