@@ -18,6 +18,12 @@ use crate::helpers::{spawn_app_with, ORIGIN};
 const DEFAULT_EXAMPLES: &str = "100";
 const DEFAULT_SEED: &str = "20261125";
 
+/// The custom check `stream_event_data_conformance`.
+const HOOKS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/api/schemathesis_hooks.py"
+);
+
 /// Operations fuzzed in a run of their own: the order stream is endless, so each request reads
 /// its events (checked one by one against the document's `StreamEvent`) until a short timeout;
 /// a few cases suffice.
@@ -81,7 +87,9 @@ async fn schemathesis_finds_nothing_in_any_operation() {
         &everything,
     )
     .await;
-    // After the orders the run above placed: the stream replays or resets, then waits.
+    // The stream answers `reset` for the example's unknown id, then the events of the orders
+    // placed and cancelled meanwhile: each one checked against the document.
+    let traffic = order_traffic(app.base.clone(), user.cookie.clone());
     let streams = Budget::streams();
     run(
         &schemathesis,
@@ -92,6 +100,7 @@ async fn schemathesis_finds_nothing_in_any_operation() {
         &streams,
     )
     .await;
+    traffic.abort();
     run(
         &schemathesis,
         &app.base,
@@ -111,6 +120,41 @@ async fn schemathesis_finds_nothing_in_any_operation() {
         &everything,
     )
     .await;
+}
+
+/// Places and cancels a limit order every 600 ms (under the 120-a-minute order limit) until
+/// aborted, so that a stream being read has order events (`new`, `canceled`) to show.
+fn order_traffic(base: String, cookie: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let order = serde_json::json!({
+            "symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit",
+            "time_in_force": "day", "limit_price": "1.00"
+        });
+        let mut pace = tokio::time::interval(std::time::Duration::from_millis(600));
+        loop {
+            pace.tick().await;
+            let placed = client
+                .post(format!("{base}/api/trading/orders"))
+                .header("cookie", &cookie)
+                .header("origin", ORIGIN)
+                .json(&order)
+                .send()
+                .await;
+            let Ok(placed) = placed else { continue };
+            let Ok(body) = placed.json::<serde_json::Value>().await else {
+                continue;
+            };
+            if let Some(id) = body["id"].as_str() {
+                let _ = client
+                    .delete(format!("{base}/api/trading/orders/{id}"))
+                    .header("cookie", &cookie)
+                    .header("origin", ORIGIN)
+                    .send()
+                    .await;
+            }
+        }
+    })
 }
 
 /// How much one run tries: cases per operation, phases, and the per-request timeout.
@@ -160,8 +204,11 @@ async fn run(
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,response_schema_conformance,\
-             content_type_conformance,response_headers_conformance",
+             content_type_conformance,response_headers_conformance,\
+             stream_event_data_conformance",
         ])
+        // The stream's `data` against each event's `contentSchema` (schemathesis_hooks.py).
+        .env("SCHEMATHESIS_HOOKS", HOOKS)
         .args(["--phases", budget.phases])
         .args(["--max-examples", &budget.examples, "--seed", &seed])
         // One worker: with two threads, hypothesis parses lambda sources concurrently and
