@@ -154,7 +154,8 @@ fi
 # branch a pull request targets): names any removed route, removed field or narrowed type.
 openapi_base_ref="${OPENAPI_BASE_REF:-HEAD}"
 step "openapi: breaking changes from $openapi_base_ref:docs/openapi.json"
-cargo build --quiet --all-features --bin raptor # the tests built it: no work
+# The raptor the tests just built (a plain `cargo build` would rebuild with other features).
+[[ -x "$target_dir/debug/raptor" ]] || cargo build --quiet --workspace --all-features --bin raptor
 if git rev-parse --verify --quiet "$openapi_base_ref:docs/openapi.json" >/dev/null; then
   git show "$openapi_base_ref:docs/openapi.json" >"$target_dir/openapi-base.json"
   "$target_dir/debug/raptor" openapi >"$target_dir/openapi-generated.json"
