@@ -10,14 +10,16 @@
 # Order: TEST_DATABASE_URL if set (printed as is); else a server on 127.0.0.1:5432 that lets in
 # user postgres (trust auth); else `raptor dev-db`, which starts (as root: as the postgres user)
 # a private cluster in target/raptor-pg on port 54329 from the system PostgreSQL install, and
-# prints its URL. RAPTOR_BIN names a raptor binary to use instead of building target/debug/raptor.
+# prints its URL. As root, target/raptor-pg links to a directory the postgres user owns in the
+# system's temporary directory when that user cannot enter the checkout (a 0700 parent). RAPTOR_BIN names a raptor binary to use instead of building target/debug/raptor.
 # Progress goes to stderr; stdout carries the URL only.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-private_port=54329
+# RAPTOR_PRIVATE_PG_PORT: the private cluster on another port, and never the server on 5432.
+private_port="${RAPTOR_PRIVATE_PG_PORT:-54329}"
 private_dir="$target_dir/raptor-pg"
 
 say() { echo "ensure-postgres: $*" >&2; }
@@ -80,7 +82,11 @@ stop_private() {
   }
   say "stopping the private cluster in $private_dir"
   if [[ "$(id -u)" -eq 0 ]]; then
-    runuser -u postgres -- "$pg_ctl" -D "$(cd "$private_dir" && pwd)" -m fast -w stop >&2
+    # The real path: as root the data may live in a temporary directory target/raptor-pg links
+    # to, which the postgres user reaches without entering the checkout.
+    local data
+    data=$(cd "$private_dir" && pwd -P)
+    (cd "$data" && runuser -u postgres -- "$pg_ctl" -D "$data" -m fast -w stop >&2)
   else
     "$pg_ctl" -D "$private_dir" -m fast -w stop >&2
   fi
@@ -108,7 +114,7 @@ if [[ -n "${TEST_DATABASE_URL:-}" ]]; then
   exit 0
 fi
 
-if answers 5432; then
+if [[ -z "${RAPTOR_PRIVATE_PG_PORT:-}" ]] && answers 5432; then
   say "using the server on 127.0.0.1:5432"
   echo "postgres://postgres@127.0.0.1:5432/postgres"
   exit 0

@@ -10,8 +10,13 @@
 #      advisory database), installing cargo-deny (pinned) when it is missing
 #   6. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
 #      for the SMTP tests and schemathesis for the API fuzz test (RAPTOR_TEST_PYTHON), and
-#      Chromium + playwright-core for the browser test (scripts/install-browser.sh)
-#   7. the fault campaign (scripts/fault-campaign.sh, bounded: FAULT_CAMPAIGN_SECONDS, default 6)
+#      Chromium + playwright-core for the browser test (scripts/install-browser.sh); before
+#      them, the TypeScript client example type-checked against docs/openapi.json, every body
+#      with a shape (scripts/check-ts-client.sh; tests/api/ts_client.rs runs it)
+#   7. the API's breaking changes: the generated document against the committed one
+#      (OPENAPI_BASE_REF, default HEAD; scripts/openapi-breaking.py)
+#   8. a clone in a 0700 directory starts its private PostgreSQL (scripts/check-clone-anywhere.sh)
+#   9. the fault campaign (scripts/fault-campaign.sh, bounded: FAULT_CAMPAIGN_SECONDS, default 6)
 #
 # Environment: TEST_DATABASE_URL to use a server of your own; TEST_PGBOUNCER_URL for a
 # PgBouncer of your own in front of it (or `off` to connect directly); RAPTOR_TEST_PYTHON for a Python
@@ -133,6 +138,9 @@ fi
 step "browser: chromium and playwright-core for the browser test"
 scripts/install-browser.sh
 
+step "typescript client: generated types, every body described, tsc --noEmit (scripts/check-ts-client.sh)"
+scripts/check-ts-client.sh
+
 if cargo nextest --version >/dev/null 2>&1; then
   step "tests: cargo nextest run --workspace --all-features"
   cargo nextest run --workspace --all-features --no-fail-fast "$@"
@@ -141,6 +149,25 @@ else
   cargo test --workspace --all-features --no-fail-fast "$@"
 fi
 
-# 7. Fault campaign ---------------------------------------------------------------------------
+# 7. Breaking changes ------------------------------------------------------------------------
+# What the code generates now against the committed document (or OPENAPI_BASE_REF, e.g. the
+# branch a pull request targets): names any removed route, removed field or narrowed type.
+openapi_base_ref="${OPENAPI_BASE_REF:-HEAD}"
+step "openapi: breaking changes from $openapi_base_ref:docs/openapi.json"
+# The raptor the tests just built (a plain `cargo build` would rebuild with other features).
+[[ -x "$target_dir/debug/raptor" ]] || cargo build --quiet --workspace --all-features --bin raptor
+if git rev-parse --verify --quiet "$openapi_base_ref:docs/openapi.json" >/dev/null; then
+  git show "$openapi_base_ref:docs/openapi.json" >"$target_dir/openapi-base.json"
+  "$target_dir/debug/raptor" openapi >"$target_dir/openapi-generated.json"
+  python3 scripts/openapi-breaking.py "$target_dir/openapi-base.json" "$target_dir/openapi-generated.json"
+else
+  echo "no $openapi_base_ref:docs/openapi.json to compare with (not a git checkout?)"
+fi
+
+# 8. A clone anywhere -------------------------------------------------------------------------
+step "clone anywhere: a fresh clone in a 0700 directory starts its private cluster"
+RAPTOR_BIN="$target_dir/debug/raptor" scripts/check-clone-anywhere.sh
+
+# 9. Fault campaign ---------------------------------------------------------------------------
 step "fault campaign: scripts/fault-campaign.sh (FAULT_CAMPAIGN_SECONDS=${FAULT_CAMPAIGN_SECONDS:-6})"
 scripts/fault-campaign.sh

@@ -140,6 +140,7 @@ async fn dev() -> anyhow::Result<()> {
     tracing::info!(
         url = %format!("http://localhost:{}", settings.port),
         %page,
+        console = %format!("http://localhost:{}{}", settings.port, raptor::http::dev_console::PATH),
         api_reference = %format!("http://localhost:{}{}/", settings.port, raptor::http::openapi::DOCS_PATH),
         "raptor dev: development defaults; without Alpaca credentials the broker is simulated, without SMTP_URL emails go to this log"
     );

@@ -3,9 +3,10 @@
 //! If a server answers on 127.0.0.1:5432 (trust auth, user `postgres`) it is used. Otherwise a
 //! private cluster is created under `target/raptor-pg` from the system PostgreSQL install
 //! (`initdb`, then `pg_ctl start`) on port 54329. PostgreSQL refuses to run as root, so as root
-//! the cluster is owned by, and started as, the `postgres` user.
+//! the cluster is owned by, and started as, the `postgres` user, and its data lives where that
+//! user can reach it (see [`cluster_dir`]).
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -14,23 +15,32 @@ use anyhow::{bail, Context};
 
 const SYSTEM_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const PRIVATE_PORT: u16 = 54329;
+/// A port for the private cluster other than 54329; when set, the server on 5432 is not used
+/// (scripts/check-clone-anywhere.sh starts a cluster from a fresh clone this way).
+const PRIVATE_PORT_VARIABLE: &str = "RAPTOR_PRIVATE_PG_PORT";
 
 /// Makes sure a server is running and returns an admin URL to its `postgres` database.
 pub async fn ensure_server(target_dir: &Path) -> anyhow::Result<String> {
-    if answers(SYSTEM_URL).await {
+    let chosen_port = std::env::var(PRIVATE_PORT_VARIABLE)
+        .ok()
+        .map(|p| p.parse::<u16>())
+        .transpose()
+        .with_context(|| format!("{PRIVATE_PORT_VARIABLE} is not a port"))?;
+    if chosen_port.is_none() && answers(SYSTEM_URL).await {
         tracing::info!(
             url = SYSTEM_URL,
             "using the PostgreSQL server already running"
         );
         return Ok(SYSTEM_URL.to_owned());
     }
-    let url = format!("postgres://postgres@127.0.0.1:{PRIVATE_PORT}/postgres");
+    let port = chosen_port.unwrap_or(PRIVATE_PORT);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     if answers(&url).await {
         tracing::info!(%url, "using the private cluster already running");
         return Ok(url);
     }
     let data_dir = cluster_dir(target_dir)?;
-    start_private_cluster(&data_dir)?;
+    start_private_cluster(&data_dir, port)?;
     for _ in 0..50 {
         if answers(&url).await {
             tracing::info!(%url, data_dir = %data_dir.display(), "private PostgreSQL cluster started");
@@ -75,11 +85,53 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+/// The cluster's data directory, named by `target/raptor-pg`. As root the cluster runs as the
+/// `postgres` user, who may not be able to enter the checkout (a clone in a 0700 directory, or
+/// in root's home): then the data lives in a directory created for that user in the system's
+/// temporary directory, and `target/raptor-pg` is a symbolic link to it.
 fn cluster_dir(target_dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(target_dir)?;
-    let dir = std::fs::canonicalize(target_dir)?.join("raptor-pg");
-    std::fs::create_dir_all(&dir)?;
+    let name = std::fs::canonicalize(target_dir)?.join("raptor-pg");
+    if !running_as_root() {
+        std::fs::create_dir_all(&name)?;
+        return Ok(name);
+    }
+    if let Ok(dir) = std::fs::canonicalize(&name) {
+        if postgres_can_write(&dir) {
+            return Ok(dir);
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("raptor-pg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    set_aside(&name)?;
+    std::os::unix::fs::symlink(&dir, &name)
+        .with_context(|| format!("linking {} to {}", name.display(), dir.display()))?;
     Ok(dir)
+}
+
+/// Whether the `postgres` user can write in `dir` (and so reach it).
+fn postgres_can_write(dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-w"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Moves whatever `name` holds out of the way: a dangling link or an empty directory is
+/// removed, a directory with data is renamed `<name>.unreachable-<id>`.
+fn set_aside(name: &Path) -> anyhow::Result<()> {
+    let Ok(meta) = name.symlink_metadata() else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        std::fs::remove_file(name)?;
+    } else if std::fs::remove_dir(name).is_err() {
+        let aside = name.with_extension(format!("unreachable-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::rename(name, &aside)?;
+        tracing::warn!(moved_to = %aside.display(), "the postgres user cannot reach the old cluster directory");
+    }
+    Ok(())
 }
 
 /// The directory holding `initdb` and `pg_ctl`: on `PATH`, or the newest Debian-style install.
@@ -103,7 +155,7 @@ fn postgres_bin_dir() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn start_private_cluster(data_dir: &Path) -> anyhow::Result<()> {
+fn start_private_cluster(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     let bin = postgres_bin_dir()?;
     let as_root = running_as_root();
     if as_root {
@@ -123,8 +175,10 @@ fn start_private_cluster(data_dir: &Path) -> anyhow::Result<()> {
         } else {
             Command::new(program)
         };
+        // From the data directory: the postgres user may not be able to enter the caller's.
         let status = command
             .args(args)
+            .current_dir(data_dir)
             .status()
             .with_context(|| format!("running {}", program.display()))?;
         if !status.success() {
@@ -141,7 +195,7 @@ fn start_private_cluster(data_dir: &Path) -> anyhow::Result<()> {
         )?;
     }
     let log = format!("{dir}/server.log");
-    let options = format!("-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k {dir} -c fsync=off");
+    let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {dir} -c fsync=off");
     run(
         &bin.join("pg_ctl"),
         &["-D", dir, "-l", &log, "-o", &options, "-w", "start"],

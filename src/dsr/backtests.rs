@@ -8,13 +8,15 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// A run or a sweep as the person asked for it, with what it produced.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BacktestRecord {
     pub id: Uuid,
     /// `run` or `sweep`.
     pub kind: String,
     pub status: String,
+    #[schema(value_type = crate::http::schemas::JsonValue)]
     pub request: Value,
+    #[schema(value_type = crate::http::schemas::JsonValue, required = true)]
     pub result: Option<Value>,
     pub reason: Option<String>,
     pub attempts: i32,

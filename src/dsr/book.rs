@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::StorageError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BookRecord {
     pub currency: String,
     pub initial_cash: String,
@@ -21,7 +21,7 @@ pub struct BookRecord {
     pub snapshots: Vec<SnapshotRecord>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PositionRecord {
     pub symbol: String,
     pub qty: String,
@@ -30,7 +30,7 @@ pub struct PositionRecord {
 }
 
 /// One execution as recorded: the order's cumulative figures after it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FillRecord {
     pub alpaca_order_id: String,
     pub symbol: String,
@@ -42,14 +42,14 @@ pub struct FillRecord {
     pub source: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdjustmentRecord {
     pub delta: String,
     pub reason: String,
     pub made_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SnapshotRecord {
     pub day: NaiveDate,
     pub equity: String,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// Everything held about one person.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Export {
     pub generated_at: DateTime<Utc>,
     pub profile: Profile,
@@ -30,7 +30,7 @@ pub struct Export {
     pub audit: Vec<AuditRecord>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     pub user_id: Uuid,
     pub email: String,
@@ -43,7 +43,7 @@ pub struct Profile {
 }
 
 /// A passkey as metadata: no public key material.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PasskeyRecord {
     pub credential_id: String,
     pub name: String,
@@ -53,7 +53,7 @@ pub struct PasskeyRecord {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionRecord {
     pub session_id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -64,7 +64,7 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderRecord {
     pub order_id: Uuid,
     pub client_order_id: String,
@@ -73,17 +73,21 @@ pub struct OrderRecord {
     pub side: String,
     pub status: String,
     /// The order as submitted.
+    #[schema(value_type = crate::http::schemas::JsonValue)]
     pub request: Value,
     /// The broker's answer as received.
     pub broker_status: Option<i32>,
+    #[schema(value_type = crate::http::schemas::JsonValue, required = true)]
     pub broker_response: Option<Value>,
     /// The newest Alpaca order object seen (fills, cancels), as received.
+    /// Alpaca's order object as last seen.
+    #[schema(value_type = Option<crate::http::schemas::alpaca::AlpacaOrder>)]
     pub order: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EmailRecord {
     pub kind: String,
     pub recipient: String,
@@ -92,22 +96,23 @@ pub struct EmailRecord {
 }
 
 /// A security notice: what happened, when, from which IP prefix and browser (no token).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NoticeRecord {
+    #[schema(value_type = crate::http::schemas::JsonValue)]
     pub notice: Value,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// A single-use token's life (never the token: only its HMAC is stored, and not shown).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     pub occurred_at: DateTime<Utc>,
@@ -117,5 +122,6 @@ pub struct AuditRecord {
     pub subject: Option<String>,
     pub ip_prefix: Option<String>,
     pub request_id: Option<String>,
+    #[schema(value_type = crate::http::schemas::JsonValue)]
     pub details: Value,
 }

@@ -68,7 +68,7 @@ impl From<DsrError> for ApiError {
     tag = "account",
     operation_id = "export_account",
     security(("session" = [])),
-    responses((status = 200, description = "Everything Raptor holds about the signed-in person: the account, passkeys (metadata), sessions, orders, backtests, audit events about them", body = Object)),
+    responses((status = 200, description = "Everything Raptor holds about the signed-in person: the account, passkeys (metadata), sessions, orders, backtests, audit events about them", body = crate::dsr::records::Export)),
 )]
 pub async fn export(
     State(state): State<AppState>,

@@ -63,7 +63,7 @@ fn policy(html: &str) -> String {
 }
 
 /// The text between `<tag>` and `</tag>`; the page has exactly one of each, without attributes.
-fn inline_block<'a>(html: &'a str, tag: &str) -> &'a str {
+pub(crate) fn inline_block<'a>(html: &'a str, tag: &str) -> &'a str {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let start = html.find(&open).expect("the page has the inline block") + open.len();
@@ -75,7 +75,7 @@ fn inline_block<'a>(html: &'a str, tag: &str) -> &'a str {
 }
 
 /// A CSP hash source: `'sha256-<base64 of the digest>'`.
-fn sha256_source(text: &str) -> String {
+pub(crate) fn sha256_source(text: &str) -> String {
     format!(
         "'sha256-{}'",
         STANDARD.encode(Sha256::digest(text.as_bytes()))

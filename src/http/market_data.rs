@@ -23,6 +23,7 @@ use super::error::ErrorCode;
 use super::extract::{Caller, CurrentSession};
 use super::openapi::{error_response, ErrorBody};
 use super::query::ApiQuery;
+use super::schemas::alpaca::{AlpacaBar, AlpacaQuote, AlpacaSnapshot, AlpacaTrade};
 use super::{ApiError, AppState};
 use crate::market_data::bars::{historical_bars, BarsDeps};
 use crate::market_data::request::RawBarsQuery;
@@ -43,7 +44,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct LatestQuotes {
-    #[schema(value_type = HashMap<String, Object>)]
+    #[schema(value_type = HashMap<String, AlpacaQuote>)]
     quotes: (),
 }
 
@@ -51,7 +52,7 @@ pub struct LatestQuotes {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct LatestTrades {
-    #[schema(value_type = HashMap<String, Object>)]
+    #[schema(value_type = HashMap<String, AlpacaTrade>)]
     trades: (),
 }
 
@@ -59,7 +60,7 @@ pub struct LatestTrades {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct LatestBars {
-    #[schema(value_type = HashMap<String, Object>)]
+    #[schema(value_type = HashMap<String, AlpacaBar>)]
     bars: (),
 }
 
@@ -70,7 +71,7 @@ pub struct HistoricalBars {
     symbol: String,
     timeframe: String,
     /// Alpaca's bar objects (`t, o, h, l, c, v, n, vw`), unchanged.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<AlpacaBar>)]
     bars: (),
     /// Pass it as `page_token` for the next page; `null` on the last.
     next_page_token: Option<String>,
@@ -81,9 +82,9 @@ pub struct HistoricalBars {
 #[allow(dead_code)]
 pub struct ComparedQuotes {
     symbol: String,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AlpacaQuote>)]
     quote: (),
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AlpacaTrade>)]
     trade: (),
 }
 
@@ -175,7 +176,7 @@ async fn latest_bars(
     security(("session" = [])),
     params(("symbols" = String, Query, description = "Comma-separated symbols, e.g. `AAPL,MSFT`", example = "AAPL,MSFT")),
     responses(
-        (status = 200, description = "`{\"AAPL\": <Alpaca snapshot>, …}`; a symbol the provider does not know is absent", body = HashMap<String, Object>),
+        (status = 200, description = "`{\"AAPL\": <Alpaca snapshot>, …}`; a symbol the provider does not know is absent", body = HashMap<String, AlpacaSnapshot>),
         MarketDataErrors,
     ),
 )]

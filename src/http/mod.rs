@@ -16,6 +16,7 @@ pub mod client_ip;
 pub mod cookie;
 pub mod cors;
 pub mod csrf;
+pub mod dev_console;
 pub mod dev_page;
 pub mod edge;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod query;
 pub mod rate_limit;
 pub mod readiness;
 pub mod request_id;
+pub mod schemas;
 pub mod security;
 pub mod shared_limits;
 pub mod static_files;
@@ -153,6 +155,7 @@ pub fn is_health_path(path: &str) -> bool {
 pub fn routes(app_env: crate::settings::AppEnv) -> Router<AppState> {
     let (api, _) = openapi::api_router().split_for_parts();
     api.merge(dev_page::routes(app_env))
+        .merge(dev_console::routes(app_env))
         .merge(openapi::docs_page(app_env))
         .merge(fault::routes(app_env))
 }

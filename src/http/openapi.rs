@@ -116,7 +116,7 @@ else 403. Every error is `{\"error\": {\"code\", \"message\", \"request_id\"}}` 
     path = "/api/openapi.json",
     tag = "system",
     operation_id = "openapi",
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = super::schemas::openapi_document::OpenApiDocument)),
 )]
 pub async fn openapi_json() -> impl IntoResponse {
     (

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::extract::OperatorSession;
 use super::json::json_response;
 use super::openapi::ErrorBody;
+use super::schemas::diagnostic::Diagnostic;
 use super::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -114,7 +115,7 @@ pub async fn root() -> StatusCode {
     operation_id = "system_diagnostic",
     security(("session" = [])),
     responses(
-        (status = 200, description = "`version`, `environment`, `uptime_seconds`, `actors` (name → `running`/`down`), `database` (reachability and pool), `missing_config` (names only), `kill_switch` (`null` while the broker is down), `paper_account` (the shared Alpaca account and its positions as Alpaca sends them; `null` when Alpaca cannot be asked)", body = Object),
+        (status = 200, description = "`version`, `environment`, `uptime_seconds`, `actors` (name → `running`/`down`), `database` (reachability and pool), `missing_config` (names only), `kill_switch` (`null` while the broker is down), `paper_account` (the shared Alpaca account and its positions as Alpaca sends them; `null` when Alpaca cannot be asked)", body = Diagnostic),
         (status = 403, description = "`operator_only`: the caller is not an operator (or a shared 403, see the other operations)", body = ErrorBody),
     ),
 )]

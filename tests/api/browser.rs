@@ -228,6 +228,14 @@ pub(crate) fn browser_dir() -> PathBuf {
 /// origin must name the port before the app starts, so a free port is picked first; should
 /// another process take it in between, the start fails and another port is tried.
 pub(crate) async fn spawn_on_localhost(smtp: &SmtpServer) -> (TestApp, String) {
+    spawn_on_localhost_with(smtp, &[]).await
+}
+
+/// [`spawn_on_localhost`] with more settings (a market-data stand-in, the simulated broker).
+pub(crate) async fn spawn_on_localhost_with(
+    smtp: &SmtpServer,
+    extra: &[(&str, &str)],
+) -> (TestApp, String) {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -244,6 +252,11 @@ pub(crate) async fn spawn_on_localhost(smtp: &SmtpServer) -> (TestApp, String) {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
         .collect();
         // spawn_app_with panics when the app cannot start; a task contains that panic.
         let started = tokio::spawn(async move {

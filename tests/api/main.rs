@@ -20,6 +20,7 @@ mod client_ip;
 mod config;
 mod connections;
 mod csrf;
+mod dev_console;
 mod dsr;
 #[cfg(feature = "testing")]
 mod error_reporting;
@@ -58,3 +59,4 @@ mod trading_kill_switch;
 mod trading_orders;
 mod trading_risk;
 mod trading_stream;
+mod ts_client;

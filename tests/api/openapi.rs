@@ -15,7 +15,13 @@ use crate::helpers::{error_code, spawn_app, spawn_app_with, TestApp};
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
 
 /// The development-only pages: routes that are not part of the API, so not in the document.
-const DEV_ONLY: [&str; 4] = ["/dev/passkeys", "/dev/api", "/dev/api/", "/dev/api/{*rest}"];
+const DEV_ONLY: [&str; 5] = [
+    "/dev/passkeys",
+    "/dev/console",
+    "/dev/api",
+    "/dev/api/",
+    "/dev/api/{*rest}",
+];
 /// The fault-injection route of the error-reporting test: only in a `testing` build under
 /// `APP_ENV=test`, never part of the API.
 const TEST_ONLY: [&str; 1] = ["/api/test/faults/{kind}"];
@@ -58,7 +64,8 @@ fn the_ceremony_and_order_bodies_have_examples() {
         "LoginVerifyRequest",
         "RecoveryVerifyRequest",
         "AddPasskeyRequest",
-        "CeremonyOptions",
+        "CreationCeremony",
+        "RequestCeremony",
         "OrderBody",
         "BacktestBody",
     ] {

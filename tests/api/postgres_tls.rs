@@ -3,6 +3,7 @@
 //! connects (encrypted, certificate not verified, as Heroku Postgres needs); `disable` fails
 //! with the server's reason.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -48,7 +49,12 @@ fn try_run(program: &Path, args: &[&str]) -> Result<(), String> {
     } else {
         Command::new(program)
     };
-    let output = command.args(args).output().expect("run");
+    // From the temporary directory: the postgres user may not be able to enter the checkout.
+    let output = command
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run");
     if output.status.success() {
         Ok(())
     } else {
@@ -63,9 +69,12 @@ fn try_run(program: &Path, args: &[&str]) -> Result<(), String> {
 
 impl TlsCluster {
     fn start() -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("pg-tls-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // In the system's temporary directory, not under target/: as root the cluster runs as
+        // the postgres user, who may not be able to enter the checkout (a clone in a 0700
+        // directory). The directory is created 0700 and handed to that user below.
+        let dir =
+            std::env::temp_dir().join(format!("raptor-pg-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
         let data = dir.join("data");
         let key = dir.join("server.key");
         let crt = dir.join("server.crt");

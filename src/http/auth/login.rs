@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use super::ceremony::{Assertion, CeremonyOptions};
+use super::ceremony::{Assertion, RequestCeremony};
 use super::{accounts, options_body, SessionBody};
 use crate::auth::login::{finish_login, start_login};
 use crate::http::extract::Caller;
@@ -34,7 +34,7 @@ pub struct OptionsRequest {
     operation_id = "login_options",
     request_body = OptionsRequest,
     responses(
-        (status = 200, description = "A login ceremony", body = CeremonyOptions),
+        (status = 200, description = "A login ceremony", body = RequestCeremony),
         (status = 429, description = "`rate_limited`: too many ceremonies from this client (60 a minute, every dyno)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),

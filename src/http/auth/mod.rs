@@ -12,6 +12,7 @@ mod recovery;
 mod register;
 mod sessions;
 mod step_up;
+mod webauthn_json;
 
 pub(crate) use step_up::SteppedUpSession;
 

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-use super::ceremony::{CeremonyOptions, NewCredential};
+use super::ceremony::{CreationCeremony, NewCredential};
 use super::{accounts, options_body, SteppedUpSession};
 use crate::auth::passkeys::{self, PasskeyName};
 use crate::auth::repo::credentials::PasskeyInfo;
@@ -48,7 +48,7 @@ pub async fn list(
     operation_id = "add_passkey_options",
     security(("session" = [])),
     responses(
-        (status = 200, description = "A creation ceremony", body = CeremonyOptions),
+        (status = 200, description = "A creation ceremony", body = CreationCeremony),
         (status = 401, description = "`reauth_required`: the session's last passkey assertion is older than `STEP_UP_WINDOW_SECS` (300 s); POST /api/auth/reauth/options and /verify, then retry (or `unauthenticated`)", body = ErrorBody),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),

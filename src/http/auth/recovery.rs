@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-use super::ceremony::{CeremonyOptions, NewCredential};
+use super::ceremony::{CreationCeremony, NewCredential};
 use super::email::{Accepted, ACCEPTED};
 use super::{accounts, options_body};
 use crate::auth::recovery::{finish_recovery, request_recovery, start_recovery};
@@ -73,7 +73,7 @@ pub struct OptionsRequest {
     operation_id = "recovery_options",
     request_body = OptionsRequest,
     responses(
-        (status = 200, description = "A creation ceremony for a new passkey", body = CeremonyOptions),
+        (status = 200, description = "A creation ceremony for a new passkey", body = CreationCeremony),
         (status = 400, description = "`invalid_token`: the link is invalid, used or expired (or `malformed_json`)", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many tokens presented from this client (30 an hour to the token routes together, every dyno)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-use super::ceremony::{CeremonyOptions, NewCredential};
+use super::ceremony::{CreationCeremony, NewCredential};
 use super::{accounts, options_body};
 use crate::auth::register::{finish_registration, start_registration};
 use crate::http::extract::Caller;
@@ -34,7 +34,7 @@ pub struct OptionsRequest {
     operation_id = "register_options",
     request_body = OptionsRequest,
     responses(
-        (status = 200, description = "A creation ceremony", body = CeremonyOptions),
+        (status = 200, description = "A creation ceremony", body = CreationCeremony),
         (status = 403, description = "`invalid_bootstrap_token`: the invitation is not valid (or a shared 403)", body = ErrorBody),
         (status = 404, description = "`not_found`: registration is switched off", body = ErrorBody),
         (status = 409, description = "`email_taken`: the address already has an account", body = ErrorBody),

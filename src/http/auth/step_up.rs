@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use super::ceremony::{Assertion, CeremonyOptions};
+use super::ceremony::{Assertion, RequestCeremony};
 use super::{accounts, options_body};
 use crate::auth::step_up::{self, ReauthError, StepUpError};
 use crate::http::error::ErrorCode;
@@ -80,7 +80,7 @@ impl From<ReauthError> for ApiError {
     operation_id = "reauth_options",
     security(("session" = [])),
     responses(
-        (status = 200, description = "A request ceremony for the signed-in account's passkeys (`allowCredentials` lists them); finish it within 5 minutes", body = CeremonyOptions),
+        (status = 200, description = "A request ceremony for the signed-in account's passkeys (`allowCredentials` lists them); finish it within 5 minutes", body = RequestCeremony),
         (status = 401, description = "`unauthenticated`: no valid session", body = ErrorBody),
         (status = 503, description = "`service_unavailable`: passkeys are not configured, or the database or an actor is down; retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),

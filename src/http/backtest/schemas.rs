@@ -3,9 +3,12 @@
 
 #![allow(dead_code)] // Fields document the JSON; nothing reads them.
 
-use serde_json::Value;
+use std::collections::HashMap;
+
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use crate::http::schemas::NumberOrString;
 
 /// The body of `POST /api/backtest` (docs/backtests.md). Decimals are strings (numbers
 /// accepted); anything wrong is one 422 naming every field.
@@ -44,8 +47,145 @@ pub struct StrategyBody {
     /// `sma_crossover`, `rsi_reversion` or `buy_and_hold`.
     name: String,
     /// The strategy's parameters (docs/backtests.md); `{}` or absent for `buy_and_hold`.
-    #[schema(value_type = Option<Object>, nullable = false)]
-    params: Option<Value>,
+    #[schema(nullable = false)]
+    params: Option<StrategyParams>,
+}
+
+/// A strategy's parameters: `fast` and `slow` (`sma_crossover`), `period`, `lower` and
+/// `upper` (`rsi_reversion`), none (`buy_and_hold`).
+#[derive(ToSchema)]
+pub struct StrategyParams {
+    /// Bars in the fast SMA.
+    #[schema(nullable = false)]
+    fast: Option<u32>,
+    /// Bars in the slow SMA (more than `fast`).
+    #[schema(nullable = false)]
+    slow: Option<u32>,
+    /// Bars in the RSI.
+    #[schema(nullable = false)]
+    period: Option<u32>,
+    /// Enter below this RSI.
+    #[schema(nullable = false)]
+    lower: Option<f64>,
+    /// Leave above this RSI.
+    #[schema(nullable = false)]
+    upper: Option<f64>,
+}
+
+/// A backtest request as a run shows it: every field, defaults filled in, decimals as strings.
+#[derive(ToSchema)]
+pub struct BacktestRequestEcho {
+    symbol: String,
+    timeframe: String,
+    /// RFC 3339.
+    start: String,
+    end: String,
+    strategy: StrategyEcho,
+    initial_cash: String,
+    commission: String,
+    slippage_bps: String,
+    position_size_pct: String,
+}
+
+/// The strategy as parsed.
+#[derive(ToSchema)]
+pub struct StrategyEcho {
+    name: String,
+    params: StrategyParams,
+}
+
+/// A run's or a combination's metrics (docs/backtests.md): money as decimal strings, ratios
+/// as numbers, `null` where a metric is undefined (no trades, no variance).
+#[derive(ToSchema)]
+pub struct BacktestMetrics {
+    final_equity: String,
+    #[schema(required = true)]
+    total_return: Option<f64>,
+    #[schema(required = true)]
+    cagr: Option<f64>,
+    #[schema(required = true)]
+    sharpe: Option<f64>,
+    #[schema(required = true)]
+    max_drawdown: Option<f64>,
+    #[schema(required = true)]
+    win_rate: Option<f64>,
+    #[schema(required = true)]
+    profit_factor: Option<f64>,
+    #[schema(required = true)]
+    exposure: Option<f64>,
+    /// Closed trades, all of them.
+    trades: u64,
+    #[schema(required = true)]
+    volatility: Option<f64>,
+    #[schema(required = true)]
+    sortino: Option<f64>,
+    #[schema(required = true)]
+    calmar: Option<f64>,
+    /// Bars, the longest run below a peak.
+    max_drawdown_duration: u64,
+    #[schema(required = true)]
+    sqn: Option<f64>,
+    #[schema(required = true)]
+    benchmark_return: Option<f64>,
+    /// Money per trade, a decimal string.
+    #[schema(required = true)]
+    expectancy: Option<String>,
+    #[schema(required = true)]
+    avg_trade_return: Option<f64>,
+    #[schema(required = true)]
+    best_trade: Option<f64>,
+    #[schema(required = true)]
+    worst_trade: Option<f64>,
+}
+
+/// One closed trade of a run.
+#[derive(ToSchema)]
+pub struct BacktestTrade {
+    entry_time: String,
+    entry_price: String,
+    exit_time: String,
+    exit_price: String,
+    qty: String,
+    /// Money, after costs.
+    pnl: String,
+    /// A fraction; `null` if undefined.
+    #[schema(required = true)]
+    r#return: Option<f64>,
+}
+
+/// The position still open at the end of a run.
+#[derive(ToSchema)]
+pub struct OpenPosition {
+    entry_time: String,
+    entry_price: String,
+    qty: String,
+}
+
+/// One point of the equity curve: the strategy's equity and buy-and-hold's at a close.
+#[derive(ToSchema)]
+pub struct EquityPoint {
+    /// The bar's time (RFC 3339).
+    t: String,
+    equity: String,
+    benchmark: String,
+}
+
+/// A sweep's request as parsed: the base with defaults filled in, the grid, the metric.
+#[derive(ToSchema)]
+pub struct SweepRequestEcho {
+    base: BacktestRequestEcho,
+    grid: HashMap<String, Vec<NumberOrString>>,
+    rank_by: String,
+}
+
+/// One combination of a sweep, ranked.
+#[derive(ToSchema)]
+pub struct SweepCombination {
+    /// 1 is the best.
+    rank: u32,
+    /// Grid key → the value this combination used.
+    params: HashMap<String, NumberOrString>,
+    metrics: BacktestMetrics,
 }
 
 /// A run (built by `crate::backtest::jobs`): once succeeded it also has `bars`, `metrics`,
@@ -68,26 +208,24 @@ pub struct BacktestRun {
     #[schema(nullable = false)]
     retry_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The request as parsed, defaults filled in.
-    #[schema(value_type = Object)]
-    request: Value,
+    request: BacktestRequestEcho,
     created_at: chrono::DateTime<chrono::Utc>,
     finished_at: Option<chrono::DateTime<chrono::Utc>>,
     #[schema(nullable = false)]
     reason: Option<String>,
     #[schema(nullable = false)]
     bars: Option<u64>,
-    #[schema(value_type = Option<Object>, nullable = false)]
-    metrics: Option<Value>,
-    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
-    trades: Option<Value>,
+    #[schema(nullable = false)]
+    metrics: Option<BacktestMetrics>,
+    #[schema(nullable = false)]
+    trades: Option<Vec<BacktestTrade>>,
     /// Whether more than 10,000 trades were made (the metrics count them all).
     #[schema(nullable = false)]
     trades_truncated: Option<bool>,
-    #[schema(value_type = Option<Object>)]
-    open_position: Option<Value>,
+    open_position: Option<OpenPosition>,
     /// `{t, equity, benchmark}` per kept close.
-    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
-    equity_curve: Option<Value>,
+    #[schema(nullable = false)]
+    equity_curve: Option<Vec<EquityPoint>>,
 }
 
 /// A job still queued or running when the submission stopped waiting.
@@ -130,8 +268,7 @@ pub struct ListQuery {
 pub struct SweepBody {
     base: BacktestBody,
     /// Grid key → list of values.
-    #[schema(value_type = Object)]
-    grid: Value,
+    grid: HashMap<String, Vec<NumberOrString>>,
     /// `sharpe`, `sortino`, `calmar`, `total_return`, `cagr`, `final_equity`, `sqn`,
     /// `expectancy`, `avg_trade_return`, `win_rate`, `profit_factor`, `exposure` (higher is
     /// better), `max_drawdown`, `max_drawdown_duration`, `volatility` (lower is better).
@@ -150,8 +287,7 @@ pub struct Sweep {
     progress: f64,
     attempts: i32,
     /// `{base, grid, rank_by}` as parsed.
-    #[schema(value_type = Object)]
-    request: Value,
+    request: SweepRequestEcho,
     created_at: chrono::DateTime<chrono::Utc>,
     finished_at: Option<chrono::DateTime<chrono::Utc>>,
     #[schema(nullable = false)]
@@ -160,10 +296,15 @@ pub struct Sweep {
     total: Option<u64>,
     #[schema(nullable = false)]
     skipped: Option<u64>,
-    #[schema(value_type = Option<Object>)]
-    best: Option<Value>,
-    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
-    combinations: Option<Value>,
+    #[schema(nullable = false)]
+    evaluated: Option<u64>,
+    #[schema(nullable = false)]
+    bars: Option<u64>,
+    #[schema(nullable = false)]
+    rank_by: Option<String>,
+    best: Option<SweepCombination>,
+    #[schema(nullable = false)]
+    combinations: Option<Vec<SweepCombination>>,
 }
 
 /// `{"sweeps": [...], "next_cursor": ...}`: sweep summaries, newest first.

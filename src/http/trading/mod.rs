@@ -13,6 +13,7 @@ mod errors;
 mod kill_switch;
 mod orders;
 mod stream;
+mod stream_events;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};

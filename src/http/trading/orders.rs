@@ -14,6 +14,7 @@ use crate::http::error::ErrorCode;
 use crate::http::extract::{Caller, CurrentSession};
 use crate::http::openapi::ErrorBody;
 use crate::http::query::ApiQuery;
+use crate::http::schemas::alpaca::AlpacaOrder;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::listing::{OrderQuery, RawOrderQuery};
 use crate::trading::order::OrderDraft;
@@ -93,7 +94,7 @@ pub struct OrderBody {
     security(("session" = [])),
     params(ListParams),
     responses(
-        (status = 200, description = "The caller's orders as Alpaca's order objects", body = [Object], headers(("X-Next-Cursor" = String, description = "Pass as `cursor` for the next page; absent on the last page"))),
+        (status = 200, description = "The caller's orders as Alpaca's order objects", body = [AlpacaOrder], headers(("X-Next-Cursor" = String, description = "Pass as `cursor` for the next page; absent on the last page"))),
         (status = 422, description = "`invalid_query`: a parameter is not valid or repeated (`error.fields` names each)", body = ErrorBody),
         BrokerErrors,
     ),
@@ -139,7 +140,7 @@ pub async fn list(
     security(("session" = [])),
     params(("id" = String, Path, description = "Alpaca's order id")),
     responses(
-        (status = 200, description = "Alpaca's order object, as last seen", body = Object),
+        (status = 200, description = "Alpaca's order object, as last seen", body = AlpacaOrder),
         (status = 404, description = "`not_found`: no such order of yours", body = ErrorBody),
         BrokerErrors,
     ),
@@ -200,7 +201,7 @@ pub enum TimeInForce {
     params(("Idempotency-Key" = Option<String>, Header, description = "A retried submission with the same key returns the first outcome")),
     request_body = OrderBody,
     responses(
-        (status = 201, description = "Alpaca's order object, unchanged", body = Object, headers(("Idempotent-Replayed" = String, description = "`true` when this repeats an earlier submission's outcome"))),
+        (status = 201, description = "Alpaca's order object, unchanged", body = AlpacaOrder, headers(("Idempotent-Replayed" = String, description = "`true` when this repeats an earlier submission's outcome"))),
         (status = 409, description = "`idempotency_key_reused`: the key was used for a different order", body = ErrorBody),
         (status = 422, description = "`invalid_order` (`error.fields` names each field's problem), `risk_limit` (`error.fields.limit` names the limit), `broker_rejected` (Alpaca's message), or `invalid_request`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many orders from this client (120 a minute, every dyno) or in flight; retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),

@@ -30,9 +30,9 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
     tag = "trading",
     operation_id = "order_stream",
     security(("session" = [])),
-    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an unknown id gets `event: reset` first)")),
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an unknown id gets `event: reset` first)", example = "0")),
     responses(
-        (status = 200, description = "`text/event-stream`: `event: <Alpaca event>` / `id: <sequence>` / `data: <Alpaca's trade_updates data, the order unchanged inside>`; `event: reset` (re-read the orders); `event: trading_disabled` ends the stream; a `heartbeat` comment every 15 s", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`, one `StreamEvent` each: `event: <Alpaca event>` / `id: <sequence>` / `data: <TradeUpdate>`; `event: reset` / `data: <StreamReset>` (re-read the orders); `event: trading_disabled` / `data: <TradingDisabled>` ends the stream; a `heartbeat` comment every 15 s", content_type = "text/event-stream", body = super::stream_events::StreamEvent),
         BrokerErrors,
     ),
 )]
