@@ -164,21 +164,11 @@ pub async fn finish_login(
         }
     };
     let pending = stored.as_ref().is_some_and(|s| s.pending);
-    match user {
-        Some(u) if u.deleted => {
-            accounts
-                .audit_failure(requester, fail("account_deleted"))
-                .await?;
-            return Err(LoginError::Failed);
+    if let Err((reason, error)) = usable(user.as_ref(), pending) {
+        if let Some(reason) = reason {
+            accounts.audit_failure(requester, fail(reason)).await?;
         }
-        Some(u) if !u.verified || pending => {
-            accounts
-                .audit_failure(requester, fail("email_not_verified"))
-                .await?;
-            return Err(LoginError::EmailNotVerified);
-        }
-        Some(_) => {}
-        None => return Err(LoginError::Failed),
+        return Err(error);
     }
 
     let session_id = Uuid::new_v4();
@@ -239,6 +229,22 @@ fn check_assertion(
             }
         }
     })
+}
+
+/// Whether the account may sign in: not erased, its email and passkey verified. A refusal
+/// names the reason it is audited under (none for an account that is gone).
+fn usable(
+    user: Option<&users::User>,
+    pending: bool,
+) -> Result<(), (Option<&'static str>, LoginError)> {
+    match user {
+        Some(u) if u.deleted => Err((Some("account_deleted"), LoginError::Failed)),
+        Some(u) if !u.verified || pending => {
+            Err((Some("email_not_verified"), LoginError::EmailNotVerified))
+        }
+        Some(_) => Ok(()),
+        None => Err((None, LoginError::Failed)),
+    }
 }
 
 fn failure(requester: &Requester, user: Option<Uuid>, reason: &str) -> AuditEntry {

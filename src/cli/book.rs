@@ -117,7 +117,7 @@ async fn adjust(ctx: &CliContext, email: &str, cash: &str, reason: &str) -> anyh
 }
 
 async fn reconcile(ctx: &CliContext) -> anyhow::Result<()> {
-    let config = crate::trading::broker_config(&ctx.settings);
+    let config = crate::startup::wiring::broker_config(&ctx.settings);
     let positions = raptor_actors::broker::account_positions(&config)
         .await
         .context("Alpaca's positions could not be read")?;

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 
 use super::CliContext;
 use crate::audit::AuditEvent;
-use crate::auth::recovery_operator::{self, account_for_link, create_recovery_link};
+use crate::auth::recovery_operator::{account_for_link, create_recovery_link};
 use crate::auth::Email;
 
 #[derive(clap::Subcommand)]
@@ -49,7 +49,7 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     );
     println!(
         "{}{}",
-        recovery_operator::link_base(&ctx.settings),
+        crate::startup::wiring::recovery_link_base(&ctx.settings),
         link.token.expose_secret()
     );
     Ok(())

@@ -12,9 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::SteppedUpSession;
+use super::error_schema::ErrorBody;
 use super::extract::{Caller, CurrentSession};
-use super::openapi::ErrorBody;
-use super::{cookie, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::dsr::{
     self, DataSubject, DsrDeps, DsrError, EraseRequester, Erased, ExportRequester, RequestOrigin,
 };
@@ -107,7 +107,7 @@ pub async fn erase(
     match dsr::erase_account(&deps(&state), subject, by).await? {
         Erased::Now { .. } => Ok((
             StatusCode::NO_CONTENT,
-            [(header::SET_COOKIE, cookie::clear(&state.settings))],
+            [(header::SET_COOKIE, state.cookie.clear())],
         )),
         // Erased meanwhile (another request): this session is no longer valid.
         Erased::AlreadyErased { .. } => Err(ApiError::unauthenticated()),

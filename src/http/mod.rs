@@ -19,6 +19,7 @@ pub mod csrf;
 pub mod dev_page;
 pub mod edge;
 pub mod error;
+pub mod error_schema;
 pub mod extract;
 pub mod fault;
 pub mod guard;
@@ -52,7 +53,6 @@ pub use error::ApiError;
 pub use json::ApiJson;
 
 use crate::settings::Settings;
-use rate_limit::IpRateLimiter;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -85,15 +85,12 @@ pub struct AppStateInner {
     pub cors: Arc<cors::Cors>,
     pub pool: Pool,
     pub actors: Actors,
-    pub rate_limiter: Option<IpRateLimiter>,
+    /// This process's per-client limiters (`crate::limits::table`).
+    pub limiters: rate_limit::ProcessLimiters,
     /// Leases of clients' allowances under the limits shared across dynos.
     pub counters: Arc<crate::limits::Counters>,
-    /// Per-IP limit of `POST /api/auth/email/resend`.
-    pub resend_limiter: IpRateLimiter,
     /// Whether the database answered the last background probe.
     pub readiness: readiness::Readiness,
-    /// Per-IP limit of the legacy `GET /api/compare-quotes`.
-    pub compare_limiter: IpRateLimiter,
     /// The key historical bars are cached under (the data feed, or `synthetic`).
     pub market_data_feed: Arc<str>,
     /// The relying party; `None` when passkeys are not configured.
@@ -105,6 +102,10 @@ pub struct AppStateInner {
     pub lane_share: crate::trading::in_flight::LaneShare,
     /// The books and open orders this process read, until a change notifies it.
     pub books: Arc<crate::trading::book::BookCache>,
+    /// The pre-trade risk limits.
+    pub risk: crate::trading::risk::RiskLimits,
+    /// The `session` cookie's attributes.
+    pub cookie: cookie::SessionCookie,
 }
 
 impl AppState {

@@ -11,9 +11,8 @@ use utoipa::ToSchema;
 
 use super::accounts;
 use crate::auth::verification::{resend_verification, verify_email};
-use crate::http::error::ErrorCode;
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::Caller;
-use crate::http::openapi::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
@@ -55,7 +54,7 @@ pub async fn verify(
         &state.pool,
         &state.actors.audit,
         user_id,
-        state.settings.risk.initial_cash,
+        state.risk.initial_cash,
         state.now(),
     )
     .await;
@@ -95,17 +94,8 @@ pub(super) const ACCEPTED: Accepted = Accepted { status: "accepted" };
 )]
 pub async fn resend(
     State(state): State<AppState>,
-    caller: Caller,
     ApiJson(request): ApiJson<ResendRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Err(wait) = state.resend_limiter.check(caller.ip) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many requests; slow down",
-        )
-        .with_retry_after(wait));
-    }
     let accounts = accounts(&state);
     tokio::spawn(async move {
         if let Err(error) = resend_verification(&accounts, &request.email).await {

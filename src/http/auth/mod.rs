@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Caller, CurrentSession};
-use super::{cookie, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::auth::{self, Accounts};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -132,6 +132,6 @@ pub async fn logout(
     auth::sessions::logout(&accounts(&state), &caller.requester(), &me).await?;
     Ok((
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, cookie::clear(&state.settings))],
+        [(header::SET_COOKIE, state.cookie.clear())],
     ))
 }

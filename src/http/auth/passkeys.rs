@@ -14,8 +14,8 @@ use super::ceremony::{CeremonyOptions, NewCredential};
 use super::{accounts, options_body, SteppedUpSession};
 use crate::auth::passkeys::{self, PasskeyName};
 use crate::auth::repo::credentials::PasskeyInfo;
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 
 /// `{"passkeys": [...]}`.

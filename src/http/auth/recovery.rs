@@ -1,6 +1,6 @@
 //! `POST /api/auth/recovery/start`, `/options` and `/verify`: lost-passkey recovery by email
 //! ([`crate::auth::recovery`]). `start` is limited per client across dynos
-//! (`crate::http::shared_limits::RECOVERY`) and per account (in the use case); it always
+//! (`crate::limits::table::RECOVERY`) and per account (in the use case); it always
 //! answers 202 at once and does its work afterwards, so neither its answer nor its timing tells
 //! anybody whether an address has an account; `options`/`verify` speak registration's wire
 //! format, and a successful verify sets a fresh session cookie exactly as a login does.
@@ -18,10 +18,11 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 use super::ceremony::{CeremonyOptions, NewCredential};
 use super::email::{Accepted, ACCEPTED};
 use super::{accounts, options_body};
-use crate::auth::recovery::{finish_recovery, request_recovery, start_recovery};
+use crate::auth::recovery::{finish_recovery, start_recovery};
+use crate::auth::recovery_request::request_recovery;
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::Caller;
-use crate::http::openapi::ErrorBody;
-use crate::http::{cookie, ApiError, ApiJson, AppState};
+use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"email": "ada@example.com"}))]
@@ -156,7 +157,7 @@ pub async fn verify(
     let now = state.now();
     let until = now + state.session_policy().absolute;
     let token = recovered.session.token.expose_secret();
-    let set_cookie = cookie::issue(&state.settings, token, until, now);
+    let set_cookie = state.cookie.issue(token, until, now);
     let info = &recovered.session.info;
     let body = RecoveredBody {
         user_id: recovered.user_id,

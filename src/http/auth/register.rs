@@ -13,8 +13,8 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 use super::ceremony::{CeremonyOptions, NewCredential};
 use super::{accounts, options_body};
 use crate::auth::register::{finish_registration, start_registration};
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::Caller;
-use crate::http::openapi::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]

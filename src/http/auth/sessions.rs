@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::{accounts, SteppedUpSession};
 use crate::auth::sessions::{list_sessions, revoke_other_sessions, revoke_session};
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
-use crate::http::{cookie, ApiError, AppState};
+use crate::http::{ApiError, AppState};
 
 /// One of the caller's live sessions.
 #[derive(Serialize, ToSchema)]
@@ -93,7 +93,7 @@ pub async fn revoke(
 ) -> Result<Response, ApiError> {
     revoke_session(&accounts(&state), &caller.requester(), &me, session_id).await?;
     if session_id == me.session_id {
-        let clear = [(header::SET_COOKIE, cookie::clear(&state.settings))];
+        let clear = [(header::SET_COOKIE, state.cookie.clear())];
         return Ok((StatusCode::NO_CONTENT, clear).into_response());
     }
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -19,8 +19,8 @@ use super::ceremony::{Assertion, CeremonyOptions};
 use super::{accounts, options_body};
 use crate::auth::step_up::{self, ReauthError, StepUpError};
 use crate::http::error::ErrorCode;
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 
 /// A signed-in caller whose session proved a passkey within `STEP_UP_WINDOW_SECS`: 401

@@ -13,8 +13,8 @@ use super::{job_id, submitted, Finished};
 use crate::audit::AuditEvent;
 use crate::backtest::repo::Kind;
 use crate::backtest::{jobs, runs};
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
 use crate::http::query::ApiQuery;
 use crate::http::{ApiError, ApiJson, AppState};
 

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use super::{source_name, trading};
 use crate::audit::AuditEvent;
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::{Caller, OperatorSession};
-use crate::http::openapi::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::{account, kill_switch};
 

@@ -103,7 +103,7 @@ fn trading(state: &AppState) -> Trading<'_> {
         broker: &state.actors.broker,
         audit: &state.actors.audit,
         clock: &state.clock,
-        risk: &state.settings.risk,
+        risk: &state.risk,
         market_data: &state.actors.market_data,
         lane_share: &state.lane_share,
         books: &state.books,
@@ -166,7 +166,7 @@ async fn mode(State(state): State<AppState>, _: CurrentSession) -> Result<Respon
     security(("session" = [])),
     responses(
         (status = 200, description = "Ready: credentials configured, switch released, broker answering", body = ReadinessBody),
-        (status = 503, description = "`trading_disabled` (the kill switch is engaged), `broker_not_ready` (the message says why), or `service_unavailable`; retry after `Retry-After`", body = crate::http::openapi::ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+        (status = 503, description = "`trading_disabled` (the kill switch is engaged), `broker_not_ready` (the message says why), or `service_unavailable`; retry after `Retry-After`", body = crate::http::error_schema::ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]
 async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {

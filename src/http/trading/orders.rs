@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{passthrough, trader, trading, BrokerErrors};
 use crate::http::error::ErrorCode;
+use crate::http::error_schema::ErrorBody;
 use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
 use crate::http::query::ApiQuery;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::listing::{OrderQuery, RawOrderQuery};
