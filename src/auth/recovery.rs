@@ -22,7 +22,7 @@ use super::ceremony::{self, CreationOptions, StartError};
 use super::notify::{self, Notice, Notify};
 use super::repo::recoveries::{self, Token};
 use super::repo::{ceremonies, credentials, users};
-use super::{storage_errors, Accounts, PasskeysNotConfigured, Requester};
+use super::{storage_errors, Accounts, Origin, PasskeysNotConfigured};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
 
@@ -68,12 +68,12 @@ impl Rejected {
 /// [`RecoveryError::InvalidToken`].
 async fn reject(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     rejected: Rejected,
 ) -> Result<std::convert::Infallible, RecoveryError> {
-    let mut entry = requester.audit(AuditEvent::RecoveryTokenRejected, rejected.user_id);
+    let mut entry = origin.audit(AuditEvent::RecoveryTokenRejected, rejected.user_id);
     entry.details = serde_json::json!({ "reason": rejected.reason });
-    accounts.audit_failure(requester, entry).await?;
+    accounts.audit_failure(origin, entry).await?;
     Err(RecoveryError::InvalidToken)
 }
 
@@ -96,7 +96,7 @@ async fn usable(
 /// excludes the passkeys it has.
 pub async fn start_recovery(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     raw_token: &str,
 ) -> Result<CreationOptions, RecoveryError> {
     let webauthn = accounts.webauthn()?;
@@ -123,7 +123,7 @@ pub async fn start_recovery(
     };
     match checked {
         Ok(options) => Ok(options),
-        Err(rejected) => match reject(accounts, requester, rejected).await? {},
+        Err(rejected) => match reject(accounts, origin, rejected).await? {},
     }
 }
 
@@ -150,7 +150,7 @@ struct Checked {
 /// token, ends every session of the account on every dyno and starts a fresh one.
 pub async fn finish_recovery(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     ceremony_id: Uuid,
     claimed_token: Option<&str>,
     credential: &RegisterPublicKeyCredential,
@@ -184,7 +184,7 @@ pub async fn finish_recovery(
         aaguid,
     } = match checked {
         Ok(checked) => checked,
-        Err(rejected) => match reject(accounts, requester, rejected).await? {},
+        Err(rejected) => match reject(accounts, origin, rejected).await? {},
     };
     let user_id = token.user_id;
     let credential_id = credentials::credential_key(&passkey);
@@ -192,7 +192,7 @@ pub async fn finish_recovery(
     let session_id = Uuid::new_v4();
 
     // The intent is durable before anything changes; the transaction re-checks everything.
-    let mut entry = requester.audit(AuditEvent::RecoveryCompleted, Some(user_id));
+    let mut entry = origin.audit(AuditEvent::RecoveryCompleted, Some(user_id));
     entry.subject = Some(token.id.to_string());
     entry.details = serde_json::json!({
         "credential_id": credential_id,
@@ -208,15 +208,15 @@ pub async fn finish_recovery(
         name,
         aaguid,
     };
-    let (passkeys, revoked) = add_and_end_sessions(accounts, requester, added, now).await?;
+    let (passkeys, revoked) = add_and_end_sessions(accounts, origin, added, now).await?;
     accounts.actors.mailer.wake();
 
     let sessions = &accounts.actors.sessions;
     sessions.evict(&revoked);
     let new = NewSession {
         user_id,
-        ip_prefix: requester.ip_prefix.clone(),
-        user_agent: requester.user_agent.clone(),
+        ip_prefix: origin.ip_prefix.clone(),
+        user_agent: origin.user_agent.clone(),
     };
     let session = sessions.issue_as(session_id, new).await?;
     Ok(Recovered {
@@ -242,7 +242,7 @@ struct Added<'a> {
 /// sessions.
 async fn add_and_end_sessions(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     added: Added<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(i64, Vec<Uuid>), RecoveryError> {
@@ -273,7 +273,7 @@ async fn add_and_end_sessions(
         notice: Notice::RecoveryUsed,
         passkey: Some(name),
     };
-    notify::queue(&tx, requester, notice, now).await?;
+    notify::queue(&tx, origin, notice, now).await?;
     let passkeys = credentials::count(&tx, user_id).await?;
     // Every session ends in the same commit that adds the passkey: never one without the
     // other. Other dynos hear of it from the commit's notifications.

@@ -139,7 +139,7 @@ impl AppState {
     /// Appends an audit row and waits until it is durable; the caller's change must fail if
     /// this does.
     pub async fn audit(&self, entry: raptor_actors::audit::AuditEntry) -> Result<(), ApiError> {
-        self.actors.audit.append(entry).await?;
+        crate::audit::AuditTrail::append(&self.actors.audit, entry).await?;
         Ok(())
     }
 }

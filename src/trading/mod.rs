@@ -63,7 +63,7 @@ pub struct Trading<'a> {
 
 impl Trading<'_> {
     async fn append(&self, entry: AuditEntry) -> Result<(), AppendError> {
-        self.audit.append(entry).await.map(|_| ())
+        crate::audit::AuditTrail::append(self.audit, entry).await
     }
 }
 
@@ -72,17 +72,14 @@ impl Trading<'_> {
 pub struct Trader {
     pub user_id: Uuid,
     pub is_operator: bool,
-    /// An audit entry stamped with the caller's IP prefix and request id; each row the use
-    /// case writes starts from it.
-    pub origin: AuditEntry,
+    /// Who asked (IP prefix, request id...); each row the use case writes is stamped with it.
+    pub origin: crate::audit::Origin,
 }
 
 impl Trader {
     /// An audit row for `event` by this trader about `subject`.
     pub fn entry(&self, event: AuditEvent, subject: impl Into<String>) -> AuditEntry {
-        let mut entry = self.origin.clone();
-        entry.event = event.as_str();
-        entry.actor_user_id = Some(self.user_id);
+        let mut entry = self.origin.audit(event, Some(self.user_id));
         entry.subject = Some(subject.into());
         entry
     }

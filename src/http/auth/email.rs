@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::accounts;
+use crate::audit::Origin;
 use crate::auth::verification::{resend_verification, verify_email};
 use crate::http::error_schema::ErrorBody;
-use crate::http::extract::Caller;
 use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
@@ -44,10 +44,10 @@ pub struct Verified {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user_id = verify_email(&accounts(&state), &caller.requester(), &request.token).await?;
+    let user_id = verify_email(&accounts(&state), &caller, &request.token).await?;
     // The account is active: its paper book opens now, with today's initial cash. Should this
     // fail, the first trading request opens it instead (`trading::account::book`).
     let opened = crate::trading::book::open_book(

@@ -13,9 +13,9 @@ use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::ceremony::{Assertion, CeremonyOptions};
 use super::{accounts, options_body, SessionBody};
+use crate::audit::Origin;
 use crate::auth::login::{finish_login, start_login};
 use crate::http::error_schema::ErrorBody;
-use crate::http::extract::Caller;
 use crate::http::{ApiError, ApiJson, AppState};
 
 /// Without an email: a discoverable (autofill) login, answered with `mediation: "conditional"`.
@@ -88,11 +88,11 @@ pub struct VerifyRequest {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let accounts = accounts(&state);
-    let requester = caller.requester();
+    let requester = caller.clone();
     let issued = finish_login(
         &accounts,
         &requester,

@@ -18,10 +18,10 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 use super::ceremony::{CeremonyOptions, NewCredential};
 use super::email::{Accepted, ACCEPTED};
 use super::{accounts, options_body};
+use crate::audit::Origin;
 use crate::auth::recovery::{finish_recovery, start_recovery};
 use crate::auth::recovery_request::request_recovery;
 use crate::http::error_schema::ErrorBody;
-use crate::http::extract::Caller;
 use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
@@ -46,11 +46,11 @@ pub struct StartRequest {
 )]
 pub async fn start(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<StartRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let accounts = accounts(&state);
-    let requester = caller.requester();
+    let requester = caller.clone();
     tokio::spawn(async move {
         if let Err(error) = request_recovery(&accounts, &requester, &request.email).await {
             tracing::error!(%error, "recovery email could not be queued");
@@ -82,10 +82,10 @@ pub struct OptionsRequest {
 )]
 pub async fn options(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<OptionsRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let options = start_recovery(&accounts(&state), &caller.requester(), &request.token).await?;
+    let options = start_recovery(&accounts(&state), &caller, &request.token).await?;
     Ok(options_body(options.ceremony_id, options.challenge))
 }
 
@@ -143,12 +143,12 @@ pub struct RecoveredBody {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let recovered = finish_recovery(
         &accounts(&state),
-        &caller.requester(),
+        &caller,
         request.ceremony_id,
         request.token.as_deref(),
         &request.credential,

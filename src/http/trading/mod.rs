@@ -25,8 +25,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Caller, CurrentSession};
+use super::extract::CurrentSession;
 use super::{ApiError, AppState};
+use crate::audit::Origin;
 use crate::trading::{account, Trader, Trading};
 use raptor_actors::session::SessionInfo;
 
@@ -111,14 +112,11 @@ fn trading(state: &AppState) -> Trading<'_> {
 }
 
 /// The signed-in user as a trader, with this request's audit stamp.
-fn trader(caller: &Caller, user: &SessionInfo) -> Trader {
-    // Only the stamp (IP prefix, request id, actor) is kept: each use case names its events.
-    let mut origin = caller.audit(crate::audit::AuditEvent::OrderSubmitRequested);
-    origin.actor_user_id = Some(user.user_id);
+fn trader(caller: &Origin, user: &SessionInfo) -> Trader {
     Trader {
         user_id: user.user_id,
         is_operator: user.is_operator,
-        origin,
+        origin: caller.clone(),
     }
 }
 

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{passthrough, trader, trading, BrokerErrors};
+use crate::audit::Origin;
 use crate::http::error::ErrorCode;
 use crate::http::error_schema::ErrorBody;
-use crate::http::extract::{Caller, CurrentSession};
+use crate::http::extract::CurrentSession;
 use crate::http::query::ApiQuery;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::listing::{OrderQuery, RawOrderQuery};
@@ -100,7 +101,7 @@ pub struct OrderBody {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
@@ -146,7 +147,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -209,7 +210,7 @@ pub enum TimeInForce {
 )]
 pub async fn submit(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     headers: HeaderMap,
     ApiJson(draft): ApiJson<OrderDraft>,
@@ -246,7 +247,7 @@ pub async fn submit(
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
