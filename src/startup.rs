@@ -68,27 +68,17 @@ impl Application {
         let settings = Arc::new(settings);
         let Database { pool, listen } = Database::connect(&settings, mode).await?;
         let actors = Actors::default();
-        let budget = wiring::outbound_budget(&settings, &pool);
-        let mut background = Vec::new();
         let shared = web::Shared {
             settings: &settings,
             pool: &pool,
             actors: &actors,
             clock: &clock,
         };
-        let front = match mode {
-            Mode::Worker => None,
-            _ => Some(web::front(&shared, &listen, &error_reporting, &mut background).await?),
-        };
-        let local_addr = front.as_ref().map(|(_, addr)| *addr);
-        let broker_config = Arc::new(std::sync::Mutex::new(wiring::broker_config(&settings)));
-        let tree = Tree {
-            mode,
-            listen,
-            acceptor: front.map(|(args, _)| args),
-            broker: broker_config.clone(),
-            budget: budget.clone(),
-        };
+        let mut background = Vec::new();
+        let front = web::front_for(mode, &shared, &listen, &error_reporting, &mut background);
+        let (acceptor, local_addr) = front.await?.unzip();
+        let tree = Tree::new(mode, &settings, &pool, listen, acceptor);
+        let (broker_config, budget) = (tree.broker.clone(), tree.budget.clone());
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, tree.args(&shared)?)
             .await
             .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
@@ -273,6 +263,24 @@ struct Tree {
 }
 
 impl Tree {
+    /// The tree's own parts: the broker's configuration (which SIGHUP updates in place) and the
+    /// outbound budget to Alpaca.
+    fn new(
+        mode: Mode,
+        settings: &Settings,
+        pool: &Pool,
+        listen: tokio_postgres::Config,
+        acceptor: Option<AcceptorArgs>,
+    ) -> Self {
+        Self {
+            mode,
+            listen,
+            acceptor,
+            broker: Arc::new(std::sync::Mutex::new(wiring::broker_config(settings))),
+            budget: wiring::outbound_budget(settings, pool),
+        }
+    }
+
     /// The root supervisor's arguments: each child's configuration from the settings.
     fn args(self, shared: &web::Shared<'_>) -> anyhow::Result<RootArgs> {
         let web::Shared {

@@ -10,6 +10,7 @@ use deadpool_postgres::Pool;
 use raptor_actors::acceptor::{AcceptorArgs, HttpService};
 use raptor_actors::clock::SharedClock;
 use raptor_actors::session::SessionPolicy;
+use raptor_actors::supervisor::Mode;
 use raptor_actors::Actors;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -98,6 +99,22 @@ pub async fn front(
         limits: settings.connections,
     };
     Ok((args, local_addr))
+}
+
+/// The web front in the modes that serve HTTP (none for the worker).
+pub async fn front_for(
+    mode: Mode,
+    shared: &Shared<'_>,
+    listen: &tokio_postgres::Config,
+    error_reporting: &ErrorReporting,
+    background: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<Option<(AcceptorArgs, SocketAddr)>> {
+    match mode {
+        Mode::Worker => Ok(None),
+        _ => front(shared, listen, error_reporting, background)
+            .await
+            .map(Some),
+    }
 }
 
 /// Once a minute, the in-memory limiters forget clients idle long enough to start afresh.
