@@ -30,9 +30,13 @@ impl AuditTrail for AuditClient {
 /// ([`Origin::operator`]), none of them. The one "who asked" type of every adapter and use case.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
+    /// The client's IPv4 /24 or IPv6 /48 (`net::ip_prefix`), never its address.
     pub ip_prefix: Option<String>,
+    /// At most 64 printable characters of the `User-Agent`.
     pub user_agent: Option<String>,
+    /// The request's id (`x-request-id`).
     pub request_id: Option<String>,
+    /// The client's rate-limit identity (IPv4 address or IPv6 /64), only ever stored as an HMAC.
     pub client: Option<String>,
 }
 

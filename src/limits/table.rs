@@ -31,7 +31,9 @@ const MINUTE: Duration = Duration::from_secs(60);
 pub struct ProcessLimit {
     /// The limit's name (one limiter per name).
     pub name: &'static str,
+    /// Requests allowed per window (also the burst).
     pub hits: u32,
+    /// The window `hits` refill over.
     pub window: Duration,
 }
 
@@ -58,8 +60,11 @@ pub struct RouteLimits {
 /// limits.
 #[derive(Debug, Clone)]
 pub struct RouteLimit {
+    /// The route's method.
     pub method: Method,
+    /// The route's path as routed, `{…}` for a path segment.
     pub path: &'static str,
+    /// Its limits.
     pub limits: RouteLimits,
 }
 

@@ -27,9 +27,13 @@ use crate::trading::in_flight::LaneShare;
 
 /// What the web front shares with the rest of the process.
 pub struct Shared<'a> {
+    /// The parsed settings (the HTTP layer keeps a reference).
     pub settings: &'a Arc<Settings>,
+    /// The application pool.
     pub pool: &'a Pool,
+    /// The actors' typed clients (late-bound: the tree starts after the front is built).
     pub actors: &'a Actors,
+    /// The clock (tests move it).
     pub clock: &'a SharedClock,
 }
 
