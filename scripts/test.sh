@@ -8,7 +8,9 @@
 #   4. the secret scan (scripts/secret-scan.sh)
 #   5. dependency hygiene: cargo deny check licenses bans sources (deny.toml; offline, no
 #      advisory database), installing cargo-deny (pinned) when it is missing
-#   6. the tests (cargo nextest if installed, else cargo test), with a Python that has aiosmtpd
+#   6. the structure check (scripts/structure-check.py: no import circle, no upward import, no
+#      function over 80 lines), then the tests (cargo nextest if installed, else cargo test),
+#      with a Python that has aiosmtpd
 #      for the SMTP tests and schemathesis for the API fuzz test (RAPTOR_TEST_PYTHON), and
 #      Chromium + playwright-core for the browser test (scripts/install-browser.sh); before
 #      them, the TypeScript client example type-checked against docs/openapi.json, every body
@@ -133,6 +135,11 @@ else
   export RAPTOR_TEST_PYTHON
   echo "RAPTOR_TEST_PYTHON=$RAPTOR_TEST_PYTHON"
 fi
+
+# No import circle, no upward import, no function over 80 lines (issue 23, ADR 0004); reads
+# the sources only, in a second.
+step "structure: scripts/structure-check.py"
+"$RAPTOR_TEST_PYTHON" scripts/structure-check.py
 
 # The browser test drives Debian's Chromium through playwright-core (tests/browser).
 step "browser: chromium and playwright-core for the browser test"

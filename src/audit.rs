@@ -3,7 +3,68 @@
 //! can be read in one place. The audit writer itself (`raptor_actors::audit`) stores any name;
 //! this is the vocabulary of the domain.
 
-use raptor_actors::audit::AuditEntry;
+use raptor_actors::audit::{AppendError, AuditClient, AuditEntry};
+use uuid::Uuid;
+
+/// The one way an audit row is appended: [`AuditTrail::append`] waits until the row is durable
+/// (the change it records must not happen otherwise). The audit writer's client implements it
+/// for the web and worker processes, the CLI's own writer for one-off commands; use cases take
+/// either.
+pub trait AuditTrail {
+    /// Makes `entry` durable, or fails.
+    fn append(
+        &self,
+        entry: AuditEntry,
+    ) -> impl std::future::Future<Output = Result<(), AppendError>> + Send;
+}
+
+impl AuditTrail for AuditClient {
+    async fn append(&self, entry: AuditEntry) -> Result<(), AppendError> {
+        AuditClient::append(self, entry).await.map(|_| ())
+    }
+}
+
+/// Who asked, as far as the audit trail may record it: for a request, an IP prefix (never the
+/// address), a short user-agent fragment, the request id, and the client's rate-limit identity
+/// (IPv4 address or IPv6 /64, only ever stored as an HMAC); for an operator at the command line
+/// ([`Origin::operator`]), none of them. The one "who asked" type of every adapter and use case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The client's IPv4 /24 or IPv6 /48 (`net::ip_prefix`), never its address.
+    pub ip_prefix: Option<String>,
+    /// At most 64 printable characters of the `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request's id (`x-request-id`).
+    pub request_id: Option<String>,
+    /// The client's rate-limit identity (IPv4 address or IPv6 /64), only ever stored as an HMAC.
+    pub client: Option<String>,
+}
+
+impl Origin {
+    /// An operator at the command line: no address, no request.
+    pub fn operator() -> Self {
+        Self::default()
+    }
+
+    /// An audit row for `event` done by (or to) `user`, stamped with this origin.
+    pub fn audit(&self, event: AuditEvent, user: Option<Uuid>) -> AuditEntry {
+        let mut entry = event.entry();
+        entry.actor_user_id = user;
+        self.stamp(&mut entry);
+        entry
+    }
+
+    /// An audit row for `event` stamped with this origin, its actor not named yet.
+    pub fn entry(&self, event: AuditEvent) -> AuditEntry {
+        self.audit(event, None)
+    }
+
+    /// Stamps `entry` with this origin's IP prefix and request id.
+    pub fn stamp(&self, entry: &mut AuditEntry) {
+        entry.ip_prefix = self.ip_prefix.clone();
+        entry.request_id = self.request_id.clone();
+    }
+}
 
 pub mod verify;
 

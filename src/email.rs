@@ -1,4 +1,6 @@
-//! Email configuration: the mailer's transport from `SMTP_URL` and sender from `EMAIL_FROM`.
+//! Email: what the mailer actor is given. Its transport (`SMTP_URL`) and sender (`EMAIL_FROM`)
+//! are read from the settings in `startup::wiring` ([`MailConfig`]); the links its emails carry
+//! are built here.
 //!
 //! `SMTP_URL` uses lettre's URL form: `smtps://` (implicit TLS), `smtp://…?tls=required`
 //! (STARTTLS), and plain `smtp://` only to a loopback host. Without it, development writes
@@ -7,55 +9,37 @@
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use raptor_actors::clock::SharedClock;
 use raptor_actors::mailer::{MailerArgs, Transport};
-use secrecy::ExposeSecret;
+use raptor_actors::token::TokenHasher;
 
 use crate::auth::letters::AuthLetters;
 
-use crate::settings::{AppEnv, ConfigError, Settings};
+/// The mailer's configuration, as `startup::wiring` reads it from the settings.
+pub struct MailConfig {
+    /// SMTP, the log (development), or nothing (emails stay queued).
+    pub transport: Transport,
+    /// The sender of every email.
+    pub from: Mailbox,
+    /// The first `FRONTEND_ORIGIN`, where the emails' links point.
+    pub frontend_origin: String,
+    /// Keys the HMAC of the tokens the emails carry.
+    pub hasher: TokenHasher,
+}
 
-const DEFAULT_FROM: &str = "Raxx <no-reply@raxx.app>";
-
-/// The mailer's configuration for these settings.
+/// The mailer actor's arguments for `config`.
 pub fn mailer_args(
-    settings: &Settings,
+    config: MailConfig,
     pool: deadpool_postgres::Pool,
     clock: SharedClock,
-) -> Result<MailerArgs, ConfigError> {
-    let transport = match &settings.smtp_url {
-        Some(url) => {
-            let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-                .map_err(|_| ConfigError {
-                    variable: "SMTP_URL",
-                    problem: "is not a valid SMTP URL".into(),
-                })?;
-            Transport::Smtp(builder.timeout(Some(Duration::from_secs(20))).build())
-        }
-        None if settings.app_env == AppEnv::Development => Transport::Log,
-        None => Transport::Disabled,
-    };
-    let from: Mailbox = settings
-        .email_from
-        .as_deref()
-        .unwrap_or(DEFAULT_FROM)
-        .parse()
-        .map_err(|_| ConfigError {
-            variable: "EMAIL_FROM",
-            problem: "is not a valid address".into(),
-        })?;
-    let origin = settings
-        .frontend_origins
-        .first()
-        .map(String::as_str)
-        .unwrap_or("http://localhost:3000");
-    Ok(MailerArgs {
+) -> MailerArgs {
+    let origin = &config.frontend_origin;
+    MailerArgs {
         pool,
         clock,
-        letters: std::sync::Arc::new(AuthLetters::new(settings.token_hasher(), origin)),
-        transport,
-        from,
+        letters: std::sync::Arc::new(AuthLetters::new(config.hasher, origin)),
+        transport: config.transport,
+        from: config.from,
         poll_every: Duration::from_secs(5),
-    })
+    }
 }

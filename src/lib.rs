@@ -15,6 +15,7 @@ pub mod limits;
 pub mod market_data;
 pub mod net;
 pub mod retention;
+pub mod schemas;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -13,6 +13,7 @@
 //! says the allowance is gone, the process refuses the client from memory until the window ends.
 //! Windows are fixed (aligned on the clock), so a burst straddling two windows can reach twice
 //! `hits` in a short time; the per-process GCRA limiter (`http::rate_limit`) smooths that.
+//! Which route has which limit is [`table`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,6 +25,8 @@ use deadpool_postgres::Pool;
 use raptor_actors::token::TokenHasher;
 
 use crate::db::StorageError;
+
+pub mod table;
 
 /// HMAC purpose of client identities in `shared_rate_limits`.
 const CLIENT_PURPOSE: &str = "rate-limit-client";

@@ -1,4 +1,11 @@
 //! Building and running the application: settings in, supervision tree up, wait for a signal.
+//!
+//! [`Application::build`] reads as a table of contents; [`wiring`] is the one place that turns
+//! `Settings` into what each actor and domain takes, and [`web`] builds the web front (the HTTP
+//! layer's state and the listener).
+
+pub mod web;
+pub mod wiring;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,26 +14,18 @@ use std::time::Duration;
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorRef};
-use raptor_actors::acceptor::{AcceptorArgs, Drained, HttpService};
+use raptor_actors::acceptor::{AcceptorArgs, Drained};
 use raptor_actors::broker::SharedBrokerConfig;
 use raptor_actors::clock::{SharedClock, SystemClock};
-use raptor_actors::outbound::{AccountBudget, AccountPolicy, BudgetPolicy, OutboundBudget};
+use raptor_actors::outbound::OutboundBudget;
 use raptor_actors::session::SessionPolicy;
 use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
 use raptor_actors::Actors;
-use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinHandle;
 
 use crate::error_reporting::ErrorReporting;
-use crate::http::rate_limit::IpRateLimiter;
-use crate::http::{self, AppState, AppStateInner};
 use crate::settings::{AppEnv, Settings};
-
-/// `POST /api/auth/email/resend` calls allowed per client IP per hour.
-const RESENDS_PER_IP_PER_HOUR: u32 = 10;
-/// `GET /api/compare-quotes` calls allowed per client IP per minute (legacy route).
-const COMPARE_QUOTES_PER_IP_PER_MINUTE: u32 = 30;
 
 /// A running Raptor process: its supervision tree and, in web modes, its listener.
 pub struct Application {
@@ -45,6 +44,12 @@ pub struct Application {
     error_reporting: ErrorReporting,
 }
 
+/// The process's database: the pool, and the direct connection LISTEN needs.
+struct Database {
+    pool: Pool,
+    listen: tokio_postgres::Config,
+}
+
 impl Application {
     /// Starts the supervision tree for `mode` with the system clock.
     pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
@@ -57,166 +62,28 @@ impl Application {
         mode: Mode,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
-        let fault_injection = cfg!(feature = "fault-injection") && !settings.app_env.is_deployed();
-        let signals =
-            Signals::register(fault_injection).context("cannot install signal handlers")?;
-        let error_reporting = ErrorReporting::from_settings(&settings)?;
+        let signals = Signals::register(wiring::fault_injection(&settings))
+            .context("cannot install signal handlers")?;
+        let error_reporting = wiring::error_reporting(&settings)?;
         let settings = Arc::new(settings);
-        let url = settings
-            .database_url()
-            .context("DATABASE_URL is required")?;
-        let pool = crate::db::build_app_pool(
-            url,
-            settings.database_pool_url(),
-            settings.database.ssl,
-            settings.database.pool_size,
-        )?;
-        // LISTEN needs a session of its own: always the direct URL.
-        let listen = crate::db::connection_config(url, settings.database.ssl)?;
-        if settings.database_pool_url().is_none() {
-            crate::db::capacity::warn_if_short(&pool, settings.database.pool_size, mode).await;
-        }
+        let Database { pool, listen } = Database::connect(&settings, mode).await?;
         let actors = Actors::default();
+        let shared = web::Shared {
+            settings: &settings,
+            pool: &pool,
+            actors: &actors,
+            clock: &clock,
+        };
         let mut background = Vec::new();
-        let budget = outbound_budget(&settings, &pool);
-
-        let (acceptor, local_addr) = if mode == Mode::Worker {
-            (None, None)
-        } else {
-            let rate_limiter = settings
-                .flags
-                .global_rate_limit
-                .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute));
-            let resend_limiter = IpRateLimiter::per_hour(RESENDS_PER_IP_PER_HOUR);
-            let compare_limiter = IpRateLimiter::per_minute(COMPARE_QUOTES_PER_IP_PER_MINUTE);
-            let lane_share = crate::trading::in_flight::LaneShare::per_minute(
-                settings.risk.user_calls_per_minute,
-            );
-            let idle_shares = lane_share.clone();
-            let books = Arc::new(crate::trading::book::BookCache::default());
-            background.push(books.listen(listen.clone()));
-            let limiters: Vec<IpRateLimiter> = rate_limiter
-                .iter()
-                .cloned()
-                .chain([resend_limiter.clone(), compare_limiter.clone()])
-                .collect();
-            let counters = Arc::new(crate::limits::Counters::new(
-                pool.clone(),
-                settings.token_hasher(),
-            ));
-            let forget = (counters.clone(), clock.clone());
-            background.push(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    tick.tick().await;
-                    limiters.iter().for_each(IpRateLimiter::forget_idle);
-                    idle_shares.forget_idle();
-                    let (counters, clock) = &forget;
-                    counters.forget_old(clock.now(), crate::http::shared_limits::LONGEST_WINDOW);
-                }
-            }));
-            let readiness = crate::http::readiness::Readiness::default();
-            readiness.probe_once(&pool).await;
-            background.push(readiness.spawn_probe(pool.clone()));
-            let state = AppState::from(AppStateInner {
-                readiness,
-                cors: Arc::new(crate::http::cors::Cors::new(&settings.frontend_origins)),
-                settings: settings.clone(),
-                pool: pool.clone(),
-                actors: actors.clone(),
-                rate_limiter,
-                counters,
-                resend_limiter,
-                compare_limiter,
-                market_data_feed: crate::market_data::feed_key(&settings).into(),
-                webauthn: crate::auth::relying_party::relying_party(&settings)?.map(Arc::new),
-                clock: clock.clone(),
-                session_policy: SessionPolicy::default(),
-                started_at: std::time::Instant::now(),
-                lane_share,
-                books,
-            });
-            let address = SocketAddr::new(settings.bind_address, settings.port);
-            let listener = TcpListener::bind(address)
-                .await
-                .with_context(|| format!("cannot listen on {address}"))?;
-            let local_addr = listener.local_addr()?;
-            let args = AcceptorArgs {
-                listener: Arc::new(listener),
-                service: {
-                    let app = http::app(
-                        state.clone(),
-                        error_reporting.instrument(http::router(state)),
-                    );
-                    HttpService::new(move |peer| app.for_peer(peer))
-                },
-                drain_timeout: settings.shutdown_grace,
-                limits: settings.connections,
-            };
-            (Some(args), Some(local_addr))
-        };
-
-        let mailer = (mode != Mode::Worker)
-            .then(|| crate::email::mailer_args(&settings, pool.clone(), clock.clone()))
-            .transpose()?;
-        let broker_config = Arc::new(std::sync::Mutex::new(crate::trading::broker_config(
-            &settings,
-        )));
-        actors
-            .broker
-            .use_request_timeout(settings.alpaca.request_timeout);
-        let root_args = RootArgs {
-            mode,
-            actors: actors.clone(),
-            pool: pool.clone(),
-            clock: clock.clone(),
-            hasher: settings.token_hasher(),
-            session_policy: SessionPolicy::default(),
-            listen: listen.clone(),
-            mailer,
-            acceptor,
-            broker: broker_config.clone(),
-            switch_entry: |engaged| crate::audit::AuditEvent::kill_switch(engaged).entry(),
-            market_data: crate::market_data::config(&settings),
-            trade_stream: crate::trading::stream::sink::stream_config(&settings),
-            trade_sink: Arc::new(crate::trading::stream::sink::LedgerSink {
-                pool: pool.clone(),
-                actors: actors.clone(),
-                clock: clock.clone(),
-            }),
-            budget: budget.clone(),
-            jobs: crate::retention::scheduled(&pool, &settings.schedules),
-            backtests: crate::backtest::worker::worker_args(
-                &settings, &pool, &actors, &clock, &listen,
-            ),
-            restart: settings.restart,
-        };
-        let (root, root_handle) = Actor::spawn(None, RootSupervisor, root_args)
+        let front = web::front_for(mode, &shared, &listen, &error_reporting, &mut background);
+        let (acceptor, local_addr) = front.await?.unzip();
+        let tree = Tree::new(mode, &settings, &pool, listen, acceptor);
+        let (broker_config, budget) = (tree.broker.clone(), tree.budget.clone());
+        let (root, root_handle) = Actor::spawn(None, RootSupervisor, tree.args(&shared)?)
             .await
             .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
-        if mode != Mode::Worker {
-            background.push(crate::trading::book::keeper::spawn_reconciler(
-                pool.clone(),
-                actors.clone(),
-                clock.clone(),
-            ));
-        }
-        if mode != Mode::Web {
-            background.push(crate::trading::book::keeper::spawn_snapshots(
-                pool.clone(),
-                actors.market_data.clone(),
-                clock.clone(),
-            ));
-        }
-        if let Some(addr) = local_addr {
-            tracing::info!(%addr, env = settings.app_env.as_str(), ?mode, "raptor listening");
-        } else {
-            tracing::info!(
-                env = settings.app_env.as_str(),
-                ?mode,
-                "raptor worker running"
-            );
-        }
+        background.extend(book_keepers(mode, &shared));
+        log_started(&settings, mode, local_addr);
         Ok(Self {
             local_addr,
             actors,
@@ -314,11 +181,11 @@ impl Application {
     /// Applies re-read settings to what follows configuration in place: the broker (kill
     /// switch, credentials, timeout, outbound rate limit). The rest needs a restart.
     pub fn reload(&self, settings: &Settings) {
-        let config = crate::trading::broker_config(settings);
+        let config = wiring::broker_config(settings);
         *self.broker_config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
         self.actors.broker.reconfigure(config);
         if let Some(account) = self.budget.account() {
-            account.set_policy(account_policy(settings));
+            account.set_policy(wiring::account_policy(settings));
         }
         tracing::info!("configuration reloaded");
     }
@@ -369,22 +236,118 @@ impl Signals {
     }
 }
 
-/// The one outbound budget to Alpaca that trading and market data share, with every other
-/// process through Postgres (SPEC: below Alpaca's own limit, with a share market data can never
-/// take); this process's own window is the fallback while Postgres cannot be asked.
-fn outbound_budget(settings: &Settings, pool: &Pool) -> OutboundBudget {
-    let fallback = OutboundBudget::new(BudgetPolicy {
-        limit: settings.alpaca.rate_limit_per_minute,
-        reserved_for_trading: settings.alpaca.trading_reserved_per_minute,
-        window: Duration::from_secs(60),
-        max_wait: raptor_actors::broker::MAX_QUEUE_WAIT,
-    });
-    fallback.with_account(AccountBudget::new(pool.clone(), account_policy(settings)))
+impl Database {
+    /// The pool (through the pooler when one is configured) and the LISTEN connection's
+    /// configuration (always the direct URL); warns when the pool is short for `mode`.
+    async fn connect(settings: &Settings, mode: Mode) -> anyhow::Result<Self> {
+        let url = settings
+            .database_url()
+            .context("DATABASE_URL is required")?;
+        let (ssl, size) = (settings.database.ssl, settings.database.pool_size);
+        let pool = crate::db::build_app_pool(url, settings.database_pool_url(), ssl, size)?;
+        let listen = crate::db::connection_config(url, ssl)?;
+        if settings.database_pool_url().is_none() {
+            crate::db::capacity::warn_if_short(&pool, size, mode).await;
+        }
+        Ok(Self { pool, listen })
+    }
 }
 
-fn account_policy(settings: &Settings) -> AccountPolicy {
-    AccountPolicy::per_minute(
-        settings.alpaca.account_rate_limit_per_minute,
-        settings.alpaca.trading_reserved_per_minute,
-    )
+/// What the supervision tree needs beyond the shared parts.
+struct Tree {
+    mode: Mode,
+    listen: tokio_postgres::Config,
+    acceptor: Option<AcceptorArgs>,
+    broker: SharedBrokerConfig,
+    budget: OutboundBudget,
+}
+
+impl Tree {
+    /// The tree's own parts: the broker's configuration (which SIGHUP updates in place) and the
+    /// outbound budget to Alpaca.
+    fn new(
+        mode: Mode,
+        settings: &Settings,
+        pool: &Pool,
+        listen: tokio_postgres::Config,
+        acceptor: Option<AcceptorArgs>,
+    ) -> Self {
+        Self {
+            mode,
+            listen,
+            acceptor,
+            broker: Arc::new(std::sync::Mutex::new(wiring::broker_config(settings))),
+            budget: wiring::outbound_budget(settings, pool),
+        }
+    }
+
+    /// The root supervisor's arguments: each child's configuration from the settings.
+    fn args(self, shared: &web::Shared<'_>) -> anyhow::Result<RootArgs> {
+        let web::Shared {
+            settings,
+            pool,
+            actors,
+            clock,
+        } = *shared;
+        let mailer = (self.mode != Mode::Worker)
+            .then(|| wiring::mailer_args(settings, pool, clock))
+            .transpose()?;
+        actors
+            .broker
+            .use_request_timeout(settings.alpaca.request_timeout);
+        let backtests = wiring::backtest_worker(settings, pool, actors, clock, &self.listen);
+        Ok(RootArgs {
+            mode: self.mode,
+            actors: actors.clone(),
+            pool: pool.clone(),
+            clock: clock.clone(),
+            hasher: settings.token_hasher(),
+            session_policy: SessionPolicy::default(),
+            listen: self.listen,
+            mailer,
+            acceptor: self.acceptor,
+            broker: self.broker,
+            switch_entry: |engaged| crate::audit::AuditEvent::kill_switch(engaged).entry(),
+            market_data: wiring::market_data_config(settings),
+            trade_stream: wiring::trade_stream_config(settings),
+            trade_sink: Arc::new(crate::trading::stream::sink::LedgerSink {
+                pool: pool.clone(),
+                actors: actors.clone(),
+                clock: clock.clone(),
+            }),
+            budget: self.budget,
+            jobs: crate::retention::scheduled(pool, &wiring::retention_schedules(settings)),
+            backtests,
+            restart: settings.restart,
+        })
+    }
+}
+
+/// The books' keepers: the reconciler beside the web front, the snapshots beside the worker.
+fn book_keepers(mode: Mode, shared: &web::Shared<'_>) -> Vec<JoinHandle<()>> {
+    let (pool, actors, clock) = (shared.pool, shared.actors, shared.clock);
+    let mut tasks = Vec::new();
+    if mode != Mode::Worker {
+        tasks.push(crate::trading::book::keeper::spawn_reconciler(
+            pool.clone(),
+            actors.clone(),
+            clock.clone(),
+        ));
+    }
+    if mode != Mode::Web {
+        tasks.push(crate::trading::book::keeper::spawn_snapshots(
+            pool.clone(),
+            actors.market_data.clone(),
+            clock.clone(),
+        ));
+    }
+    tasks
+}
+
+fn log_started(settings: &Settings, mode: Mode, local_addr: Option<SocketAddr>) {
+    let env = settings.app_env.as_str();
+    match local_addr {
+        Some(addr) => tracing::info!(%addr, env, ?mode, "raptor listening"),
+        None => tracing::info!(env, ?mode, "raptor worker running"),
+    }
 }

@@ -95,13 +95,30 @@ async fn walk(client: &deadpool_postgres::Client) -> Result<Verified, VerifyErro
         return Ok(Verified::Empty);
     };
     if first > 1 {
-        let trimmed = crate::retention::audit_trimmed_through(client).await?;
+        let trimmed = trimmed_through(client).await?;
         if trimmed.is_none_or(|t| t < first - 1) {
             let trimmed = trimmed.unwrap_or(0);
             return Err(VerifyError::PrefixRemoved { first, trimmed });
         }
     }
     Ok(Verified::Intact { rows, first, last })
+}
+
+/// The name under which audit retention records its runs in `job_runs` (the retention job
+/// `audit_retention`).
+pub const RETENTION_JOB: &str = "audit_retention";
+
+/// The highest `seq` audit retention has been allowed to remove (rows up to it were older than
+/// 7 years when it ran, recorded in its run's `trimmed_through`), or `None` if it never trimmed.
+async fn trimmed_through(client: &impl GenericClient) -> Result<Option<i64>, StorageError> {
+    let row = client
+        .query_one(
+            "SELECT max((details->>'trimmed_through')::bigint) FROM job_runs \
+             WHERE job = $1 AND finished_at IS NOT NULL",
+            &[&RETENTION_JOB],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// The oldest and newest sequence numbers still stored.

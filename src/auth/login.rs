@@ -21,7 +21,7 @@ use webauthn_rs::prelude::{
 use webauthn_rs::Webauthn;
 
 use super::repo::{ceremonies, credentials, recoveries, users};
-use super::{storage_errors, Accounts, Email, PasskeysNotConfigured, Requester};
+use super::{storage_errors, Accounts, Email, Origin, PasskeysNotConfigured};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
 
@@ -120,7 +120,7 @@ fn ceremony(
 /// `login/verify`: checks the assertion and starts a session.
 pub async fn finish_login(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     ceremony_id: Uuid,
     credential: &PublicKeyCredential,
 ) -> Result<IssuedSession, LoginError> {
@@ -145,7 +145,7 @@ pub async fn finish_login(
         (outcome, stored, user)
     };
     let known_user = stored.as_ref().map(|s| s.user_id);
-    let fail = |reason: &str| failure(requester, known_user, reason);
+    let fail = |reason: &str| failure(origin, known_user, reason);
     let (user_id, result) = match outcome {
         Ok(ok) => ok,
         Err(WebauthnError::CredentialPossibleCompromise) => {
@@ -158,31 +158,21 @@ pub async fn finish_login(
         Err(error) => {
             tracing::info!(%error, "login assertion refused");
             accounts
-                .audit_failure(requester, fail("assertion_refused"))
+                .audit_failure(origin, fail("assertion_refused"))
                 .await?;
             return Err(LoginError::Failed);
         }
     };
     let pending = stored.as_ref().is_some_and(|s| s.pending);
-    match user {
-        Some(u) if u.deleted => {
-            accounts
-                .audit_failure(requester, fail("account_deleted"))
-                .await?;
-            return Err(LoginError::Failed);
+    if let Err((reason, error)) = usable(user.as_ref(), pending) {
+        if let Some(reason) = reason {
+            accounts.audit_failure(origin, fail(reason)).await?;
         }
-        Some(u) if !u.verified || pending => {
-            accounts
-                .audit_failure(requester, fail("email_not_verified"))
-                .await?;
-            return Err(LoginError::EmailNotVerified);
-        }
-        Some(_) => {}
-        None => return Err(LoginError::Failed),
+        return Err(error);
     }
 
     let session_id = Uuid::new_v4();
-    let mut entry = requester.audit(AuditEvent::LoginSuccess, Some(user_id));
+    let mut entry = origin.audit(AuditEvent::LoginSuccess, Some(user_id));
     entry.subject = Some(session_id.to_string());
     accounts.audit(entry).await?;
     {
@@ -197,8 +187,8 @@ pub async fn finish_login(
     }
     let new = NewSession {
         user_id,
-        ip_prefix: requester.ip_prefix.clone(),
-        user_agent: requester.user_agent.clone(),
+        ip_prefix: origin.ip_prefix.clone(),
+        user_agent: origin.user_agent.clone(),
     };
     Ok(accounts.actors.sessions.issue_as(session_id, new).await?)
 }
@@ -241,8 +231,24 @@ fn check_assertion(
     })
 }
 
-fn failure(requester: &Requester, user: Option<Uuid>, reason: &str) -> AuditEntry {
-    let mut entry = requester.audit(AuditEvent::LoginFailure, user);
+/// Whether the account may sign in: not erased, its email and passkey verified. A refusal
+/// names the reason it is audited under (none for an account that is gone).
+fn usable(
+    user: Option<&users::User>,
+    pending: bool,
+) -> Result<(), (Option<&'static str>, LoginError)> {
+    match user {
+        Some(u) if u.deleted => Err((Some("account_deleted"), LoginError::Failed)),
+        Some(u) if !u.verified || pending => {
+            Err((Some("email_not_verified"), LoginError::EmailNotVerified))
+        }
+        Some(_) => Ok(()),
+        None => Err((None, LoginError::Failed)),
+    }
+}
+
+fn failure(origin: &Origin, user: Option<Uuid>, reason: &str) -> AuditEntry {
+    let mut entry = origin.audit(AuditEvent::LoginFailure, user);
     entry.details = serde_json::json!({ "reason": reason });
     entry
 }

@@ -34,10 +34,7 @@ use raptor_actors::audit::{AppendError, AuditEntry};
 use raptor_actors::clock::SharedClock;
 use raptor_actors::token::TokenHasher;
 use raptor_actors::Actors;
-use uuid::Uuid;
 use webauthn_rs::Webauthn;
-
-use crate::audit::AuditEvent;
 
 pub use email::Email;
 /// Invitations' SQL, where the CLI and the tests have always found it.
@@ -72,19 +69,15 @@ impl Accounts {
 
     /// Appends an audit row and waits until it is durable.
     async fn audit(&self, entry: AuditEntry) -> Result<(), AppendError> {
-        self.actors.audit.append(entry).await.map(|_| ())
+        crate::audit::AuditTrail::append(&self.actors.audit, entry).await
     }
 
     /// Appends the row of a refused attempt on an unauthenticated route (a bad token or
     /// ceremony, a failed sign-in) only if it is the client's first this minute, across dynos
     /// ([`FAILURE_AUDIT`]): junk requests cannot flood the audit trail (issue 24, item 4). The
     /// routes' own cross-dyno limits count every attempt.
-    async fn audit_failure(
-        &self,
-        requester: &Requester,
-        entry: AuditEntry,
-    ) -> Result<(), AppendError> {
-        if let Some(client) = &requester.client {
+    async fn audit_failure(&self, origin: &Origin, entry: AuditEntry) -> Result<(), AppendError> {
+        if let Some(client) = &origin.client {
             let now = self.now();
             match crate::limits::hit(&self.pool, &self.hasher, &FAILURE_AUDIT, client, now).await {
                 Ok(()) => {}
@@ -109,26 +102,6 @@ pub const FAILURE_AUDIT: crate::limits::SharedLimit = crate::limits::SharedLimit
     window: std::time::Duration::from_secs(60),
 };
 
-/// Who asked, as far as the audit trail may record it: an IP prefix (never the address), a
-/// short user-agent fragment and the request id; and the client's rate-limit identity (IPv4
-/// address or IPv6 /64), which is only ever stored as an HMAC.
-#[derive(Debug, Clone, Default)]
-pub struct Requester {
-    pub ip_prefix: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    pub client: Option<String>,
-}
-
-impl Requester {
-    /// An audit row for `event` done by (or to) `user`, stamped with this requester.
-    pub fn audit(&self, event: AuditEvent, user: Option<Uuid>) -> AuditEntry {
-        let mut entry = event.entry();
-        entry.actor_user_id = user;
-        entry.ip_prefix = self.ip_prefix.clone();
-        entry.request_id = self.request_id.clone();
-        entry
-    }
-}
+pub use crate::audit::Origin;
 
 pub(crate) use crate::db::storage_errors;

@@ -11,7 +11,7 @@ use raptor_actors::session::user_agent_fragment;
 use uuid::Uuid;
 
 use super::repo::notices;
-use super::Requester;
+use super::Origin;
 use crate::db::StorageError;
 
 /// What a notice reports.
@@ -48,15 +48,15 @@ pub struct Notify<'a> {
 /// Queues the notice (the caller wakes the mailer once its transaction commits).
 pub async fn queue(
     client: &impl GenericClient,
-    requester: &Requester,
+    origin: &Origin,
     notify: Notify<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
     let body = serde_json::json!({
         "event": notify.notice.as_str(),
         "at": now.format("%Y-%m-%d %H:%M UTC").to_string(),
-        "ip_prefix": requester.ip_prefix,
-        "user_agent": requester.user_agent.as_deref().map(user_agent_fragment),
+        "ip_prefix": origin.ip_prefix,
+        "user_agent": origin.user_agent.as_deref().map(user_agent_fragment),
         "passkey": notify.passkey,
     });
     notices::enqueue(client, notify.user_id, notify.email, &body, now).await

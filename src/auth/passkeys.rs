@@ -12,7 +12,7 @@ use super::ceremony::{self, CreationOptions, StartError};
 use super::notify::{self, Notice, Notify};
 use super::repo::credentials::{self, PasskeyInfo};
 use super::repo::{ceremonies, users};
-use super::{storage_errors, Accounts, PasskeysNotConfigured, Requester};
+use super::{storage_errors, Accounts, Origin, PasskeysNotConfigured};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
 
@@ -101,7 +101,7 @@ pub struct Added {
 /// `passkeys/verify`: stores the new passkey on the signed-in account.
 pub async fn finish_adding_passkey(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
     ceremony_id: Uuid,
     credential: &RegisterPublicKeyCredential,
@@ -136,7 +136,7 @@ pub async fn finish_adding_passkey(
         let known = authenticators::name_of(aaguid).unwrap_or(authenticators::FALLBACK_NAME);
         PasskeyName(known.to_owned())
     });
-    let mut entry = requester.audit(AuditEvent::PasskeyAdd, Some(me.user_id));
+    let mut entry = origin.audit(AuditEvent::PasskeyAdd, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
     let mut client = accounts.pool.get().await?;
@@ -145,7 +145,7 @@ pub async fn finish_adding_passkey(
         .await?
         .ok_or(PasskeyError::CredentialExists)?;
     let notice = notice(me, Notice::PasskeyAdded, Some(name.as_str()));
-    notify::queue(&tx, requester, notice, now).await?;
+    notify::queue(&tx, origin, notice, now).await?;
     tx.commit().await?;
     accounts.actors.mailer.wake();
     Ok(Added {
@@ -156,7 +156,7 @@ pub async fn finish_adding_passkey(
 
 pub async fn rename_passkey(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
     id: Uuid,
     name: &PasskeyName,
@@ -164,7 +164,7 @@ pub async fn rename_passkey(
     let credential_id = credentials::owned(&accounts.pool.get().await?, me.user_id, id)
         .await?
         .ok_or(PasskeyError::NotFound)?;
-    let mut entry = requester.audit(AuditEvent::PasskeyRename, Some(me.user_id));
+    let mut entry = origin.audit(AuditEvent::PasskeyRename, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
     let mut client = accounts.pool.get().await?;
@@ -173,7 +173,7 @@ pub async fn rename_passkey(
         return Err(PasskeyError::NotFound);
     }
     let notice = notice(me, Notice::PasskeyRenamed, Some(name.as_str()));
-    notify::queue(&tx, requester, notice, accounts.now()).await?;
+    notify::queue(&tx, origin, notice, accounts.now()).await?;
     tx.commit().await?;
     accounts.actors.mailer.wake();
     Ok(())
@@ -182,7 +182,7 @@ pub async fn rename_passkey(
 /// Removes one of the caller's passkeys unless it is their last.
 pub async fn remove_passkey(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
     id: Uuid,
 ) -> Result<(), PasskeyError> {
@@ -196,7 +196,7 @@ pub async fn remove_passkey(
         }
         credential_id
     };
-    let mut entry = requester.audit(AuditEvent::PasskeyRemove, Some(me.user_id));
+    let mut entry = origin.audit(AuditEvent::PasskeyRemove, Some(me.user_id));
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
 
@@ -211,7 +211,7 @@ pub async fn remove_passkey(
         return Err(PasskeyError::NotFound);
     }
     let notice = notice(me, Notice::PasskeyRemoved, None);
-    notify::queue(&tx, requester, notice, accounts.now()).await?;
+    notify::queue(&tx, origin, notice, accounts.now()).await?;
     tx.commit().await?;
     accounts.actors.mailer.wake();
     Ok(())

@@ -1,6 +1,6 @@
-//! Lost-passkey recovery by email (issue 12): [`request_recovery`] (in
-//! [`super::recovery_request`]), [`start_recovery`] and [`finish_recovery`]; the operator's link
-//! is [`super::recovery_operator`].
+//! Lost-passkey recovery by email (issue 12): `request_recovery` (in
+//! [`super::recovery_request`], which names this module's error), [`start_recovery`] and
+//! [`finish_recovery`]; the operator's link is [`super::recovery_operator`].
 //!
 //! A verified, non-erased account may ask for a single-use link (30 minutes) that lets whoever
 //! reads its mailbox add a new passkey. Using it consumes the token, adds the passkey (old ones
@@ -22,11 +22,9 @@ use super::ceremony::{self, CreationOptions, StartError};
 use super::notify::{self, Notice, Notify};
 use super::repo::recoveries::{self, Token};
 use super::repo::{ceremonies, credentials, users};
-use super::{storage_errors, Accounts, PasskeysNotConfigured, Requester};
+use super::{storage_errors, Accounts, Origin, PasskeysNotConfigured};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
-
-pub use super::recovery_request::{request_recovery, RECOVERIES_PER_ACCOUNT_PER_HOUR};
 
 /// The name a recovered passkey gets when its authenticator is not in the table.
 pub const RECOVERED_PASSKEY_NAME: &str = "Passkey (recovery)";
@@ -70,12 +68,12 @@ impl Rejected {
 /// [`RecoveryError::InvalidToken`].
 async fn reject(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     rejected: Rejected,
 ) -> Result<std::convert::Infallible, RecoveryError> {
-    let mut entry = requester.audit(AuditEvent::RecoveryTokenRejected, rejected.user_id);
+    let mut entry = origin.audit(AuditEvent::RecoveryTokenRejected, rejected.user_id);
     entry.details = serde_json::json!({ "reason": rejected.reason });
-    accounts.audit_failure(requester, entry).await?;
+    accounts.audit_failure(origin, entry).await?;
     Err(RecoveryError::InvalidToken)
 }
 
@@ -98,7 +96,7 @@ async fn usable(
 /// excludes the passkeys it has.
 pub async fn start_recovery(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     raw_token: &str,
 ) -> Result<CreationOptions, RecoveryError> {
     let webauthn = accounts.webauthn()?;
@@ -125,7 +123,7 @@ pub async fn start_recovery(
     };
     match checked {
         Ok(options) => Ok(options),
-        Err(rejected) => match reject(accounts, requester, rejected).await? {},
+        Err(rejected) => match reject(accounts, origin, rejected).await? {},
     }
 }
 
@@ -152,7 +150,7 @@ struct Checked {
 /// token, ends every session of the account on every dyno and starts a fresh one.
 pub async fn finish_recovery(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     ceremony_id: Uuid,
     claimed_token: Option<&str>,
     credential: &RegisterPublicKeyCredential,
@@ -186,7 +184,7 @@ pub async fn finish_recovery(
         aaguid,
     } = match checked {
         Ok(checked) => checked,
-        Err(rejected) => match reject(accounts, requester, rejected).await? {},
+        Err(rejected) => match reject(accounts, origin, rejected).await? {},
     };
     let user_id = token.user_id;
     let credential_id = credentials::credential_key(&passkey);
@@ -194,7 +192,7 @@ pub async fn finish_recovery(
     let session_id = Uuid::new_v4();
 
     // The intent is durable before anything changes; the transaction re-checks everything.
-    let mut entry = requester.audit(AuditEvent::RecoveryCompleted, Some(user_id));
+    let mut entry = origin.audit(AuditEvent::RecoveryCompleted, Some(user_id));
     entry.subject = Some(token.id.to_string());
     entry.details = serde_json::json!({
         "credential_id": credential_id,
@@ -202,42 +200,23 @@ pub async fn finish_recovery(
     });
     accounts.audit(entry).await?;
 
-    let (passkeys, revoked) = {
-        let mut client = accounts.pool.get().await?;
-        let tx = client.transaction().await?;
-        match users::lock(&tx, user_id).await? {
-            Some(u) if u.is_active() => {}
-            _ => return Err(RecoveryError::InvalidToken),
-        }
-        if !recoveries::consume(&tx, token, now).await? {
-            return Err(RecoveryError::InvalidToken);
-        }
-        recoveries::discard_unused(&tx, user_id).await?;
-        credentials::insert(&tx, user_id, &passkey, name, aaguid, false, now)
-            .await?
-            .ok_or(RecoveryError::CredentialExists)?;
-        let notice = Notify {
-            user_id,
-            email: &email,
-            notice: Notice::RecoveryUsed,
-            passkey: Some(name),
-        };
-        notify::queue(&tx, requester, notice, now).await?;
-        let passkeys = credentials::count(&tx, user_id).await?;
-        // Every session ends in the same commit that adds the passkey: never one without the
-        // other. Other dynos hear of it from the commit's notifications.
-        let revoked = raptor_actors::session::revoke_in(&tx, user_id, None, None, now).await?;
-        tx.commit().await?;
-        (passkeys, revoked)
+    let added = Added {
+        user_id,
+        token,
+        email: &email,
+        passkey: &passkey,
+        name,
+        aaguid,
     };
+    let (passkeys, revoked) = add_and_end_sessions(accounts, origin, added, now).await?;
     accounts.actors.mailer.wake();
 
     let sessions = &accounts.actors.sessions;
     sessions.evict(&revoked);
     let new = NewSession {
         user_id,
-        ip_prefix: requester.ip_prefix.clone(),
-        user_agent: requester.user_agent.clone(),
+        ip_prefix: origin.ip_prefix.clone(),
+        user_agent: origin.user_agent.clone(),
     };
     let session = sessions.issue_as(session_id, new).await?;
     Ok(Recovered {
@@ -246,6 +225,61 @@ pub async fn finish_recovery(
         passkeys,
         session,
     })
+}
+
+/// What [`finish_recovery`] adds to an account.
+struct Added<'a> {
+    user_id: Uuid,
+    token: Token,
+    email: &'a str,
+    passkey: &'a webauthn_rs::prelude::Passkey,
+    name: &'a str,
+    aaguid: Option<Uuid>,
+}
+
+/// In one transaction that re-checks the account and the token: consumes the token, adds the
+/// passkey, queues the notice and ends every session. The account's passkeys and the ended
+/// sessions.
+async fn add_and_end_sessions(
+    accounts: &Accounts,
+    origin: &Origin,
+    added: Added<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(i64, Vec<Uuid>), RecoveryError> {
+    let Added {
+        user_id,
+        token,
+        email,
+        passkey,
+        name,
+        aaguid,
+    } = added;
+    let mut client = accounts.pool.get().await?;
+    let tx = client.transaction().await?;
+    match users::lock(&tx, user_id).await? {
+        Some(u) if u.is_active() => {}
+        _ => return Err(RecoveryError::InvalidToken),
+    }
+    if !recoveries::consume(&tx, token, now).await? {
+        return Err(RecoveryError::InvalidToken);
+    }
+    recoveries::discard_unused(&tx, user_id).await?;
+    credentials::insert(&tx, user_id, passkey, name, aaguid, false, now)
+        .await?
+        .ok_or(RecoveryError::CredentialExists)?;
+    let notice = Notify {
+        user_id,
+        email,
+        notice: Notice::RecoveryUsed,
+        passkey: Some(name),
+    };
+    notify::queue(&tx, origin, notice, now).await?;
+    let passkeys = credentials::count(&tx, user_id).await?;
+    // Every session ends in the same commit that adds the passkey: never one without the
+    // other. Other dynos hear of it from the commit's notifications.
+    let revoked = raptor_actors::session::revoke_in(&tx, user_id, None, None, now).await?;
+    tx.commit().await?;
+    Ok((passkeys, revoked))
 }
 
 /// The checks of [`finish_recovery`] that read: the token behind the ceremony is still usable,

@@ -112,13 +112,3 @@ async fn create_recovery_link(
         token,
     })
 }
-
-/// `<first FRONTEND_ORIGIN>/recover?token=`, where recovery links point.
-pub fn link_base(settings: &crate::settings::Settings) -> String {
-    let origin = settings
-        .frontend_origins
-        .first()
-        .map(String::as_str)
-        .unwrap_or("http://localhost:3000");
-    format!("{origin}/recover?token=")
-}

@@ -3,7 +3,7 @@
 
 use super::recovery::RecoveryError;
 use super::repo::{recoveries, users, verifications};
-use super::{Accounts, Email, Requester};
+use super::{Accounts, Email, Origin};
 use crate::audit::AuditEvent;
 
 /// Recovery emails an account may be sent per hour.
@@ -23,7 +23,7 @@ fn pseudonym(accounts: &Accounts, email: &Email) -> String {
 /// stranger (issue 24, item 7). Says nothing to the caller, who was answered before this ran.
 pub async fn request_recovery(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     email: &str,
 ) -> Result<(), RecoveryError> {
     let Ok(email) = Email::parse(email) else {
@@ -46,7 +46,7 @@ pub async fn request_recovery(
         Some(_) if recent >= RECOVERIES_PER_ACCOUNT_PER_HOUR => "rate_limited",
         Some(_) => "queued",
     };
-    let mut entry = requester.audit(AuditEvent::RecoveryRequested, user.as_ref().map(|u| u.id));
+    let mut entry = origin.audit(AuditEvent::RecoveryRequested, user.as_ref().map(|u| u.id));
     entry.subject = Some(pseudonym(accounts, &email));
     entry.details = serde_json::json!({ "channel": "email", "outcome": outcome });
     accounts.audit(entry).await?;

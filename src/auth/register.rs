@@ -17,7 +17,7 @@ use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, Web
 use super::authenticators;
 use super::ceremony::{self, CreationOptions, StartError};
 use super::repo::{bootstrap, ceremonies, credentials, users, verifications};
-use super::{storage_errors, Accounts, Email, PasskeysNotConfigured, Requester};
+use super::{storage_errors, Accounts, Email, Origin, PasskeysNotConfigured};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
 
@@ -103,7 +103,7 @@ pub async fn start_registration(
 /// still pending answers [`RegisterError::RegistrationPending`] and nothing changes.
 pub async fn finish_registration(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     ceremony_id: Uuid,
     claimed_email: Option<&str>,
     credential: &RegisterPublicKeyCredential,
@@ -120,10 +120,10 @@ pub async fn finish_registration(
     let name = authenticators::name_of(aaguid).unwrap_or(authenticators::FALLBACK_NAME);
 
     // The intent is durable before anything changes; the transaction re-checks everything.
-    let mut used = requester.audit(AuditEvent::BootstrapTokenUse, Some(user_id));
+    let mut used = origin.audit(AuditEvent::BootstrapTokenUse, Some(user_id));
     used.subject = Some(token_id.to_string());
     accounts.audit(used).await?;
-    let mut registered = requester.audit(AuditEvent::Register, Some(user_id));
+    let mut registered = origin.audit(AuditEvent::Register, Some(user_id));
     registered.details = serde_json::json!({ "credential_id": credential_id, "pending": true });
     accounts.audit(registered).await?;
 

@@ -8,7 +8,7 @@ use raptor_actors::session::{SessionCallError, SessionInfo, SessionSummary};
 use uuid::Uuid;
 
 use super::notify::{self, Notice, Notify};
-use super::Requester;
+use super::Origin;
 use super::{storage_errors, Accounts};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
@@ -29,10 +29,10 @@ storage_errors!(SessionsError);
 /// `logout`: ends the caller's current session on every instance.
 pub async fn logout(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
 ) -> Result<(), SessionsError> {
-    let mut entry = requester.audit(AuditEvent::Logout, Some(me.user_id));
+    let mut entry = origin.audit(AuditEvent::Logout, Some(me.user_id));
     entry.subject = Some(me.session_id.to_string());
     accounts.audit(entry).await?;
     accounts
@@ -54,7 +54,7 @@ pub async fn list_sessions(
 /// Ends one of the caller's own live sessions (possibly the current one).
 pub async fn revoke_session(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
     session_id: Uuid,
 ) -> Result<(), SessionsError> {
@@ -63,7 +63,7 @@ pub async fn revoke_session(
     if !live.iter().any(|s| s.session_id == session_id) {
         return Err(SessionsError::NotFound);
     }
-    let mut entry = requester.audit(AuditEvent::SessionRevoke, Some(me.user_id));
+    let mut entry = origin.audit(AuditEvent::SessionRevoke, Some(me.user_id));
     entry.subject = Some(session_id.to_string());
     accounts.audit(entry).await?;
     if !sessions.revoke(me.user_id, session_id).await? {
@@ -75,7 +75,7 @@ pub async fn revoke_session(
 /// Ends every session of the caller but the current one; how many ended.
 pub async fn revoke_other_sessions(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
 ) -> Result<usize, SessionsError> {
     let sessions = &accounts.actors.sessions;
@@ -85,7 +85,7 @@ pub async fn revoke_other_sessions(
         .iter()
         .filter(|s| s.session_id != me.session_id)
         .count();
-    let mut entry = requester.audit(AuditEvent::SessionRevokeOthers, Some(me.user_id));
+    let mut entry = origin.audit(AuditEvent::SessionRevokeOthers, Some(me.user_id));
     entry.details = serde_json::json!({ "revoked": others });
     accounts.audit(entry).await?;
     let revoked = sessions.revoke_all(me.user_id, Some(me.session_id)).await?;
@@ -96,7 +96,7 @@ pub async fn revoke_other_sessions(
         passkey: None,
     };
     let client = accounts.pool.get().await?;
-    notify::queue(&client, requester, notice, accounts.now()).await?;
+    notify::queue(&client, origin, notice, accounts.now()).await?;
     accounts.actors.mailer.wake();
     Ok(revoked)
 }

@@ -18,7 +18,7 @@ use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential, WebauthnE
 
 use super::login::RequestOptions;
 use super::repo::{ceremonies, credentials};
-use super::{storage_errors, Accounts, PasskeysNotConfigured, Requester};
+use super::{storage_errors, Accounts, Origin, PasskeysNotConfigured};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
 
@@ -108,7 +108,7 @@ pub async fn start_reauth(
 /// `session.reauth`, and records the assertion on the session. Returns when it was made.
 pub async fn finish_reauth(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
     ceremony_id: Uuid,
     credential: &PublicKeyCredential,
@@ -133,10 +133,10 @@ pub async fn finish_reauth(
             .ok_or(ReauthError::Failed)?;
         match webauthn.finish_passkey_authentication(credential, &auth) {
             Ok(result) => (stored, result),
-            Err(error) => return Err(refused(accounts, requester, me, credential_id, error).await),
+            Err(error) => return Err(refused(accounts, origin, me, credential_id, error).await),
         }
     };
-    let mut entry = requester.audit(AuditEvent::SessionReauth, Some(me.user_id));
+    let mut entry = origin.audit(AuditEvent::SessionReauth, Some(me.user_id));
     entry.subject = Some(me.session_id.to_string());
     entry.details = serde_json::json!({ "credential_id": credential_id });
     accounts.audit(entry).await?;
@@ -156,13 +156,13 @@ pub async fn finish_reauth(
 /// at sign-in; any other refusal is only logged.
 async fn refused(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     me: &SessionInfo,
     credential_id: String,
     error: WebauthnError,
 ) -> ReauthError {
     if matches!(error, WebauthnError::CredentialPossibleCompromise) {
-        let mut entry = requester.audit(AuditEvent::LoginCounterRegression, Some(me.user_id));
+        let mut entry = origin.audit(AuditEvent::LoginCounterRegression, Some(me.user_id));
         entry.subject = Some(credential_id);
         entry.details = serde_json::json!({ "reason": "counter_regression", "step_up": true });
         if let Err(error) = accounts.audit(entry).await {

@@ -10,7 +10,7 @@ use raptor_actors::token;
 use uuid::Uuid;
 
 use super::repo::{credentials, users, verifications};
-use super::{storage_errors, Accounts, Email, Requester};
+use super::{storage_errors, Accounts, Email, Origin};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
 
@@ -32,7 +32,7 @@ storage_errors!(VerifyEmailError);
 /// Returns the account's id.
 pub async fn verify_email(
     accounts: &Accounts,
-    requester: &Requester,
+    origin: &Origin,
     token: &str,
 ) -> Result<Uuid, VerifyEmailError> {
     if !token::well_formed(token) {
@@ -44,7 +44,7 @@ pub async fn verify_email(
         .await?
         .ok_or(VerifyEmailError::InvalidToken)?;
     accounts
-        .audit(requester.audit(AuditEvent::EmailVerify, Some(link.user_id)))
+        .audit(origin.audit(AuditEvent::EmailVerify, Some(link.user_id)))
         .await?;
 
     let mut client = accounts.pool.get().await?;

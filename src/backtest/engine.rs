@@ -16,30 +16,8 @@
 //! the API turns the results into decimal strings. The loop allocates only its outputs.
 
 use super::metrics::{Metrics, MetricsBuilder};
+pub use super::series::{Bar, Trade};
 use super::strategy::{BuyAndHold, RsiReversion, Signal, Signals, SmaCrossover, Strategy};
-
-/// One OHLC bar; `t` is its start in Unix seconds (UTC).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bar {
-    pub t: i64,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-}
-
-impl Bar {
-    /// A bar whose four prices are `price` (tests and benches).
-    pub fn flat(t: i64, price: f64) -> Self {
-        Bar {
-            t,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-        }
-    }
-}
 
 /// Cash and costs of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,21 +28,6 @@ pub struct Costs {
     pub slippage_bps: f64,
     /// Percent of cash a position takes, `(0, 100]`.
     pub position_size_pct: f64,
-}
-
-/// A closed round trip.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Trade {
-    /// Indices of the entry and exit fill bars.
-    pub entry_bar: usize,
-    pub exit_bar: usize,
-    pub entry_price: f64,
-    pub exit_price: f64,
-    pub qty: u64,
-    /// Net of both commissions.
-    pub pnl: f64,
-    /// `pnl / (qty × entry_price)`.
-    pub ret: f64,
 }
 
 /// A position still open at the end.

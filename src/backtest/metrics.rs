@@ -23,7 +23,7 @@
 //! - `expectancy` (mean pnl), `avg_trade_return`, `best_trade`, `worst_trade` (trade returns);
 //!   null without a closed trade.
 
-use super::engine::{Bar, Trade};
+use super::series::{Bar, Trade};
 
 /// The figures of a finished run; ratios as fractions.
 #[derive(Debug, Clone, Copy, PartialEq)]

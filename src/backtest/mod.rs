@@ -23,6 +23,7 @@ pub mod repo;
 pub mod request;
 pub mod result;
 pub mod runs;
+pub mod series;
 pub mod strategy;
 pub mod sweep;
 pub mod worker;

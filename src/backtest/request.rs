@@ -51,26 +51,7 @@ impl BacktestRequest {
         let end = p.take("end", required(text("end")).and_then(time));
         let strategy = strategy(body.get("strategy"), &mut p);
         let decimal = |key: &str, default: &str, min: &str, max: &str, open_min: bool| {
-            let value = match body.get(key) {
-                None | Some(Value::Null) => Ok(default.parse().unwrap_or_default()),
-                Some(Value::String(s)) => s.trim().parse::<Decimal>().map_err(|_| not_decimal()),
-                Some(Value::Number(n)) => n.to_string().parse().map_err(|_| not_decimal()),
-                Some(_) => Err(not_decimal()),
-            };
-            let (min, max): (Decimal, Decimal) = (
-                min.parse().unwrap_or_default(),
-                max.parse().unwrap_or_default(),
-            );
-            value.and_then(|v| {
-                let low_ok = if open_min { v > min } else { v >= min };
-                if low_ok && v <= max {
-                    Ok(v.normalize())
-                } else if open_min {
-                    Err(format!("must be greater than {min} and at most {max}"))
-                } else {
-                    Err(format!("must be from {min} to {max}"))
-                }
-            })
+            bounded_decimal(body.get(key), default, (min, max), open_min)
         };
         let initial_cash = p.take(
             "initial_cash",
@@ -284,6 +265,36 @@ fn time(raw: &str) -> Result<DateTime<Utc>, String> {
                 .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         })
         .map_err(|_| format!("{raw:?} is not an RFC 3339 time or a YYYY-MM-DD date"))
+}
+
+/// A decimal field: `default` when absent, else a number or a decimal string in `min..=max`
+/// (`min` excluded when `open_min`), normalised.
+fn bounded_decimal(
+    value: Option<&Value>,
+    default: &str,
+    (min, max): (&str, &str),
+    open_min: bool,
+) -> Result<Decimal, String> {
+    let value = match value {
+        None | Some(Value::Null) => Ok(default.parse().unwrap_or_default()),
+        Some(Value::String(s)) => s.trim().parse::<Decimal>().map_err(|_| not_decimal()),
+        Some(Value::Number(n)) => n.to_string().parse().map_err(|_| not_decimal()),
+        Some(_) => Err(not_decimal()),
+    };
+    let (min, max): (Decimal, Decimal) = (
+        min.parse().unwrap_or_default(),
+        max.parse().unwrap_or_default(),
+    );
+    value.and_then(|v| {
+        let low_ok = if open_min { v > min } else { v >= min };
+        if low_ok && v <= max {
+            Ok(v.normalize())
+        } else if open_min {
+            Err(format!("must be greater than {min} and at most {max}"))
+        } else {
+            Err(format!("must be from {min} to {max}"))
+        }
+    })
 }
 
 #[cfg(test)]

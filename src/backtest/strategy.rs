@@ -7,8 +7,8 @@
 //! of 2⁻⁶⁰ when it is at least 2⁻⁸), so each window's sum, rounded once to f64, equals
 //! `fsum`'s correctly rounded result; data outside that range falls back to [`fsum`] per window.
 
-use super::engine::Bar;
 use super::fsum::fsum;
+use super::series::Bar;
 
 /// A strategy with its parameters, as a request names it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -357,9 +357,10 @@ struct AlpacaBar {
     c: f64,
 }
 
-/// The backtest worker actor's arguments for this process.
+/// The backtest worker actor's arguments for this process; its runs read bars cached under
+/// `feed` (the market-data source's).
 pub fn worker_args(
-    settings: &crate::Settings,
+    feed: String,
     pool: &Pool,
     actors: &raptor_actors::Actors,
     clock: &SharedClock,
@@ -368,7 +369,7 @@ pub fn worker_args(
     let jobs = BacktestJobs {
         pool: pool.clone(),
         market_data: actors.market_data.clone(),
-        feed: crate::market_data::feed_key(settings),
+        feed,
         limits: Limits::default(),
         run_limit: RUN_LIMIT,
         clock: clock.clone(),

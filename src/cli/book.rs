@@ -86,7 +86,7 @@ async fn adjust(ctx: &CliContext, email: &str, cash: &str, reason: &str) -> anyh
 }
 
 async fn reconcile(ctx: &CliContext) -> anyhow::Result<()> {
-    let config = crate::trading::broker_config(&ctx.settings);
+    let config = crate::startup::wiring::broker_config(&ctx.settings);
     let found = operator::reconcile(&ctx.pool, &config).await?;
     println!("symbol\tbooks\talpaca\tdrift");
     for d in &found {

@@ -37,7 +37,7 @@ pub enum Command {
 
 pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     let audit = ctx.audit_client();
-    let broker = crate::trading::broker_config(&ctx.settings);
+    let broker = crate::startup::wiring::broker_config(&ctx.settings);
     let deps = DsrDeps {
         pool: &ctx.pool,
         audit: &audit,

@@ -10,7 +10,7 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 
 use super::CliContext;
-use crate::auth::recovery_operator::{self, create_operator_link, LinkMaker};
+use crate::auth::recovery_operator::{create_operator_link, LinkMaker};
 use crate::auth::Email;
 
 #[derive(clap::Subcommand)]
@@ -44,7 +44,7 @@ pub async fn run(command: Command, ctx: &CliContext) -> anyhow::Result<()> {
     );
     println!(
         "{}{}",
-        recovery_operator::link_base(&ctx.settings),
+        crate::startup::wiring::recovery_link_base(&ctx.settings),
         link.token.expose_secret()
     );
     Ok(())

@@ -14,9 +14,9 @@ pub struct BacktestRecord {
     /// `run` or `sweep`.
     pub kind: String,
     pub status: String,
-    #[schema(value_type = crate::http::schemas::JsonValue)]
+    #[schema(value_type = crate::schemas::JsonValue)]
     pub request: Value,
-    #[schema(value_type = crate::http::schemas::JsonValue, required = true)]
+    #[schema(value_type = crate::schemas::JsonValue, required = true)]
     pub result: Option<Value>,
     pub reason: Option<String>,
     pub attempts: i32,

@@ -20,7 +20,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::repo::{self, Marked};
-use super::{stamp_operator, DataSubject, DsrDeps, DsrError, Reason, RequestOrigin};
+use super::{stamp_operator, DataSubject, DsrDeps, DsrError, Origin, Reason};
 use crate::audit::AuditEvent;
 use crate::retention::purge_after;
 use crate::trading::erasure::cancel_open_orders;
@@ -29,7 +29,7 @@ use crate::trading::erasure::cancel_open_orders;
 #[derive(Debug, Clone)]
 pub enum EraseRequester {
     /// The person themself, signed in: the row names them as actor.
-    Customer(RequestOrigin),
+    Customer(Origin),
     /// An operator (`raptor dsr erase`): the row names the person as subject, with the reason.
     Operator(Reason),
 }

@@ -4,14 +4,14 @@
 use serde_json::json;
 
 use super::records::Export;
-use super::{repo, stamp_operator, DataSubject, DsrDeps, DsrError, RequestOrigin};
+use super::{repo, stamp_operator, DataSubject, DsrDeps, DsrError, Origin};
 use crate::audit::AuditEvent;
 
 /// Who asks for an export.
 #[derive(Debug, Clone)]
 pub enum ExportRequester {
     /// The person themself, signed in: audited as `dsr.export` with them as actor.
-    Customer(RequestOrigin),
+    Customer(Origin),
     /// An operator (`raptor dsr export`): audited as `user.pii_access` naming the person as
     /// subject.
     Operator,

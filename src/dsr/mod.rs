@@ -63,19 +63,7 @@ pub enum DataSubject {
     Email(Email),
 }
 
-/// Where a customer's request came from, for its audit row.
-#[derive(Debug, Clone)]
-pub struct RequestOrigin {
-    pub ip_prefix: String,
-    pub request_id: Option<String>,
-}
-
-impl RequestOrigin {
-    fn stamp(&self, entry: &mut AuditEntry) {
-        entry.ip_prefix = Some(self.ip_prefix.clone());
-        entry.request_id = self.request_id.clone();
-    }
-}
+pub use crate::audit::Origin;
 
 /// Why an operator acts, for the audit trail: a ticket reference, not personal data.
 #[derive(Debug, Clone, PartialEq, Eq)]

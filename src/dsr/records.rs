@@ -73,15 +73,15 @@ pub struct OrderRecord {
     pub side: String,
     pub status: String,
     /// The order as submitted.
-    #[schema(value_type = crate::http::schemas::JsonValue)]
+    #[schema(value_type = crate::schemas::JsonValue)]
     pub request: Value,
     /// The broker's answer as received.
     pub broker_status: Option<i32>,
-    #[schema(value_type = crate::http::schemas::JsonValue, required = true)]
+    #[schema(value_type = crate::schemas::JsonValue, required = true)]
     pub broker_response: Option<Value>,
     /// The newest Alpaca order object seen (fills, cancels), as received.
     /// Alpaca's order object as last seen.
-    #[schema(value_type = Option<crate::http::schemas::alpaca::AlpacaOrder>)]
+    #[schema(value_type = Option<crate::schemas::alpaca::AlpacaOrder>)]
     pub order: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -98,7 +98,7 @@ pub struct EmailRecord {
 /// A security notice: what happened, when, from which IP prefix and browser (no token).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NoticeRecord {
-    #[schema(value_type = crate::http::schemas::JsonValue)]
+    #[schema(value_type = crate::schemas::JsonValue)]
     pub notice: Value,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -122,6 +122,6 @@ pub struct AuditRecord {
     pub subject: Option<String>,
     pub ip_prefix: Option<String>,
     pub request_id: Option<String>,
-    #[schema(value_type = crate::http::schemas::JsonValue)]
+    #[schema(value_type = crate::schemas::JsonValue)]
     pub details: Value,
 }

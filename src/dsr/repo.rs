@@ -58,6 +58,30 @@ pub async fn read_export(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<Export>, StorageError> {
+    let Some(profile) = profile(client, user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Export {
+        generated_at: now,
+        profile,
+        passkeys: passkeys(client, user_id).await?,
+        sessions: sessions(client, user_id).await?,
+        orders: orders(client, user_id).await?,
+        book: super::book::read_book(client, user_id).await?,
+        emails: emails(client, user_id).await?,
+        email_verifications: tokens_of(client, "email_verifications", "user_id", user_id).await?,
+        recovery_tokens: tokens_of(client, "recovery_tokens", "user_id", user_id).await?,
+        invitations: tokens_of(client, "bootstrap_tokens", "used_by", user_id).await?,
+        backtests: super::backtests::read(client, user_id).await?,
+        security_notices: super::activity::security_notices(client, user_id).await?,
+        audit: audit(client, user_id).await?,
+    }))
+}
+
+async fn profile(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Option<Profile>, StorageError> {
     let Some(user) = client
         .query_opt(
             "SELECT email, email_verified_at, is_operator, created_at, deleted_at FROM users WHERE id = $1",
@@ -68,7 +92,7 @@ pub async fn read_export(
         return Ok(None);
     };
     let deleted_at: Option<DateTime<Utc>> = user.get(4);
-    let profile = Profile {
+    Ok(Some(Profile {
         user_id,
         email: user.get(0),
         email_verified_at: user.get(1),
@@ -76,15 +100,21 @@ pub async fn read_export(
         created_at: user.get(3),
         deleted_at,
         purge_after: deleted_at.map(purge_after),
-    };
+    }))
+}
 
-    let passkeys = client
+async fn passkeys(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<PasskeyRecord>, StorageError> {
+    let rows = client
         .query(
             "SELECT credential_id, name, backup_eligible, backup_state, created_at, last_used_at \
              FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at",
             &[&user_id],
         )
-        .await?
+        .await?;
+    Ok(rows
         .into_iter()
         .map(|r| PasskeyRecord {
             credential_id: r.get(0),
@@ -94,15 +124,21 @@ pub async fn read_export(
             created_at: r.get(4),
             last_used_at: r.get(5),
         })
-        .collect();
+        .collect())
+}
 
-    let sessions = client
+async fn sessions(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<SessionRecord>, StorageError> {
+    let rows = client
         .query(
             "SELECT id, created_at, last_seen_at, LEAST(idle_expires_at, absolute_expires_at), \
              revoked_at, ip_prefix, user_agent FROM sessions WHERE user_id = $1 ORDER BY created_at",
             &[&user_id],
         )
-        .await?
+        .await?;
+    Ok(rows
         .into_iter()
         .map(|r| SessionRecord {
             session_id: r.get(0),
@@ -113,16 +149,22 @@ pub async fn read_export(
             ip_prefix: r.get(5),
             user_agent: r.get(6),
         })
-        .collect();
+        .collect())
+}
 
-    let orders = client
+async fn orders(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<OrderRecord>, StorageError> {
+    let rows = client
         .query(
             "SELECT id, client_order_id, alpaca_order_id, symbol, side, status, request, \
              broker_status, broker_body, created_at, updated_at, order_body \
              FROM orders WHERE user_id = $1 ORDER BY created_at",
             &[&user_id],
         )
-        .await?
+        .await?;
+    Ok(rows
         .into_iter()
         .map(|r| OrderRecord {
             order_id: r.get(0),
@@ -138,15 +180,21 @@ pub async fn read_export(
             created_at: r.get(9),
             updated_at: r.get(10),
         })
-        .collect();
+        .collect())
+}
 
-    let emails = client
+async fn emails(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<EmailRecord>, StorageError> {
+    let rows = client
         .query(
             "SELECT kind, recipient, created_at, sent_at FROM email_outbox \
              WHERE user_id = $1 ORDER BY created_at",
             &[&user_id],
         )
-        .await?
+        .await?;
+    Ok(rows
         .into_iter()
         .map(|r| EmailRecord {
             kind: r.get(0),
@@ -154,21 +202,22 @@ pub async fn read_export(
             created_at: r.get(2),
             sent_at: r.get(3),
         })
-        .collect();
+        .collect())
+}
 
-    let email_verifications = tokens_of(client, "email_verifications", "user_id", user_id).await?;
-    let recovery_tokens = tokens_of(client, "recovery_tokens", "user_id", user_id).await?;
-    let invitations = tokens_of(client, "bootstrap_tokens", "used_by", user_id).await?;
-    let backtests = super::backtests::read(client, user_id).await?;
-    let security_notices = super::activity::security_notices(client, user_id).await?;
-
-    let audit = client
+/// The audit rows the user wrote or that are about them.
+async fn audit(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<AuditRecord>, StorageError> {
+    let rows = client
         .query(
             "SELECT seq, occurred_at, event, actor_user_id = $1, subject, ip_prefix, request_id, details \
              FROM audit_log WHERE actor_user_id = $1 OR subject = $2 ORDER BY seq",
             &[&user_id, &user_id.to_string()],
         )
-        .await?
+        .await?;
+    Ok(rows
         .into_iter()
         .map(|r| AuditRecord {
             seq: r.get(0),
@@ -180,23 +229,7 @@ pub async fn read_export(
             request_id: r.get(6),
             details: json_text(r.get(7)),
         })
-        .collect();
-
-    Ok(Some(Export {
-        generated_at: now,
-        profile,
-        passkeys,
-        sessions,
-        orders,
-        book: super::book::read_book(client, user_id).await?,
-        emails,
-        email_verifications,
-        recovery_tokens,
-        invitations,
-        backtests,
-        security_notices,
-        audit,
-    }))
+        .collect())
 }
 
 /// What marking an account erased found.

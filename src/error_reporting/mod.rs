@@ -29,11 +29,9 @@ use std::time::Duration;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::Router;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sentry::protocol::Event;
 use sentry::{ClientOptions, Hub, Level, SentryFutureExt};
-
-use crate::settings::Settings;
 
 /// The route tag of a request no route matched (the static files, a 404).
 pub const UNMATCHED_ROUTE: &str = "fallback";
@@ -53,16 +51,16 @@ pub struct ErrorReporting {
 }
 
 impl ErrorReporting {
-    /// Reporting as `settings` configure it: off without `SENTRY_DSN`.
-    pub fn from_settings(settings: &Settings) -> Result<Self, InvalidDsn> {
-        let Some(dsn) = settings.sentry_dsn.as_ref() else {
+    /// Reporting to `dsn` (`SENTRY_DSN`), events tagged with `environment`; off without one.
+    pub fn new(dsn: Option<&SecretString>, environment: &str) -> Result<Self, InvalidDsn> {
+        let Some(dsn) = dsn else {
             return Ok(Self::default());
         };
         let dsn = dsn.expose_secret().trim().parse().map_err(|_| InvalidDsn)?;
         let options = ClientOptions {
             dsn: Some(dsn),
             release: sentry::release_name!(),
-            environment: Some(settings.app_env.as_str().into()),
+            environment: Some(environment.to_owned().into()),
             send_default_pii: false,
             max_breadcrumbs: 0,
             before_breadcrumb: Some(Arc::new(|_| None)),
@@ -120,8 +118,10 @@ impl ErrorReporting {
 
 /// Tags an event captured while a request is handled with that request's id.
 fn tag_request_id(mut event: Event<'static>) -> Option<Event<'static>> {
-    if let Some(id) = crate::http::request_id::current() {
-        event.tags.insert("request_id".into(), id);
+    if let Some(id) = crate::telemetry::request::current_id() {
+        event
+            .tags
+            .insert("request_id".into(), id.as_str().to_owned());
     }
     Some(event)
 }

@@ -12,12 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::SteppedUpSession;
-use super::extract::{Caller, CurrentSession};
-use super::openapi::ErrorBody;
-use super::{cookie, ApiError, AppState};
-use crate::dsr::{
-    self, DataSubject, DsrDeps, DsrError, EraseRequester, Erased, ExportRequester, RequestOrigin,
-};
+use super::error_schema::ErrorBody;
+use super::extract::CurrentSession;
+use super::{ApiError, AppState};
+use crate::audit::Origin;
+use crate::dsr::{self, DataSubject, DsrDeps, DsrError, EraseRequester, Erased, ExportRequester};
 use crate::trading::erasure::Canceler;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -33,15 +32,6 @@ fn deps(state: &AppState) -> DsrDeps<'_> {
         sessions: Some(&state.actors.sessions),
         canceler: Canceler::Broker(&state.actors.broker),
         now: state.now(),
-    }
-}
-
-impl From<&Caller> for RequestOrigin {
-    fn from(caller: &Caller) -> Self {
-        RequestOrigin {
-            ip_prefix: caller.ip_prefix.clone(),
-            request_id: caller.request_id.clone(),
-        }
     }
 }
 
@@ -72,11 +62,11 @@ impl From<DsrError> for ApiError {
 )]
 pub async fn export(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(session): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let subject = DataSubject::User(session.user_id);
-    let by = ExportRequester::Customer(RequestOrigin::from(&caller));
+    let by = ExportRequester::Customer(caller.clone());
     Ok(Json(dsr::export(&deps(&state), subject, by).await?))
 }
 
@@ -99,15 +89,15 @@ pub async fn export(
 )]
 pub async fn erase(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     SteppedUpSession(session): SteppedUpSession,
 ) -> Result<impl IntoResponse, ApiError> {
     let subject = DataSubject::User(session.user_id);
-    let by = EraseRequester::Customer(RequestOrigin::from(&caller));
+    let by = EraseRequester::Customer(caller.clone());
     match dsr::erase_account(&deps(&state), subject, by).await? {
         Erased::Now { .. } => Ok((
             StatusCode::NO_CONTENT,
-            [(header::SET_COOKIE, cookie::clear(&state.settings))],
+            [(header::SET_COOKIE, state.cookie.clear())],
         )),
         // Erased meanwhile (another request): this session is no longer valid.
         Erased::AlreadyErased { .. } => Err(ApiError::unauthenticated()),

@@ -71,8 +71,8 @@ impl<S: Clone> Edge<S> {
 
 type Answer = Result<Response, Infallible>;
 
-/// The most headers the edge adds to a response: four of CORS, six of hardening, the id.
-pub const HEADERS_ADDED: usize = 11;
+/// The most headers the edge adds to a response (see [`security::HEADERS_ADDED`]).
+pub use super::security::HEADERS_ADDED;
 
 impl<S> Service<Request> for Edge<S>
 where

@@ -1,5 +1,6 @@
 //! The guard: who is calling and whether they may go on, as one service. In order: the client
-//! IP (and the Cloudflare guard), the per-process rate limit, the global limit across dynos
+//! IP (and the Cloudflare guard), the per-process rate limits (global, and the route's own from
+//! `crate::limits::table`), the global limit across dynos
 //! (from memory while this process holds a lease of the client's allowance), CSRF, then the
 //! cross-dyno limits of the routes that send email, start ceremonies or place orders. A refused
 //! request gets its 4xx here and never reaches a route.
@@ -23,7 +24,7 @@ use tower::{Layer, Service};
 use super::catch_panic::Caught;
 use super::client_ip;
 use super::{csrf, rate_limit, shared_limits, ApiError, AppState, BODY_LIMIT_BYTES};
-use crate::limits::SharedLimit;
+use crate::limits::{table, SharedLimit};
 
 /// Wraps a service in the [`Guard`].
 #[derive(Clone)]
@@ -110,7 +111,8 @@ impl Pending {
 fn admit(state: &AppState, request: &Request) -> Result<Pending, ApiError> {
     let path = request.uri().path();
     let ip = client_ip::resolve(state, request.headers(), request.extensions(), path)?;
-    rate_limit::admit(state, path, ip)?;
+    let limits = table::for_route(request.method(), path);
+    rate_limit::admit(state, path, limits, ip)?;
     let global_lease = shared_limits::check_global(state, path, ip)?;
     csrf::check(state, request.method(), request.headers())?;
     if declared_length(request).is_some_and(|n| n > BODY_LIMIT_BYTES as u64) {
@@ -119,7 +121,7 @@ fn admit(state: &AppState, request: &Request) -> Result<Pending, ApiError> {
     Ok(Pending {
         ip,
         global_lease,
-        route: shared_limits::limit_for(request.method(), path),
+        route: limits.and_then(|l| l.cross_dyno),
     })
 }
 

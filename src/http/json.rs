@@ -50,12 +50,12 @@ where
 }
 
 /// A JSON response of a hot route, with room in its header map for the headers the stack adds
-/// on its way out ([`super::edge::HEADERS_ADDED`]), so they go in without the map growing.
+/// on its way out ([`super::security::HEADERS_ADDED`]), so they go in without the map growing.
 pub fn json_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.reserve(super::edge::HEADERS_ADDED + 2);
+    headers.reserve(super::security::HEADERS_ADDED + 2);
     headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),

@@ -20,8 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ErrorCode;
-use super::extract::{Caller, CurrentSession};
-use super::openapi::{error_response, ErrorBody};
+use super::error_schema::{error_response, ErrorBody};
+use super::extract::CurrentSession;
 use super::query::ApiQuery;
 use super::schemas::alpaca::{AlpacaBar, AlpacaQuote, AlpacaSnapshot, AlpacaTrade};
 use super::{ApiError, AppState};
@@ -279,18 +279,9 @@ async fn bars(
 )]
 async fn compare(
     State(state): State<AppState>,
-    caller: Caller,
     _: CurrentSession,
     ApiQuery(params): Params,
 ) -> Result<Response, ApiError> {
-    if let Err(wait) = state.compare_limiter.check(caller.ip) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many requests; slow down",
-        )
-        .with_retry_after(wait));
-    }
     let raw = params.get("symbol").map(String::as_str);
     let symbol = match Symbols::parse(raw) {
         Ok(s) if s.as_slice().len() == 1 => s,

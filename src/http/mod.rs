@@ -20,6 +20,7 @@ pub mod dev_console;
 pub mod dev_page;
 pub mod edge;
 pub mod error;
+pub mod error_schema;
 pub mod extract;
 pub mod fault;
 pub mod guard;
@@ -54,7 +55,6 @@ pub use error::ApiError;
 pub use json::ApiJson;
 
 use crate::settings::Settings;
-use rate_limit::IpRateLimiter;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -87,15 +87,12 @@ pub struct AppStateInner {
     pub cors: Arc<cors::Cors>,
     pub pool: Pool,
     pub actors: Actors,
-    pub rate_limiter: Option<IpRateLimiter>,
+    /// This process's per-client limiters (`crate::limits::table`).
+    pub limiters: rate_limit::ProcessLimiters,
     /// Leases of clients' allowances under the limits shared across dynos.
     pub counters: Arc<crate::limits::Counters>,
-    /// Per-IP limit of `POST /api/auth/email/resend`.
-    pub resend_limiter: IpRateLimiter,
     /// Whether the database answered the last background probe.
     pub readiness: readiness::Readiness,
-    /// Per-IP limit of the legacy `GET /api/compare-quotes`.
-    pub compare_limiter: IpRateLimiter,
     /// The key historical bars are cached under (the data feed, or `synthetic`).
     pub market_data_feed: Arc<str>,
     /// The relying party; `None` when passkeys are not configured.
@@ -107,6 +104,10 @@ pub struct AppStateInner {
     pub lane_share: crate::trading::in_flight::LaneShare,
     /// The books and open orders this process read, until a change notifies it.
     pub books: Arc<crate::trading::book::BookCache>,
+    /// The pre-trade risk limits.
+    pub risk: crate::trading::risk::RiskLimits,
+    /// The `session` cookie's attributes.
+    pub cookie: cookie::SessionCookie,
 }
 
 impl AppState {
@@ -140,7 +141,7 @@ impl AppState {
     /// Appends an audit row and waits until it is durable; the caller's change must fail if
     /// this does.
     pub async fn audit(&self, entry: raptor_actors::audit::AuditEntry) -> Result<(), ApiError> {
-        self.actors.audit.append(entry).await?;
+        crate::audit::AuditTrail::append(&self.actors.audit, entry).await?;
         Ok(())
     }
 }

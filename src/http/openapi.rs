@@ -9,24 +9,20 @@
 //! the JSON body's 400/415/422, the body limit's 413, the panic catcher's 500), the session
 //! cookie as a security scheme, and the API's own description and version.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::Router;
-use strum::VariantArray;
-use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{
-    ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Schema, Type,
-};
-use utoipa::{OpenApi as _, PartialSchema, ToSchema};
+use utoipa::openapi::{InfoBuilder, OpenApi};
+use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ErrorCode;
+pub use super::error_schema::{error_response, ErrorBody, ErrorDetail};
 use super::{account, auth, backtest, market_data, system, trading, AppState};
 use crate::settings::AppEnv;
 
@@ -158,71 +154,6 @@ pub const DOCS_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; \
 style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; img-src 'self' data:; font-src 'self' data:; \
 connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The SPEC's error shape: `{"error": {"code", "message", "request_id"[, "fields"]}}`.
-#[derive(ToSchema)]
-#[schema(example = json!({"error": {
-    "code": "unauthenticated",
-    "message": "sign in first",
-    "request_id": "0b6f8f2e-5d1c-4c1e-9d7a-3f1f2a6c9e10"
-}}))]
-#[allow(dead_code)] // Documents what `ApiError::into_response` writes (a test compares them).
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-/// One error.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorDetail {
-    /// What went wrong, as a stable snake_case code to branch on.
-    code: ErrorCode,
-    /// For people; may change.
-    message: String,
-    /// The `x-request-id` of this request, to quote to support.
-    request_id: String,
-    /// 422 only: each field's problem, by field name.
-    #[schema(nullable = false)]
-    fields: Option<BTreeMap<String, String>>,
-}
-
-impl PartialSchema for ErrorCode {
-    fn schema() -> RefOr<Schema> {
-        let mut codes: Vec<&str> = ErrorCode::VARIANTS.iter().map(|c| c.as_str()).collect();
-        codes.sort_unstable();
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(codes))
-            .description(Some("Every `error.code` Raptor answers with."))
-            .into()
-    }
-}
-
-impl ToSchema for ErrorCode {}
-
-/// An operation's responses as the error shape, with a description.
-pub fn error_response(description: &str, retry_after: bool) -> RefOr<utoipa::openapi::Response> {
-    let mut response = ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("ErrorBody")))
-            .build(),
-    );
-    if retry_after {
-        response = response.header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .minimum(Some(1)),
-                )
-                .description(Some("Seconds to wait before retrying"))
-                .build(),
-        );
-    }
-    RefOr::T(response.build())
-}
-
 fn operations(
     item: &mut utoipa::openapi::PathItem,
 ) -> impl Iterator<Item = (HttpMethod, &mut Operation)> {
@@ -326,6 +257,9 @@ fn requirement_names(requirement: &utoipa::openapi::security::SecurityRequiremen
 
 #[cfg(test)]
 mod tests {
+    use strum::VariantArray;
+    use utoipa::PartialSchema;
+
     use super::*;
 
     #[test]

@@ -1,5 +1,6 @@
-//! The global per-client rate limit (GCRA, via governor). Health checks are exempt. An
-//! over-limit request gets 429 with `Retry-After`.
+//! The per-process per-client rate limits (GCRA, via governor): the global one
+//! (`RATE_LIMIT_PER_MINUTE`, health checks exempt) and the `per_client` limits of the routes in
+//! `crate::limits::table`. An over-limit request gets 429 with `Retry-After`.
 //!
 //! A client is its IPv4 address, or its IPv6 /64: one subscriber usually holds a whole /64, so
 //! keying on the full IPv6 address would let them rotate through 2^64 fresh buckets. This limit
@@ -17,6 +18,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::{is_health_path, ApiError, AppState};
+use crate::limits::table::{self, ProcessLimit, RouteLimits};
 
 /// Per-IP limiter shared by every connection of the process.
 #[derive(Clone)]
@@ -29,6 +31,17 @@ impl IpRateLimiter {
         Self::new(Quota::per_minute(
             NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
         ))
+    }
+
+    /// A limiter of `limit` (its window a minute or an hour).
+    pub fn of(limit: &ProcessLimit) -> Self {
+        let hits = NonZeroU32::new(limit.hits).unwrap_or(NonZeroU32::MIN);
+        let per = limit.window / hits.get();
+        Self::new(
+            Quota::with_period(per)
+                .unwrap_or_else(|| Quota::per_hour(hits))
+                .allow_burst(hits),
+        )
     }
 
     pub fn per_hour(limit: u32) -> Self {
@@ -71,22 +84,69 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Whether the client `ip` may make another request to `path` (health checks always may).
-pub fn admit(state: &AppState, path: &str, ip: IpAddr) -> Result<(), ApiError> {
-    let Some(limiter) = &state.rate_limiter else {
-        return Ok(());
-    };
-    if is_health_path(path) {
-        return Ok(());
+/// This process's limiters: the global one (when `ENABLE_GLOBAL_RATE_LIMIT`) and one per
+/// `per_client` limit of the table.
+#[derive(Clone)]
+pub struct ProcessLimiters {
+    global: Option<IpRateLimiter>,
+    routes: Vec<(&'static str, IpRateLimiter)>,
+}
+
+impl ProcessLimiters {
+    /// The limiters, the global one allowing `global_per_minute` (none when `None`).
+    pub fn new(global_per_minute: Option<u32>) -> Self {
+        let mut routes: Vec<(&'static str, IpRateLimiter)> = Vec::new();
+        for limit in table::ROUTES.iter().filter_map(|row| row.limits.per_client) {
+            if !routes.iter().any(|(name, _)| *name == limit.name) {
+                routes.push((limit.name, IpRateLimiter::of(&limit)));
+            }
+        }
+        Self {
+            global: global_per_minute.map(IpRateLimiter::per_minute),
+            routes,
+        }
     }
-    limiter.check(ip).map_err(|wait| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many requests; slow down",
-        )
-        .with_retry_after(wait)
-    })
+
+    /// Forgets clients whose allowance has fully refilled, in every limiter.
+    pub fn forget_idle(&self) {
+        self.global.iter().for_each(IpRateLimiter::forget_idle);
+        self.routes.iter().for_each(|(_, l)| l.forget_idle());
+    }
+
+    fn route(&self, limit: &ProcessLimit) -> Option<&IpRateLimiter> {
+        let found = self.routes.iter().find(|(name, _)| *name == limit.name);
+        found.map(|(_, limiter)| limiter)
+    }
+}
+
+/// Counts a request of the client `ip` against the global limit (not for health checks) and
+/// the route's own per-client limit; 429 over either.
+pub fn admit(
+    state: &AppState,
+    path: &str,
+    route: Option<&RouteLimits>,
+    ip: IpAddr,
+) -> Result<(), ApiError> {
+    let limiters = &state.limiters;
+    if let Some(global) = limiters.global.as_ref().filter(|_| !is_health_path(path)) {
+        global.check(ip).map_err(limited)?;
+    }
+    match route
+        .and_then(|r| r.per_client.as_ref())
+        .and_then(|l| limiters.route(l))
+    {
+        Some(limiter) => limiter.check(ip).map_err(limited),
+        None => Ok(()),
+    }
+}
+
+fn limited(wait: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited,
+        "too many requests; slow down",
+    )
+    .with_retry_after(wait)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The cross-dyno limits (`crate::limits`, ADR 0005, issue 25): the global per-client limit
-//! (`RATE_LIMIT_PER_MINUTE`, every route but health) and the limits of the routes that send
-//! email, start passkey ceremonies, take an emailed token or place orders, one counter per
-//! limit and client in Postgres, leased in blocks so most requests are answered from memory.
+//! (`RATE_LIMIT_PER_MINUTE`, every route but health) and the `cross_dyno` limits of the routes
+//! in `crate::limits::table` (those that send email, start passkey ceremonies, take an emailed
+//! token or place orders), one counter per limit and client in Postgres, leased in blocks so
+//! most requests are answered from memory.
 //! Over a limit: 429 `rate_limited` with `Retry-After`. Every attempt counts, failed ones
 //! included, so guessing tokens or replaying ceremonies from one client stops at the limit on
 //! every dyno (issue 24, item 4).
@@ -9,86 +10,16 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 
 use super::error::ErrorCode;
 use super::rate_limit::client_key;
 use super::{ApiError, AppState};
+use crate::limits::table::global;
 use crate::limits::{LimitError, Local, SharedLimit};
-
-const HOUR: Duration = Duration::from_secs(3600);
-const MINUTE: Duration = Duration::from_secs(60);
-
-/// Verification emails asked for, per client.
-pub const EMAIL: SharedLimit = SharedLimit {
-    name: "email",
-    hits: 10,
-    window: HOUR,
-};
-/// Recovery emails asked for, per client.
-pub const RECOVERY: SharedLimit = SharedLimit {
-    name: "recovery",
-    hits: 10,
-    window: HOUR,
-};
-/// Sign-up ceremonies started, per client.
-pub const REGISTER: SharedLimit = SharedLimit {
-    name: "register",
-    hits: 20,
-    window: HOUR,
-};
-/// Sign-in ceremonies started or finished, per client.
-pub const LOGIN: SharedLimit = SharedLimit {
-    name: "login",
-    hits: 60,
-    window: MINUTE,
-};
-/// Emailed tokens presented (`email/verify`, `recovery/options`, `recovery/verify`), per
-/// client: a person uses one or two; guessing stops here.
-pub const TOKENS: SharedLimit = SharedLimit {
-    name: "tokens",
-    hits: 30,
-    window: HOUR,
-};
-/// Orders submitted, per client.
-pub const ORDERS: SharedLimit = SharedLimit {
-    name: "orders",
-    hits: 120,
-    window: MINUTE,
-};
-
-/// The global per-client limit, across every process.
-pub fn global(per_minute: u32) -> SharedLimit {
-    SharedLimit {
-        name: "global",
-        hits: per_minute,
-        window: MINUTE,
-    }
-}
 
 /// How long a request waits for a lease of the global allowance before it is admitted anyway.
 const GLOBAL_LEASE_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// The longest window of any shared limit (what the in-memory leases must remember).
-pub const LONGEST_WINDOW: Duration = HOUR;
-
-/// The shared limit a request counts against, if any.
-pub fn limit_for(method: &Method, path: &str) -> Option<&'static SharedLimit> {
-    if method != Method::POST {
-        return None;
-    }
-    match path {
-        "/api/auth/email/resend" => Some(&EMAIL),
-        "/api/auth/recovery/start" => Some(&RECOVERY),
-        "/api/auth/register/options" => Some(&REGISTER),
-        "/api/auth/login/options" | "/api/auth/login/verify" => Some(&LOGIN),
-        "/api/auth/email/verify" | "/api/auth/recovery/options" | "/api/auth/recovery/verify" => {
-            Some(&TOKENS)
-        }
-        "/api/trading/orders" => Some(&ORDERS),
-        _ => None,
-    }
-}
 
 /// Whether the global limit admits the client `ip` from memory: `Ok(true)` when a lease must
 /// be asked for first ([`admit_global`]). Health checks are never counted.

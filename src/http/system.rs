@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error_schema::ErrorBody;
 use super::extract::OperatorSession;
 use super::json::json_response;
-use super::openapi::ErrorBody;
 use super::schemas::diagnostic::Diagnostic;
 use super::AppState;
 

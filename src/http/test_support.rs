@@ -9,8 +9,7 @@ use axum::http::{Request, Response};
 use axum::Router;
 use tower::ServiceExt;
 
-use super::rate_limit::IpRateLimiter;
-use super::{AppState, AppStateInner};
+use super::AppState;
 use crate::Settings;
 
 /// The allowed origin in [`state`]'s settings.
@@ -37,30 +36,15 @@ pub fn state(overrides: &[(&str, &str)]) -> AppState {
         1,
     )
     .expect("a lazy pool");
-    AppState::from(AppStateInner {
-        rate_limiter: settings
-            .flags
-            .global_rate_limit
-            .then(|| IpRateLimiter::per_minute(settings.rate_limit_per_minute)),
-        cors: Arc::new(super::cors::Cors::new(&settings.frontend_origins)),
-        counters: Arc::new(crate::limits::Counters::new(
-            pool.clone(),
-            settings.token_hasher(),
-        )),
-        settings: Arc::new(settings),
-        pool,
-        actors: raptor_actors::Actors::default(),
-        resend_limiter: IpRateLimiter::per_hour(10),
-        readiness: super::readiness::Readiness::default(),
-        compare_limiter: IpRateLimiter::per_minute(30),
-        market_data_feed: "synthetic".into(),
-        webauthn: None,
-        clock: Arc::new(raptor_actors::clock::SystemClock),
-        session_policy: raptor_actors::session::SessionPolicy::default(),
-        started_at: std::time::Instant::now(),
-        lane_share: crate::trading::in_flight::LaneShare::per_minute(30),
-        books: Default::default(),
-    })
+    let settings = Arc::new(settings);
+    let shared = crate::startup::web::Shared {
+        settings: &settings,
+        pool: &pool,
+        actors: &raptor_actors::Actors::default(),
+        clock: &(Arc::new(raptor_actors::clock::SystemClock) as _),
+    };
+    crate::startup::web::app_state(&shared, Default::default(), Default::default())
+        .expect("valid test settings")
 }
 
 /// Sends `request` through `router` and returns the response.

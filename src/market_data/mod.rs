@@ -16,8 +16,7 @@ mod timeframe;
 use std::sync::Arc;
 
 use raptor_actors::market_data::{
-    DataSource, LatestKind, MarketDataCallError, MarketDataClient, MarketDataConfig,
-    MarketDataError,
+    LatestKind, MarketDataCallError, MarketDataClient, MarketDataError,
 };
 use raptor_actors::ActorUnavailable;
 
@@ -26,7 +25,6 @@ pub use timeframe::Timeframe;
 
 use crate::db::StorageError;
 use crate::input::InvalidInput;
-use crate::settings::{AppEnv, Settings};
 
 /// Why market data could not be served, in data words.
 #[derive(Debug, thiserror::Error)]
@@ -88,42 +86,4 @@ pub async fn compare_quotes(
         quote: first(quote),
         trade: first(trade),
     })
-}
-
-/// The market-data actor's configuration. With credentials, Alpaca; without, a synthetic
-/// source in development or beside the simulated broker (never on a deployed dyno), else
-/// nothing: data routes then answer 503 `market_data_unavailable`.
-pub fn config(settings: &Settings) -> MarketDataConfig {
-    let alpaca = &settings.alpaca;
-    let source = match (&alpaca.api_key, &alpaca.api_secret) {
-        (Some(key), Some(secret)) => DataSource::Alpaca {
-            base_url: alpaca.data_base_url.clone(),
-            api_key: key.clone(),
-            api_secret: secret.clone(),
-            feed: alpaca.data_feed.clone(),
-        },
-        // The simulated broker (development and test only) prices its orders from this too.
-        _ if settings.app_env == AppEnv::Development
-            || crate::trading::broker_config(settings).kind
-                == raptor_actors::broker::BrokerKind::Simulated =>
-        {
-            DataSource::Synthetic
-        }
-        _ => DataSource::Unconfigured,
-    };
-    MarketDataConfig {
-        source,
-        request_timeout: alpaca.request_timeout,
-        latest_ttl: settings.market_data.latest_ttl,
-        max_cached: settings.market_data.max_cached,
-    }
-}
-
-/// The key bars are cached under for this source: the feed, or `synthetic`.
-pub fn feed_key(settings: &Settings) -> String {
-    match config(settings).source {
-        DataSource::Alpaca { feed, .. } => feed,
-        DataSource::Synthetic => "synthetic".into(),
-        DataSource::Unconfigured => "none".into(),
-    }
 }

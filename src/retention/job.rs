@@ -41,7 +41,7 @@ impl Job {
             Job::SessionPurge => "session_purge",
             Job::TokenPurge => "token_purge",
             Job::QuarantinePurge => "quarantine_purge",
-            Job::AuditRetention => "audit_retention",
+            Job::AuditRetention => crate::audit::verify::RETENTION_JOB,
             Job::OutboxPurge => "outbox_purge",
         }
     }

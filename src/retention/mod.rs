@@ -22,7 +22,7 @@ use crate::db::StorageError;
 pub use job::{scheduled, Job, Schedules};
 pub use report::{last_runs, overview, report, LastRun, Overview, TableReport};
 pub use rules::{purge_after, rules, Keep, Rule, AUDIT_YEARS, QUARANTINE_DAYS};
-pub use run::{audit_trimmed_through, run, Outcome, Removed, BATCH};
+pub use run::{run, Outcome, Removed, BATCH};
 
 /// A retention run failed. Nothing is recorded for its tick, so the next tick runs it again.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,6 @@ use deadpool_postgres::{GenericClient, Pool};
 use super::claim::{self, Claimed};
 use super::rules::{rules, Rule, AUDIT_RULES};
 use super::{Job, RetentionError};
-use crate::db::StorageError;
 
 /// Rows removed by one statement.
 pub const BATCH: i64 = 1000;
@@ -121,7 +120,7 @@ async fn delete_due(
 /// remaining row: every row before the first one younger than 7 years, and never the newest row
 /// (the head the audit writer links the next row to). The boundary is fixed before deleting and
 /// recorded as `trimmed_through`, which is how `raptor audit verify` tells retention from a
-/// deletion behind the application's back ([`audit_trimmed_through`]).
+/// deletion behind the application's back (`audit::verify`).
 async fn trim_audit(
     client: &impl GenericClient,
     now: DateTime<Utc>,
@@ -170,19 +169,4 @@ async fn trim_audit(
         vec![removed],
         serde_json::json!({ "trimmed_through": keep_from - 1 }),
     ))
-}
-
-/// The highest audit `seq` that retention has been allowed to remove (rows up to it were older
-/// than 7 years when it ran), or `None` if it never trimmed anything.
-pub async fn audit_trimmed_through(
-    client: &impl GenericClient,
-) -> Result<Option<i64>, StorageError> {
-    let row = client
-        .query_one(
-            "SELECT max((details->>'trimmed_through')::bigint) FROM job_runs \
-             WHERE job = $1 AND finished_at IS NOT NULL",
-            &[&Job::AuditRetention.name()],
-        )
-        .await?;
-    Ok(row.get(0))
 }

@@ -171,7 +171,7 @@ pub struct Settings {
     pub log_json: bool,
     pub log_level: String,
     /// When the worker's retention jobs run (`SCHEDULE_*`, six-field cron patterns).
-    pub schedules: crate::retention::Schedules,
+    pub schedules: Schedules,
 }
 
 #[derive(Debug, Clone)]
@@ -274,161 +274,34 @@ impl Settings {
         Self::parse(app_env, &src)
     }
 
+    /// Parses every section; each section's function names the variables it reads.
     fn parse(app_env: AppEnv, src: &Source) -> Result<Self, ConfigError> {
         let deployed = app_env.is_deployed();
-        let secret_key = match src.get("SECRET_KEY") {
-            Some(key) if key.len() >= MIN_SECRET_KEY_BYTES || app_env == AppEnv::Development => {
-                key.as_bytes().to_vec()
-            }
-            Some(_) => {
-                return Err(config_error(
-                    "SECRET_KEY",
-                    format!("must be at least {MIN_SECRET_KEY_BYTES} bytes"),
-                ))
-            }
-            None if app_env == AppEnv::Development => {
-                tracing::warn!("SECRET_KEY unset: using an ephemeral development key");
-                rand::random::<[u8; 32]>().to_vec()
-            }
-            None => return Err(config_error("SECRET_KEY", "is required")),
-        };
-        let secret_key_previous = match src.get("SECRET_KEY_PREVIOUS") {
-            Some(key) if key.len() < MIN_SECRET_KEY_BYTES && app_env != AppEnv::Development => {
-                return Err(config_error(
-                    "SECRET_KEY_PREVIOUS",
-                    format!("must be at least {MIN_SECRET_KEY_BYTES} bytes"),
-                ))
-            }
-            Some(key) => Some(std::sync::Arc::new(SecretKey::from(
-                key.as_bytes().to_vec(),
-            ))),
-            None => None,
-        };
-
-        let database_url = src.get("DATABASE_URL").map(SecretString::from);
-        if database_url.is_none() && app_env != AppEnv::Development {
-            return Err(config_error("DATABASE_URL", "is required"));
-        }
-        let database_ssl = match src.get("DATABASE_SSL") {
-            Some("disable") => DatabaseSsl::Disable,
-            Some("prefer") | None => DatabaseSsl::Prefer,
-            Some("require") => DatabaseSsl::Require,
-            Some(other) => {
-                return Err(config_error(
-                    "DATABASE_SSL",
-                    format!("must be disable, prefer or require (got {other:?})"),
-                ))
-            }
-        };
-
-        let paper_base_url = src
-            .get("ALPACA_PAPER_BASE_URL")
-            .unwrap_or_default()
-            .to_owned();
-        alpaca_url::check_paper(&paper_base_url, deployed)
-            .map_err(|problem| config_error("ALPACA_PAPER_BASE_URL", problem))?;
-        alpaca_url::check_auth_mode(src.get("ALPACA_AUTH_MODE"), deployed)
-            .map_err(|problem| config_error("ALPACA_AUTH_MODE", problem))?;
-        let data_base_url = src
-            .get("ALPACA_DATA_BASE_URL")
-            .unwrap_or_default()
-            .to_owned();
-        alpaca_url::check_data(&data_base_url, deployed)
-            .map_err(|problem| config_error("ALPACA_DATA_BASE_URL", problem))?;
-
-        let account_rate_limit_per_minute: u32 =
-            positive(src, "ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE")?;
-        let rate_limit_per_minute: u32 = positive(src, "ALPACA_RATE_LIMIT_PER_MINUTE")?;
-        let trading_reserved_per_minute: u32 = number(src, "ALPACA_TRADING_RESERVED_PER_MINUTE")?;
-        let data_feed = src.get("ALPACA_DATA_FEED").unwrap_or("iex").to_owned();
-        if !matches!(data_feed.as_str(), "iex" | "sip" | "delayed_sip" | "otc") {
-            return Err(config_error(
-                "ALPACA_DATA_FEED",
-                format!("must be iex, sip, delayed_sip or otc (got {data_feed:?})"),
-            ));
-        }
-
+        let (secret_key, secret_key_previous) = secret_keys(app_env, src)?;
+        let database = database(app_env, src)?;
+        let alpaca = alpaca(src, deployed)?;
         let risk = risk(src, deployed)?;
-
-        let frontend_origins: Vec<String> = src
-            .get("FRONTEND_ORIGIN")
-            .unwrap_or_default()
-            .split(',')
-            .map(|o| o.trim().trim_end_matches('/').to_owned())
-            .filter(|o| !o.is_empty())
-            .collect();
-        for origin in &frontend_origins {
-            if origin == "*" || !(origin.starts_with("https://") || origin.starts_with("http://")) {
-                return Err(config_error(
-                    "FRONTEND_ORIGIN",
-                    format!("{origin:?} is not an exact http(s) origin"),
-                ));
-            }
-        }
-
+        let frontend_origins = frontend_origins(src)?;
         if let Some(url) = src.get("SMTP_URL") {
             smtp_url::check_smtp_url(url)?;
         }
-
-        let log_json = match src.get("LOG_FORMAT") {
-            Some("json") => true,
-            Some("pretty") => false,
-            other => {
-                return Err(config_error(
-                    "LOG_FORMAT",
-                    format!("must be json or pretty (got {other:?})"),
-                ))
-            }
-        };
-
+        let log_json = log_json(src)?;
         Ok(Settings {
             app_env,
             port: number(src, "PORT")?,
             bind_address: number(src, "BIND_ADDRESS")?,
-            database: DatabaseSettings {
-                url: database_url,
-                pool_url: src
-                    .get("DATABASE_CONNECTION_POOL_URL")
-                    .map(str::trim)
-                    .filter(|url| !url.is_empty())
-                    .map(SecretString::from),
-                ssl: database_ssl,
-                pool_size: positive(src, "DATABASE_POOL_SIZE")?,
-            },
-            secret_key: std::sync::Arc::new(SecretKey::from(secret_key)),
+            database,
+            secret_key,
             secret_key_previous,
             token_hasher: std::sync::OnceLock::new(),
             frontend_origins,
-            webauthn: WebauthnSettings {
-                rp_id: src.get("WEBAUTHN_RP_ID").map(str::to_owned),
-                rp_name: src.get("WEBAUTHN_RP_NAME").map(str::to_owned),
-                origin: src.get("WEBAUTHN_ORIGIN").map(str::to_owned),
-            },
-            flags: Flags {
-                webauthn_registration: flag(src, "FLAG_WEBAUTHN_REGISTRATION")?,
-                enforce_cf_origin: flag(src, "FLAG_ENFORCE_CF_ORIGIN")?,
-                global_rate_limit: flag(src, "ENABLE_GLOBAL_RATE_LIMIT")?,
-            },
+            webauthn: webauthn(src),
+            flags: flags(src)?,
             rate_limit_per_minute: positive(src, "RATE_LIMIT_PER_MINUTE")?,
             trusted_proxy_hops: number(src, "TRUSTED_PROXY_HOPS")?,
             cloudflare_ranges: std::sync::Arc::new(cloudflare_ranges(src)?),
-            alpaca: AlpacaSettings {
-                auth_mode: src.get("ALPACA_AUTH_MODE").map(str::to_owned),
-                api_key: src.get("ALPACA_PAPER_API_KEY").map(SecretString::from),
-                api_secret: src.get("ALPACA_PAPER_API_SECRET").map(SecretString::from),
-                paper_base_url,
-                data_base_url,
-                request_timeout: Duration::from_secs(positive(src, "ALPACA_REQUEST_TIMEOUT_SECS")?),
-                account_rate_limit_per_minute,
-                rate_limit_per_minute,
-                trading_reserved_per_minute,
-                data_feed,
-            },
-            market_data: MarketDataSettings {
-                latest_ttl: Duration::from_millis(positive(src, "MARKET_DATA_TTL_MS")?),
-                max_cached: positive(src, "MARKET_DATA_CACHE_MAX_ENTRIES")?,
-                max_bars: positive(src, "HISTORICAL_BARS_MAX")?,
-            },
+            alpaca,
+            market_data: market_data(src)?,
             risk,
             session_cookie_domain: src.get("SESSION_COOKIE_DOMAIN").map(str::to_owned),
             step_up_window: Duration::from_secs(positive(src, "STEP_UP_WINDOW_SECS")?),
@@ -437,21 +310,8 @@ impl Settings {
             sentry_dsn: src.get("SENTRY_DSN").map(SecretString::from),
             static_dir: src.get("STATIC_DIR").map(PathBuf::from),
             shutdown_grace: shutdown_grace(src)?,
-            connections: raptor_actors::acceptor::ConnectionLimits {
-                header_read_timeout: Duration::from_secs(positive(
-                    src,
-                    "HTTP_HEADER_READ_TIMEOUT_SECS",
-                )?),
-                idle_timeout: Duration::from_secs(positive(src, "HTTP_IDLE_TIMEOUT_SECS")?),
-                max_connections: positive(src, "HTTP_MAX_CONNECTIONS")?,
-                ..Default::default()
-            },
-            restart: raptor_actors::supervisor::RestartPolicy {
-                initial_backoff: Duration::from_millis(positive(src, "SUPERVISOR_BACKOFF_MS")?),
-                max_backoff: Duration::from_secs(5),
-                max_restarts: positive(src, "SUPERVISOR_MAX_RESTARTS")?,
-                window: Duration::from_secs(positive(src, "SUPERVISOR_RESTART_WINDOW_SECS")?),
-            },
+            connections: connections(src)?,
+            restart: restart(src)?,
             log_json,
             log_level: src.get("LOG_LEVEL").unwrap_or("info").to_owned(),
             schedules: schedules(src)?,
@@ -524,6 +384,196 @@ fn positive<T: FromStr + Default + PartialOrd>(
     }
 }
 
+/// `SECRET_KEY` and `SECRET_KEY_PREVIOUS`: at least [`MIN_SECRET_KEY_BYTES`] outside
+/// development, where an unset key is replaced by an ephemeral one.
+fn secret_keys(
+    app_env: AppEnv,
+    src: &Source,
+) -> Result<(std::sync::Arc<SecretKey>, Option<std::sync::Arc<SecretKey>>), ConfigError> {
+    let development = app_env == AppEnv::Development;
+    let secret_key = match src.get("SECRET_KEY") {
+        Some(key) if key.len() >= MIN_SECRET_KEY_BYTES || development => key.as_bytes().to_vec(),
+        Some(_) => {
+            return Err(config_error(
+                "SECRET_KEY",
+                format!("must be at least {MIN_SECRET_KEY_BYTES} bytes"),
+            ))
+        }
+        None if development => {
+            tracing::warn!("SECRET_KEY unset: using an ephemeral development key");
+            rand::random::<[u8; 32]>().to_vec()
+        }
+        None => return Err(config_error("SECRET_KEY", "is required")),
+    };
+    let secret_key_previous = match src.get("SECRET_KEY_PREVIOUS") {
+        Some(key) if key.len() < MIN_SECRET_KEY_BYTES && !development => {
+            return Err(config_error(
+                "SECRET_KEY_PREVIOUS",
+                format!("must be at least {MIN_SECRET_KEY_BYTES} bytes"),
+            ))
+        }
+        Some(key) => Some(std::sync::Arc::new(SecretKey::from(
+            key.as_bytes().to_vec(),
+        ))),
+        None => None,
+    };
+    Ok((
+        std::sync::Arc::new(SecretKey::from(secret_key)),
+        secret_key_previous,
+    ))
+}
+
+/// `DATABASE_*`: the URL (optional in development, where `raptor dev` fills it in), the
+/// pooler's URL, TLS and the pool's size.
+fn database(app_env: AppEnv, src: &Source) -> Result<DatabaseSettings, ConfigError> {
+    let url = src.get("DATABASE_URL").map(SecretString::from);
+    if url.is_none() && app_env != AppEnv::Development {
+        return Err(config_error("DATABASE_URL", "is required"));
+    }
+    let ssl = match src.get("DATABASE_SSL") {
+        Some("disable") => DatabaseSsl::Disable,
+        Some("prefer") | None => DatabaseSsl::Prefer,
+        Some("require") => DatabaseSsl::Require,
+        Some(other) => {
+            return Err(config_error(
+                "DATABASE_SSL",
+                format!("must be disable, prefer or require (got {other:?})"),
+            ))
+        }
+    };
+    Ok(DatabaseSettings {
+        url,
+        pool_url: src
+            .get("DATABASE_CONNECTION_POOL_URL")
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(SecretString::from),
+        ssl,
+        pool_size: positive(src, "DATABASE_POOL_SIZE")?,
+    })
+}
+
+/// `ALPACA_*`: credentials, hosts (the paper host only when deployed), timeout, the outbound
+/// budget and the data feed.
+fn alpaca(src: &Source, deployed: bool) -> Result<AlpacaSettings, ConfigError> {
+    let paper_base_url = src
+        .get("ALPACA_PAPER_BASE_URL")
+        .unwrap_or_default()
+        .to_owned();
+    alpaca_url::check_paper(&paper_base_url, deployed)
+        .map_err(|problem| config_error("ALPACA_PAPER_BASE_URL", problem))?;
+    alpaca_url::check_auth_mode(src.get("ALPACA_AUTH_MODE"), deployed)
+        .map_err(|problem| config_error("ALPACA_AUTH_MODE", problem))?;
+    let data_base_url = src
+        .get("ALPACA_DATA_BASE_URL")
+        .unwrap_or_default()
+        .to_owned();
+    alpaca_url::check_data(&data_base_url, deployed)
+        .map_err(|problem| config_error("ALPACA_DATA_BASE_URL", problem))?;
+    let account_rate_limit_per_minute = positive(src, "ALPACA_ACCOUNT_RATE_LIMIT_PER_MINUTE")?;
+    let rate_limit_per_minute = positive(src, "ALPACA_RATE_LIMIT_PER_MINUTE")?;
+    let trading_reserved_per_minute = number(src, "ALPACA_TRADING_RESERVED_PER_MINUTE")?;
+    let data_feed = src.get("ALPACA_DATA_FEED").unwrap_or("iex").to_owned();
+    if !matches!(data_feed.as_str(), "iex" | "sip" | "delayed_sip" | "otc") {
+        return Err(config_error(
+            "ALPACA_DATA_FEED",
+            format!("must be iex, sip, delayed_sip or otc (got {data_feed:?})"),
+        ));
+    }
+    Ok(AlpacaSettings {
+        auth_mode: src.get("ALPACA_AUTH_MODE").map(str::to_owned),
+        api_key: src.get("ALPACA_PAPER_API_KEY").map(SecretString::from),
+        api_secret: src.get("ALPACA_PAPER_API_SECRET").map(SecretString::from),
+        paper_base_url,
+        data_base_url,
+        request_timeout: Duration::from_secs(positive(src, "ALPACA_REQUEST_TIMEOUT_SECS")?),
+        account_rate_limit_per_minute,
+        rate_limit_per_minute,
+        trading_reserved_per_minute,
+        data_feed,
+    })
+}
+
+/// `FRONTEND_ORIGIN`: comma-separated exact http(s) origins, never `*`.
+fn frontend_origins(src: &Source) -> Result<Vec<String>, ConfigError> {
+    let origins: Vec<String> = src
+        .get("FRONTEND_ORIGIN")
+        .unwrap_or_default()
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    for origin in &origins {
+        if origin == "*" || !(origin.starts_with("https://") || origin.starts_with("http://")) {
+            return Err(config_error(
+                "FRONTEND_ORIGIN",
+                format!("{origin:?} is not an exact http(s) origin"),
+            ));
+        }
+    }
+    Ok(origins)
+}
+
+/// `LOG_FORMAT`: `json` or `pretty`.
+fn log_json(src: &Source) -> Result<bool, ConfigError> {
+    match src.get("LOG_FORMAT") {
+        Some("json") => Ok(true),
+        Some("pretty") => Ok(false),
+        other => Err(config_error(
+            "LOG_FORMAT",
+            format!("must be json or pretty (got {other:?})"),
+        )),
+    }
+}
+
+/// `WEBAUTHN_*`: the relying party (checked when it is built, `startup::wiring`).
+fn webauthn(src: &Source) -> WebauthnSettings {
+    WebauthnSettings {
+        rp_id: src.get("WEBAUTHN_RP_ID").map(str::to_owned),
+        rp_name: src.get("WEBAUTHN_RP_NAME").map(str::to_owned),
+        origin: src.get("WEBAUTHN_ORIGIN").map(str::to_owned),
+    }
+}
+
+/// `FLAG_*` and `ENABLE_GLOBAL_RATE_LIMIT`.
+fn flags(src: &Source) -> Result<Flags, ConfigError> {
+    Ok(Flags {
+        webauthn_registration: flag(src, "FLAG_WEBAUTHN_REGISTRATION")?,
+        enforce_cf_origin: flag(src, "FLAG_ENFORCE_CF_ORIGIN")?,
+        global_rate_limit: flag(src, "ENABLE_GLOBAL_RATE_LIMIT")?,
+    })
+}
+
+/// `MARKET_DATA_*` and `HISTORICAL_BARS_MAX`.
+fn market_data(src: &Source) -> Result<MarketDataSettings, ConfigError> {
+    Ok(MarketDataSettings {
+        latest_ttl: Duration::from_millis(positive(src, "MARKET_DATA_TTL_MS")?),
+        max_cached: positive(src, "MARKET_DATA_CACHE_MAX_ENTRIES")?,
+        max_bars: positive(src, "HISTORICAL_BARS_MAX")?,
+    })
+}
+
+/// `HTTP_*`: header-read and idle timeouts, the connection cap.
+fn connections(src: &Source) -> Result<raptor_actors::acceptor::ConnectionLimits, ConfigError> {
+    let secs = |key: &'static str| positive(src, key).map(Duration::from_secs);
+    Ok(raptor_actors::acceptor::ConnectionLimits {
+        header_read_timeout: secs("HTTP_HEADER_READ_TIMEOUT_SECS")?,
+        idle_timeout: secs("HTTP_IDLE_TIMEOUT_SECS")?,
+        max_connections: positive(src, "HTTP_MAX_CONNECTIONS")?,
+        ..Default::default()
+    })
+}
+
+/// `SUPERVISOR_*`: how a failed child is restarted.
+fn restart(src: &Source) -> Result<raptor_actors::supervisor::RestartPolicy, ConfigError> {
+    Ok(raptor_actors::supervisor::RestartPolicy {
+        initial_backoff: Duration::from_millis(positive(src, "SUPERVISOR_BACKOFF_MS")?),
+        max_backoff: Duration::from_secs(5),
+        max_restarts: positive(src, "SUPERVISOR_MAX_RESTARTS")?,
+        window: Duration::from_secs(positive(src, "SUPERVISOR_RESTART_WINDOW_SECS")?),
+    })
+}
+
 fn risk(src: &Source, deployed: bool) -> Result<RiskSettings, ConfigError> {
     const NOTIONAL: &str = "TRADING_MAX_ORDER_NOTIONAL";
     let max_order_notional = match src.get(NOTIONAL).map(str::trim) {
@@ -563,14 +613,30 @@ fn risk(src: &Source, deployed: bool) -> Result<RiskSettings, ConfigError> {
     })
 }
 
-fn schedules(src: &Source) -> Result<crate::retention::Schedules, ConfigError> {
+/// When the worker's jobs run (`SCHEDULE_*`); `startup::wiring` hands them to the retention
+/// domain.
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    /// `SCHEDULE_SESSION_PURGE`
+    pub session_purge: raptor_actors::scheduler::Schedule,
+    /// `SCHEDULE_TOKEN_PURGE`
+    pub token_purge: raptor_actors::scheduler::Schedule,
+    /// `SCHEDULE_QUARANTINE_PURGE`
+    pub quarantine_purge: raptor_actors::scheduler::Schedule,
+    /// `SCHEDULE_AUDIT_RETENTION`
+    pub audit_retention: raptor_actors::scheduler::Schedule,
+    /// `SCHEDULE_OUTBOX_PURGE`
+    pub outbox_purge: raptor_actors::scheduler::Schedule,
+}
+
+fn schedules(src: &Source) -> Result<Schedules, ConfigError> {
     let schedule = |key: &'static str| {
         let raw = src
             .get(key)
             .ok_or_else(|| config_error(key, "is required"))?;
         raptor_actors::scheduler::Schedule::parse(raw).map_err(|e| config_error(key, e.to_string()))
     };
-    Ok(crate::retention::Schedules {
+    Ok(Schedules {
         session_purge: schedule("SCHEDULE_SESSION_PURGE")?,
         token_purge: schedule("SCHEDULE_TOKEN_PURGE")?,
         quarantine_purge: schedule("SCHEDULE_QUARANTINE_PURGE")?,

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use raptor_actors::audit::{AppendError, AuditClient, AuditEntry};
+use raptor_actors::audit::{AppendError, AuditEntry};
 use raptor_actors::broker::switch::{self, OperatorSwitch};
 use raptor_actors::broker::{BrokerClient, BrokerStatus};
 use serde_json::json;
@@ -21,20 +21,7 @@ use crate::db::StorageError;
 /// Longest reason kept.
 pub const MAX_REASON_CHARS: usize = 500;
 
-/// Where the audit row of a change goes: the audit writer (web) or the CLI's own writer.
-pub trait AuditTrail {
-    /// Makes `entry` durable, or fails.
-    fn append(
-        &self,
-        entry: AuditEntry,
-    ) -> impl std::future::Future<Output = Result<(), AppendError>> + Send;
-}
-
-impl AuditTrail for AuditClient {
-    async fn append(&self, entry: AuditEntry) -> Result<(), AppendError> {
-        AuditClient::append(self, entry).await.map(|_| ())
-    }
-}
+pub use crate::audit::AuditTrail;
 
 /// An operator's request to engage or release the switch.
 #[derive(Debug, Clone)]

@@ -37,14 +37,12 @@ pub mod updates;
 
 use deadpool_postgres::Pool;
 use raptor_actors::audit::{AppendError, AuditClient, AuditEntry};
-use raptor_actors::broker::{BrokerClient, BrokerConfig, BrokerKind};
+use raptor_actors::broker::BrokerClient;
 use raptor_actors::clock::SharedClock;
 use raptor_actors::market_data::MarketDataClient;
 use uuid::Uuid;
 
 use crate::audit::AuditEvent;
-use crate::settings::alpaca_url::{SIMULATED_MODE, TRADING_MODE};
-use crate::settings::{AppEnv, RiskSettings, Settings};
 
 /// What the trading use cases work with: the database, the broker, the audit trail, the clock.
 #[derive(Clone, Copy)]
@@ -54,7 +52,7 @@ pub struct Trading<'a> {
     pub audit: &'a AuditClient,
     pub clock: &'a SharedClock,
     /// The pre-trade risk limits.
-    pub risk: &'a RiskSettings,
+    pub risk: &'a risk::RiskLimits,
     /// Prices every order for the pre-trade checks.
     pub market_data: &'a MarketDataClient,
     /// Each user's share of the trading lane.
@@ -65,7 +63,7 @@ pub struct Trading<'a> {
 
 impl Trading<'_> {
     async fn append(&self, entry: AuditEntry) -> Result<(), AppendError> {
-        self.audit.append(entry).await.map(|_| ())
+        crate::audit::AuditTrail::append(self.audit, entry).await
     }
 }
 
@@ -74,48 +72,15 @@ impl Trading<'_> {
 pub struct Trader {
     pub user_id: Uuid,
     pub is_operator: bool,
-    /// An audit entry stamped with the caller's IP prefix and request id; each row the use
-    /// case writes starts from it.
-    pub origin: AuditEntry,
+    /// Who asked (IP prefix, request id...); each row the use case writes is stamped with it.
+    pub origin: crate::audit::Origin,
 }
 
 impl Trader {
     /// An audit row for `event` by this trader about `subject`.
     pub fn entry(&self, event: AuditEvent, subject: impl Into<String>) -> AuditEntry {
-        let mut entry = self.origin.clone();
-        entry.event = event.as_str();
-        entry.actor_user_id = Some(self.user_id);
+        let mut entry = self.origin.audit(event, Some(self.user_id));
         entry.subject = Some(subject.into());
         entry
-    }
-}
-
-/// The broker's configuration. The simulated broker is chosen by `ALPACA_AUTH_MODE=simulated`
-/// (development and test), or by `raptor dev` when neither a mode nor credentials are set; it
-/// is never chosen in production or staging (settings refuse it, and the broker re-checks).
-pub fn broker_config(settings: &Settings) -> BrokerConfig {
-    let alpaca = &settings.alpaca;
-    let mode = alpaca
-        .auth_mode
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default();
-    let has_credentials = alpaca.api_key.is_some() && alpaca.api_secret.is_some();
-    let laptop_default =
-        settings.app_env == AppEnv::Development && mode.is_empty() && !has_credentials;
-    let kind = if !settings.app_env.is_deployed() && (mode == SIMULATED_MODE || laptop_default) {
-        BrokerKind::Simulated
-    } else {
-        BrokerKind::AlpacaPaper
-    };
-    BrokerConfig {
-        kind,
-        trading_enabled: mode == TRADING_MODE,
-        base_url: alpaca.paper_base_url.clone(),
-        api_key: alpaca.api_key.clone(),
-        api_secret: alpaca.api_secret.clone(),
-        request_timeout: alpaca.request_timeout,
-        rate_limit_per_minute: alpaca.rate_limit_per_minute,
-        deployed: settings.app_env.is_deployed(),
     }
 }

@@ -24,7 +24,24 @@ use serde_json::json;
 use super::order::{OrderRequest, OrderSize};
 use super::{Trader, Trading};
 use crate::audit::AuditEvent;
-use crate::settings::RiskSettings;
+
+/// Pre-trade risk limits per user on the shared paper account, checked before any broker call
+/// (built from the `TRADING_*` settings in `startup::wiring`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskLimits {
+    /// Largest notional of one order in USD; `None` (development and test only) checks none.
+    pub max_order_notional: Option<Decimal>,
+    /// Orders one user may have open (submitted and not yet filled, cancelled, expired...).
+    pub max_open_orders: u32,
+    /// Orders one user may submit per UTC day.
+    pub max_orders_per_day: u32,
+    /// Asset classes one may trade (`us_equity`, `crypto`).
+    pub asset_classes: Vec<String>,
+    /// The cash (USD) a paper book starts with when it is opened.
+    pub initial_cash: Decimal,
+    /// Broker calls (order submits and cancels) one user may make a minute, per process.
+    pub user_calls_per_minute: u32,
+}
 
 /// A risk limit an order would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +158,7 @@ impl Estimate {
 
 /// The checks that need no book: asset class, the price, and the notional limit.
 pub async fn check_order(
-    limits: &RiskSettings,
+    limits: &RiskLimits,
     market_data: &MarketDataClient,
     order: &OrderRequest,
 ) -> Result<Estimate, RiskError> {

@@ -516,7 +516,7 @@ fn the_simulated_broker_can_never_be_selected_in_production_or_staging() {
         assert!(error.contains("ALPACA_AUTH_MODE"), "{app_env}: {error}");
 
         let settings = Settings::load(deployed_env(app_env, &[])).unwrap();
-        let config = raptor::trading::broker_config(&settings);
+        let config = raptor::startup::wiring::broker_config(&settings);
         assert_eq!(config.kind, BrokerKind::AlpacaPaper, "{app_env}");
         assert!(config.engaged_by().is_some(), "no credentials: engaged");
     }
@@ -524,7 +524,7 @@ fn the_simulated_broker_can_never_be_selected_in_production_or_staging() {
     // On a laptop without credentials, `raptor dev` gets the simulator...
     let laptop = Settings::load(deployed_env("development", &[])).unwrap();
     assert_eq!(laptop.app_env, AppEnv::Development);
-    let config = raptor::trading::broker_config(&laptop);
+    let config = raptor::startup::wiring::broker_config(&laptop);
     assert_eq!(config.kind, BrokerKind::Simulated);
     assert_eq!(config.engaged_by(), None);
     // ...and real paper trading once credentials are configured.
@@ -537,7 +537,7 @@ fn the_simulated_broker_can_never_be_selected_in_production_or_staging() {
         ],
     ))
     .unwrap();
-    let config = raptor::trading::broker_config(&with_keys);
+    let config = raptor::startup::wiring::broker_config(&with_keys);
     assert_eq!(config.kind, BrokerKind::AlpacaPaper);
     assert_eq!(config.engaged_by(), None);
 }

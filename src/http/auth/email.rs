@@ -10,10 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::accounts;
+use crate::audit::Origin;
 use crate::auth::verification::{resend_verification, verify_email};
-use crate::http::error::ErrorCode;
-use crate::http::extract::Caller;
-use crate::http::openapi::ErrorBody;
+use crate::http::error_schema::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
@@ -45,17 +44,17 @@ pub struct Verified {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user_id = verify_email(&accounts(&state), &caller.requester(), &request.token).await?;
+    let user_id = verify_email(&accounts(&state), &caller, &request.token).await?;
     // The account is active: its paper book opens now, with today's initial cash. Should this
     // fail, the first trading request opens it instead (`trading::account::book`).
     let opened = crate::trading::book::open_book(
         &state.pool,
         &state.actors.audit,
         user_id,
-        state.settings.risk.initial_cash,
+        state.risk.initial_cash,
         state.now(),
     )
     .await;
@@ -95,17 +94,8 @@ pub(super) const ACCEPTED: Accepted = Accepted { status: "accepted" };
 )]
 pub async fn resend(
     State(state): State<AppState>,
-    caller: Caller,
     ApiJson(request): ApiJson<ResendRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Err(wait) = state.resend_limiter.check(caller.ip) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many requests; slow down",
-        )
-        .with_retry_after(wait));
-    }
     let accounts = accounts(&state);
     tokio::spawn(async move {
         if let Err(error) = resend_verification(&accounts, &request.email).await {

@@ -13,10 +13,10 @@ use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::ceremony::{Assertion, RequestCeremony};
 use super::{accounts, options_body, SessionBody};
+use crate::audit::Origin;
 use crate::auth::login::{finish_login, start_login};
-use crate::http::extract::Caller;
-use crate::http::openapi::ErrorBody;
-use crate::http::{cookie, ApiError, ApiJson, AppState};
+use crate::http::error_schema::ErrorBody;
+use crate::http::{ApiError, ApiJson, AppState};
 
 /// Without an email: a discoverable (autofill) login, answered with `mediation: "conditional"`.
 #[derive(Deserialize, Default, ToSchema)]
@@ -88,11 +88,11 @@ pub struct VerifyRequest {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let accounts = accounts(&state);
-    let requester = caller.requester();
+    let requester = caller.clone();
     let issued = finish_login(
         &accounts,
         &requester,
@@ -102,7 +102,7 @@ pub async fn verify(
     .await?;
     let now = state.now();
     let until = now + state.session_policy().absolute;
-    let set_cookie = cookie::issue(&state.settings, issued.token.expose_secret(), until, now);
+    let set_cookie = state.cookie.issue(issued.token.expose_secret(), until, now);
     Ok((
         [(header::SET_COOKIE, set_cookie)],
         Json(SessionBody::from(&issued.info)),

@@ -28,8 +28,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::extract::{Caller, CurrentSession};
-use super::{cookie, ApiError, AppState};
+use super::extract::CurrentSession;
+use super::{ApiError, AppState};
+use crate::audit::Origin;
 use crate::auth::{self, Accounts};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -127,12 +128,12 @@ pub async fn session(CurrentSession(info): CurrentSession) -> Json<SessionBody> 
 )]
 pub async fn logout(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(me): CurrentSession,
 ) -> Result<impl IntoResponse, ApiError> {
-    auth::sessions::logout(&accounts(&state), &caller.requester(), &me).await?;
+    auth::sessions::logout(&accounts(&state), &caller, &me).await?;
     Ok((
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, cookie::clear(&state.settings))],
+        [(header::SET_COOKIE, state.cookie.clear())],
     ))
 }

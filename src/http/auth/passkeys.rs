@@ -12,10 +12,11 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::ceremony::{CreationCeremony, NewCredential};
 use super::{accounts, options_body, SteppedUpSession};
+use crate::audit::Origin;
 use crate::auth::passkeys::{self, PasskeyName};
 use crate::auth::repo::credentials::PasskeyInfo;
-use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
+use crate::http::error_schema::ErrorBody;
+use crate::http::extract::CurrentSession;
 use crate::http::{ApiError, ApiJson, AppState};
 
 /// `{"passkeys": [...]}`.
@@ -119,7 +120,7 @@ pub struct Renamed {
 )]
 pub async fn add(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     SteppedUpSession(me): SteppedUpSession,
     ApiJson(request): ApiJson<AddRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -129,7 +130,7 @@ pub async fn add(
         .map(PasskeyName::parse)
         .transpose()?;
     let accounts = accounts(&state);
-    let requester = caller.requester();
+    let requester = caller.clone();
     let added = passkeys::finish_adding_passkey(
         &accounts,
         &requester,
@@ -171,13 +172,13 @@ pub struct RenameRequest {
 )]
 pub async fn rename(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(me): CurrentSession,
     Path(id): Path<Uuid>,
     ApiJson(request): ApiJson<RenameRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = PasskeyName::parse(&request.name)?;
-    passkeys::rename_passkey(&accounts(&state), &caller.requester(), &me, id, &name).await?;
+    passkeys::rename_passkey(&accounts(&state), &caller, &me, id, &name).await?;
     Ok(Json(Renamed {
         id,
         name: name.as_str().to_owned(),
@@ -202,10 +203,10 @@ pub async fn rename(
 )]
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     SteppedUpSession(me): SteppedUpSession,
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    passkeys::remove_passkey(&accounts(&state), &caller.requester(), &me, id).await?;
+    passkeys::remove_passkey(&accounts(&state), &caller, &me, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

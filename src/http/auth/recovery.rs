@@ -1,6 +1,6 @@
 //! `POST /api/auth/recovery/start`, `/options` and `/verify`: lost-passkey recovery by email
 //! ([`crate::auth::recovery`]). `start` is limited per client across dynos
-//! (`crate::http::shared_limits::RECOVERY`) and per account (in the use case); it always
+//! (`crate::limits::table::RECOVERY`) and per account (in the use case); it always
 //! answers 202 at once and does its work afterwards, so neither its answer nor its timing tells
 //! anybody whether an address has an account; `options`/`verify` speak registration's wire
 //! format, and a successful verify sets a fresh session cookie exactly as a login does.
@@ -18,10 +18,11 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 use super::ceremony::{CreationCeremony, NewCredential};
 use super::email::{Accepted, ACCEPTED};
 use super::{accounts, options_body};
-use crate::auth::recovery::{finish_recovery, request_recovery, start_recovery};
-use crate::http::extract::Caller;
-use crate::http::openapi::ErrorBody;
-use crate::http::{cookie, ApiError, ApiJson, AppState};
+use crate::audit::Origin;
+use crate::auth::recovery::{finish_recovery, start_recovery};
+use crate::auth::recovery_request::request_recovery;
+use crate::http::error_schema::ErrorBody;
+use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"email": "ada@example.com"}))]
@@ -45,11 +46,11 @@ pub struct StartRequest {
 )]
 pub async fn start(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<StartRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let accounts = accounts(&state);
-    let requester = caller.requester();
+    let requester = caller.clone();
     tokio::spawn(async move {
         if let Err(error) = request_recovery(&accounts, &requester, &request.email).await {
             tracing::error!(%error, "recovery email could not be queued");
@@ -81,10 +82,10 @@ pub struct OptionsRequest {
 )]
 pub async fn options(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<OptionsRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let options = start_recovery(&accounts(&state), &caller.requester(), &request.token).await?;
+    let options = start_recovery(&accounts(&state), &caller, &request.token).await?;
     Ok(options_body(options.ceremony_id, options.challenge))
 }
 
@@ -142,12 +143,12 @@ pub struct RecoveredBody {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let recovered = finish_recovery(
         &accounts(&state),
-        &caller.requester(),
+        &caller,
         request.ceremony_id,
         request.token.as_deref(),
         &request.credential,
@@ -156,7 +157,7 @@ pub async fn verify(
     let now = state.now();
     let until = now + state.session_policy().absolute;
     let token = recovered.session.token.expose_secret();
-    let set_cookie = cookie::issue(&state.settings, token, until, now);
+    let set_cookie = state.cookie.issue(token, until, now);
     let info = &recovered.session.info;
     let body = RecoveredBody {
         user_id: recovered.user_id,

@@ -12,9 +12,9 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::ceremony::{CreationCeremony, NewCredential};
 use super::{accounts, options_body};
+use crate::audit::Origin;
 use crate::auth::register::{finish_registration, start_registration};
-use crate::http::extract::Caller;
-use crate::http::openapi::ErrorBody;
+use crate::http::error_schema::ErrorBody;
 use crate::http::{ApiError, ApiJson, AppState};
 
 #[derive(Deserialize, ToSchema)]
@@ -104,13 +104,13 @@ pub struct Registered {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     registration_enabled(&state)?;
     let registered = finish_registration(
         &accounts(&state),
-        &caller.requester(),
+        &caller,
         request.ceremony_id,
         request.email.as_deref(),
         &request.credential,

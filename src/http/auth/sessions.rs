@@ -11,10 +11,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{accounts, SteppedUpSession};
+use crate::audit::Origin;
 use crate::auth::sessions::{list_sessions, revoke_other_sessions, revoke_session};
-use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
-use crate::http::{cookie, ApiError, AppState};
+use crate::http::error_schema::ErrorBody;
+use crate::http::extract::CurrentSession;
+use crate::http::{ApiError, AppState};
 
 /// One of the caller's live sessions.
 #[derive(Serialize, ToSchema)]
@@ -87,13 +88,13 @@ pub async fn list(
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(me): CurrentSession,
     Path(session_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    revoke_session(&accounts(&state), &caller.requester(), &me, session_id).await?;
+    revoke_session(&accounts(&state), &caller, &me, session_id).await?;
     if session_id == me.session_id {
-        let clear = [(header::SET_COOKIE, cookie::clear(&state.settings))];
+        let clear = [(header::SET_COOKIE, state.cookie.clear())];
         return Ok((StatusCode::NO_CONTENT, clear).into_response());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -113,9 +114,9 @@ pub async fn revoke(
 )]
 pub async fn revoke_others(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     SteppedUpSession(me): SteppedUpSession,
 ) -> Result<impl IntoResponse, ApiError> {
-    let revoked = revoke_other_sessions(&accounts(&state), &caller.requester(), &me).await?;
+    let revoked = revoke_other_sessions(&accounts(&state), &caller, &me).await?;
     Ok(Json(RevokedCount { revoked }))
 }

@@ -17,10 +17,11 @@ use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::ceremony::{Assertion, RequestCeremony};
 use super::{accounts, options_body};
+use crate::audit::Origin;
 use crate::auth::step_up::{self, ReauthError, StepUpError};
 use crate::http::error::ErrorCode;
-use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
+use crate::http::error_schema::ErrorBody;
+use crate::http::extract::CurrentSession;
 use crate::http::{ApiError, ApiJson, AppState};
 
 /// A signed-in caller whose session proved a passkey within `STEP_UP_WINDOW_SECS`: 401
@@ -141,12 +142,12 @@ pub struct SteppedUp {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(me): CurrentSession,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let accounts = accounts(&state);
-    let requester = caller.requester();
+    let requester = caller.clone();
     let asserted_at = step_up::finish_reauth(
         &accounts,
         &requester,

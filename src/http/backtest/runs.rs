@@ -13,10 +13,11 @@ use serde_json::Value;
 use super::schemas::{BacktestBody, BacktestList, BacktestPending, BacktestRun, ListQuery};
 use super::{job_id, submitted, Finished};
 use crate::audit::AuditEvent;
+use crate::audit::Origin;
 use crate::backtest::repo::Kind;
 use crate::backtest::{chart, jobs, runs};
-use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
+use crate::http::error_schema::ErrorBody;
+use crate::http::extract::CurrentSession;
 use crate::http::query::ApiQuery;
 use crate::http::{ApiError, ApiJson, AppState};
 
@@ -38,11 +39,11 @@ use crate::http::{ApiError, ApiJson, AppState};
 pub(super) async fn submit(
     State(state): State<AppState>,
     Extension(finished): Extension<Finished>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let audit = caller.audit(AuditEvent::BacktestRun);
+    let audit = caller.entry(AuditEvent::BacktestRun);
     let deps = finished.deps(&state)?;
     let done = runs::submit_run(deps, session.user_id, audit, &body).await?;
     Ok(submitted(done))

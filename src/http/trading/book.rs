@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{trader, trading, BrokerErrors};
+use crate::audit::Origin;
 use crate::http::error::ErrorCode;
-use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
+use crate::http::error_schema::ErrorBody;
+use crate::http::extract::CurrentSession;
 use crate::http::query::ApiQuery;
 use crate::http::{ApiError, AppState};
 use crate::trading::account;
@@ -135,7 +136,7 @@ impl From<PositionView> for PositionBody {
 )]
 pub async fn account(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
 ) -> Result<Response, ApiError> {
     let book = account::book(trading(&state), &trader(&caller, &user)).await?;
@@ -156,7 +157,7 @@ pub async fn account(
 )]
 pub async fn positions(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
 ) -> Result<Response, ApiError> {
     let book = account::book(trading(&state), &trader(&caller, &user)).await?;
@@ -180,7 +181,7 @@ pub async fn positions(
 )]
 pub async fn position(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     Path(symbol): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -244,7 +245,7 @@ pub struct HistoryBody {
 )]
 pub async fn portfolio_history(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<Response, ApiError> {

@@ -11,7 +11,7 @@ use raptor_actors::broker::BrokerError;
 use serde_json::json;
 
 use crate::http::error::ErrorCode;
-use crate::http::openapi::error_response;
+use crate::http::error_schema::error_response;
 use crate::http::ApiError;
 use crate::trading::error::{CancelError, ReadError, ReadinessError, StreamError, SubmitError};
 use crate::trading::kill_switch::{SwitchError, MAX_REASON_CHARS};

@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 
 use super::{source_name, trading};
 use crate::audit::AuditEvent;
-use crate::http::extract::{Caller, OperatorSession};
-use crate::http::openapi::ErrorBody;
+use crate::audit::Origin;
+use crate::http::error_schema::ErrorBody;
+use crate::http::extract::OperatorSession;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::{account, kill_switch};
 
@@ -86,11 +87,11 @@ pub async fn show(
 )]
 pub async fn change(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     OperatorSession(operator): OperatorSession,
     ApiJson(dto): ApiJson<ChangeDto>,
 ) -> Result<Json<SwitchView>, ApiError> {
-    let mut origin = caller.audit(AuditEvent::kill_switch(dto.engaged));
+    let mut origin = caller.entry(AuditEvent::kill_switch(dto.engaged));
     origin.actor_user_id = Some(operator.user_id);
     let change = kill_switch::SwitchChange {
         engaged: dto.engaged,

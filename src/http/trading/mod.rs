@@ -26,8 +26,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Caller, CurrentSession};
+use super::extract::CurrentSession;
 use super::{ApiError, AppState};
+use crate::audit::Origin;
 use crate::trading::{account, Trader, Trading};
 use raptor_actors::session::SessionInfo;
 
@@ -104,7 +105,7 @@ fn trading(state: &AppState) -> Trading<'_> {
         broker: &state.actors.broker,
         audit: &state.actors.audit,
         clock: &state.clock,
-        risk: &state.settings.risk,
+        risk: &state.risk,
         market_data: &state.actors.market_data,
         lane_share: &state.lane_share,
         books: &state.books,
@@ -112,14 +113,11 @@ fn trading(state: &AppState) -> Trading<'_> {
 }
 
 /// The signed-in user as a trader, with this request's audit stamp.
-fn trader(caller: &Caller, user: &SessionInfo) -> Trader {
-    // Only the stamp (IP prefix, request id, actor) is kept: each use case names its events.
-    let mut origin = caller.audit(crate::audit::AuditEvent::OrderSubmitRequested);
-    origin.actor_user_id = Some(user.user_id);
+fn trader(caller: &Origin, user: &SessionInfo) -> Trader {
     Trader {
         user_id: user.user_id,
         is_operator: user.is_operator,
-        origin,
+        origin: caller.clone(),
     }
 }
 
@@ -167,7 +165,7 @@ async fn mode(State(state): State<AppState>, _: CurrentSession) -> Result<Respon
     security(("session" = [])),
     responses(
         (status = 200, description = "Ready: credentials configured, switch released, broker answering", body = ReadinessBody),
-        (status = 503, description = "`trading_disabled` (the kill switch is engaged), `broker_not_ready` (the message says why), or `service_unavailable`; retry after `Retry-After`", body = crate::http::openapi::ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+        (status = 503, description = "`trading_disabled` (the kill switch is engaged), `broker_not_ready` (the message says why), or `service_unavailable`; retry after `Retry-After`", body = crate::http::error_schema::ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
 )]
 async fn readiness(State(state): State<AppState>, _: CurrentSession) -> Result<Response, ApiError> {

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{passthrough, trader, trading, BrokerErrors};
+use crate::audit::Origin;
 use crate::http::error::ErrorCode;
-use crate::http::extract::{Caller, CurrentSession};
-use crate::http::openapi::ErrorBody;
+use crate::http::error_schema::ErrorBody;
+use crate::http::extract::CurrentSession;
 use crate::http::query::ApiQuery;
 use crate::http::schemas::alpaca::AlpacaOrder;
 use crate::http::{ApiError, ApiJson, AppState};
@@ -101,7 +102,7 @@ pub struct OrderBody {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
@@ -147,7 +148,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -210,7 +211,7 @@ pub enum TimeInForce {
 )]
 pub async fn submit(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     headers: HeaderMap,
     ApiJson(draft): ApiJson<OrderDraft>,
@@ -247,7 +248,7 @@ pub async fn submit(
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -15,8 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{trader, trading, BrokerErrors, TRADING_DISABLED_MESSAGE};
+use crate::audit::Origin;
 use crate::http::error::ErrorCode;
-use crate::http::extract::{Caller, CurrentSession};
+use crate::http::extract::CurrentSession;
 use crate::http::{ApiError, AppState};
 use crate::trading::stream::{open_stream, StreamMessage};
 
@@ -38,7 +39,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 )]
 pub async fn stream(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Origin,
     CurrentSession(user): CurrentSession,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -1,4 +1,4 @@
-//! The trade stream's source (from the settings) and what its events change: the ledger and
+//! What the trade stream's events change: the ledger and
 //! the books ([`LedgerSink`], `raptor_actors::trade_stream::TradeSink`, through
 //! [`crate::trading::updates`]). When the upstream listens again, the ledger is reconciled with
 //! the broker ([`crate::trading::reconcile`]) for what the stream could not deliver.
@@ -9,39 +9,12 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use raptor_actors::clock::SharedClock;
-use raptor_actors::trade_stream::{
-    stream_url, StreamSource, TradeEvent, TradeSink, TradeStreamConfig,
-};
+use raptor_actors::trade_stream::{TradeEvent, TradeSink};
 use raptor_actors::Actors;
 
-use crate::settings::Settings;
 use crate::trading::ledger::events;
 use crate::trading::reconcile;
 use crate::trading::updates::{apply_update, OrderUpdate};
-
-/// The stream's source: the simulated broker's events when the broker is simulated, Alpaca's
-/// paper stream when credentials are set, else none.
-pub fn stream_config(settings: &Settings) -> TradeStreamConfig {
-    let broker = super::super::broker_config(settings);
-    let source = match (broker.kind, &broker.api_key, &broker.api_secret) {
-        (raptor_actors::broker::BrokerKind::Simulated, _, _) => StreamSource::Simulated,
-        (_, Some(key_id), Some(secret_key)) => {
-            match stream_url(&broker.base_url, !settings.app_env.is_deployed()) {
-                Ok(url) => StreamSource::Alpaca {
-                    url,
-                    key_id: key_id.clone(),
-                    secret_key: secret_key.clone(),
-                },
-                Err(problem) => {
-                    tracing::error!(%problem, "no trade stream for ALPACA_PAPER_BASE_URL");
-                    StreamSource::Off
-                }
-            }
-        }
-        _ => StreamSource::Off,
-    };
-    TradeStreamConfig::new(source)
-}
 
 /// Applies the stream's events to the ledger and the books.
 pub struct LedgerSink {
