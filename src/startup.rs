@@ -208,6 +208,14 @@ impl Application {
                 clock.clone(),
             ));
         }
+        if mode != Mode::Web {
+            background.push(crate::trading::assets::refresh::spawn_refresher(
+                pool.clone(),
+                broker_config.clone(),
+                budget.clone(),
+                clock.clone(),
+            ));
+        }
         if let Some(addr) = local_addr {
             tracing::info!(%addr, env = settings.app_env.as_str(), ?mode, "raptor listening");
         } else {

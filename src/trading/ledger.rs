@@ -189,6 +189,20 @@ pub async fn release(
     Ok(())
 }
 
+/// The broker ids of `user_id`'s own open orders that reached the broker, oldest first.
+pub async fn open_order_ids(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT alpaca_order_id FROM orders WHERE user_id = $1 AND alpaca_order_id IS NOT NULL \
+         AND {} ORDER BY created_at, id",
+        limits::OPEN_ORDER
+    );
+    let rows = client.query(&sql, &[&user_id]).await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Whether `user_id` placed the broker order `alpaca_order_id`.
 pub async fn placed_by(
     client: &impl GenericClient,

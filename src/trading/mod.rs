@@ -19,7 +19,9 @@
 //! local order ledger is [`ledger`]; the broker actor is `raptor_actors::broker`.
 
 pub mod account;
+pub mod assets;
 pub mod book;
+pub mod close;
 pub mod erasure;
 pub mod error;
 pub mod ids;

@@ -15,8 +15,9 @@
 //!    reconciles first. An order the broker accepted is always answered 201, even when its
 //!    outcome cannot be audited or stored: the row then stays unsettled and is reconciled.
 //!
-//! Before the claim, the caller's book is opened if it is new and the order is priced and
-//! checked ([`super::risk`]); the book and count limits are checked inside the claim's
+//! Before the claim, the caller's book is opened if it is new, the order is checked against its
+//! asset ([`super::assets::for_order`]: known, tradable, fractions and notionals as Alpaca
+//! allows) and priced and checked ([`super::risk`]); the book and count limits are checked inside the claim's
 //! transaction under the user's order lock.
 //!
 //! An identical submission that finds the row claimed waits (bounded) for the outcome and
@@ -28,6 +29,7 @@ use std::time::Duration;
 use raptor_actors::broker::{refusal, BrokerError, BrokerJson};
 use uuid::Uuid;
 
+use super::assets::{self, NotTradable};
 use super::error::SubmitError;
 use super::ids::ClientOrderId;
 use super::in_flight::{self, InFlight};
@@ -98,7 +100,12 @@ pub async fn submit_order(
         Estimate::default()
     } else {
         super::account::ensure_book(&trading, trader.user_id).await?;
-        match risk::check_order(trading.risk, trading.market_data, &order).await {
+        let asset = match assets::for_order(&trading, &order).await? {
+            Ok(asset) => asset,
+            Err(NotTradable::Asset(message)) => return Err(SubmitError::NotTradable(message)),
+            Err(NotTradable::Invalid(problems)) => return Err(problems.into()),
+        };
+        match risk::check_order(trading.risk, trading.market_data, &order, &asset.class).await {
             Ok(estimate) => estimate,
             Err(error) => return Err(refused(&trading, trader, &order, error).await),
         }

@@ -62,6 +62,8 @@ struct Inner {
     seen: Mutex<Vec<Seen>>,
     bad_credentials: AtomicUsize,
     orders: Mutex<Vec<TakenOrder>>,
+    /// Lookups by client order id still to answer 404 (Alpaca's index lagging behind).
+    lookup_misses: AtomicUsize,
 }
 
 pub struct AlpacaStub {
@@ -105,6 +107,7 @@ impl AlpacaStub {
             seen: Mutex::new(Vec::new()),
             bad_credentials: AtomicUsize::new(0),
             orders: Mutex::new(Vec::new()),
+            lookup_misses: AtomicUsize::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -134,6 +137,11 @@ impl AlpacaStub {
     /// Answers every order submission this long after taking it.
     pub fn delay_orders(&self, delay: Duration) {
         *self.inner.order_delay.lock().unwrap() = delay;
+    }
+
+    /// The next `n` lookups by client order id answer 404 whatever the stand-in holds.
+    pub fn miss_lookups(&self, n: usize) {
+        self.inner.lookup_misses.store(n, Ordering::SeqCst);
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -201,6 +209,9 @@ async fn handle(
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
+    if let Some(answer) = crate::asset_stub::answer(&method, &path, &params) {
+        return answer;
+    }
     match (method, path.as_str()) {
         (Method::GET, "/v2/account") => json_text(StatusCode::OK, payload("test_get_account")),
         (Method::GET, "/v2/positions") => {
@@ -221,6 +232,13 @@ async fn handle(
         }
         (Method::GET, "/v2/orders:by_client_order_id") => {
             let wanted = params.get("client_order_id").cloned().unwrap_or_default();
+            let missed =
+                inner
+                    .lookup_misses
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if missed.is_ok() {
+                return alpaca_error(StatusCode::NOT_FOUND, 40410000, "order not found");
+            }
             let orders = inner.orders.lock().unwrap();
             match orders.iter().find(|o| o.client_order_id == wanted) {
                 Some(order) => json_text(StatusCode::OK, order.text.clone()),

@@ -14,6 +14,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
+use super::asset::{self, BrokerAsset};
 use super::config::{BrokerConfig, LIVE_HOST};
 use super::ticket::{OrderId, OrderListing, OrderTicket};
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
@@ -119,6 +120,37 @@ impl AlpacaClient {
         } else {
             Err(failure(status, &text))
         }
+    }
+
+    /// `GET /v2/assets?status=active&asset_class=…`: the active assets of one class.
+    pub async fn assets(&self, class: &str) -> Result<Vec<BrokerAsset>, BrokerError> {
+        let params = [
+            ("status", "active".to_owned()),
+            ("asset_class", class.to_owned()),
+        ];
+        let (status, text) = self.get_with_retry("/v2/assets", &params).await?;
+        if !status.is_success() {
+            return Err(failure(status, &text));
+        }
+        asset::parse_list(&text)
+    }
+
+    /// `GET /v2/assets/{symbol}` (the symbol one path segment, `/` escaped); `NotFound` for a
+    /// symbol Alpaca does not know.
+    pub async fn asset(&self, symbol: &str) -> Result<BrokerAsset, BrokerError> {
+        let mut url = self.url("/v2/assets");
+        url.path_segments_mut()
+            .map_err(|()| BrokerError::BadGateway)?
+            .push(symbol);
+        let request = || self.http.request(Method::GET, url.clone());
+        let (status, text) = match self.send(request()).await {
+            Err(BrokerError::Unreachable) => self.send(request()).await,
+            other => other,
+        }?;
+        if !status.is_success() {
+            return Err(failure(status, &text));
+        }
+        asset::parse_one(&text)
     }
 
     fn url(&self, path: &str) -> Url {

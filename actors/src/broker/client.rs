@@ -14,6 +14,7 @@ use ractor::RpcReplyPort;
 
 use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
 
+use super::asset::BrokerAsset;
 use super::messages::BrokerMsg;
 use super::switch::OperatorSwitch;
 use super::ticket::{OrderId, OrderListing, OrderTicket};
@@ -137,6 +138,13 @@ impl BrokerClient {
     /// Cancels the broker order `order_id`.
     pub async fn cancel(&self, order_id: OrderId) -> Result<(), BrokerError> {
         self.call(|reply| BrokerMsg::CancelOrder { order_id, reply })
+            .await
+    }
+
+    /// Alpaca's asset `symbol`; `NotFound` when Alpaca knows no such symbol.
+    pub async fn asset(&self, symbol: &str) -> Result<BrokerAsset, BrokerError> {
+        let symbol = symbol.to_owned();
+        self.call(|reply| BrokerMsg::GetAsset { symbol, reply })
             .await
     }
 

@@ -3,6 +3,7 @@
 
 use ractor::RpcReplyPort;
 
+use super::asset::BrokerAsset;
 use super::config::BrokerConfig;
 use super::switch::OperatorSwitch;
 use super::ticket::{OrderId, OrderListing, OrderTicket};
@@ -35,6 +36,11 @@ pub enum BrokerMsg {
     CancelOrder {
         order_id: OrderId,
         reply: RpcReplyPort<Result<(), BrokerError>>,
+    },
+    /// Alpaca's asset `symbol` (for a symbol not in the daily copy).
+    GetAsset {
+        symbol: String,
+        reply: RpcReplyPort<Result<BrokerAsset, BrokerError>>,
     },
     /// An operator's change of the switch: stored (and audited) by the caller, or, for an
     /// engage that could not be stored, to apply in this process only. Answers the new status.

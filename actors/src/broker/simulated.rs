@@ -332,6 +332,7 @@ fn out_of_range() -> BrokerError {
     refused(422, "amount out of range")
 }
 
+mod assets;
 mod events;
 mod json;
 pub use events::simulated_events;

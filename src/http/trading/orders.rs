@@ -61,11 +61,12 @@ pub struct ListParams {
 }))]
 #[allow(dead_code)] // Documents `OrderDraft`; a test deserialises every documented field into it.
 pub struct OrderBody {
-    /// A US equity symbol, e.g. `AAPL`.
+    /// A symbol Alpaca lists (`GET /api/assets`), e.g. `AAPL`.
     symbol: String,
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "1")]
     qty: Option<String>,
-    /// A dollar amount instead of `qty` (market/day orders).
+    /// A dollar amount instead of `qty`: market orders of a fractionable asset, `day` (crypto:
+    /// `gtc` or `ioc`).
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "250.00")]
     notional: Option<String>,
     side: OrderSide,
@@ -202,7 +203,7 @@ pub enum TimeInForce {
     responses(
         (status = 201, description = "Alpaca's order object, unchanged", body = Object, headers(("Idempotent-Replayed" = String, description = "`true` when this repeats an earlier submission's outcome"))),
         (status = 409, description = "`idempotency_key_reused`: the key was used for a different order", body = ErrorBody),
-        (status = 422, description = "`invalid_order` (`error.fields` names each field's problem), `risk_limit` (`error.fields.limit` names the limit), `broker_rejected` (Alpaca's message), or `invalid_request`", body = ErrorBody),
+        (status = 422, description = "`invalid_order` (`error.fields` names each field's problem), `asset_not_tradable` (unknown, inactive or not tradable at Alpaca), `risk_limit` (`error.fields.limit` names the limit), `broker_rejected` (Alpaca's message), or `invalid_request`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many orders from this client (120 a minute, every dyno) or in flight; retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         BrokerErrors,
     ),
