@@ -8,7 +8,7 @@ use raptor_actors::outbound::{BudgetPolicy, OutboundBudget};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::alpaca_stub::AlpacaStub;
+use crate::alpaca_stub::{AlpacaStub, Behaviour};
 use crate::helpers::{error_code, test_settings};
 use crate::trading::{get, submit, trading_app};
 
@@ -31,6 +31,15 @@ async fn the_daily_copy_is_made_once_across_workers_and_searched() {
     let now = chrono::Utc::now();
     let budget = budget();
     let refresh = || raptor::trading::assets::refresh::refresh_if_due(pool, &config, &budget, now);
+    // A failed refresh gives its claim back: the next check tries again.
+    stub.behave(Behaviour::Fail(
+        500,
+        r#"{"code":50010000,"message":"boom"}"#.into(),
+    ));
+    assert!(refresh().await.is_err());
+    let claims = "SELECT count(*) FROM job_runs WHERE job = 'asset_refresh'";
+    assert_eq!(app.db.count(claims).await, 0);
+    stub.behave(Behaviour::Normal);
     let (first, second) = tokio::join!(refresh(), refresh());
     let done: Vec<_> = [first.unwrap(), second.unwrap()]
         .into_iter()
@@ -39,8 +48,8 @@ async fn the_daily_copy_is_made_once_across_workers_and_searched() {
     assert_eq!(done, [10], "one worker copied 8 equities and 2 pairs");
     assert_eq!(
         stub.count(Method::GET, "/v2/assets"),
-        2,
-        "one list per class"
+        3,
+        "the failed request, then one list per class"
     );
     assert_eq!(refresh().await.unwrap(), None, "the day's copy exists");
 

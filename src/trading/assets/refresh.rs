@@ -1,8 +1,10 @@
 //! The worker's daily copy of Alpaca's assets: after [`REFRESH_AFTER`] UTC each day (before the
 //! US pre-market opens at 04:00 New York), one worker replaces the copy, once across workers
 //! through `job_runs` (job `asset_refresh`, one row per day). A worker that finds no copy for
-//! the day's tick (a fresh deploy, or an earlier failure taken over after
-//! [`REFRESH_STALE`]) makes it at once.
+//! the day's tick (a fresh deploy) makes it at once. A refresh that fails gives its claim back
+//! and is tried again at the next check (a minute later); one whose worker vanished is taken
+//! over after [`REFRESH_STALE`]. Nothing is claimed while the configuration engages the kill
+//! switch (no credentials, trading off).
 
 use std::time::Duration;
 
@@ -74,6 +76,10 @@ pub async fn refresh_if_due(
     budget: &OutboundBudget,
     now: DateTime<Utc>,
 ) -> Result<Option<u64>, RefreshError> {
+    if config.engaged_by().is_some() {
+        // No credentials or trading off: nothing could be asked, so nothing is claimed.
+        return Ok(None);
+    }
     let tick = due_tick(now);
     let claimed = {
         let client = pool.get().await?;
@@ -90,8 +96,21 @@ pub async fn refresh_if_due(
     if !claimed {
         return Ok(None);
     }
-    // Nothing is held while Alpaca answers; a failure leaves the claim to go stale.
-    let mut assets = broker::list_assets(config, budget).await?;
+    // Nothing is held while Alpaca answers; a failure gives the claim back (retried next check).
+    let mut assets = match broker::list_assets(config, budget).await {
+        Ok(assets) => assets,
+        Err(error) => {
+            let client = pool.get().await?;
+            client
+                .execute(
+                    "DELETE FROM job_runs WHERE job = $1 AND tick = $2 AND started_at = $3 \
+                     AND finished_at IS NULL",
+                    &[&JOB, &tick, &now],
+                )
+                .await?;
+            return Err(error.into());
+        }
+    };
     assets.sort_by(|a, b| a.symbol.cmp(&b.symbol));
     assets.dedup_by(|a, b| a.symbol == b.symbol);
     let mut client = pool.get().await?;
