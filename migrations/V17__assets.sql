@@ -28,3 +28,9 @@ CREATE TABLE asset_lookups (
     symbol     TEXT,
     fetched_at TIMESTAMPTZ NOT NULL
 );
+
+-- Replacements (issue 26 item 1): a replacement's row names the row of the order it replaces;
+-- the replaced row names its replacement from the moment the replacement is claimed, so only
+-- the replacement counts as open and reserves in the book (unless the broker refuses it, when
+-- the link is undone).
+ALTER TABLE orders ADD COLUMN replaces UUID, ADD COLUMN replaced_by UUID;

@@ -32,6 +32,7 @@ pub mod listing;
 pub mod order;
 pub mod orders;
 pub mod reconcile;
+pub mod replace;
 pub mod risk;
 pub mod stream;
 pub mod submit;

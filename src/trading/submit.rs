@@ -125,6 +125,7 @@ pub async fn submit_order(
             claim_id,
             now: trading.clock.now(),
             estimate: &estimate,
+            replaces: None,
         };
         limits::claim_within(&mut client, new, caps).await?
     };
@@ -135,6 +136,7 @@ pub async fn submit_order(
         Claimed::Refused(refusal) => {
             return Err(refused(&trading, trader, &order, RiskError::Refused(refusal)).await)
         }
+        Claimed::NotReplaceable => return Err(SubmitError::Corrupt("a new order replaced one")),
     };
     let mut attempt = Attempt {
         trading,
@@ -215,7 +217,7 @@ fn is_stale(trading: &Trading<'_>, claimed_at: chrono::DateTime<chrono::Utc>) ->
 }
 
 /// The first submission's accepted order, again.
-fn replay_accepted(row: &LedgerOrder) -> Result<Submitted, SubmitError> {
+pub(super) fn replay_accepted(row: &LedgerOrder) -> Result<Submitted, SubmitError> {
     let body = row
         .broker_body
         .clone()
@@ -229,7 +231,7 @@ fn replay_accepted(row: &LedgerOrder) -> Result<Submitted, SubmitError> {
 }
 
 /// The first submission's refusal, again.
-fn replay_rejected(row: &LedgerOrder) -> BrokerError {
+pub(super) fn replay_rejected(row: &LedgerOrder) -> BrokerError {
     let status = row
         .broker_status
         .and_then(|s| u16::try_from(s).ok())

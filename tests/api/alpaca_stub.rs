@@ -156,6 +156,14 @@ impl AlpacaStub {
             .count()
     }
 
+    /// Requests received with `method` on a path starting with `prefix`.
+    pub fn count_prefix(&self, method: Method, prefix: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.method == method && s.path.starts_with(prefix))
+            .count()
+    }
+
     /// Order submissions received (each would be an order at Alpaca).
     pub fn orders_received(&self) -> usize {
         self.count(Method::POST, "/v2/orders")
@@ -252,6 +260,9 @@ async fn handle(
             tokio::time::sleep(delay).await;
             response
         }
+        (Method::PATCH, p) if p.starts_with("/v2/orders/") => {
+            replace_order(&inner, &p["/v2/orders/".len()..], &body)
+        }
         (Method::DELETE, p) if p.starts_with("/v2/orders/") => {
             let id = &p["/v2/orders/".len()..];
             let mut orders = inner.orders.lock().unwrap();
@@ -327,6 +338,56 @@ fn take_order(inner: &Inner, body: &str) -> Response {
         .replace(PAYLOAD_CLIENT_ORDER_ID, &client_order_id);
     orders.push(TakenOrder {
         id,
+        client_order_id,
+        text: text.clone(),
+        canceled: false,
+    });
+    json_text(StatusCode::OK, text)
+}
+
+/// `PATCH /v2/orders/{id}` with Alpaca's rules: the order must be open (422 otherwise), the
+/// client order id unique; the answer is `test_replace_order`'s payload as the new order, with
+/// `replaces` naming the old one, which is closed.
+fn replace_order(inner: &Inner, id: &str, body: &str) -> Response {
+    let Ok(request) = serde_json::from_str::<serde_json::Value>(body) else {
+        return alpaca_error(StatusCode::UNPROCESSABLE_ENTITY, 40010000, "invalid json");
+    };
+    let mut orders = inner.orders.lock().unwrap();
+    let Some(index) = orders.iter().position(|o| o.id == id) else {
+        return alpaca_error(StatusCode::NOT_FOUND, 40410000, "order not found");
+    };
+    if orders[index].canceled {
+        return alpaca_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42210000,
+            "order is not replaceable",
+        );
+    }
+    let client_order_id = request["client_order_id"]
+        .as_str()
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    if orders.iter().any(|o| o.client_order_id == client_order_id) {
+        return alpaca_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            40010001,
+            "client_order_id must be unique",
+        );
+    }
+    let new_id = uuid::Uuid::new_v4().to_string();
+    let mut order: serde_json::Value =
+        serde_json::from_str(&payload("test_replace_order")).expect("a payload");
+    order["id"] = new_id.clone().into();
+    order["client_order_id"] = client_order_id.clone().into();
+    order["replaces"] = id.into();
+    for field in ["qty", "limit_price", "stop_price", "time_in_force"] {
+        if let Some(value) = request.get(field) {
+            order[field] = value.clone();
+        }
+    }
+    orders[index].canceled = true;
+    let text = order.to_string();
+    orders.push(TakenOrder {
+        id: new_id,
         client_order_id,
         text: text.clone(),
         canceled: false,

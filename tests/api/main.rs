@@ -59,5 +59,6 @@ mod trading_close;
 mod trading_duplicates;
 mod trading_kill_switch;
 mod trading_orders;
+mod trading_replace;
 mod trading_risk;
 mod trading_stream;

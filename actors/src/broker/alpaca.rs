@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::asset::{self, BrokerAsset};
 use super::config::{BrokerConfig, LIVE_HOST};
-use super::ticket::{OrderId, OrderListing, OrderTicket};
+use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Longest refusal message passed on to a client.
@@ -120,6 +120,20 @@ impl AlpacaClient {
         } else {
             Err(failure(status, &text))
         }
+    }
+
+    /// `PATCH /v2/orders/{id}`: the replacement order. Never retried (its client order id makes
+    /// a deliberate retry safe instead).
+    pub async fn replace(
+        &self,
+        order_id: OrderId,
+        ticket: &ReplaceTicket,
+    ) -> Result<PlacedOrder, BrokerError> {
+        let path = format!("/v2/orders/{order_id}");
+        let body = wire::WireReplace::new(ticket);
+        let request = self.http.patch(self.url(&path)).json(&body);
+        let (status, text) = self.send(request).await?;
+        placed(status, text)
     }
 
     /// `GET /v2/assets?status=active&asset_class=…`: the active assets of one class.

@@ -17,7 +17,7 @@ use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
 use super::asset::BrokerAsset;
 use super::messages::BrokerMsg;
 use super::switch::OperatorSwitch;
-use super::ticket::{OrderId, OrderListing, OrderTicket};
+use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, BrokerStatus, PlacedOrder};
 use super::{BrokerConfig, MAX_QUEUE_WAIT};
 
@@ -139,6 +139,21 @@ impl BrokerClient {
     pub async fn cancel(&self, order_id: OrderId) -> Result<(), BrokerError> {
         self.call(|reply| BrokerMsg::CancelOrder { order_id, reply })
             .await
+    }
+
+    /// Replaces the open broker order `order_id` as `ticket` says; the replacement. Like a
+    /// submission, a `Timeout`-like answer leaves the outcome unknown.
+    pub async fn replace(
+        &self,
+        order_id: OrderId,
+        ticket: ReplaceTicket,
+    ) -> Result<PlacedOrder, BrokerError> {
+        self.call(|reply| BrokerMsg::ReplaceOrder {
+            order_id,
+            ticket,
+            reply,
+        })
+        .await
     }
 
     /// Alpaca's asset `symbol`; `NotFound` when Alpaca knows no such symbol.

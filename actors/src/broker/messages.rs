@@ -6,7 +6,7 @@ use ractor::RpcReplyPort;
 use super::asset::BrokerAsset;
 use super::config::BrokerConfig;
 use super::switch::OperatorSwitch;
-use super::ticket::{OrderId, OrderListing, OrderTicket};
+use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
 use crate::pg::listen::Notice;
 
@@ -36,6 +36,12 @@ pub enum BrokerMsg {
     CancelOrder {
         order_id: OrderId,
         reply: RpcReplyPort<Result<(), BrokerError>>,
+    },
+    /// Replaces the open order `order_id`; answers the replacement.
+    ReplaceOrder {
+        order_id: OrderId,
+        ticket: ReplaceTicket,
+        reply: RpcReplyPort<Result<PlacedOrder, BrokerError>>,
     },
     /// Alpaca's asset `symbol` (for a symbol not in the daily copy).
     GetAsset {

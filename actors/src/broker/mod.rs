@@ -52,7 +52,8 @@ pub use state::BrokerState;
 use state::{OperatorState, REFRESH_EVERY};
 pub use switch::{OperatorSwitch, SwitchSource};
 pub use ticket::{
-    ListStatus, OrderId, OrderListing, OrderTicket, TicketKind, TicketSide, TicketSize,
+    ListStatus, OrderId, OrderListing, OrderTicket, ReplaceTicket, TicketKind, TicketSide,
+    TicketSize,
 };
 pub use types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
 
@@ -289,6 +290,23 @@ impl Actor for Broker {
                 move |sim, now| sim.cancel(order_id, now),
                 move |alpaca| async move { alpaca.cancel(order_id).await },
             ),
+            BrokerMsg::ReplaceOrder {
+                order_id,
+                ticket,
+                reply,
+            } => {
+                let sim_ticket = ticket.clone();
+                dispatch(
+                    backend,
+                    budget,
+                    engaged_by,
+                    engaged,
+                    now,
+                    reply,
+                    move |sim, now| sim.replace(order_id, &sim_ticket, now),
+                    move |alpaca| async move { alpaca.replace(order_id, &ticket).await },
+                )
+            }
             BrokerMsg::GetAsset { symbol, reply } => {
                 let sim_symbol = symbol.clone();
                 dispatch(

@@ -9,6 +9,18 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
+/// A replacement (`PATCH /v2/orders/{id}`): what changes, under the replacement's own client
+/// order id, and the whole order it becomes (what the simulator places).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaceTicket {
+    pub qty: Option<Decimal>,
+    pub limit_price: Option<Decimal>,
+    pub stop_price: Option<Decimal>,
+    pub time_in_force: Option<&'static str>,
+    pub client_order_id: String,
+    pub becomes: OrderTicket,
+}
+
 /// Alpaca's own bound: at most this many orders a page.
 pub const MAX_PAGE: u16 = 500;
 

@@ -43,7 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(book::position, close::close_position))
         .routes(routes!(book::portfolio_history))
         .routes(routes!(orders::list, orders::submit, close::cancel_all))
-        .routes(routes!(orders::get, orders::cancel))
+        .routes(routes!(orders::get, orders::cancel, orders::replace))
         .routes(routes!(stream::stream))
         .routes(routes!(kill_switch::show, kill_switch::change))
         .routes(routes!(assets::list))
