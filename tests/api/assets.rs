@@ -178,6 +178,7 @@ async fn orders_are_checked_against_their_asset_before_any_order_call() {
             json!({"qty": null, "notional": "10", "time_in_force": "gtc"}),
             "notional",
         ),
+        ("AAPL", json!({"extended_hours": true}), "extended_hours"),
     ] {
         let refused = submit(&app, &user, &order(symbol, extra.clone())).await;
         assert_eq!(refused.status(), 422, "{extra}");

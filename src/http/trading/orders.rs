@@ -80,6 +80,7 @@ pub struct OrderBody {
     /// Stop and stop-limit orders.
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
     stop_price: Option<String>,
+    /// Limit orders with `day` only: may also fill in the pre- and after-market sessions.
     extended_hours: Option<bool>,
     /// The client's own idempotency key, when it sends no `Idempotency-Key` header.
     client_order_id: Option<String>,

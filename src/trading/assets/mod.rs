@@ -177,7 +177,8 @@ pub async fn for_order(
 
 /// Alpaca's rules for trading `asset` with `order`: active and tradable; a fractional `qty`
 /// or a `notional` only when it is `fractionable`; a `notional` only for a market order, `day`
-/// for an equity (`gtc` or `ioc` for crypto, which has no `day`).
+/// for an equity (`gtc` or `ioc` for crypto, which has no `day`); `extended_hours` only for a
+/// limit order with `day`.
 pub fn check(order: &OrderRequest, asset: &BrokerAsset) -> Result<(), NotTradable> {
     if asset.status != "active" || !asset.tradable {
         let why = if asset.status == "active" {
@@ -213,6 +214,11 @@ pub fn check(order: &OrderRequest, asset: &BrokerAsset) -> Result<(), NotTradabl
             }
         }
         OrderSize::Qty(_) => {}
+    }
+    let limit_day =
+        matches!(order.kind, OrderKind::Limit { .. }) && order.time_in_force == TimeInForce::Day;
+    if order.extended_hours && !limit_day {
+        p.add("extended_hours", "is only for limit orders with day");
     }
     p.finish(|| Some(())).map_err(NotTradable::Invalid)
 }

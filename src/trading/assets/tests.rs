@@ -100,3 +100,17 @@ fn a_filter_checks_every_parameter_at_once() {
     assert_eq!(named, ["search", "asset_class", "status", "limit"]);
     assert_eq!(Filter::parse(RawFilter::default()).unwrap().search, None);
 }
+
+#[test]
+fn extended_hours_is_for_limit_day_orders_only() {
+    let equity = asset("us_equity", true);
+    let limit = serde_json::json!({"type": "limit", "limit_price": "1", "qty": "1",
+        "extended_hours": true});
+    assert!(check(&order(limit.clone()), &equity).is_ok());
+    let mut gtc = limit.clone();
+    gtc["time_in_force"] = "gtc".into();
+    assert_eq!(fields(check(&order(gtc), &equity)), ["extended_hours"]);
+    let market = serde_json::json!({"qty": "1", "extended_hours": true});
+    assert_eq!(fields(check(&order(market), &equity)), ["extended_hours"]);
+    assert!(check(&order(serde_json::json!({"qty": "1"})), &equity).is_ok());
+}
