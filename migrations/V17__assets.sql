@@ -34,3 +34,18 @@ CREATE TABLE asset_lookups (
 -- the replacement counts as open and reserves in the book (unless the broker refuses it, when
 -- the link is undone).
 ALTER TABLE orders ADD COLUMN replaces UUID, ADD COLUMN replaced_by UUID;
+
+-- Alpaca's trading calendar (issue 26 item 6), fetched a month at a time and kept: a month in
+-- `market_calendar_months` was asked (its days, holidays left out, are in `market_calendar`).
+CREATE TABLE market_calendar (
+    date            DATE PRIMARY KEY,
+    open            TEXT NOT NULL,
+    close           TEXT NOT NULL,
+    session_open    TEXT,
+    session_close   TEXT,
+    settlement_date DATE
+);
+CREATE TABLE market_calendar_months (
+    month      DATE PRIMARY KEY,
+    fetched_at TIMESTAMPTZ NOT NULL
+);

@@ -29,6 +29,7 @@ pub mod in_flight;
 pub mod kill_switch;
 pub mod ledger;
 pub mod listing;
+pub mod market;
 pub mod order;
 pub mod orders;
 pub mod reconcile;

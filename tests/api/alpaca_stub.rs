@@ -220,6 +220,9 @@ async fn handle(
     if let Some(answer) = crate::asset_stub::answer(&method, &path, &params) {
         return answer;
     }
+    if let Some(answer) = crate::asset_stub::market(&method, &path, &params) {
+        return answer;
+    }
     match (method, path.as_str()) {
         (Method::GET, "/v2/account") => json_text(StatusCode::OK, payload("test_get_account")),
         (Method::GET, "/v2/positions") => {

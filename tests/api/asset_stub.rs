@@ -112,3 +112,53 @@ pub async fn seed(client: &tokio_postgres::Client) {
             .expect("seed the asset copy");
     }
 }
+
+/// Alpaca's `GET /v2/clock` (open) and `GET /v2/calendar?start=&end=` (weekdays, the 24th of
+/// December a short day, the 25th a holiday); `None` for any other path.
+pub fn market(method: &Method, path: &str, params: &HashMap<String, String>) -> Option<Response> {
+    if method != Method::GET {
+        return None;
+    }
+    match path {
+        "/v2/clock" => Some(json_text(
+            StatusCode::OK,
+            json!({"timestamp": "2026-12-07T11:30:00.1-05:00", "is_open": true,
+                "next_open": "2026-12-08T09:30:00-05:00",
+                "next_close": "2026-12-07T16:00:00-05:00"})
+            .to_string(),
+        )),
+        "/v2/calendar" => {
+            use chrono::Datelike;
+            let date = |name: &str| {
+                params
+                    .get(name)
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            };
+            let (Some(start), Some(end)) = (date("start"), date("end")) else {
+                return Some(alpaca_error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    40010000,
+                    "invalid dates",
+                ));
+            };
+            let days: Vec<Value> = start
+                .iter_days()
+                .take_while(|d| *d <= end)
+                .filter(|d| d.weekday().number_from_monday() <= 5)
+                .filter(|d| !(d.month() == 12 && d.day() == 25))
+                .map(|d| {
+                    let close = if d.month() == 12 && d.day() == 24 {
+                        "13:00"
+                    } else {
+                        "16:00"
+                    };
+                    json!({"date": d.to_string(), "open": "09:30", "close": close,
+                        "session_open": "0400", "session_close": "2000",
+                        "settlement_date": (d + chrono::Duration::days(1)).to_string()})
+                })
+                .collect();
+            Some(json_text(StatusCode::OK, Value::Array(days).to_string()))
+        }
+        _ => None,
+    }
+}

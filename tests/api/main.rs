@@ -29,6 +29,7 @@ mod fuzz_bodies;
 mod gdpr;
 mod helpers;
 mod key_rotation;
+mod market_clock;
 mod market_data;
 mod openapi;
 mod paper_broker;

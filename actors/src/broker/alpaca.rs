@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::asset::{self, BrokerAsset};
 use super::config::{BrokerConfig, LIVE_HOST};
+use super::market::{self, CalendarDay, MarketClock};
 use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
@@ -134,6 +135,21 @@ impl AlpacaClient {
         let request = self.http.patch(self.url(&path)).json(&body);
         let (status, text) = self.send(request).await?;
         placed(status, text)
+    }
+
+    /// `GET /v2/clock`.
+    pub async fn clock(&self) -> Result<MarketClock, BrokerError> {
+        market::parse_clock(self.get_json("/v2/clock", &[]).await?.as_str())
+    }
+
+    /// `GET /v2/calendar?start=&end=`.
+    pub async fn calendar(
+        &self,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    ) -> Result<Vec<CalendarDay>, BrokerError> {
+        let params = [("start", start.to_string()), ("end", end.to_string())];
+        market::parse_calendar(self.get_json("/v2/calendar", &params).await?.as_str())
     }
 
     /// `GET /v2/assets?status=active&asset_class=…`: the active assets of one class.

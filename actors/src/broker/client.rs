@@ -15,6 +15,7 @@ use ractor::RpcReplyPort;
 use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
 
 use super::asset::BrokerAsset;
+use super::market::{CalendarDay, MarketClock};
 use super::messages::BrokerMsg;
 use super::switch::OperatorSwitch;
 use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
@@ -154,6 +155,21 @@ impl BrokerClient {
             reply,
         })
         .await
+    }
+
+    /// Alpaca's market clock.
+    pub async fn market_clock(&self) -> Result<MarketClock, BrokerError> {
+        self.call(BrokerMsg::GetClock).await
+    }
+
+    /// Alpaca's trading days from `start` to `end`, both included.
+    pub async fn calendar(
+        &self,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    ) -> Result<Vec<CalendarDay>, BrokerError> {
+        self.call(|reply| BrokerMsg::GetCalendar { start, end, reply })
+            .await
     }
 
     /// Alpaca's asset `symbol`; `NotFound` when Alpaca knows no such symbol.

@@ -5,6 +5,7 @@ use ractor::RpcReplyPort;
 
 use super::asset::BrokerAsset;
 use super::config::BrokerConfig;
+use super::market::{CalendarDay, MarketClock};
 use super::switch::OperatorSwitch;
 use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
@@ -42,6 +43,14 @@ pub enum BrokerMsg {
         order_id: OrderId,
         ticket: ReplaceTicket,
         reply: RpcReplyPort<Result<PlacedOrder, BrokerError>>,
+    },
+    /// Alpaca's market clock.
+    GetClock(RpcReplyPort<Result<MarketClock, BrokerError>>),
+    /// Alpaca's trading days from `start` to `end`.
+    GetCalendar {
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+        reply: RpcReplyPort<Result<Vec<CalendarDay>, BrokerError>>,
     },
     /// Alpaca's asset `symbol` (for a symbol not in the daily copy).
     GetAsset {

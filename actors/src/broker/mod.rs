@@ -21,6 +21,7 @@ pub mod asset;
 mod client;
 pub mod config;
 mod dispatch;
+pub mod market;
 mod messages;
 mod simulated;
 pub use simulated::simulated_events;
@@ -46,6 +47,7 @@ pub use asset::BrokerAsset;
 pub use client::BrokerClient;
 pub use config::{BrokerConfig, BrokerKind, SharedBrokerConfig};
 use dispatch::{dispatch, Backend};
+pub use market::{CalendarDay, MarketClock};
 pub use messages::BrokerMsg;
 use simulated::Simulator;
 pub use state::BrokerState;
@@ -307,6 +309,26 @@ impl Actor for Broker {
                     move |alpaca| async move { alpaca.replace(order_id, &ticket).await },
                 )
             }
+            BrokerMsg::GetClock(reply) => dispatch(
+                backend,
+                budget,
+                engaged_by,
+                engaged,
+                now,
+                reply,
+                |_, now| Ok(Simulator::clock(now)),
+                |alpaca| async move { alpaca.clock().await },
+            ),
+            BrokerMsg::GetCalendar { start, end, reply } => dispatch(
+                backend,
+                budget,
+                engaged_by,
+                engaged,
+                now,
+                reply,
+                move |_, _| Ok(Simulator::calendar(start, end)),
+                move |alpaca| async move { alpaca.calendar(start, end).await },
+            ),
             BrokerMsg::GetAsset { symbol, reply } => {
                 let sim_symbol = symbol.clone();
                 dispatch(

@@ -13,6 +13,7 @@ mod book;
 mod close;
 mod errors;
 mod kill_switch;
+mod market;
 mod orders;
 mod stream;
 
@@ -48,6 +49,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kill_switch::show, kill_switch::change))
         .routes(routes!(assets::list))
         .routes(routes!(assets::get))
+        .routes(routes!(market::clock))
+        .routes(routes!(market::calendar))
 }
 
 /// The body of `GET /api/trading/mode`.

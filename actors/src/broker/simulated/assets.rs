@@ -95,3 +95,55 @@ mod tests {
         assert_eq!(Simulator::listed_assets().len(), 8);
     }
 }
+
+/// The simulator's market: open 14:30–21:00 UTC on weekdays, no holidays.
+impl Simulator {
+    /// The clock at `now`.
+    pub fn clock(now: chrono::DateTime<chrono::Utc>) -> crate::broker::market::MarketClock {
+        use chrono::{Datelike, Duration, NaiveTime, Weekday};
+        let at = |day: chrono::NaiveDate, h, m| {
+            day.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN))
+                .and_utc()
+        };
+        let weekday = |d: chrono::NaiveDate| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+        let today = now.date_naive();
+        let is_open = weekday(today) && now >= at(today, 14, 30) && now < at(today, 21, 0);
+        let mut day = today;
+        while !(weekday(day) && at(day, 14, 30) > now) {
+            day += Duration::days(1);
+        }
+        let next_open = at(day, 14, 30);
+        let mut day = today;
+        while !(weekday(day) && at(day, 21, 0) > now) {
+            day += Duration::days(1);
+        }
+        let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339();
+        crate::broker::market::MarketClock {
+            timestamp: rfc(now),
+            is_open,
+            next_open: rfc(next_open),
+            next_close: rfc(at(day, 21, 0)),
+        }
+    }
+
+    /// Every weekday from `start` to `end`.
+    pub fn calendar(
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    ) -> Vec<crate::broker::market::CalendarDay> {
+        use chrono::{Datelike, Weekday};
+        start
+            .iter_days()
+            .take_while(|d| *d <= end)
+            .filter(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
+            .map(|date| crate::broker::market::CalendarDay {
+                date,
+                open: "09:30".into(),
+                close: "16:00".into(),
+                session_open: Some("0400".into()),
+                session_close: Some("2000".into()),
+                settlement_date: None,
+            })
+            .collect()
+    }
+}
