@@ -82,7 +82,7 @@ impl Application {
         let (root, root_handle) = Actor::spawn(None, RootSupervisor, tree.args(&shared)?)
             .await
             .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
-        background.extend(book_keepers(mode, &shared));
+        background.extend(keepers(mode, &shared, &broker_config, &budget));
         log_started(&settings, mode, local_addr);
         Ok(Self {
             local_addr,
@@ -323,8 +323,14 @@ impl Tree {
     }
 }
 
-/// The books' keepers: the reconciler beside the web front, the snapshots beside the worker.
-fn book_keepers(mode: Mode, shared: &web::Shared<'_>) -> Vec<JoinHandle<()>> {
+/// The trading keepers: the books' reconciler beside the web front; the books' snapshots and the
+/// daily refresh of the asset copy beside the worker.
+fn keepers(
+    mode: Mode,
+    shared: &web::Shared<'_>,
+    broker_config: &SharedBrokerConfig,
+    budget: &OutboundBudget,
+) -> Vec<JoinHandle<()>> {
     let (pool, actors, clock) = (shared.pool, shared.actors, shared.clock);
     let mut tasks = Vec::new();
     if mode != Mode::Worker {
@@ -338,6 +344,12 @@ fn book_keepers(mode: Mode, shared: &web::Shared<'_>) -> Vec<JoinHandle<()>> {
         tasks.push(crate::trading::book::keeper::spawn_snapshots(
             pool.clone(),
             actors.market_data.clone(),
+            clock.clone(),
+        ));
+        tasks.push(crate::trading::assets::refresh::spawn_refresher(
+            pool.clone(),
+            broker_config.clone(),
+            budget.clone(),
             clock.clone(),
         ));
     }

@@ -155,6 +155,7 @@ impl ApiError {
 pub enum ErrorCode {
     AccountInactive,
     AlreadyFinished,
+    AssetNotTradable,
     BadRequest,
     BrokerError,
     BrokerNotReady,
@@ -216,6 +217,7 @@ impl ErrorCode {
         match self {
             ErrorCode::AccountInactive => "account_inactive",
             ErrorCode::AlreadyFinished => "already_finished",
+            ErrorCode::AssetNotTradable => "asset_not_tradable",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::BrokerError => "broker_error",
             ErrorCode::BrokerNotReady => "broker_not_ready",

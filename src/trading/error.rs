@@ -73,6 +73,9 @@ pub enum SubmitError {
     /// A pre-trade risk limit refused the order; it was audited, nothing was recorded or sent.
     #[error(transparent)]
     RiskLimit(crate::trading::risk::Refusal),
+    /// The order's asset is unknown, inactive or not tradable; nothing was recorded or sent.
+    #[error("{0}")]
+    NotTradable(String),
     /// A `qty` order could not be priced to check the notional limit.
     #[error("no recent price for {symbol}")]
     NoPrice { symbol: String },
@@ -122,3 +125,15 @@ pub enum CancelError {
     Audit(#[from] AppendError),
 }
 crate::db::storage_errors!(CancelError);
+
+impl From<crate::trading::assets::AssetError> for SubmitError {
+    fn from(error: crate::trading::assets::AssetError) -> Self {
+        use crate::trading::assets::AssetError;
+        match error {
+            AssetError::NotFound => Self::NotTradable("the broker knows no such asset".into()),
+            AssetError::TooMany { retry_after } => Self::TooManyInFlight { retry_after },
+            AssetError::Broker(e) => Self::Broker(e),
+            AssetError::Storage(e) => Self::Storage(e),
+        }
+    }
+}

@@ -23,6 +23,20 @@ impl ClientOrderId {
         Self(format!("rx-{}", &hex::encode(digest)[..40]))
     }
 
+    /// The id for `user`'s replacement of the broker order `replaced` under `key`: stable per
+    /// key and order, and never the id of a submission.
+    pub fn for_replacement(user: uuid::Uuid, replaced: &str, key: &IdempotencyKey) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(user.as_bytes())
+            .chain_update(b"\0replace\0")
+            .chain_update(replaced.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(key.as_str().as_bytes())
+            .finalize();
+        Self(format!("rx-{}", &hex::encode(digest)[..40]))
+    }
+
     /// A fresh id for a submission without an idempotency key.
     pub fn random() -> Self {
         Self(format!("rx-{}", uuid::Uuid::new_v4().simple()))

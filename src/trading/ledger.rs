@@ -78,6 +78,8 @@ pub struct NewOrder<'a> {
     pub now: DateTime<Utc>,
     /// How the pre-trade checks priced it: what it reserves in the book.
     pub estimate: &'a Estimate,
+    /// The row of the order this one replaces, if it is a replacement.
+    pub replaces: Option<Uuid>,
 }
 
 /// `user_id`'s submission under `client_order_id`, as it stands.
@@ -184,6 +186,62 @@ pub async fn release(
             "UPDATE orders SET status = 'pending', claim_id = NULL, updated_at = $3 \
              WHERE id = $1 AND status = 'submitting' AND claim_id = $2",
             &[&id, &claim_id, &now],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The broker ids of `user_id`'s own open orders that reached the broker, oldest first.
+pub async fn open_order_ids(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT alpaca_order_id FROM orders WHERE user_id = $1 AND alpaca_order_id IS NOT NULL \
+         AND {} ORDER BY created_at, id",
+        limits::OPEN_ORDER
+    );
+    let rows = client.query(&sql, &[&user_id]).await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// `user_id`'s accepted order `alpaca_order_id`: its row id, its request, and whether it is open.
+pub async fn own_order(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    alpaca_order_id: &str,
+) -> Result<Option<(Uuid, String, bool)>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT id, request, {} FROM orders WHERE user_id = $1 AND alpaca_order_id = $2 \
+         AND status IN ('accepted', 'canceled')",
+        limits::OPEN_ORDER
+    );
+    let row = client
+        .query_opt(&sql, &[&user_id, &alpaca_order_id])
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
+/// Undoes a replacement's claim the broker never took (refused, or not sent): the replacement's
+/// row, if not settled, is removed (`remove`) or left as recorded, and the old order is open again.
+pub async fn unlink_replacement(
+    client: &impl GenericClient,
+    old: Uuid,
+    new: Uuid,
+    remove: bool,
+) -> Result<(), tokio_postgres::Error> {
+    if remove {
+        client
+            .execute(
+                "DELETE FROM orders WHERE id = $1 AND status = 'submitting'",
+                &[&new],
+            )
+            .await?;
+    }
+    client
+        .execute(
+            "UPDATE orders SET replaced_by = NULL WHERE id = $1 AND replaced_by = $2",
+            &[&old, &new],
         )
         .await?;
     Ok(())

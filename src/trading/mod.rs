@@ -19,7 +19,9 @@
 //! local order ledger is [`ledger`]; the broker actor is `raptor_actors::broker`.
 
 pub mod account;
+pub mod assets;
 pub mod book;
+pub mod close;
 pub mod erasure;
 pub mod error;
 pub mod ids;
@@ -27,9 +29,11 @@ pub mod in_flight;
 pub mod kill_switch;
 pub mod ledger;
 pub mod listing;
+pub mod market;
 pub mod order;
 pub mod orders;
 pub mod reconcile;
+pub mod replace;
 pub mod risk;
 pub mod stream;
 pub mod submit;

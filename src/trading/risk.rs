@@ -3,8 +3,8 @@
 //! what its owner does not hold, or exhaust the account for the others. Checked before any
 //! broker call:
 //!
-//! - [`Limit::AssetClass`]: the symbol's asset class is in `TRADING_ASSET_CLASSES` (a symbol
-//!   with `/` is a crypto pair, any other a US equity).
+//! - [`Limit::AssetClass`]: the class of the order's asset (Alpaca's, from
+//!   [`super::assets`]: `BTCUSD` is crypto however it is spelled) is in `TRADING_ASSET_CLASSES`.
 //! - Every order is priced ([`Estimate`]): a share at the larger of its stated limit/stop price
 //!   and the latest trade; a market order at the latest trade plus [`MARKET_COLLAR`]. No stated
 //!   price can make an order look smaller than it will fill. With no latest trade the order is
@@ -106,15 +106,6 @@ pub enum RiskError {
     NoPrice { symbol: String },
 }
 
-/// The asset class of `symbol`: `crypto` for a pair such as `BTC/USD`, else `us_equity`.
-pub fn asset_class(symbol: &str) -> &'static str {
-    if symbol.contains('/') {
-        "crypto"
-    } else {
-        "us_equity"
-    }
-}
-
 /// What a market order's share is priced at above the latest trade: 2%.
 pub const MARKET_COLLAR: Decimal = Decimal::from_parts(102, 0, 0, false, 2);
 
@@ -156,13 +147,13 @@ impl Estimate {
     }
 }
 
-/// The checks that need no book: asset class, the price, and the notional limit.
+/// The checks that need no book: the asset's `class`, the price, and the notional limit.
 pub async fn check_order(
     limits: &RiskLimits,
     market_data: &MarketDataClient,
     order: &OrderRequest,
+    class: &str,
 ) -> Result<Estimate, RiskError> {
-    let class = asset_class(order.symbol.as_str());
     if !limits.asset_classes.iter().any(|c| c == class) {
         return Err(RiskError::Refused(Refusal::new(
             Limit::AssetClass,
@@ -253,12 +244,6 @@ pub async fn audit_refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_pair_is_crypto_and_a_ticker_an_equity() {
-        assert_eq!(asset_class("BTC/USD"), "crypto");
-        assert_eq!(asset_class("BRK.B"), "us_equity");
-    }
 
     #[test]
     fn a_latest_trade_is_priced_from_p() {

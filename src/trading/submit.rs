@@ -15,8 +15,9 @@
 //!    reconciles first. An order the broker accepted is always answered 201, even when its
 //!    outcome cannot be audited or stored: the row then stays unsettled and is reconciled.
 //!
-//! Before the claim, the caller's book is opened if it is new and the order is priced and
-//! checked ([`super::risk`]); the book and count limits are checked inside the claim's
+//! Before the claim, the caller's book is opened if it is new, the order is checked against its
+//! asset ([`super::assets::for_order`]: known, tradable, fractions and notionals as Alpaca
+//! allows) and priced and checked ([`super::risk`]); the book and count limits are checked inside the claim's
 //! transaction under the user's order lock.
 //!
 //! An identical submission that finds the row claimed waits (bounded) for the outcome and
@@ -28,6 +29,7 @@ use std::time::Duration;
 use raptor_actors::broker::{refusal, BrokerError, BrokerJson};
 use uuid::Uuid;
 
+use super::assets::{self, NotTradable};
 use super::error::SubmitError;
 use super::ids::ClientOrderId;
 use super::in_flight::{self, InFlight};
@@ -98,7 +100,12 @@ pub async fn submit_order(
         Estimate::default()
     } else {
         super::account::ensure_book(&trading, trader.user_id).await?;
-        match risk::check_order(trading.risk, trading.market_data, &order).await {
+        let asset = match assets::for_order(&trading, &order).await? {
+            Ok(asset) => asset,
+            Err(NotTradable::Asset(message)) => return Err(SubmitError::NotTradable(message)),
+            Err(NotTradable::Invalid(problems)) => return Err(problems.into()),
+        };
+        match risk::check_order(trading.risk, trading.market_data, &order, &asset.class).await {
             Ok(estimate) => estimate,
             Err(error) => return Err(refused(&trading, trader, &order, error).await),
         }
@@ -118,6 +125,7 @@ pub async fn submit_order(
             claim_id,
             now: trading.clock.now(),
             estimate: &estimate,
+            replaces: None,
         };
         limits::claim_within(&mut client, new, caps).await?
     };
@@ -128,6 +136,7 @@ pub async fn submit_order(
         Claimed::Refused(refusal) => {
             return Err(refused(&trading, trader, &order, RiskError::Refused(refusal)).await)
         }
+        Claimed::NotReplaceable => return Err(SubmitError::Corrupt("a new order replaced one")),
     };
     let mut attempt = Attempt {
         trading,
@@ -208,7 +217,7 @@ fn is_stale(trading: &Trading<'_>, claimed_at: chrono::DateTime<chrono::Utc>) ->
 }
 
 /// The first submission's accepted order, again.
-fn replay_accepted(row: &LedgerOrder) -> Result<Submitted, SubmitError> {
+pub(super) fn replay_accepted(row: &LedgerOrder) -> Result<Submitted, SubmitError> {
     let body = row
         .broker_body
         .clone()
@@ -222,7 +231,7 @@ fn replay_accepted(row: &LedgerOrder) -> Result<Submitted, SubmitError> {
 }
 
 /// The first submission's refusal, again.
-fn replay_rejected(row: &LedgerOrder) -> BrokerError {
+pub(super) fn replay_rejected(row: &LedgerOrder) -> BrokerError {
     let status = row
         .broker_status
         .and_then(|s| u16::try_from(s).ok())

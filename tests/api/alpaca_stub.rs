@@ -62,6 +62,8 @@ struct Inner {
     seen: Mutex<Vec<Seen>>,
     bad_credentials: AtomicUsize,
     orders: Mutex<Vec<TakenOrder>>,
+    /// Lookups by client order id still to answer 404 (Alpaca's index lagging behind).
+    lookup_misses: AtomicUsize,
 }
 
 pub struct AlpacaStub {
@@ -105,6 +107,7 @@ impl AlpacaStub {
             seen: Mutex::new(Vec::new()),
             bad_credentials: AtomicUsize::new(0),
             orders: Mutex::new(Vec::new()),
+            lookup_misses: AtomicUsize::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -136,6 +139,11 @@ impl AlpacaStub {
         *self.inner.order_delay.lock().unwrap() = delay;
     }
 
+    /// The next `n` lookups by client order id answer 404 whatever the stand-in holds.
+    pub fn miss_lookups(&self, n: usize) {
+        self.inner.lookup_misses.store(n, Ordering::SeqCst);
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.inner.seen.lock().unwrap().clone()
     }
@@ -145,6 +153,14 @@ impl AlpacaStub {
         self.seen()
             .iter()
             .filter(|s| s.method == method && s.path == path)
+            .count()
+    }
+
+    /// Requests received with `method` on a path starting with `prefix`.
+    pub fn count_prefix(&self, method: Method, prefix: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.method == method && s.path.starts_with(prefix))
             .count()
     }
 
@@ -201,6 +217,12 @@ async fn handle(
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
+    if let Some(answer) = crate::asset_stub::answer(&method, &path, &params) {
+        return answer;
+    }
+    if let Some(answer) = crate::asset_stub::market(&method, &path, &params) {
+        return answer;
+    }
     match (method, path.as_str()) {
         (Method::GET, "/v2/account") => json_text(StatusCode::OK, payload("test_get_account")),
         (Method::GET, "/v2/positions") => {
@@ -221,6 +243,13 @@ async fn handle(
         }
         (Method::GET, "/v2/orders:by_client_order_id") => {
             let wanted = params.get("client_order_id").cloned().unwrap_or_default();
+            let missed =
+                inner
+                    .lookup_misses
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if missed.is_ok() {
+                return alpaca_error(StatusCode::NOT_FOUND, 40410000, "order not found");
+            }
             let orders = inner.orders.lock().unwrap();
             match orders.iter().find(|o| o.client_order_id == wanted) {
                 Some(order) => json_text(StatusCode::OK, order.text.clone()),
@@ -233,6 +262,9 @@ async fn handle(
             let delay = *inner.order_delay.lock().unwrap();
             tokio::time::sleep(delay).await;
             response
+        }
+        (Method::PATCH, p) if p.starts_with("/v2/orders/") => {
+            replace_order(&inner, &p["/v2/orders/".len()..], &body)
         }
         (Method::DELETE, p) if p.starts_with("/v2/orders/") => {
             let id = &p["/v2/orders/".len()..];
@@ -309,6 +341,56 @@ fn take_order(inner: &Inner, body: &str) -> Response {
         .replace(PAYLOAD_CLIENT_ORDER_ID, &client_order_id);
     orders.push(TakenOrder {
         id,
+        client_order_id,
+        text: text.clone(),
+        canceled: false,
+    });
+    json_text(StatusCode::OK, text)
+}
+
+/// `PATCH /v2/orders/{id}` with Alpaca's rules: the order must be open (422 otherwise), the
+/// client order id unique; the answer is `test_replace_order`'s payload as the new order, with
+/// `replaces` naming the old one, which is closed.
+fn replace_order(inner: &Inner, id: &str, body: &str) -> Response {
+    let Ok(request) = serde_json::from_str::<serde_json::Value>(body) else {
+        return alpaca_error(StatusCode::UNPROCESSABLE_ENTITY, 40010000, "invalid json");
+    };
+    let mut orders = inner.orders.lock().unwrap();
+    let Some(index) = orders.iter().position(|o| o.id == id) else {
+        return alpaca_error(StatusCode::NOT_FOUND, 40410000, "order not found");
+    };
+    if orders[index].canceled {
+        return alpaca_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42210000,
+            "order is not replaceable",
+        );
+    }
+    let client_order_id = request["client_order_id"]
+        .as_str()
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    if orders.iter().any(|o| o.client_order_id == client_order_id) {
+        return alpaca_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            40010001,
+            "client_order_id must be unique",
+        );
+    }
+    let new_id = uuid::Uuid::new_v4().to_string();
+    let mut order: serde_json::Value =
+        serde_json::from_str(&payload("test_replace_order")).expect("a payload");
+    order["id"] = new_id.clone().into();
+    order["client_order_id"] = client_order_id.clone().into();
+    order["replaces"] = id.into();
+    for field in ["qty", "limit_price", "stop_price", "time_in_force"] {
+        if let Some(value) = request.get(field) {
+            order[field] = value.clone();
+        }
+    }
+    orders[index].canceled = true;
+    let text = order.to_string();
+    orders.push(TakenOrder {
+        id: new_id,
         client_order_id,
         text: text.clone(),
         canceled: false,

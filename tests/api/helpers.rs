@@ -140,6 +140,7 @@ async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)], migrate: bool) -> Te
     if migrate {
         let pool = db::build_pool(&db.url, settings.database.ssl, 2).expect("pool");
         db::migrate(&pool).await.expect("migrations apply");
+        crate::asset_stub::seed(&db.client().await).await;
     }
     let clock = Arc::new(OffsetClock::default());
     let app = Application::build_with_clock(settings, Mode::Web, clock.clone())

@@ -14,8 +14,10 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
+use super::asset::{self, BrokerAsset};
 use super::config::{BrokerConfig, LIVE_HOST};
-use super::ticket::{OrderId, OrderListing, OrderTicket};
+use super::market::{self, CalendarDay, MarketClock};
+use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
 /// Longest refusal message passed on to a client.
@@ -119,6 +121,66 @@ impl AlpacaClient {
         } else {
             Err(failure(status, &text))
         }
+    }
+
+    /// `PATCH /v2/orders/{id}`: the replacement order. Never retried (its client order id makes
+    /// a deliberate retry safe instead).
+    pub async fn replace(
+        &self,
+        order_id: OrderId,
+        ticket: &ReplaceTicket,
+    ) -> Result<PlacedOrder, BrokerError> {
+        let path = format!("/v2/orders/{order_id}");
+        let body = wire::WireReplace::new(ticket);
+        let request = self.http.patch(self.url(&path)).json(&body);
+        let (status, text) = self.send(request).await?;
+        placed(status, text)
+    }
+
+    /// `GET /v2/clock`.
+    pub async fn clock(&self) -> Result<MarketClock, BrokerError> {
+        market::parse_clock(self.get_json("/v2/clock", &[]).await?.as_str())
+    }
+
+    /// `GET /v2/calendar?start=&end=`.
+    pub async fn calendar(
+        &self,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    ) -> Result<Vec<CalendarDay>, BrokerError> {
+        let params = [("start", start.to_string()), ("end", end.to_string())];
+        market::parse_calendar(self.get_json("/v2/calendar", &params).await?.as_str())
+    }
+
+    /// `GET /v2/assets?status=active&asset_class=…`: the active assets of one class.
+    pub async fn assets(&self, class: &str) -> Result<Vec<BrokerAsset>, BrokerError> {
+        let params = [
+            ("status", "active".to_owned()),
+            ("asset_class", class.to_owned()),
+        ];
+        let (status, text) = self.get_with_retry("/v2/assets", &params).await?;
+        if !status.is_success() {
+            return Err(failure(status, &text));
+        }
+        asset::parse_list(&text)
+    }
+
+    /// `GET /v2/assets/{symbol}` (the symbol one path segment, `/` escaped); `NotFound` for a
+    /// symbol Alpaca does not know.
+    pub async fn asset(&self, symbol: &str) -> Result<BrokerAsset, BrokerError> {
+        let mut url = self.url("/v2/assets");
+        url.path_segments_mut()
+            .map_err(|()| BrokerError::BadGateway)?
+            .push(symbol);
+        let request = || self.http.request(Method::GET, url.clone());
+        let (status, text) = match self.send(request()).await {
+            Err(BrokerError::Unreachable) => self.send(request()).await,
+            other => other,
+        }?;
+        if !status.is_success() {
+            return Err(failure(status, &text));
+        }
+        asset::parse_one(&text)
     }
 
     fn url(&self, path: &str) -> Url {

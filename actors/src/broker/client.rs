@@ -14,9 +14,11 @@ use ractor::RpcReplyPort;
 
 use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
 
+use super::asset::BrokerAsset;
+use super::market::{CalendarDay, MarketClock};
 use super::messages::BrokerMsg;
 use super::switch::OperatorSwitch;
-use super::ticket::{OrderId, OrderListing, OrderTicket};
+use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, BrokerStatus, PlacedOrder};
 use super::{BrokerConfig, MAX_QUEUE_WAIT};
 
@@ -137,6 +139,43 @@ impl BrokerClient {
     /// Cancels the broker order `order_id`.
     pub async fn cancel(&self, order_id: OrderId) -> Result<(), BrokerError> {
         self.call(|reply| BrokerMsg::CancelOrder { order_id, reply })
+            .await
+    }
+
+    /// Replaces the open broker order `order_id` as `ticket` says; the replacement. Like a
+    /// submission, a `Timeout`-like answer leaves the outcome unknown.
+    pub async fn replace(
+        &self,
+        order_id: OrderId,
+        ticket: ReplaceTicket,
+    ) -> Result<PlacedOrder, BrokerError> {
+        self.call(|reply| BrokerMsg::ReplaceOrder {
+            order_id,
+            ticket,
+            reply,
+        })
+        .await
+    }
+
+    /// Alpaca's market clock.
+    pub async fn market_clock(&self) -> Result<MarketClock, BrokerError> {
+        self.call(BrokerMsg::GetClock).await
+    }
+
+    /// Alpaca's trading days from `start` to `end`, both included.
+    pub async fn calendar(
+        &self,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    ) -> Result<Vec<CalendarDay>, BrokerError> {
+        self.call(|reply| BrokerMsg::GetCalendar { start, end, reply })
+            .await
+    }
+
+    /// Alpaca's asset `symbol`; `NotFound` when Alpaca knows no such symbol.
+    pub async fn asset(&self, symbol: &str) -> Result<BrokerAsset, BrokerError> {
+        let symbol = symbol.to_owned();
+        self.call(|reply| BrokerMsg::GetAsset { symbol, reply })
             .await
     }
 

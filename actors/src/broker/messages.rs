@@ -3,9 +3,11 @@
 
 use ractor::RpcReplyPort;
 
+use super::asset::BrokerAsset;
 use super::config::BrokerConfig;
+use super::market::{CalendarDay, MarketClock};
 use super::switch::OperatorSwitch;
-use super::ticket::{OrderId, OrderListing, OrderTicket};
+use super::ticket::{OrderId, OrderListing, OrderTicket, ReplaceTicket};
 use super::types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
 use crate::pg::listen::Notice;
 
@@ -50,6 +52,33 @@ pub enum BrokerMsg {
         order_id: OrderId,
         /// Whether the cancel was accepted.
         reply: RpcReplyPort<Result<(), BrokerError>>,
+    },
+    /// Replaces the open order `order_id`; answers the replacement.
+    ReplaceOrder {
+        /// The broker's id of the order replaced.
+        order_id: OrderId,
+        /// What changes.
+        ticket: ReplaceTicket,
+        /// The replacement, as the broker placed it.
+        reply: RpcReplyPort<Result<PlacedOrder, BrokerError>>,
+    },
+    /// Alpaca's market clock.
+    GetClock(RpcReplyPort<Result<MarketClock, BrokerError>>),
+    /// Alpaca's trading days from `start` to `end`.
+    GetCalendar {
+        /// The first day asked for.
+        start: chrono::NaiveDate,
+        /// The last day asked for.
+        end: chrono::NaiveDate,
+        /// The trading days in between.
+        reply: RpcReplyPort<Result<Vec<CalendarDay>, BrokerError>>,
+    },
+    /// Alpaca's asset `symbol` (for a symbol not in the daily copy).
+    GetAsset {
+        /// The symbol, as Alpaca spells it.
+        symbol: String,
+        /// The asset, or `NotFound`.
+        reply: RpcReplyPort<Result<BrokerAsset, BrokerError>>,
     },
     /// An operator's change of the switch: stored (and audited) by the caller, or, for an
     /// engage that could not be stored, to apply in this process only. Answers the new status.

@@ -17,9 +17,11 @@
 //! A SIGHUP sends [`BrokerMsg::Reconfigure`]; a change of the configured switch is audited.
 
 pub mod alpaca;
+pub mod asset;
 mod client;
 pub mod config;
 mod dispatch;
+pub mod market;
 mod messages;
 mod simulated;
 pub use simulated::simulated_events;
@@ -41,15 +43,19 @@ use crate::outbound::OutboundBudget;
 use crate::pg::listen;
 use crate::task::AbortOnDrop;
 pub use alpaca::refusal;
+pub use asset::BrokerAsset;
 pub use client::BrokerClient;
 pub use config::{BrokerConfig, BrokerKind, SharedBrokerConfig};
 use dispatch::{dispatch, Backend};
+pub use market::{CalendarDay, MarketClock};
 pub use messages::BrokerMsg;
+use simulated::Simulator;
 pub use state::BrokerState;
 use state::{OperatorState, REFRESH_EVERY};
 pub use switch::{OperatorSwitch, SwitchSource};
 pub use ticket::{
-    ListStatus, OrderId, OrderListing, OrderTicket, TicketKind, TicketSide, TicketSize,
+    ListStatus, OrderId, OrderListing, OrderTicket, ReplaceTicket, TicketKind, TicketSide,
+    TicketSize,
 };
 pub use types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
 
@@ -81,6 +87,37 @@ pub async fn cancel_once(config: &BrokerConfig, order_id: OrderId) -> Result<(),
         BrokerKind::AlpacaPaper => {
             let client = alpaca::AlpacaClient::new(config).map_err(BrokerError::Disabled)?;
             client.cancel(order_id).await
+        }
+    }
+}
+
+/// The asset classes the daily copy holds (Alpaca lists one class per request).
+pub const LISTED_CLASSES: [&str; 2] = ["us_equity", "crypto"];
+
+/// Alpaca's active assets of [`LISTED_CLASSES`], asked outside the broker actor (the worker's
+/// daily copy), each request under the account's outbound budget. The simulator's are its own.
+pub async fn list_assets(
+    config: &BrokerConfig,
+    budget: &OutboundBudget,
+) -> Result<Vec<BrokerAsset>, BrokerError> {
+    if let Some(reason) = config.engaged_by() {
+        return Err(BrokerError::Disabled(reason.to_owned()));
+    }
+    match config.kind {
+        BrokerKind::Simulated => Ok(Simulator::listed_assets()),
+        BrokerKind::AlpacaPaper => {
+            let client = alpaca::AlpacaClient::new(config)
+                .map_err(BrokerError::Disabled)?
+                .observed_by(budget);
+            let mut all = Vec::new();
+            for class in LISTED_CLASSES {
+                budget
+                    .acquire(crate::outbound::Lane::Trading)
+                    .await
+                    .map_err(|retry_after| BrokerError::RateLimited { retry_after })?;
+                all.extend(client.assets(class).await?);
+            }
+            Ok(all)
         }
     }
 }
@@ -268,6 +305,56 @@ impl Actor for Broker {
                 move |sim, now| sim.cancel(order_id, now),
                 move |alpaca| async move { alpaca.cancel(order_id).await },
             ),
+            BrokerMsg::ReplaceOrder {
+                order_id,
+                ticket,
+                reply,
+            } => {
+                let sim_ticket = ticket.clone();
+                dispatch(
+                    backend,
+                    budget,
+                    engaged_by,
+                    engaged,
+                    now,
+                    reply,
+                    move |sim, now| sim.replace(order_id, &sim_ticket, now),
+                    move |alpaca| async move { alpaca.replace(order_id, &ticket).await },
+                )
+            }
+            BrokerMsg::GetClock(reply) => dispatch(
+                backend,
+                budget,
+                engaged_by,
+                engaged,
+                now,
+                reply,
+                |_, now| Ok(Simulator::clock(now)),
+                |alpaca| async move { alpaca.clock().await },
+            ),
+            BrokerMsg::GetCalendar { start, end, reply } => dispatch(
+                backend,
+                budget,
+                engaged_by,
+                engaged,
+                now,
+                reply,
+                move |_, _| Ok(Simulator::calendar(start, end)),
+                move |alpaca| async move { alpaca.calendar(start, end).await },
+            ),
+            BrokerMsg::GetAsset { symbol, reply } => {
+                let sim_symbol = symbol.clone();
+                dispatch(
+                    backend,
+                    budget,
+                    engaged_by,
+                    engaged,
+                    now,
+                    reply,
+                    move |_, _| Simulator::asset(&sim_symbol),
+                    move |alpaca| async move { alpaca.asset(&symbol).await },
+                )
+            }
             BrokerMsg::AdoptSwitch { switch, reply } => {
                 let _ = reply.send(state.adopt(switch));
             }

@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::ticket::{
-    ListStatus, OrderId, OrderListing, OrderTicket, TicketKind, TicketSide, TicketSize,
+    ListStatus, OrderId, OrderListing, OrderTicket, ReplaceTicket, TicketKind, TicketSide,
+    TicketSize,
 };
 use super::types::{BrokerError, BrokerJson, PlacedOrder};
 
@@ -266,6 +267,30 @@ impl Simulator {
         Ok(())
     }
 
+    /// Replaces the open order `order_id` with `ticket.becomes` under the replacement's client
+    /// order id: the old one is `replaced`, the new one placed (and filled when marketable).
+    pub fn replace(
+        &mut self,
+        order_id: OrderId,
+        ticket: &ReplaceTicket,
+        now: DateTime<Utc>,
+    ) -> Result<PlacedOrder, BrokerError> {
+        let index = self
+            .orders
+            .iter()
+            .position(|o| o.id == order_id.0)
+            .ok_or(BrokerError::NotFound)?;
+        if !self.orders[index].is_open() {
+            return Err(refused(422, "order is not replaceable"));
+        }
+        let placed = self.submit(&ticket.becomes, &ticket.client_order_id, now)?;
+        let order = &mut self.orders[index];
+        order.status = "replaced";
+        order.updated_at = now;
+        events::emit("replaced", order, None, now);
+        Ok(placed)
+    }
+
     /// Fills `order` at once; nothing changes when an amount would leave the decimal range.
     fn fill(
         &mut self,
@@ -332,6 +357,7 @@ fn out_of_range() -> BrokerError {
     refused(422, "amount out of range")
 }
 
+mod assets;
 mod events;
 mod json;
 pub use events::simulated_events;

@@ -9,6 +9,24 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
+/// A replacement (`PATCH /v2/orders/{id}`): what changes, under the replacement's own client
+/// order id, and the whole order it becomes (what the simulator places).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaceTicket {
+    /// The new quantity, if it changes.
+    pub qty: Option<Decimal>,
+    /// The new limit price, if it changes.
+    pub limit_price: Option<Decimal>,
+    /// The new stop price, if it changes.
+    pub stop_price: Option<Decimal>,
+    /// The new time in force, if it changes.
+    pub time_in_force: Option<&'static str>,
+    /// The replacement's own client order id.
+    pub client_order_id: String,
+    /// The whole order the replacement becomes.
+    pub becomes: OrderTicket,
+}
+
 /// Alpaca's own bound: at most this many orders a page.
 pub const MAX_PAGE: u16 = 500;
 

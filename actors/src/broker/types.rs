@@ -96,6 +96,23 @@ pub enum BrokerError {
 }
 
 impl BrokerError {
+    /// Whether this is Alpaca's 422 for an order whose `client_order_id` it already holds
+    /// ("client_order_id must be unique"): the order was placed before, by an attempt whose
+    /// answer was lost.
+    pub fn is_duplicate_client_order_id(&self) -> bool {
+        match self {
+            Self::Refused {
+                status: 422,
+                message,
+                ..
+            } => {
+                let message = message.to_ascii_lowercase();
+                message.contains("client_order_id") && message.contains("unique")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether a request that failed this way may nevertheless have reached Alpaca.
     pub fn outcome_unknown(&self) -> bool {
         matches!(
@@ -127,5 +144,27 @@ impl BrokerStatus {
                 .map(|(_, reason)| reason.clone())
                 .unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, message: &str) -> BrokerError {
+        BrokerError::Refused {
+            status,
+            message: message.into(),
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_alpacas_422_for_a_used_client_order_id_is_a_duplicate() {
+        assert!(refused(422, "client_order_id must be unique").is_duplicate_client_order_id());
+        assert!(refused(422, "Client_Order_ID must be unique").is_duplicate_client_order_id());
+        assert!(!refused(403, "client_order_id must be unique").is_duplicate_client_order_id());
+        assert!(!refused(422, "insufficient buying power").is_duplicate_client_order_id());
+        assert!(!BrokerError::NotFound.is_duplicate_client_order_id());
     }
 }

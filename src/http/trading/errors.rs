@@ -156,6 +156,11 @@ impl From<SubmitError> for ApiError {
                     .into_iter()
                     .collect(),
             ),
+            SubmitError::NotTradable(message) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::AssetNotTradable,
+                message,
+            ),
             SubmitError::NoPrice { symbol } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::ServiceUnavailable,

@@ -8,9 +8,12 @@
 //! engaged every route here but `mode` (and the operator's own switch route) answers 503
 //! `trading_disabled`.
 
+mod assets;
 mod book;
+mod close;
 mod errors;
 mod kill_switch;
+mod market;
 mod orders;
 mod stream;
 mod stream_events;
@@ -39,13 +42,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mode))
         .routes(routes!(readiness))
         .routes(routes!(book::account))
-        .routes(routes!(book::positions))
-        .routes(routes!(book::position))
+        .routes(routes!(book::positions, close::close_all))
+        .routes(routes!(book::position, close::close_position))
         .routes(routes!(book::portfolio_history))
-        .routes(routes!(orders::list, orders::submit))
-        .routes(routes!(orders::get, orders::cancel))
+        .routes(routes!(orders::list, orders::submit, close::cancel_all))
+        .routes(routes!(orders::get, orders::cancel, orders::replace))
         .routes(routes!(stream::stream))
         .routes(routes!(kill_switch::show, kill_switch::change))
+        .routes(routes!(assets::list))
+        .routes(routes!(assets::get))
+        .routes(routes!(market::clock))
+        .routes(routes!(market::calendar))
 }
 
 /// The body of `GET /api/trading/mode`.

@@ -19,6 +19,7 @@ use crate::http::schemas::alpaca::AlpacaOrder;
 use crate::http::{ApiError, ApiJson, AppState};
 use crate::trading::listing::{OrderQuery, RawOrderQuery};
 use crate::trading::order::OrderDraft;
+use crate::trading::replace::{self, ReplaceDraft, ReplaceError};
 use crate::trading::{orders, submit};
 
 /// Header a client sets so that a retried submission returns the first result.
@@ -63,11 +64,12 @@ pub struct ListParams {
 }))]
 #[allow(dead_code)] // Documents `OrderDraft`; a test deserialises every documented field into it.
 pub struct OrderBody {
-    /// A US equity symbol, e.g. `AAPL`.
+    /// A symbol Alpaca lists (`GET /api/assets`), e.g. `AAPL`.
     symbol: String,
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "1")]
     qty: Option<String>,
-    /// A dollar amount instead of `qty` (market/day orders).
+    /// A dollar amount instead of `qty`: market orders of a fractionable asset, `day` (crypto:
+    /// `gtc` or `ioc`).
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "250.00")]
     notional: Option<String>,
     side: OrderSide,
@@ -80,6 +82,7 @@ pub struct OrderBody {
     /// Stop and stop-limit orders.
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
     stop_price: Option<String>,
+    /// Limit orders with `day` only: may also fill in the pre- and after-market sessions.
     extended_hours: Option<bool>,
     /// The client's own idempotency key, when it sends no `Idempotency-Key` header.
     client_order_id: Option<String>,
@@ -204,7 +207,7 @@ pub enum TimeInForce {
     responses(
         (status = 201, description = "Alpaca's order object, unchanged", body = AlpacaOrder, headers(("Idempotent-Replayed" = String, description = "`true` when this repeats an earlier submission's outcome"))),
         (status = 409, description = "`idempotency_key_reused`: the key was used for a different order", body = ErrorBody),
-        (status = 422, description = "`invalid_order` (`error.fields` names each field's problem), `risk_limit` (`error.fields.limit` names the limit), `broker_rejected` (Alpaca's message), or `invalid_request`", body = ErrorBody),
+        (status = 422, description = "`invalid_order` (`error.fields` names each field's problem), `asset_not_tradable` (unknown, inactive or not tradable at Alpaca), `risk_limit` (`error.fields.limit` names the limit), `broker_rejected` (Alpaca's message), or `invalid_request`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many orders from this client (120 a minute, every dyno) or in flight; retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
         BrokerErrors,
     ),
@@ -254,4 +257,88 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     orders::cancel_order(trading(&state), &trader(&caller, &user), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The body of `PATCH /api/trading/orders/{id}` (Alpaca's replace): at least one change; amounts
+/// are decimal strings (numbers accepted). Unknown fields are refused.
+#[derive(ToSchema)]
+#[schema(example = json!({"qty": "2", "limit_price": "151.00"}))]
+#[allow(dead_code)] // Documents `ReplaceDraft`.
+pub struct ReplaceBody {
+    /// The new quantity (not for a `notional` order).
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "2")]
+    qty: Option<String>,
+    /// Limit and stop-limit orders.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "151.00")]
+    limit_price: Option<String>,
+    /// Stop and stop-limit orders.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
+    stop_price: Option<String>,
+    /// Trailing-stop orders only (refused for every other type).
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
+    trail: Option<String>,
+    time_in_force: Option<TimeInForce>,
+    /// The client's own idempotency key, when it sends no `Idempotency-Key` header.
+    client_order_id: Option<String>,
+}
+
+impl From<ReplaceError> for ApiError {
+    fn from(error: ReplaceError) -> Self {
+        match error {
+            ReplaceError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such order")
+            }
+            ReplaceError::NotOpen => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::BrokerRejected,
+                "the order is no longer open, so it cannot be replaced",
+            ),
+            ReplaceError::Submit(error) => error.into(),
+        }
+    }
+}
+
+/// `PATCH /api/trading/orders/{id}`: replaces one of the caller's open orders (Alpaca's
+/// `PATCH /v2/orders/{id}`); 200 with the replacement, Alpaca's order object (`replaces` names
+/// the old one).
+#[utoipa::path(
+    patch,
+    path = "/api/trading/orders/{id}",
+    tag = "trading",
+    operation_id = "replace_order",
+    security(("session" = [])),
+    params(
+        ("id" = String, Path, description = "Alpaca's order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retried replacement with the same key returns the first outcome"),
+    ),
+    request_body = ReplaceBody,
+    responses(
+        (status = 200, description = "The replacement, Alpaca's order object", body = AlpacaOrder, headers(("Idempotent-Replayed" = String, description = "`true` when this repeats an earlier replacement's outcome"))),
+        (status = 404, description = "`not_found`: no such order of yours", body = ErrorBody),
+        (status = 422, description = "`invalid_order` (`error.fields`), `broker_rejected` (Alpaca's reason, or the order is no longer open), `risk_limit`, `insufficient_buying_power`, `insufficient_position`, `asset_not_tradable`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many orders in flight or broker calls; retry after `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+        BrokerErrors,
+    ),
+)]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Origin,
+    CurrentSession(user): CurrentSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(draft): ApiJson<ReplaceDraft>,
+) -> Result<Response, ApiError> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let trader = trader(&caller, &user);
+    let placed =
+        replace::replace_order(trading(&state), &trader, key.as_deref(), &id, draft).await?;
+    let mut response = passthrough(StatusCode::OK, placed.body);
+    if placed.replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }

@@ -18,11 +18,12 @@ use crate::trading::order::{OrderSize, Side};
 use crate::trading::risk::{Limit, Refusal};
 
 /// The SQL condition of an open order: its submission is unsettled, or it was accepted and its
-/// Alpaca status (from the stream) is not a closed one. `unknown_before_stream` marks orders
+/// Alpaca status (from the stream) is not a closed one; and no replacement has been claimed
+/// for it (the replacement is the open one). `unknown_before_stream` marks orders
 /// accepted before migration V11, never counted.
-pub const OPEN_ORDER: &str = "(status IN ('submitting', 'pending') OR (status = 'accepted' \
+pub const OPEN_ORDER: &str = "((status IN ('submitting', 'pending') OR (status = 'accepted' \
      AND COALESCE(order_status, 'new') NOT IN ('filled', 'canceled', 'expired', 'rejected', \
-     'replaced', 'unknown_before_stream')))";
+     'replaced', 'unknown_before_stream'))) AND replaced_by IS NULL)";
 
 /// The per-user count limits.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +41,8 @@ pub enum Claimed {
     Exists,
     /// A limit would be broken; nothing was inserted.
     Refused(Refusal),
+    /// The order to replace is no longer open (or already being replaced); nothing changed.
+    NotReplaceable,
 }
 
 /// Inserts `new` as `submitting` if the user is within `caps`.
@@ -59,6 +62,22 @@ pub async fn claim_within(
         .is_some();
     if exists {
         return Ok(Claimed::Exists);
+    }
+    if let Some(old) = new.replaces {
+        // From now on the replacement is the open order: the old one neither counts nor
+        // reserves (a refusal below rolls this back with the rest).
+        let linked = tx
+            .execute(
+                &format!(
+                    "UPDATE orders SET replaced_by = $3 WHERE id = $1 AND user_id = $2 \
+                     AND {OPEN_ORDER}"
+                ),
+                &[&old, &new.user_id, &new.id],
+            )
+            .await?;
+        if linked != 1 {
+            return Ok(Claimed::NotReplaceable);
+        }
     }
     let day_start = day_start(new.now);
     let counts = tx
@@ -98,8 +117,9 @@ pub async fn claim_within(
         .execute(
             "INSERT INTO orders (id, user_id, idempotency_key, client_order_id, symbol, side, \
              request, status, claim_id, claimed_at, created_at, updated_at, qty, notional, \
-             reserve_price) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $9, $9, $10, $11, $12) \
+             reserve_price, replaces) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitting', $8, $9, $9, $9, $10, $11, $12, \
+             $13) \
              ON CONFLICT DO NOTHING",
             &[
                 &new.id,
@@ -114,6 +134,7 @@ pub async fn claim_within(
                 &qty,
                 &notional,
                 &reserve_price,
+                &new.replaces,
             ],
         )
         .await?;

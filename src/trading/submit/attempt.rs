@@ -58,6 +58,7 @@ impl Attempt<'_> {
             .await
         {
             Ok(placed) => self.accepted(placed, false).await,
+            Err(error) if error.is_duplicate_client_order_id() => self.settle_duplicate().await,
             Err(BrokerError::Refused {
                 status,
                 message,
@@ -85,6 +86,37 @@ impl Attempt<'_> {
                 Err(error.into())
             }
         }
+    }
+
+    /// Alpaca already holds an order under our client order id (an earlier attempt reached it
+    /// though its answer was lost, and the lookup before this send did not see it yet): what
+    /// Alpaca has is recorded, never `rejected`. If it cannot be read now, the outcome stays
+    /// unknown (audited, claim given back) and the client is asked to retry.
+    async fn settle_duplicate(&mut self) -> Result<Submitted, SubmitError> {
+        let found = self
+            .trading
+            .broker
+            .find(self.client_order_id.as_str())
+            .await;
+        let error = match found {
+            Ok(placed) => return self.accepted(placed, true).await,
+            Err(BrokerError::NotFound) => BrokerError::Unavailable,
+            Err(error) => error,
+        };
+        let details = json!({
+            "client_order_id": self.client_order_id.as_str(),
+            "outcome": "unknown",
+            "error": "the broker holds this client order id but could not show the order",
+        });
+        if self
+            .audit(AuditEvent::OrderSubmitRejected, details)
+            .await
+            .is_err()
+        {
+            tracing::error!("a duplicate submission could not be audited");
+        }
+        self.release().await;
+        Err(error.into())
     }
 
     /// The broker holds the order: the client is told so whatever happens next.

@@ -85,6 +85,9 @@ fn not_found(what: &str) -> Response {
 }
 
 fn route(shared: &Shared, method: &Method, path: &str, params: &Params, body: &[u8]) -> Response {
+    if let Some(answer) = crate::asset_stub::answer(method, path, params) {
+        return answer;
+    }
     if path.starts_with("/v2/orders") {
         return orders_route(shared, method, path, params, body);
     }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::broker::ticket::{OrderTicket, TicketSize};
+use crate::broker::ticket::{OrderTicket, ReplaceTicket, TicketSize};
 
 /// The body of `POST /v2/orders`: amounts as decimal strings, which Alpaca accepts.
 #[derive(Serialize)]
@@ -41,6 +41,32 @@ impl<'a> WireOrder<'a> {
             stop_price: ticket.kind.stop_price().map(|p| p.to_string()),
             extended_hours: ticket.extended_hours,
             client_order_id,
+        }
+    }
+}
+
+/// The body of `PATCH /v2/orders/{id}`: only what changes, and the replacement's client order id.
+#[derive(Serialize)]
+pub(super) struct WireReplace<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qty: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_price: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_price: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_in_force: Option<&'static str>,
+    client_order_id: &'a str,
+}
+
+impl<'a> WireReplace<'a> {
+    pub fn new(ticket: &'a ReplaceTicket) -> Self {
+        Self {
+            qty: ticket.qty.map(|q| q.to_string()),
+            limit_price: ticket.limit_price.map(|p| p.to_string()),
+            stop_price: ticket.stop_price.map(|p| p.to_string()),
+            time_in_force: ticket.time_in_force,
+            client_order_id: &ticket.client_order_id,
         }
     }
 }
