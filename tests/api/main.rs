@@ -27,6 +27,7 @@ mod fuzz_bodies;
 mod gdpr;
 mod helpers;
 mod key_rotation;
+mod kill_switch_config;
 mod market_data;
 mod openapi;
 mod paper_broker;

@@ -14,11 +14,13 @@
 //! within a second. When the row cannot be read, the switch counts as engaged until it can.
 //! Storing an operator's change with its audit row is the trading domain's use case
 //! (`trading::kill_switch::set`), which then tells this actor ([`BrokerMsg::AdoptSwitch`]).
-//! A SIGHUP sends [`BrokerMsg::Reconfigure`]; a change of the configured switch is audited.
+//! A SIGHUP sends [`BrokerMsg::Reconfigure`]; a change of the configured switch is audited once
+//! across dynos, at start or reload ([`config_record`]).
 
 pub mod alpaca;
 mod client;
 pub mod config;
+pub mod config_record;
 mod dispatch;
 mod messages;
 mod simulated;
@@ -35,7 +37,6 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::audit::AuditClient;
 use crate::clock::SharedClock;
 use crate::outbound::OutboundBudget;
 use crate::pg::listen;
@@ -96,7 +97,6 @@ pub struct BrokerArgs {
     /// Where to LISTEN for kill-switch changes made by other processes.
     pub listen: tokio_postgres::Config,
     pub clock: SharedClock,
-    pub audit: AuditClient,
     /// The outbound budget to Alpaca, shared with market data.
     pub budget: OutboundBudget,
 }
@@ -131,7 +131,8 @@ impl Actor for Broker {
                 }
             }
         });
-        let (config_audit, config_auditor) = state::config_auditor(args.audit);
+        let (config_audit, config_auditor) =
+            config_record::recorder(args.pool.clone(), args.clock.clone());
         let state = BrokerState {
             shared: args.config,
             backend: Backend::build(&config, args.clock.now(), &args.budget),
@@ -149,6 +150,7 @@ impl Actor for Broker {
         // Read the operator's switch first thing, without holding up startup while the
         // database is slow: until then the switch counts as engaged.
         myself.send_message(BrokerMsg::Refresh)?;
+        state.record_configured_switch();
         tracing::info!(broker = state.config.kind.as_str(), "broker started");
         Ok(state)
     }

@@ -273,7 +273,6 @@ impl RootState {
                     pool: a.pool.clone(),
                     listen: a.listen.clone(),
                     clock: a.clock.clone(),
-                    audit: a.actors.audit.clone(),
                     budget: a.budget.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, Broker, args, supervisor).await?;
