@@ -182,6 +182,7 @@ impl Application {
                 pool: pool.clone(),
                 actors: actors.clone(),
                 clock: clock.clone(),
+                owners: Default::default(),
             }),
             budget: budget.clone(),
             schedules: settings.schedules.clone(),

@@ -58,3 +58,4 @@ mod trading_kill_switch;
 mod trading_orders;
 mod trading_risk;
 mod trading_stream;
+mod trading_stream_limits;

@@ -294,6 +294,7 @@ impl RootState {
                     config: a.trade_stream.clone(),
                     sink: a.trade_sink.clone(),
                     broker: a.actors.broker.clone(),
+                    sessions: a.actors.sessions.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, TradeStream, args, supervisor).await?;
                 a.actors.trade_stream.slot().set(Some(r.clone()));

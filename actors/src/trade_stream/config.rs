@@ -32,6 +32,9 @@ pub struct TradeStreamConfig {
     pub max_backoff: Duration,
     /// How often the kill switch and the ledger's need of the stream are checked.
     pub tick: Duration,
+    /// Streams one user may keep open in this process (`TRADING_STREAMS_PER_USER`); a new one
+    /// beyond closes their oldest.
+    pub per_user: usize,
 }
 
 impl TradeStreamConfig {
@@ -43,6 +46,7 @@ impl TradeStreamConfig {
             backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             tick: Duration::from_secs(1),
+            per_user: 5,
         }
     }
 }

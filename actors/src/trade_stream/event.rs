@@ -31,6 +31,10 @@ pub enum StreamItem {
     Event(Arc<TradeEvent>),
     /// The kill switch was engaged: the stream ends.
     TradingDisabled(String),
+    /// The user opened more streams than the per-user cap: this one, their oldest, ends.
+    Replaced,
+    /// The stream's session ended (revoked, logged out, replaced by recovery, erased).
+    SessionEnded,
 }
 
 /// A frame from the upstream.
