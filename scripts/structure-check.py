@@ -189,7 +189,12 @@ def long_functions(modules, root, allowed):
         rel = os.path.relpath(file, root)
         for i, line in enumerate(lines):
             m = FN.match(line)
-            if not m or line.rstrip().endswith(";"):
+            if not m:
+                continue
+            # A declaration without a body (a trait's), its signature on one line or several.
+            signature_end = next((k for k in range(i, len(lines))
+                                  if lines[k].rstrip().endswith(("{", ";"))), None)
+            if signature_end is None or lines[signature_end].rstrip().endswith(";"):
                 continue
             indent, name = m.group(1), m.group(2)
             end = next((k for k in range(i + 1, len(lines))

@@ -314,6 +314,7 @@ impl Tree {
                 pool: pool.clone(),
                 actors: actors.clone(),
                 clock: clock.clone(),
+                owners: Default::default(),
             }),
             budget: self.budget,
             jobs: crate::retention::scheduled(pool, &wiring::retention_schedules(settings)),

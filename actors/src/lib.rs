@@ -30,7 +30,6 @@ pub mod task;
 pub mod token;
 // Documented by the trade-stream rework in flight on another branch (issue 25); remove this
 // allowance when it lands.
-#[allow(missing_docs)]
 pub mod trade_stream;
 
 pub use registry::Actors;

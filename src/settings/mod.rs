@@ -52,6 +52,7 @@ pub const VARIABLES: &[&str] = &[
     "TRADING_ASSET_CLASSES",
     "PAPER_BOOK_INITIAL_CASH",
     "TRADING_USER_CALLS_PER_MINUTE",
+    "TRADING_STREAMS_PER_USER",
     "MARKET_DATA_TTL_MS",
     "MARKET_DATA_CACHE_MAX_ENTRIES",
     "HISTORICAL_BARS_MAX",
@@ -156,6 +157,9 @@ pub struct Settings {
     pub market_data: MarketDataSettings,
     /// Pre-trade risk limits per user on the shared paper account.
     pub risk: RiskSettings,
+    /// Order streams (`GET /api/trading/stream`) one user may keep open per process; a new one
+    /// closes their oldest (`TRADING_STREAMS_PER_USER`).
+    pub trading_streams_per_user: usize,
     pub session_cookie_domain: Option<String>,
     /// How recent a passkey assertion adding or removing a passkey, ending the other sessions
     /// and erasing the account need (`STEP_UP_WINDOW_SECS`).
@@ -303,6 +307,7 @@ impl Settings {
             alpaca,
             market_data: market_data(src)?,
             risk,
+            trading_streams_per_user: positive(src, "TRADING_STREAMS_PER_USER")?,
             session_cookie_domain: src.get("SESSION_COOKIE_DOMAIN").map(str::to_owned),
             step_up_window: Duration::from_secs(positive(src, "STEP_UP_WINDOW_SECS")?),
             smtp_url: src.get("SMTP_URL").map(SecretString::from),

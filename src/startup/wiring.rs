@@ -122,7 +122,9 @@ pub fn trade_stream_config(settings: &Settings) -> TradeStreamConfig {
         }
         _ => StreamSource::Off,
     };
-    TradeStreamConfig::new(source)
+    let mut config = TradeStreamConfig::new(source);
+    config.per_user = settings.trading_streams_per_user;
+    config
 }
 
 /// The pre-trade risk limits trading checks (`TRADING_*`, `PAPER_BOOK_INITIAL_CASH`).

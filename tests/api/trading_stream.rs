@@ -14,24 +14,24 @@ use crate::alpaca_stub::payload;
 use crate::helpers::{eventually, spawn_app_with, SignedIn, TestApp};
 use crate::trading::{market_order, submit};
 
-const STREAM: &str = "/api/trading/stream";
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const STREAM: &str = "/api/trading/stream";
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// One received SSE event.
 #[derive(Debug)]
-struct Sse {
-    id: Option<String>,
-    event: String,
-    data: String,
+pub(crate) struct Sse {
+    pub(crate) id: Option<String>,
+    pub(crate) event: String,
+    pub(crate) data: String,
 }
 
-struct SseClient {
+pub(crate) struct SseClient {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl SseClient {
-    async fn open(app: &TestApp, user: &SignedIn, last_event_id: Option<&str>) -> Self {
+    pub(crate) async fn open(app: &TestApp, user: &SignedIn, last_event_id: Option<&str>) -> Self {
         let mut request = app.authed(Method::GET, STREAM, user);
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
@@ -50,7 +50,7 @@ impl SseClient {
     }
 
     /// The next event (heartbeat comments skipped), or `None` when the stream ended.
-    async fn next(&mut self) -> Option<Sse> {
+    pub(crate) async fn next(&mut self) -> Option<Sse> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -83,7 +83,7 @@ impl SseClient {
 }
 
 /// An Alpaca order object (the fixture's exact text) for `client_order_id`.
-fn order(client_order_id: &str, status: &str) -> String {
+pub(crate) fn order(client_order_id: &str, status: &str) -> String {
     payload("test_market_order")
         .replace("eb9e2aaa-f71a-4f51-b5b4-52a6c565dad4", client_order_id)
         .replace(
@@ -93,7 +93,7 @@ fn order(client_order_id: &str, status: &str) -> String {
 }
 
 /// A ledger row: `user` placed the (accepted) order `client_order_id`.
-async fn placed(app: &TestApp, user: &SignedIn, client_order_id: &str) {
+pub(crate) async fn placed(app: &TestApp, user: &SignedIn, client_order_id: &str) {
     app.db
         .client()
         .await
@@ -119,7 +119,7 @@ async fn order_status(app: &TestApp, client_order_id: &str) -> Option<String> {
         .get(0)
 }
 
-async fn listening(stub: &AlpacaStreamStub, n: usize) {
+pub(crate) async fn listening(stub: &AlpacaStreamStub, n: usize) {
     eventually(WAIT, "the upstream listens", || async {
         (stub.listening() == n).then_some(())
     })

@@ -239,6 +239,21 @@ async fn commit(
 ) -> Result<AuditSeq, CommitError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let first_seq = append_in(&tx, now, batch.iter().map(|(entry, _)| entry)).await?;
+    tx.commit().await?;
+    Ok(first_seq)
+}
+
+/// Appends `entries` to the chain inside the caller's transaction `tx` (durable when it
+/// commits, gone if it rolls back) and returns the first row's sequence number. For a change
+/// that must be recorded exactly once with its row across processes (a compare-and-set in the
+/// same transaction); everything else goes through the writer ([`AuditClient::append`]). The
+/// chain lock is held until `tx` ends: keep that transaction short.
+pub async fn append_in<'a>(
+    tx: &tokio_postgres::Transaction<'_>,
+    now: DateTime<Utc>,
+    entries: impl IntoIterator<Item = &'a AuditEntry>,
+) -> Result<AuditSeq, tokio_postgres::Error> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK_KEY])
         .await?;
     let head = tx
@@ -253,7 +268,7 @@ async fn commit(
     let first_seq = seq + 1;
 
     let mut cols = Columns::default();
-    for (entry, _) in batch {
+    for entry in entries {
         seq += 1;
         let row = ChainedRow {
             seq,
@@ -288,7 +303,6 @@ async fn commit(
         ],
     )
     .await?;
-    tx.commit().await?;
     Ok(first_seq)
 }
 

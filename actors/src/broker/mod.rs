@@ -14,12 +14,14 @@
 //! within a second. When the row cannot be read, the switch counts as engaged until it can.
 //! Storing an operator's change with its audit row is the trading domain's use case
 //! (`trading::kill_switch::set`), which then tells this actor ([`BrokerMsg::AdoptSwitch`]).
-//! A SIGHUP sends [`BrokerMsg::Reconfigure`]; a change of the configured switch is audited.
+//! A SIGHUP sends [`BrokerMsg::Reconfigure`]; a change of the configured switch is audited once
+//! across dynos, at start or reload ([`config_record`]).
 
 pub mod alpaca;
 pub mod asset;
 mod client;
 pub mod config;
+pub mod config_record;
 mod dispatch;
 pub mod market;
 mod messages;
@@ -37,7 +39,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::audit::{AuditClient, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::clock::SharedClock;
 use crate::outbound::OutboundBudget;
 use crate::pg::listen;
@@ -142,8 +144,6 @@ pub struct BrokerArgs {
     pub listen: tokio_postgres::Config,
     /// The simulated account's and the switch's clock.
     pub clock: SharedClock,
-    /// Where changes of the configured switch are audited.
-    pub audit: AuditClient,
     /// The audit row of a change of the configured switch.
     pub switch_entry: SwitchAuditEntry,
     /// The outbound budget to Alpaca, shared with market data.
@@ -180,7 +180,8 @@ impl Actor for Broker {
                 }
             }
         });
-        let (config_audit, config_auditor) = state::config_auditor(args.audit);
+        let (config_audit, config_auditor) =
+            config_record::recorder(args.pool.clone(), args.clock.clone(), args.switch_entry);
         let state = BrokerState {
             shared: args.config,
             backend: Backend::build(&config, args.clock.now(), &args.budget),
@@ -191,7 +192,6 @@ impl Actor for Broker {
             pool: args.pool,
             clock: args.clock,
             config_audit,
-            switch_entry: args.switch_entry,
             _config_auditor: config_auditor,
             _listener: AbortOnDrop(listener),
             _refresh: AbortOnDrop(refresh),
@@ -199,6 +199,7 @@ impl Actor for Broker {
         // Read the operator's switch first thing, without holding up startup while the
         // database is slow: until then the switch counts as engaged.
         myself.send_message(BrokerMsg::Refresh)?;
+        state.record_configured_switch();
         tracing::info!(broker = state.config.kind.as_str(), "broker started");
         Ok(state)
     }

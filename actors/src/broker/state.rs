@@ -4,8 +4,9 @@
 //!
 //! The operator's switch counts as engaged while it cannot be read. Storing an operator's change
 //! (with its audit row) is the trading domain's use case; it then tells this process what it
-//! stored ([`BrokerState::adopt`]). A change of the configured switch (SIGHUP) is audited here,
-//! on a task of its own so the mailbox never waits for the audit writer.
+//! stored ([`BrokerState::adopt`]). The configured switch is recorded at start and at every
+//! reload (SIGHUP), and a change of it audited once across dynos ([`super::config_record`]), on
+//! a task of its own so the mailbox never waits for the database.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,6 @@ use super::config::{self, BrokerConfig, BrokerKind, SharedBrokerConfig};
 use super::dispatch::Backend;
 use super::switch::{self, OperatorSwitch, SwitchSource};
 use super::types::BrokerStatus;
-use crate::audit::{AuditClient, AuditEntry};
 use crate::clock::SharedClock;
 use crate::outbound::{BudgetPolicy, OutboundBudget};
 use crate::task::AbortOnDrop;
@@ -48,10 +48,9 @@ pub struct BrokerState {
     pub(crate) engaged: Arc<AtomicBool>,
     pub(crate) pool: Pool,
     pub(crate) clock: SharedClock,
-    /// Audit rows of configuration changes, appended in order by [`config_auditor`].
-    pub(crate) config_audit: mpsc::UnboundedSender<AuditEntry>,
-    /// The domain's audit row for a change of the configured switch.
-    pub(crate) switch_entry: super::SwitchAuditEntry,
+    /// The configured switch (`Some(reason)`: engaged), recorded in order by
+    /// [`super::config_record::recorder`].
+    pub(crate) config_audit: mpsc::UnboundedSender<Option<String>>,
     pub(crate) _config_auditor: AbortOnDrop<()>,
     pub(crate) _listener: AbortOnDrop<()>,
     pub(crate) _refresh: AbortOnDrop<()>,
@@ -124,7 +123,6 @@ impl BrokerState {
     /// Applies re-read configuration; a change of the configured switch is audited with
     /// source `config`.
     pub(crate) fn reconfigure(&mut self, config: BrokerConfig) {
-        let before = self.config.engaged_by();
         *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
         let rate_changed = config.rate_limit_per_minute != self.config.rate_limit_per_minute;
         self.config = config;
@@ -146,34 +144,21 @@ impl BrokerState {
             _ => Backend::build(&self.config, self.clock.now(), &self.budget),
         };
         self.publish_engaged();
-        let after = self.config.engaged_by();
-        tracing::info!(engaged = after.is_some(), "broker configuration reloaded");
-        if before.is_some() != after.is_some() {
-            let mut entry = (self.switch_entry)(after.is_some());
-            entry.details = serde_json::json!({
-                "source": "config",
-                "reason": after.or(before).unwrap_or_default(),
-            });
-            // The configuration has already changed (an operator edited it); the row follows,
-            // in order, without holding up the mailbox.
-            if self.config_audit.send(entry).is_err() {
-                tracing::error!("the configured kill switch changed but could not be audited");
-            }
+        tracing::info!(
+            engaged = self.config.engaged_by().is_some(),
+            "broker configuration reloaded"
+        );
+        self.record_configured_switch();
+    }
+
+    /// Sends the configured switch to be recorded (and a change audited, once across dynos).
+    pub(crate) fn record_configured_switch(&self) {
+        let configured = match self.status().engaged {
+            Some((SwitchSource::Config, reason)) => Some(reason),
+            _ => None,
+        };
+        if self.config_audit.send(configured).is_err() {
+            tracing::error!("the configured kill switch could not be recorded");
         }
     }
-}
-
-/// Appends the audit rows of configuration changes one after the other, off the mailbox.
-pub(crate) fn config_auditor(
-    audit: AuditClient,
-) -> (mpsc::UnboundedSender<AuditEntry>, AbortOnDrop<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<AuditEntry>();
-    let task = tokio::spawn(async move {
-        while let Some(entry) = rx.recv().await {
-            if audit.append(entry).await.is_err() {
-                tracing::error!("the configured kill switch changed but could not be audited");
-            }
-        }
-    });
-    (tx, AbortOnDrop(task))
 }

@@ -16,10 +16,11 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use secrecy::ExposeSecret;
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::{store, IssuedSession, NewSession, SessionError, SessionInfo, SessionPolicy};
-use super::{SessionSummary, TOKEN_PURPOSE};
+use super::{Eviction, SessionSummary, TOKEN_PURPOSE};
 use crate::clock::SharedClock;
 use crate::token::TokenHasher;
 
@@ -45,6 +46,8 @@ pub struct Shared {
     cache: RwLock<HashMap<String, Cached>>,
     /// Bumped (under the write lock) by every eviction.
     generation: AtomicU64,
+    /// Told of every eviction (streams end with their session).
+    evictions: broadcast::Sender<Eviction>,
 }
 
 impl Shared {
@@ -53,8 +56,10 @@ impl Shared {
         clock: SharedClock,
         hasher: TokenHasher,
         policy: SessionPolicy,
+        evictions: broadcast::Sender<Eviction>,
     ) -> Self {
         Self {
+            evictions,
             pool,
             clock,
             hasher,
@@ -232,6 +237,8 @@ impl Shared {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
         cache.retain(|_, c| c.info.session_id != session_id);
+        // Nobody listening is fine.
+        let _ = self.evictions.send(Eviction::Session(session_id));
     }
 
     /// Forgets everything (the LISTEN connection may have missed notifications).
@@ -239,6 +246,12 @@ impl Shared {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
         cache.clear();
+        let _ = self.evictions.send(Eviction::All);
+    }
+
+    /// Which of `ids` are no longer live sessions (revoked, expired or gone).
+    pub(super) async fn ended(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, SessionError> {
+        store::ended(&self.pool, ids, self.clock.now()).await
     }
 
     /// Revokes sessions of the user (one, or all but `except`), announced to every instance

@@ -5,12 +5,17 @@
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
 
 use super::cache::Shared;
-use super::{IssuedSession, NewSession, SessionError, SessionInfo, SessionMsg, SessionSummary};
+use super::SessionSummary;
+use super::{Eviction, IssuedSession, NewSession, SessionError, SessionInfo, SessionMsg};
+
+/// Evictions queued for a listener that has not read them yet (beyond: it lags).
+const EVICTIONS_QUEUED: usize = 1_024;
 
 /// A session call failed: the store is down, or it answered with an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +34,8 @@ pub struct SessionClient {
     slot: Slot<SessionMsg>,
     /// The running store's cache, replaced at every (re)start.
     shared: Arc<RwLock<Option<Arc<Shared>>>>,
+    /// Every eviction from the cache, whichever store incarnation made it.
+    evictions: broadcast::Sender<Eviction>,
 }
 
 impl SessionClient {
@@ -36,7 +43,26 @@ impl SessionClient {
         Self {
             slot: Slot::new("session store"),
             shared: Arc::new(RwLock::new(None)),
+            evictions: broadcast::channel(EVICTIONS_QUEUED).0,
         }
+    }
+
+    /// Every session this process's cache forgets from now on: a revocation made here or
+    /// announced by another instance, or [`Eviction::All`] when notifications may have been
+    /// missed. A receiver that lags should treat it as [`Eviction::All`].
+    pub fn evictions(&self) -> broadcast::Receiver<Eviction> {
+        self.evictions.subscribe()
+    }
+
+    pub(super) fn eviction_sender(&self) -> broadcast::Sender<Eviction> {
+        self.evictions.clone()
+    }
+
+    /// Which of `session_ids` are no longer live (revoked, expired or gone), read from the
+    /// database in one query.
+    pub async fn ended(&self, session_ids: Vec<Uuid>) -> Result<Vec<Uuid>, SessionCallError> {
+        let store = self.store()?;
+        self.within(store.ended(&session_ids)).await
     }
 
     /// The store's slot (for the supervisor, diagnostics and fault-injection tests).

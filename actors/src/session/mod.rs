@@ -112,6 +112,15 @@ pub struct IssuedSession {
     pub info: SessionInfo,
 }
 
+/// What this process's cache forgot, as [`SessionClient::evictions`] tells listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// This session was revoked (here, or on another instance by notification).
+    Session(Uuid),
+    /// Everything: notifications may have been missed (the LISTEN connection was lost).
+    All,
+}
+
 /// Why a session could not be issued or checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -184,6 +193,7 @@ impl Actor for SessionStore {
             args.clock,
             args.hasher,
             args.policy,
+            args.client.eviction_sender(),
         ));
         args.client.publish(Arc::clone(&shared));
         Ok(SessionState {

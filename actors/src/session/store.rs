@@ -200,6 +200,24 @@ pub async fn revoke_in(
     Ok(ids)
 }
 
+/// Which of `ids` are not live sessions at `now`: revoked, expired, or deleted.
+pub(super) async fn ended(
+    pool: &Pool,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, SessionError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT i FROM unnest($1::uuid[]) AS i WHERE NOT EXISTS (SELECT 1 FROM sessions s \
+             WHERE s.id = i AND s.revoked_at IS NULL \
+             AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2)",
+            &[&ids, &now],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// The user's sessions that are neither revoked nor expired, newest first.
 pub(super) async fn list(
     pool: &Pool,

@@ -295,7 +295,6 @@ impl RootState {
                     pool: a.pool.clone(),
                     listen: a.listen.clone(),
                     clock: a.clock.clone(),
-                    audit: a.actors.audit.clone(),
                     switch_entry: a.switch_entry,
                     budget: a.budget.clone(),
                 };
@@ -318,6 +317,7 @@ impl RootState {
                     config: a.trade_stream.clone(),
                     sink: a.trade_sink.clone(),
                     broker: a.actors.broker.clone(),
+                    sessions: a.actors.sessions.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, TradeStream, args, supervisor).await?;
                 a.actors.trade_stream.slot().set(Some(r.clone()));

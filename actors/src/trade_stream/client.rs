@@ -1,11 +1,13 @@
 //! [`TradeStreamClient`]: how the SSE route listens to the trade-updates stream.
 
-use ractor::ActorRef;
-use tokio::sync::broadcast;
+use std::sync::Arc;
 
+use ractor::ActorRef;
+use tokio::sync::mpsc;
+
+use super::listeners::Audience;
 use super::{StreamItem, TradeEvent, TradeStreamMsg};
 use crate::slot::{ActorUnavailable, Slot, DEFAULT_CALL_TIMEOUT};
-use std::sync::Arc;
 
 /// The stream actor's client.
 #[derive(Clone)]
@@ -25,14 +27,17 @@ impl TradeStreamClient {
         &self.slot
     }
 
-    /// Listens from after `last_event_id` (a `Last-Event-ID` this dyno gave), or from now.
+    /// Listens for `audience` from after `last_event_id` (a `Last-Event-ID` this dyno gave), or
+    /// from now. The user's oldest stream in this process ends past the per-user cap.
     pub async fn subscribe(
         &self,
+        audience: Audience,
         last_event_id: Option<u64>,
     ) -> Result<Subscription, ActorUnavailable> {
         self.slot
             .ask(
                 |reply| TradeStreamMsg::Subscribe {
+                    audience,
                     last_event_id,
                     reply,
                 },
@@ -44,23 +49,25 @@ impl TradeStreamClient {
 
 /// One listening client: the events it missed, then live ones. Dropping it stops listening.
 pub struct Subscription {
-    /// Events after the client's `Last-Event-ID`, oldest first.
+    /// The audience's events after the client's `Last-Event-ID`, oldest first.
     pub replay: Vec<Arc<TradeEvent>>,
     /// `false` when the `Last-Event-ID` is no longer (or never was) in this dyno's buffer: the
     /// client may have missed events and should re-read its orders.
     pub resumed: bool,
     /// The kill switch's reason, when it was engaged already.
     pub engaged: Option<String>,
-    /// Live items; `Lagged` means the client fell too far behind and must be dropped.
-    pub live: broadcast::Receiver<StreamItem>,
+    /// Live items for this audience only; `None` once the stream is over (a final item, or
+    /// the client fell too far behind, or the actor stopped).
+    pub live: mpsc::Receiver<StreamItem>,
+    id: u64,
     actor: ActorRef<TradeStreamMsg>,
 }
 
 impl Subscription {
     pub(super) fn new(
-        replay: Vec<Arc<TradeEvent>>,
-        resumed: bool,
-        live: broadcast::Receiver<StreamItem>,
+        id: u64,
+        (replay, resumed): (Vec<Arc<TradeEvent>>, bool),
+        live: mpsc::Receiver<StreamItem>,
         actor: ActorRef<TradeStreamMsg>,
         engaged: Option<String>,
     ) -> Self {
@@ -69,6 +76,7 @@ impl Subscription {
             resumed,
             engaged,
             live,
+            id,
             actor,
         }
     }
@@ -76,6 +84,6 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let _ = self.actor.cast(TradeStreamMsg::Unsubscribe);
+        let _ = self.actor.cast(TradeStreamMsg::Unsubscribe(self.id));
     }
 }

@@ -9,8 +9,11 @@ use secrecy::SecretString;
 pub enum StreamSource {
     /// Alpaca's paper `trade_updates` websocket.
     Alpaca {
+        /// The websocket's address (`wss://paper-api.alpaca.markets/stream`).
         url: String,
+        /// The API key id it authenticates with.
         key_id: SecretString,
+        /// The API secret it authenticates with.
         secret_key: SecretString,
     },
     /// The simulated broker's events (`raptor dev`, tests).
@@ -22,6 +25,7 @@ pub enum StreamSource {
 /// The stream actor's configuration.
 #[derive(Debug, Clone)]
 pub struct TradeStreamConfig {
+    /// Where the events come from.
     pub source: StreamSource,
     /// Events kept per dyno for `Last-Event-ID` resume.
     pub replay: usize,
@@ -29,12 +33,17 @@ pub struct TradeStreamConfig {
     pub lag: usize,
     /// First reconnect delay (doubled up to `max_backoff`, with jitter).
     pub backoff: Duration,
+    /// The longest reconnect delay.
     pub max_backoff: Duration,
     /// How often the kill switch and the ledger's need of the stream are checked.
     pub tick: Duration,
+    /// Streams one user may keep open in this process (`TRADING_STREAMS_PER_USER`); a new one
+    /// beyond closes their oldest.
+    pub per_user: usize,
 }
 
 impl TradeStreamConfig {
+    /// The defaults for `source`.
     pub fn new(source: StreamSource) -> Self {
         Self {
             source,
@@ -43,6 +52,7 @@ impl TradeStreamConfig {
             backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             tick: Duration::from_secs(1),
+            per_user: 5,
         }
     }
 }

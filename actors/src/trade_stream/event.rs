@@ -13,7 +13,9 @@ pub struct TradeEvent {
     pub id: u64,
     /// `new`, `fill`, `partial_fill`, `canceled`, ...
     pub event: String,
+    /// The order's `client_order_id`.
     pub client_order_id: Option<String>,
+    /// The order's Alpaca id.
     pub order_id: Option<String>,
     /// The order's status after the event.
     pub order_status: Option<String>,
@@ -28,19 +30,28 @@ pub struct TradeEvent {
 /// What a subscriber receives.
 #[derive(Debug, Clone)]
 pub enum StreamItem {
+    /// An order event.
     Event(Arc<TradeEvent>),
     /// The kill switch was engaged: the stream ends.
     TradingDisabled(String),
+    /// The user opened more streams than the per-user cap: this one, their oldest, ends.
+    Replaced,
+    /// The stream's session ended (revoked, logged out, replaced by recovery, erased).
+    SessionEnded,
 }
 
 /// A frame from the upstream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame {
+    /// Alpaca accepted the keys.
     Authorized,
+    /// Alpaca refused the keys, with its reason.
     Unauthorized(String),
+    /// Alpaca confirmed the `trade_updates` subscription.
     Listening,
     /// A `trade_updates` message's `data` object, as received.
     TradeUpdate(String),
+    /// Anything else (ignored).
     Other,
 }
 

@@ -3,7 +3,9 @@
 //! `data: <Alpaca's trade_updates data object, the order unchanged inside>`; a comment
 //! heartbeat every 15 s; `Last-Event-ID` resumes from the dyno's replay buffer (an unknown id
 //! gets `event: reset` first: re-read the orders). The kill switch ends the stream with
-//! `event: trading_disabled`.
+//! `event: trading_disabled`; a user's oldest stream on this dyno past
+//! `TRADING_STREAMS_PER_USER` ends with `event: superseded` (not Alpaca's order event `replaced`); a stream whose session ends
+//! (logout, revocation, recovery, erasure) just ends, within 2 s.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -23,6 +25,14 @@ use crate::trading::stream::{open_stream, StreamMessage};
 
 /// How often an idle stream sends a heartbeat comment.
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// The `code` of the `superseded` event's data.
+pub const REPLACED_CODE: &str = "too_many_streams";
+/// The `message` of the `superseded` event's data.
+const REPLACED_MESSAGE: &str =
+    "This account opened more order streams than allowed; this one, its oldest, was closed.";
+/// The reconnection delay the `superseded` event asks of an `EventSource` that is not closed, so
+/// two pages of one user do not take each other's stream in a loop.
+const REPLACED_RETRY: Duration = Duration::from_secs(60);
 
 /// The caller's own order updates as Server-Sent Events, until the client leaves.
 #[utoipa::path(
@@ -33,7 +43,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
     security(("session" = [])),
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an unknown id gets `event: reset` first)", example = "0")),
     responses(
-        (status = 200, description = "`text/event-stream`, one `StreamEvent` each: `event: <Alpaca event>` / `id: <sequence>` / `data: <TradeUpdate>`; `event: reset` / `data: <StreamReset>` (re-read the orders); `event: trading_disabled` / `data: <TradingDisabled>` ends the stream; a `heartbeat` comment every 15 s", content_type = "text/event-stream", body = super::stream_events::StreamEvent),
+        (status = 200, description = "`text/event-stream`, one `StreamEvent` each: `event: <Alpaca event>` / `id: <sequence>` / `data: <TradeUpdate>`; `event: reset` / `data: <StreamReset>` (re-read the orders); `event: trading_disabled` / `data: <TradingDisabled>` ends the stream; `event: superseded` / `data: <StreamSuperseded>` (`retry: 60000`, code `too_many_streams`) ends the user's oldest stream on this dyno when they open more than `TRADING_STREAMS_PER_USER` (default 5): close that `EventSource`; the stream ends without an event within 2 s of its session being revoked, logged out, replaced by recovery or erased; a `heartbeat` comment every 15 s", content_type = "text/event-stream", body = super::stream_events::StreamEvent),
         BrokerErrors,
     ),
 )]
@@ -51,6 +61,7 @@ pub async fn stream(
         trading(&state),
         &state.actors.trade_stream,
         &trader(&caller, &user),
+        user.session_id,
         last_event_id.as_deref(),
     )
     .await?;
@@ -76,5 +87,9 @@ fn sse_event(message: StreamMessage) -> Event {
             })
             .to_string(),
         ),
+        StreamMessage::Replaced => Event::default()
+            .event("superseded")
+            .retry(REPLACED_RETRY)
+            .data(json!({"code": REPLACED_CODE, "message": REPLACED_MESSAGE}).to_string()),
     }
 }

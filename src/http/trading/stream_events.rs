@@ -6,7 +6,9 @@
 //! - `event: <Alpaca's event name>` (`new`, `fill`, `partial_fill`, `canceled`, …), `id: <the
 //!   dyno's sequence>`, `data:` a [`TradeUpdate`];
 //! - `event: reset`, `data:` a [`StreamReset`]: events may have been missed, re-read the orders;
-//! - `event: trading_disabled`, `data:` a [`TradingDisabled`]; nothing follows.
+//! - `event: trading_disabled`, `data:` a [`TradingDisabled`]; nothing follows;
+//! - `event: superseded`, `data:` a [`StreamSuperseded`]: the user opened more streams than
+//!   `TRADING_STREAMS_PER_USER` on this dyno and this, their oldest, ends; nothing follows.
 
 #![allow(dead_code)] // Schema-only types.
 
@@ -60,6 +62,16 @@ pub struct TradingDisabled {
     message: String,
 }
 
+/// The `data` of `event: superseded`: this stream, the user's oldest on the dyno, was closed
+/// because they opened more than `TRADING_STREAMS_PER_USER`; close the `EventSource`.
+#[derive(ToSchema)]
+pub struct StreamSuperseded {
+    /// `too_many_streams`.
+    code: String,
+    /// What happened, in words.
+    message: String,
+}
+
 /// One Server-Sent Event of the stream, as a client (or schemathesis) parses it.
 pub struct StreamEvent;
 
@@ -73,6 +85,7 @@ impl PartialSchema for StreamEvent {
             .item(event("^[a-z_]+$", true, "TradeUpdate"))
             .item(event("^reset$", false, "StreamReset"))
             .item(event("^trading_disabled$", false, "TradingDisabled"))
+            .item(event("^superseded$", false, "StreamSuperseded"))
             .into()
     }
 }
@@ -86,6 +99,7 @@ impl ToSchema for StreamEvent {
         schemas.push(("TradeUpdate".into(), TradeUpdate::schema()));
         schemas.push(("StreamReset".into(), StreamReset::schema()));
         schemas.push(("TradingDisabled".into(), TradingDisabled::schema()));
+        schemas.push(("StreamSuperseded".into(), StreamSuperseded::schema()));
         TradeUpdate::schemas(schemas);
     }
 }

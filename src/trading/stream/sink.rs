@@ -12,15 +12,20 @@ use raptor_actors::clock::SharedClock;
 use raptor_actors::trade_stream::{TradeEvent, TradeSink};
 use raptor_actors::Actors;
 
+use uuid::Uuid;
+
+use super::owners::OwnerCache;
 use crate::trading::ledger::events;
 use crate::trading::reconcile;
 use crate::trading::updates::{apply_update, OrderUpdate};
 
-/// Applies the stream's events to the ledger and the books.
+/// Applies the stream's events to the ledger and the books, and names each event's owner.
 pub struct LedgerSink {
     pub pool: Pool,
     pub actors: Actors,
     pub clock: SharedClock,
+    /// Owners already read (an order's owner never changes).
+    pub owners: Arc<OwnerCache>,
 }
 
 impl TradeSink for LedgerSink {
@@ -31,6 +36,19 @@ impl TradeSink for LedgerSink {
             if let Err(error) = apply_update(&pool, &actors, &clock, &update).await {
                 tracing::warn!(%error, id = event.id, "an order event could not be applied");
             }
+        })
+    }
+
+    fn owners(
+        &self,
+        events: Vec<Arc<TradeEvent>>,
+    ) -> Pin<Box<dyn Future<Output = Vec<Option<Uuid>>> + Send>> {
+        let (pool, owners) = (self.pool.clone(), self.owners.clone());
+        Box::pin(async move {
+            let ids: Vec<Option<&str>> = (events.iter())
+                .map(|event| event.client_order_id.as_deref())
+                .collect();
+            owners.owners(&pool, &ids).await
         })
     }
 
