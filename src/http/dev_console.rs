@@ -9,12 +9,10 @@
 
 use std::sync::LazyLock;
 
-use axum::http::{header, HeaderValue};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::http::HeaderValue;
 use axum::Router;
 
-use super::dev_page::{inline_block, sha256_source};
+use super::dev_page::{dev_only, policy_header, serve};
 use super::AppState;
 use crate::settings::AppEnv;
 
@@ -23,45 +21,17 @@ pub const PATH: &str = "/dev/console";
 
 const PAGE: &str = include_str!("dev_console.html");
 
-static POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
-    HeaderValue::from_str(&policy(PAGE)).expect("a policy of ASCII keywords and base64 hashes")
-});
+static POLICY: LazyLock<HeaderValue> = LazyLock::new(|| policy_header(PAGE));
 
 /// The console's route in development and test; nothing in production and staging.
 pub fn routes(app_env: AppEnv) -> Router<AppState> {
-    match app_env {
-        AppEnv::Development | AppEnv::Test => Router::new().route(PATH, get(page)),
-        AppEnv::Production | AppEnv::Staging => Router::new(),
-    }
-}
-
-async fn page() -> impl IntoResponse {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CONTENT_SECURITY_POLICY, POLICY.clone()),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        PAGE,
-    )
-}
-
-/// Its inline style and script by hash; requests (fetch, the event stream) to this origin only.
-fn policy(html: &str) -> String {
-    let script = sha256_source(inline_block(html, "script"));
-    let style = sha256_source(inline_block(html, "style"));
-    format!(
-        "default-src 'none'; script-src {script}; style-src {style}; connect-src 'self'; \
-         img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
+    dev_only(app_env, PATH, || serve(PAGE, &POLICY))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::dev_page::policy;
 
     #[test]
     fn the_console_has_one_inline_script_and_style_and_no_inline_handlers() {

@@ -11,7 +11,7 @@
 use std::sync::LazyLock;
 
 use axum::http::{header, HeaderValue};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
@@ -26,34 +26,51 @@ pub const PATH: &str = "/dev/passkeys";
 
 const PAGE: &str = include_str!("dev_page.html");
 
-static POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
-    HeaderValue::from_str(&policy(PAGE)).expect("a policy of ASCII keywords and base64 hashes")
-});
+static POLICY: LazyLock<HeaderValue> = LazyLock::new(|| policy_header(PAGE));
 
 /// The page's route in development and test; nothing in production and staging.
 pub fn routes(app_env: AppEnv) -> Router<AppState> {
+    dev_only(app_env, PATH, || serve(PAGE, &POLICY))
+}
+
+/// `path` answered by `page` in development and test; nothing in production and staging (the
+/// path is then the usual JSON 404).
+pub(crate) fn dev_only(
+    app_env: AppEnv,
+    path: &'static str,
+    page: fn() -> Response,
+) -> Router<AppState> {
     match app_env {
-        AppEnv::Development | AppEnv::Test => Router::new().route(PATH, get(page)),
+        AppEnv::Development | AppEnv::Test => {
+            Router::new().route(path, get(move || async move { page() }))
+        }
         AppEnv::Production | AppEnv::Staging => Router::new(),
     }
 }
 
-async fn page() -> impl IntoResponse {
+/// An embedded page under its own policy, never cached.
+pub(crate) fn serve(html: &'static str, policy: &HeaderValue) -> Response {
     (
         [
             (
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             ),
-            (header::CONTENT_SECURITY_POLICY, POLICY.clone()),
+            (header::CONTENT_SECURITY_POLICY, policy.clone()),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        PAGE,
+        html,
     )
+        .into_response()
+}
+
+/// [`policy`] as a header value.
+pub(crate) fn policy_header(html: &str) -> HeaderValue {
+    HeaderValue::from_str(&policy(html)).expect("a policy of ASCII keywords and base64 hashes")
 }
 
 /// The policy for `html`: its inline style and script by hash, requests to this origin only.
-fn policy(html: &str) -> String {
+pub(crate) fn policy(html: &str) -> String {
     let script = sha256_source(inline_block(html, "script"));
     let style = sha256_source(inline_block(html, "style"));
     format!(

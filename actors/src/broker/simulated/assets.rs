@@ -78,24 +78,6 @@ impl Simulator {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_coin_pair_is_crypto_however_spelled() {
-        for asked in ["BTCUSD", "BTC/USD", "btcusd"] {
-            let asset = Simulator::asset(asked).unwrap();
-            assert_eq!(
-                (asset.class.as_str(), asset.symbol.as_str()),
-                ("crypto", "BTC/USD")
-            );
-        }
-        assert_eq!(Simulator::asset("AAPL").unwrap().class, "us_equity");
-        assert_eq!(Simulator::listed_assets().len(), 8);
-    }
-}
-
 /// The simulator's market: open 14:30–21:00 UTC on weekdays, no holidays.
 impl Simulator {
     /// The clock at `now`.
@@ -145,5 +127,23 @@ impl Simulator {
                 settlement_date: None,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_coin_pair_is_crypto_however_spelled() {
+        for asked in ["BTCUSD", "BTC/USD", "btcusd"] {
+            let asset = Simulator::asset(asked).unwrap();
+            assert_eq!(
+                (asset.class.as_str(), asset.symbol.as_str()),
+                ("crypto", "BTC/USD")
+            );
+        }
+        assert_eq!(Simulator::asset("AAPL").unwrap().class, "us_equity");
+        assert_eq!(Simulator::listed_assets().len(), 8);
     }
 }
