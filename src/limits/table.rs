@@ -204,6 +204,27 @@ pub const ROUTES: &[RouteLimit] = &[
         "/api/trading/orders/{id}",
         limits(None, None, Some(UserLimit::TradingLane)),
     ),
+    // These place orders too (a replacement, a closing sell): one request counts one.
+    row(
+        Method::PATCH,
+        "/api/trading/orders/{id}",
+        limits(None, Some(&ORDERS), Some(UserLimit::TradingLane)),
+    ),
+    row(
+        Method::DELETE,
+        "/api/trading/positions/{symbol}",
+        limits(None, Some(&ORDERS), Some(UserLimit::TradingLane)),
+    ),
+    row(
+        Method::DELETE,
+        "/api/trading/positions",
+        limits(None, Some(&ORDERS), Some(UserLimit::TradingLane)),
+    ),
+    row(
+        Method::DELETE,
+        "/api/trading/orders",
+        limits(None, None, Some(UserLimit::TradingLane)),
+    ),
     row(
         Method::GET,
         "/api/compare-quotes",
@@ -244,6 +265,15 @@ mod tests {
         assert!(for_route(&Method::DELETE, "/api/trading/orders/").is_none());
         assert!(for_route(&Method::DELETE, "/api/trading/orders/a/b").is_none());
         assert!(for_route(&Method::GET, "/api/trading/orders").is_none());
+        // Every route that places an order counts against the orders limit.
+        for (method, path) in [
+            (Method::PATCH, "/api/trading/orders/abc"),
+            (Method::DELETE, "/api/trading/positions/AAPL"),
+            (Method::DELETE, "/api/trading/positions"),
+        ] {
+            let found = for_route(&method, path).unwrap();
+            assert_eq!(found.cross_dyno, Some(&ORDERS), "{method} {path}");
+        }
         assert_eq!(
             for_route(&Method::POST, "/api/auth/email/resend")
                 .unwrap()
