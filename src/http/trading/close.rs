@@ -14,7 +14,7 @@ use utoipa::openapi::schema::AnyOfBuilder;
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::{passthrough, trader, trading, BrokerErrors};
+use super::{idempotency_key, passthrough, trader, trading, BrokerErrors};
 use crate::audit::Origin;
 use crate::http::error::ErrorCode;
 use crate::http::extract::CurrentSession;
@@ -149,9 +149,7 @@ pub async fn close_position(
 ) -> Result<Response, ApiError> {
     let amount = CloseAmount::parse(params.qty.as_deref(), params.percentage.as_deref())
         .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidOrder, e))?;
-    let key = headers
-        .get("idempotency-key")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let key = idempotency_key(&headers);
     let trader = trader(&caller, &user);
     let placed =
         close::close_position(trading(&state), &trader, key.as_deref(), &symbol, amount).await?;

@@ -120,6 +120,14 @@ fn trading(state: &AppState) -> Trading<'_> {
 }
 
 /// The signed-in user as a trader, with this request's audit stamp.
+/// The request's `Idempotency-Key`. A header that is not text cannot be a key: its lossy text
+/// fails the key's parser in the use case.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("idempotency-key")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
 fn trader(caller: &Origin, user: &SessionInfo) -> Trader {
     Trader {
         user_id: user.user_id,

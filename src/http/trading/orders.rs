@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{passthrough, trader, trading, BrokerErrors};
+use super::{idempotency_key, passthrough, trader, trading, BrokerErrors};
 use crate::audit::Origin;
 use crate::http::error::ErrorCode;
 use crate::http::error_schema::ErrorBody;
@@ -23,7 +23,6 @@ use crate::trading::replace::{self, ReplaceDraft, ReplaceError};
 use crate::trading::{orders, submit};
 
 /// Header a client sets so that a retried submission returns the first result.
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Set on a response that repeats an earlier submission's outcome.
 const REPLAYED: &str = "idempotent-replayed";
 
@@ -219,10 +218,7 @@ pub async fn submit(
     headers: HeaderMap,
     ApiJson(draft): ApiJson<OrderDraft>,
 ) -> Result<Response, ApiError> {
-    // A header that is not text cannot be a key; its lossy text fails the key's parser.
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let key = idempotency_key(&headers);
     let trader = trader(&caller, &user);
     let placed = submit::submit_order(trading(&state), &trader, key.as_deref(), draft).await?;
     let mut response = passthrough(StatusCode::CREATED, placed.body);
@@ -328,9 +324,7 @@ pub async fn replace(
     Path(id): Path<String>,
     ApiJson(draft): ApiJson<ReplaceDraft>,
 ) -> Result<Response, ApiError> {
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let key = idempotency_key(&headers);
     let trader = trader(&caller, &user);
     let placed =
         replace::replace_order(trading(&state), &trader, key.as_deref(), &id, draft).await?;
