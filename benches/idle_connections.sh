@@ -56,11 +56,6 @@ before_cleanup() {
   exec 4>&- 2>/dev/null || true
 }
 
-# A field of /proc/<pid>/status in kB (VmRSS, VmHWM).
-status_kb() {
-  awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"
-}
-
 # Open sockets of a process.
 sockets() {
   find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l

@@ -43,6 +43,11 @@ trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A field of /proc/<pid>/status in kB (VmRSS, VmHWM, RssAnon, RssFile).
+status_kb() {
+  awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"
+}
+
 psql_bin() {
   if command -v psql >/dev/null 2>&1; then
     command -v psql

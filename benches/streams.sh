@@ -51,10 +51,6 @@ before_cleanup() {
   exec 5>&- 2>/dev/null || true
 }
 
-status_kb() {
-  awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"
-}
-
 # Transactions committed or rolled back in the bench database so far (after the statistics of
 # every backend were flushed: they are sent at most once a second).
 transactions() {

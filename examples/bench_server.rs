@@ -24,6 +24,11 @@ use secrecy::ExposeSecret;
 use tokio::io::AsyncBufReadExt;
 use uuid::Uuid;
 
+// The production binary's allocator (src/main.rs, ADR 0007), so the memory measured is what a
+// web dyno would hold.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
