@@ -32,16 +32,21 @@ pub struct Application {
     local_addr: Option<SocketAddr>,
     actors: Actors,
     pool: Pool,
-    root: ActorRef<RootMsg>,
-    root_handle: JoinHandle<()>,
+    tree: Tree,
     background: Vec<JoinHandle<()>>,
     /// Kept so a SIGHUP re-reads configuration for the same environment.
     app_env: AppEnv,
     signals: Signals,
+    error_reporting: ErrorReporting,
+}
+
+/// The running supervision tree, and what a SIGHUP changes in place beside it.
+struct Tree {
+    root: ActorRef<RootMsg>,
+    handle: JoinHandle<()>,
     broker_config: SharedBrokerConfig,
     /// The Alpaca budget, whose account share follows a SIGHUP.
     budget: OutboundBudget,
-    error_reporting: ErrorReporting,
 }
 
 /// The process's database: the pool, and the direct connection LISTEN needs.
@@ -65,7 +70,6 @@ impl Application {
         let signals = Signals::register(wiring::fault_injection(&settings))
             .context("cannot install signal handlers")?;
         let error_reporting = wiring::error_reporting(&settings)?;
-        let settings = Arc::new(settings);
         let Database { pool, listen } = Database::connect(&settings, mode).await?;
         let actors = Actors::default();
         let shared = web::Shared {
@@ -77,23 +81,16 @@ impl Application {
         let mut background = Vec::new();
         let front = web::front_for(mode, &shared, &listen, &error_reporting, &mut background);
         let (acceptor, local_addr) = front.await?.unzip();
-        let tree = Tree::new(mode, &settings, &pool, listen, acceptor);
-        let (broker_config, budget) = (tree.broker.clone(), tree.budget.clone());
-        let (root, root_handle) = Actor::spawn(None, RootSupervisor, tree.args(&shared)?)
-            .await
-            .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
-        background.extend(keepers(mode, &shared, &broker_config, &budget));
+        let tree = Tree::start(mode, &shared, listen, acceptor).await?;
+        background.extend(keepers(mode, &shared, &tree));
         log_started(&settings, mode, local_addr);
         Ok(Self {
             local_addr,
             actors,
             pool,
-            root,
-            root_handle,
+            tree,
             background,
             app_env: settings.app_env,
-            broker_config,
-            budget,
             signals,
             error_reporting,
         })
@@ -132,7 +129,7 @@ impl Application {
                 _ = signals.interrupt.recv() => return self.stop_on("SIGINT").await,
                 _ = signals.hangup.recv() => self.reload_from_env(),
                 _ = fault => self.inject_fault(),
-                _ = &mut self.root_handle => {
+                _ = &mut self.tree.handle => {
                     anyhow::bail!("the supervision tree stopped: a child exceeded its restart cap")
                 }
             }
@@ -182,9 +179,13 @@ impl Application {
     /// switch, credentials, timeout, outbound rate limit). The rest needs a restart.
     pub fn reload(&self, settings: &Settings) {
         let config = wiring::broker_config(settings);
-        *self.broker_config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
+        *self
+            .tree
+            .broker_config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = config.clone();
         self.actors.broker.reconfigure(config);
-        if let Some(account) = self.budget.account() {
+        if let Some(account) = self.tree.budget.account() {
             account.set_policy(wiring::account_policy(settings));
         }
         tracing::info!("configuration reloaded");
@@ -199,11 +200,11 @@ impl Application {
         // The tree bounds itself (SHUTDOWN_BUDGET, 24 s); then at most 1 s for the root to stop
         // and 2 s for the error reporter: 27 s in the worst case, inside Heroku's 30 s.
         let bound = raptor_actors::supervisor::SHUTDOWN_BUDGET + Duration::from_millis(500);
-        let drained = match self.root.call(RootMsg::Shutdown, Some(bound)).await {
+        let drained = match self.tree.root.call(RootMsg::Shutdown, Some(bound)).await {
             Ok(ractor::rpc::CallResult::Success(report)) => report.drained,
             _ => Drained::TimedOut,
         };
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.root_handle).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.tree.handle).await;
         self.error_reporting.flush().await;
         tracing::info!(?drained, "shutdown complete");
         drained
@@ -253,8 +254,31 @@ impl Database {
     }
 }
 
+impl Tree {
+    /// Starts the supervision tree for `mode`: the root supervisor and, through it, every child
+    /// the mode runs.
+    async fn start(
+        mode: Mode,
+        shared: &web::Shared<'_>,
+        listen: tokio_postgres::Config,
+        acceptor: Option<AcceptorArgs>,
+    ) -> anyhow::Result<Self> {
+        let args = TreeArgs::new(mode, shared.settings, shared.pool, listen, acceptor);
+        let (broker_config, budget) = (args.broker.clone(), args.budget.clone());
+        let (root, handle) = Actor::spawn(None, RootSupervisor, args.root(shared)?)
+            .await
+            .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
+        Ok(Self {
+            root,
+            handle,
+            broker_config,
+            budget,
+        })
+    }
+}
+
 /// What the supervision tree needs beyond the shared parts.
-struct Tree {
+struct TreeArgs {
     mode: Mode,
     listen: tokio_postgres::Config,
     acceptor: Option<AcceptorArgs>,
@@ -262,7 +286,7 @@ struct Tree {
     budget: OutboundBudget,
 }
 
-impl Tree {
+impl TreeArgs {
     /// The tree's own parts: the broker's configuration (which SIGHUP updates in place) and the
     /// outbound budget to Alpaca.
     fn new(
@@ -282,7 +306,7 @@ impl Tree {
     }
 
     /// The root supervisor's arguments: each child's configuration from the settings.
-    fn args(self, shared: &web::Shared<'_>) -> anyhow::Result<RootArgs> {
+    fn root(self, shared: &web::Shared<'_>) -> anyhow::Result<RootArgs> {
         let web::Shared {
             settings,
             pool,
@@ -326,12 +350,7 @@ impl Tree {
 
 /// The trading keepers: the books' reconciler beside the web front; the books' snapshots and the
 /// daily refresh of the asset copy beside the worker.
-fn keepers(
-    mode: Mode,
-    shared: &web::Shared<'_>,
-    broker_config: &SharedBrokerConfig,
-    budget: &OutboundBudget,
-) -> Vec<JoinHandle<()>> {
+fn keepers(mode: Mode, shared: &web::Shared<'_>, tree: &Tree) -> Vec<JoinHandle<()>> {
     let (pool, actors, clock) = (shared.pool, shared.actors, shared.clock);
     let mut tasks = Vec::new();
     if mode != Mode::Worker {
@@ -349,8 +368,8 @@ fn keepers(
         ));
         tasks.push(crate::trading::assets::refresh::spawn_refresher(
             pool.clone(),
-            broker_config.clone(),
-            budget.clone(),
+            tree.broker_config.clone(),
+            tree.budget.clone(),
             clock.clone(),
         ));
     }

@@ -22,7 +22,9 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::email::MailConfig;
 use crate::error_reporting::{ErrorReporting, InvalidDsn};
+use crate::http::config::ProxyTrust;
 use crate::http::cookie::SessionCookie;
+use crate::http::HttpConfig;
 use crate::settings::alpaca_url::{SIMULATED_MODE, TRADING_MODE};
 use crate::settings::{AppEnv, ConfigError, Settings};
 use crate::trading::risk::RiskLimits;
@@ -235,6 +237,31 @@ pub fn mailer_args(
 /// Error reporting: to Sentry when `SENTRY_DSN` is set, tagged with `APP_ENV`; else off.
 pub fn error_reporting(settings: &Settings) -> Result<ErrorReporting, InvalidDsn> {
     ErrorReporting::new(settings.sentry_dsn.as_ref(), settings.app_env.as_str())
+}
+
+/// What the HTTP layer's handlers and middleware read of the settings.
+pub fn http_config(settings: &Settings) -> HttpConfig {
+    let flags = &settings.flags;
+    HttpConfig {
+        app_env: settings.app_env,
+        hasher: settings.token_hasher(),
+        proxies: ProxyTrust {
+            hops: settings.trusted_proxy_hops,
+            enforce_cloudflare: flags.enforce_cf_origin,
+            cloudflare_ranges: settings.cloudflare_ranges.clone(),
+        },
+        global_per_minute: flags
+            .global_rate_limit
+            .then_some(settings.rate_limit_per_minute),
+        registration_open: flags.webauthn_registration,
+        step_up_window: settings.step_up_window,
+        static_dir: settings.static_dir.clone(),
+        max_bars: settings.market_data.max_bars,
+        missing_config: settings.missing_optional(),
+        listen: settings
+            .database_url()
+            .and_then(|url| crate::db::connection_config(url, settings.database.ssl).ok()),
+    }
 }
 
 /// The `session` cookie's attributes (`SESSION_COOKIE_DOMAIN`).
