@@ -1,9 +1,14 @@
 //! Building and running the application: settings in, supervision tree up, wait for a signal.
 //!
-//! [`Application::build`] reads as a table of contents; [`wiring`] is the one place that turns
-//! `Settings` into what each actor and domain takes, and [`web`] builds the web front (the HTTP
-//! layer's state and the listener).
+//! [`Application::build`] reads as a table of contents, each step a function of a module here:
+//! [`wiring`] is the one place that turns `Settings` into what each actor, domain and adapter
+//! takes; `database` connects the pool; [`web`] builds the web front (the HTTP layer's state and
+//! the listener); `tree` starts the supervision tree and the keepers beside it; `signals`
+//! installs the handlers [`Application::run_until_stopped`] waits on.
 
+mod database;
+mod signals;
+mod tree;
 pub mod web;
 pub mod wiring;
 
@@ -13,19 +18,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use ractor::{Actor, ActorRef};
-use raptor_actors::acceptor::{AcceptorArgs, Drained};
-use raptor_actors::broker::SharedBrokerConfig;
+use raptor_actors::acceptor::Drained;
 use raptor_actors::clock::{SharedClock, SystemClock};
-use raptor_actors::outbound::OutboundBudget;
-use raptor_actors::session::SessionPolicy;
-use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
+use raptor_actors::supervisor::{Mode, RootMsg};
 use raptor_actors::Actors;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinHandle;
 
 use crate::error_reporting::ErrorReporting;
 use crate::settings::{AppEnv, Settings};
+use database::Database;
+use signals::Signals;
+use tree::{keepers, Tree};
 
 /// A running Raptor process: its supervision tree and, in web modes, its listener.
 pub struct Application {
@@ -38,21 +41,6 @@ pub struct Application {
     app_env: AppEnv,
     signals: Signals,
     error_reporting: ErrorReporting,
-}
-
-/// The running supervision tree, and what a SIGHUP changes in place beside it.
-struct Tree {
-    root: ActorRef<RootMsg>,
-    handle: JoinHandle<()>,
-    broker_config: SharedBrokerConfig,
-    /// The Alpaca budget, whose account share follows a SIGHUP.
-    budget: OutboundBudget,
-}
-
-/// The process's database: the pool, and the direct connection LISTEN needs.
-struct Database {
-    pool: Pool,
-    listen: tokio_postgres::Config,
 }
 
 impl Application {
@@ -209,171 +197,6 @@ impl Application {
         tracing::info!(?drained, "shutdown complete");
         drained
     }
-}
-
-/// The signals Raptor acts on. Registered before the listener serves, so none can arrive while
-/// the default action (terminate at once) still applies.
-struct Signals {
-    terminate: Signal,
-    interrupt: Signal,
-    hangup: Signal,
-    /// SIGUSR1, fault injection: only with the `fault-injection` feature, outside production
-    /// and staging.
-    fault: Option<Signal>,
-}
-
-impl Signals {
-    fn register(fault_injection: bool) -> std::io::Result<Self> {
-        Ok(Self {
-            terminate: signal(SignalKind::terminate())?,
-            interrupt: signal(SignalKind::interrupt())?,
-            hangup: signal(SignalKind::hangup())?,
-            fault: if fault_injection {
-                Some(signal(SignalKind::user_defined1())?)
-            } else {
-                None
-            },
-        })
-    }
-}
-
-impl Database {
-    /// The pool (through the pooler when one is configured) and the LISTEN connection's
-    /// configuration (always the direct URL); warns when the pool is short for `mode`.
-    async fn connect(settings: &Settings, mode: Mode) -> anyhow::Result<Self> {
-        let url = settings
-            .database_url()
-            .context("DATABASE_URL is required")?;
-        let (ssl, size) = (settings.database.ssl, settings.database.pool_size);
-        let pool = crate::db::build_app_pool(url, settings.database_pool_url(), ssl, size)?;
-        let listen = crate::db::connection_config(url, ssl)?;
-        if settings.database_pool_url().is_none() {
-            crate::db::capacity::warn_if_short(&pool, size, mode).await;
-        }
-        Ok(Self { pool, listen })
-    }
-}
-
-impl Tree {
-    /// Starts the supervision tree for `mode`: the root supervisor and, through it, every child
-    /// the mode runs.
-    async fn start(
-        mode: Mode,
-        shared: &web::Shared<'_>,
-        listen: tokio_postgres::Config,
-        acceptor: Option<AcceptorArgs>,
-    ) -> anyhow::Result<Self> {
-        let args = TreeArgs::new(mode, shared.settings, shared.pool, listen, acceptor);
-        let (broker_config, budget) = (args.broker.clone(), args.budget.clone());
-        let (root, handle) = Actor::spawn(None, RootSupervisor, args.root(shared)?)
-            .await
-            .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
-        Ok(Self {
-            root,
-            handle,
-            broker_config,
-            budget,
-        })
-    }
-}
-
-/// What the supervision tree needs beyond the shared parts.
-struct TreeArgs {
-    mode: Mode,
-    listen: tokio_postgres::Config,
-    acceptor: Option<AcceptorArgs>,
-    broker: SharedBrokerConfig,
-    budget: OutboundBudget,
-}
-
-impl TreeArgs {
-    /// The tree's own parts: the broker's configuration (which SIGHUP updates in place) and the
-    /// outbound budget to Alpaca.
-    fn new(
-        mode: Mode,
-        settings: &Settings,
-        pool: &Pool,
-        listen: tokio_postgres::Config,
-        acceptor: Option<AcceptorArgs>,
-    ) -> Self {
-        Self {
-            mode,
-            listen,
-            acceptor,
-            broker: Arc::new(std::sync::Mutex::new(wiring::broker_config(settings))),
-            budget: wiring::outbound_budget(settings, pool),
-        }
-    }
-
-    /// The root supervisor's arguments: each child's configuration from the settings.
-    fn root(self, shared: &web::Shared<'_>) -> anyhow::Result<RootArgs> {
-        let web::Shared {
-            settings,
-            pool,
-            actors,
-            clock,
-        } = *shared;
-        let mailer = (self.mode != Mode::Worker)
-            .then(|| wiring::mailer_args(settings, pool, clock))
-            .transpose()?;
-        actors
-            .broker
-            .use_request_timeout(settings.alpaca.request_timeout);
-        let backtests = wiring::backtest_worker(settings, pool, actors, clock, &self.listen);
-        Ok(RootArgs {
-            mode: self.mode,
-            actors: actors.clone(),
-            pool: pool.clone(),
-            clock: clock.clone(),
-            hasher: settings.token_hasher(),
-            session_policy: SessionPolicy::default(),
-            listen: self.listen,
-            mailer,
-            acceptor: self.acceptor,
-            broker: self.broker,
-            switch_entry: |engaged| crate::audit::AuditEvent::kill_switch(engaged).entry(),
-            market_data: wiring::market_data_config(settings),
-            trade_stream: wiring::trade_stream_config(settings),
-            trade_sink: Arc::new(crate::trading::stream::sink::LedgerSink {
-                pool: pool.clone(),
-                actors: actors.clone(),
-                clock: clock.clone(),
-                owners: Default::default(),
-            }),
-            budget: self.budget,
-            jobs: crate::retention::scheduled(pool, &wiring::retention_schedules(settings)),
-            backtests,
-            restart: settings.restart,
-        })
-    }
-}
-
-/// The trading keepers: the books' reconciler beside the web front; the books' snapshots and the
-/// daily refresh of the asset copy beside the worker.
-fn keepers(mode: Mode, shared: &web::Shared<'_>, tree: &Tree) -> Vec<JoinHandle<()>> {
-    let (pool, actors, clock) = (shared.pool, shared.actors, shared.clock);
-    let mut tasks = Vec::new();
-    if mode != Mode::Worker {
-        tasks.push(crate::trading::book::keeper::spawn_reconciler(
-            pool.clone(),
-            actors.clone(),
-            clock.clone(),
-        ));
-    }
-    if mode != Mode::Web {
-        tasks.push(crate::trading::book::keeper::spawn_snapshots(
-            pool.clone(),
-            actors.market_data.clone(),
-            clock.clone(),
-        ));
-        tasks.push(crate::trading::assets::refresh::spawn_refresher(
-            pool.clone(),
-            tree.broker_config.clone(),
-            tree.budget.clone(),
-            clock.clone(),
-        ));
-    }
-    tasks
 }
 
 fn log_started(settings: &Settings, mode: Mode, local_addr: Option<SocketAddr>) {

@@ -50,12 +50,15 @@ impl Backend {
 /// What a trading request is answered with: the backend, the budget and the kill switch as
 /// they are when the message is handled ([`super::BrokerState::dispatch`]).
 pub(crate) struct Dispatch<'a> {
+    /// Who answers: the simulator, Alpaca, or nobody.
     pub backend: &'a mut Backend,
+    /// The outbound budget a request to Alpaca waits its turn under.
     pub budget: &'a OutboundBudget,
     /// `Some(reason)` while the switch is engaged.
     pub engaged_by: Option<String>,
     /// Re-checked when a waiting request's turn comes.
     pub engaged: &'a Arc<AtomicBool>,
+    /// The simulator's time for this request.
     pub now: DateTime<Utc>,
 }
 
