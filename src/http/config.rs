@@ -21,15 +21,16 @@ pub struct HttpConfig {
     /// Which hops of a request are trusted to name its client.
     pub proxies: ProxyTrust,
     /// The global per-client limit per minute (`RATE_LIMIT_PER_MINUTE`), `None` when
-    /// `FLAG_GLOBAL_RATE_LIMIT` is off.
+    /// `ENABLE_GLOBAL_RATE_LIMIT` is off.
     pub global_per_minute: Option<u32>,
     /// Whether registration is open (`FLAG_WEBAUTHN_REGISTRATION`).
     pub registration_open: bool,
-    /// How long a step-up (re-authentication) lets dangerous changes through.
+    /// How long a step-up (re-authentication) lets dangerous changes through
+    /// (`STEP_UP_WINDOW_SECS`).
     pub step_up_window: Duration,
     /// Where static files are served from (`STATIC_DIR`), if anywhere.
     pub static_dir: Option<PathBuf>,
-    /// The most bars one historical-data page may ask for.
+    /// The most bars one historical-data page may ask for (`HISTORICAL_BARS_MAX`).
     pub max_bars: u32,
     /// Optional settings that are unset, each switching a capability off (diagnostics).
     pub missing_config: Vec<&'static str>,
