@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Structure check (issue 23, ADR 0004): no import circle among the modules of a crate, no
-upward import between layers, no domain reading the settings, no function over 80 lines outside
-tests.
+upward import between layers, no domain reading the settings, no HTTP module naming `Settings`
+(it reads `http::HttpConfig`), no function over 80 lines outside tests.
 
 Reads the sources only (no build): each file's `use` and path references (`crate::…`,
 `super::…`) become edges between modules; test-only modules (`#[cfg(test)]`) are left out. An
@@ -25,6 +25,8 @@ LAYERS = [
 ]
 # Domains take their own config types, built from the settings in `startup::wiring`.
 DOMAINS_NEVER_IMPORT = ("settings",)
+# Nor do the adapters keep the whole settings: the HTTP layer reads its own `HttpConfig`.
+NEVER_NAMED_BY = {"http": re.compile(r"\bSettings\b")}
 # Functions over the limit that another piece of work is rewriting; each names why.
 ALLOW_FILE = "scripts/structure-allow.txt"
 
@@ -207,6 +209,20 @@ def long_functions(modules, root, allowed):
     return found
 
 
+def settings_named(modules):
+    """Modules (outside tests and comments) that name a type they must not: see NEVER_NAMED_BY."""
+    found = []
+    for path, file in sorted(modules.items()):
+        forbidden = NEVER_NAMED_BY.get(path[0]) if path else None
+        if forbidden is None:
+            continue
+        text = "\n".join(strip_tests_and_comments(open(file, encoding="utf-8").read()))
+        if forbidden.search(text):
+            found.append(f"src: {'::'.join(path)} names `Settings` (read `http::HttpConfig`, "
+                         "built in startup::wiring)")
+    return found
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))
@@ -236,6 +252,7 @@ def main():
                         problems.append(f"{crate_root}: the domain module {'::'.join(source)} "
                                         f"imports {'::'.join(target)} (take a config type "
                                         "built in startup::wiring)")
+            problems.extend(settings_named(modules))
         problems.extend(long_functions(modules, root, allowed))
     for problem in problems:
         print(problem)

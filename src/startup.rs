@@ -1,9 +1,14 @@
 //! Building and running the application: settings in, supervision tree up, wait for a signal.
 //!
-//! [`Application::build`] reads as a table of contents; [`wiring`] is the one place that turns
-//! `Settings` into what each actor and domain takes, and [`web`] builds the web front (the HTTP
-//! layer's state and the listener).
+//! [`Application::build`] reads as a table of contents, each step a function of a module here:
+//! [`wiring`] is the one place that turns `Settings` into what each actor, domain and adapter
+//! takes; `database` connects the pool; [`web`] builds the web front (the HTTP layer's state and
+//! the listener); `tree` starts the supervision tree and the keepers beside it; `signals`
+//! installs the handlers [`Application::run_until_stopped`] waits on.
 
+mod database;
+mod signals;
+mod tree;
 pub mod web;
 pub mod wiring;
 
@@ -13,41 +18,29 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
-use ractor::{Actor, ActorRef};
-use raptor_actors::acceptor::{AcceptorArgs, Drained};
-use raptor_actors::broker::SharedBrokerConfig;
+use raptor_actors::acceptor::Drained;
 use raptor_actors::clock::{SharedClock, SystemClock};
-use raptor_actors::outbound::OutboundBudget;
-use raptor_actors::session::SessionPolicy;
-use raptor_actors::supervisor::{Mode, RootArgs, RootMsg, RootSupervisor};
+use raptor_actors::supervisor::{Mode, RootMsg};
 use raptor_actors::Actors;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinHandle;
 
 use crate::error_reporting::ErrorReporting;
 use crate::settings::{AppEnv, Settings};
+use database::Database;
+use signals::Signals;
+use tree::{keepers, Tree};
 
 /// A running Raptor process: its supervision tree and, in web modes, its listener.
 pub struct Application {
     local_addr: Option<SocketAddr>,
     actors: Actors,
     pool: Pool,
-    root: ActorRef<RootMsg>,
-    root_handle: JoinHandle<()>,
+    tree: Tree,
     background: Vec<JoinHandle<()>>,
     /// Kept so a SIGHUP re-reads configuration for the same environment.
     app_env: AppEnv,
     signals: Signals,
-    broker_config: SharedBrokerConfig,
-    /// The Alpaca budget, whose account share follows a SIGHUP.
-    budget: OutboundBudget,
     error_reporting: ErrorReporting,
-}
-
-/// The process's database: the pool, and the direct connection LISTEN needs.
-struct Database {
-    pool: Pool,
-    listen: tokio_postgres::Config,
 }
 
 impl Application {
@@ -65,7 +58,6 @@ impl Application {
         let signals = Signals::register(wiring::fault_injection(&settings))
             .context("cannot install signal handlers")?;
         let error_reporting = wiring::error_reporting(&settings)?;
-        let settings = Arc::new(settings);
         let Database { pool, listen } = Database::connect(&settings, mode).await?;
         let actors = Actors::default();
         let shared = web::Shared {
@@ -77,23 +69,16 @@ impl Application {
         let mut background = Vec::new();
         let front = web::front_for(mode, &shared, &listen, &error_reporting, &mut background);
         let (acceptor, local_addr) = front.await?.unzip();
-        let tree = Tree::new(mode, &settings, &pool, listen, acceptor);
-        let (broker_config, budget) = (tree.broker.clone(), tree.budget.clone());
-        let (root, root_handle) = Actor::spawn(None, RootSupervisor, tree.args(&shared)?)
-            .await
-            .map_err(|e| anyhow::anyhow!("supervision tree failed to start: {e}"))?;
-        background.extend(keepers(mode, &shared, &broker_config, &budget));
+        let tree = Tree::start(mode, &shared, listen, acceptor).await?;
+        background.extend(keepers(mode, &shared, &tree));
         log_started(&settings, mode, local_addr);
         Ok(Self {
             local_addr,
             actors,
             pool,
-            root,
-            root_handle,
+            tree,
             background,
             app_env: settings.app_env,
-            broker_config,
-            budget,
             signals,
             error_reporting,
         })
@@ -132,7 +117,7 @@ impl Application {
                 _ = signals.interrupt.recv() => return self.stop_on("SIGINT").await,
                 _ = signals.hangup.recv() => self.reload_from_env(),
                 _ = fault => self.inject_fault(),
-                _ = &mut self.root_handle => {
+                _ = &mut self.tree.handle => {
                     anyhow::bail!("the supervision tree stopped: a child exceeded its restart cap")
                 }
             }
@@ -182,9 +167,13 @@ impl Application {
     /// switch, credentials, timeout, outbound rate limit). The rest needs a restart.
     pub fn reload(&self, settings: &Settings) {
         let config = wiring::broker_config(settings);
-        *self.broker_config.lock().unwrap_or_else(|e| e.into_inner()) = config.clone();
+        *self
+            .tree
+            .broker_config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = config.clone();
         self.actors.broker.reconfigure(config);
-        if let Some(account) = self.budget.account() {
+        if let Some(account) = self.tree.budget.account() {
             account.set_policy(wiring::account_policy(settings));
         }
         tracing::info!("configuration reloaded");
@@ -199,162 +188,15 @@ impl Application {
         // The tree bounds itself (SHUTDOWN_BUDGET, 24 s); then at most 1 s for the root to stop
         // and 2 s for the error reporter: 27 s in the worst case, inside Heroku's 30 s.
         let bound = raptor_actors::supervisor::SHUTDOWN_BUDGET + Duration::from_millis(500);
-        let drained = match self.root.call(RootMsg::Shutdown, Some(bound)).await {
+        let drained = match self.tree.root.call(RootMsg::Shutdown, Some(bound)).await {
             Ok(ractor::rpc::CallResult::Success(report)) => report.drained,
             _ => Drained::TimedOut,
         };
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.root_handle).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.tree.handle).await;
         self.error_reporting.flush().await;
         tracing::info!(?drained, "shutdown complete");
         drained
     }
-}
-
-/// The signals Raptor acts on. Registered before the listener serves, so none can arrive while
-/// the default action (terminate at once) still applies.
-struct Signals {
-    terminate: Signal,
-    interrupt: Signal,
-    hangup: Signal,
-    /// SIGUSR1, fault injection: only with the `fault-injection` feature, outside production
-    /// and staging.
-    fault: Option<Signal>,
-}
-
-impl Signals {
-    fn register(fault_injection: bool) -> std::io::Result<Self> {
-        Ok(Self {
-            terminate: signal(SignalKind::terminate())?,
-            interrupt: signal(SignalKind::interrupt())?,
-            hangup: signal(SignalKind::hangup())?,
-            fault: if fault_injection {
-                Some(signal(SignalKind::user_defined1())?)
-            } else {
-                None
-            },
-        })
-    }
-}
-
-impl Database {
-    /// The pool (through the pooler when one is configured) and the LISTEN connection's
-    /// configuration (always the direct URL); warns when the pool is short for `mode`.
-    async fn connect(settings: &Settings, mode: Mode) -> anyhow::Result<Self> {
-        let url = settings
-            .database_url()
-            .context("DATABASE_URL is required")?;
-        let (ssl, size) = (settings.database.ssl, settings.database.pool_size);
-        let pool = crate::db::build_app_pool(url, settings.database_pool_url(), ssl, size)?;
-        let listen = crate::db::connection_config(url, ssl)?;
-        if settings.database_pool_url().is_none() {
-            crate::db::capacity::warn_if_short(&pool, size, mode).await;
-        }
-        Ok(Self { pool, listen })
-    }
-}
-
-/// What the supervision tree needs beyond the shared parts.
-struct Tree {
-    mode: Mode,
-    listen: tokio_postgres::Config,
-    acceptor: Option<AcceptorArgs>,
-    broker: SharedBrokerConfig,
-    budget: OutboundBudget,
-}
-
-impl Tree {
-    /// The tree's own parts: the broker's configuration (which SIGHUP updates in place) and the
-    /// outbound budget to Alpaca.
-    fn new(
-        mode: Mode,
-        settings: &Settings,
-        pool: &Pool,
-        listen: tokio_postgres::Config,
-        acceptor: Option<AcceptorArgs>,
-    ) -> Self {
-        Self {
-            mode,
-            listen,
-            acceptor,
-            broker: Arc::new(std::sync::Mutex::new(wiring::broker_config(settings))),
-            budget: wiring::outbound_budget(settings, pool),
-        }
-    }
-
-    /// The root supervisor's arguments: each child's configuration from the settings.
-    fn args(self, shared: &web::Shared<'_>) -> anyhow::Result<RootArgs> {
-        let web::Shared {
-            settings,
-            pool,
-            actors,
-            clock,
-        } = *shared;
-        let mailer = (self.mode != Mode::Worker)
-            .then(|| wiring::mailer_args(settings, pool, clock))
-            .transpose()?;
-        actors
-            .broker
-            .use_request_timeout(settings.alpaca.request_timeout);
-        let backtests = wiring::backtest_worker(settings, pool, actors, clock, &self.listen);
-        Ok(RootArgs {
-            mode: self.mode,
-            actors: actors.clone(),
-            pool: pool.clone(),
-            clock: clock.clone(),
-            hasher: settings.token_hasher(),
-            session_policy: SessionPolicy::default(),
-            listen: self.listen,
-            mailer,
-            acceptor: self.acceptor,
-            broker: self.broker,
-            switch_entry: |engaged| crate::audit::AuditEvent::kill_switch(engaged).entry(),
-            market_data: wiring::market_data_config(settings),
-            trade_stream: wiring::trade_stream_config(settings),
-            trade_sink: Arc::new(crate::trading::stream::sink::LedgerSink {
-                pool: pool.clone(),
-                actors: actors.clone(),
-                clock: clock.clone(),
-                owners: Default::default(),
-            }),
-            budget: self.budget,
-            jobs: crate::retention::scheduled(pool, &wiring::retention_schedules(settings)),
-            backtests,
-            restart: settings.restart,
-        })
-    }
-}
-
-/// The trading keepers: the books' reconciler beside the web front; the books' snapshots and the
-/// daily refresh of the asset copy beside the worker.
-fn keepers(
-    mode: Mode,
-    shared: &web::Shared<'_>,
-    broker_config: &SharedBrokerConfig,
-    budget: &OutboundBudget,
-) -> Vec<JoinHandle<()>> {
-    let (pool, actors, clock) = (shared.pool, shared.actors, shared.clock);
-    let mut tasks = Vec::new();
-    if mode != Mode::Worker {
-        tasks.push(crate::trading::book::keeper::spawn_reconciler(
-            pool.clone(),
-            actors.clone(),
-            clock.clone(),
-        ));
-    }
-    if mode != Mode::Web {
-        tasks.push(crate::trading::book::keeper::spawn_snapshots(
-            pool.clone(),
-            actors.market_data.clone(),
-            clock.clone(),
-        ));
-        tasks.push(crate::trading::assets::refresh::spawn_refresher(
-            pool.clone(),
-            broker_config.clone(),
-            budget.clone(),
-            clock.clone(),
-        ));
-    }
-    tasks
 }
 
 fn log_started(settings: &Settings, mode: Mode, local_addr: Option<SocketAddr>) {

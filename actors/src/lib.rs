@@ -28,8 +28,6 @@ pub mod slot;
 pub mod supervisor;
 pub mod task;
 pub mod token;
-// Documented by the trade-stream rework in flight on another branch (issue 25); remove this
-// allowance when it lands.
 pub mod trade_stream;
 
 pub use registry::Actors;

@@ -46,11 +46,11 @@ pub fn resolve(
     extensions: &Extensions,
     path: &str,
 ) -> Result<IpAddr, ApiError> {
-    let settings = &state.settings;
+    let proxies = &state.config.proxies;
     // Each header is read only when a setting trusts it (most requests carry neither).
-    if settings.flags.enforce_cf_origin {
+    if proxies.enforce_cloudflare {
         let hop = forwarded_or_peer(state, headers, extensions);
-        let from_cloudflare = settings.cloudflare_ranges.contains(hop);
+        let from_cloudflare = proxies.cloudflare_ranges.contains(hop);
         return match cf_connecting_ip(headers) {
             Some(ip) if from_cloudflare => Ok(ip),
             _ if is_health_path(path) => Ok(hop),
@@ -66,8 +66,7 @@ pub fn resolve(
 
 /// The trusted `X-Forwarded-For` entry, else the connection's peer.
 fn forwarded_or_peer(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> IpAddr {
-    from_forwarded_for(headers, state.settings.trusted_proxy_hops)
-        .unwrap_or_else(|| peer(extensions))
+    from_forwarded_for(headers, state.config.proxies.hops).unwrap_or_else(|| peer(extensions))
 }
 
 /// The address the connection came from: the acceptor's, through the request being handled

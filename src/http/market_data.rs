@@ -249,7 +249,7 @@ async fn bars(
         pool: &state.pool,
         market_data: &state.actors.market_data,
         feed: &state.market_data_feed,
-        max_bars: state.settings.market_data.max_bars,
+        max_bars: state.config.max_bars,
         now: state.now(),
     };
     let page = historical_bars(deps, query).await?;

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod backtest;
 pub mod catch_panic;
 pub mod client_ip;
+pub mod config;
 pub mod cookie;
 pub mod cors;
 pub mod csrf;
@@ -51,10 +52,9 @@ use raptor_actors::token::TokenHasher;
 use raptor_actors::Actors;
 use tower::ServiceBuilder;
 
+pub use config::HttpConfig;
 pub use error::ApiError;
 pub use json::ApiJson;
-
-use crate::settings::Settings;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -82,7 +82,8 @@ impl From<AppStateInner> for AppState {
 
 /// The fields of [`AppState`].
 pub struct AppStateInner {
-    pub settings: Arc<Settings>,
+    /// What the handlers and middleware read of the configuration.
+    pub config: HttpConfig,
     /// The allowlist of `FRONTEND_ORIGIN`, for CORS and CSRF alike.
     pub cors: Arc<cors::Cors>,
     pub pool: Pool,
@@ -124,7 +125,7 @@ impl AppState {
     }
 
     pub fn hasher(&self) -> TokenHasher {
-        self.settings.token_hasher()
+        self.config.hasher.clone()
     }
 
     pub fn session_policy(&self) -> SessionPolicy {
@@ -163,7 +164,7 @@ pub fn routes(app_env: crate::settings::AppEnv) -> Router<AppState> {
 
 /// Every route, with the state, and the static files for any other path.
 pub fn router(state: AppState) -> Router {
-    routes(state.settings.app_env)
+    routes(state.config.app_env)
         .fallback(static_files::fallback)
         .with_state(state)
 }
@@ -175,7 +176,7 @@ pub type App = edge::Edge<guard::Guard<probes::Probes<Router>>>;
 pub fn app(state: AppState, router: Router) -> App {
     ServiceBuilder::new()
         .layer(edge::EdgeLayer {
-            deployed: state.settings.app_env.is_deployed(),
+            deployed: state.config.app_env.is_deployed(),
             cors: Arc::clone(&state.cors),
         })
         .layer(guard::GuardLayer {

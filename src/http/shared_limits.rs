@@ -24,10 +24,13 @@ const GLOBAL_LEASE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Whether the global limit admits the client `ip` from memory: `Ok(true)` when a lease must
 /// be asked for first ([`admit_global`]). Health checks are never counted.
 pub fn check_global(state: &AppState, path: &str, ip: IpAddr) -> Result<bool, ApiError> {
-    if !state.settings.flags.global_rate_limit || super::is_health_path(path) {
+    let Some(per_minute) = state.config.global_per_minute else {
+        return Ok(false);
+    };
+    if super::is_health_path(path) {
         return Ok(false);
     }
-    let limit = global(state.settings.rate_limit_per_minute);
+    let limit = global(per_minute);
     let client = client_key(ip);
     match state.counters.check_local(&limit, client, state.now()) {
         Local::Admitted => Ok(false),
@@ -40,7 +43,10 @@ pub fn check_global(state: &AppState, path: &str, ip: IpAddr) -> Result<bool, Ap
 /// pooler holding the request while it reconnects) the request is admitted (the per-process
 /// limiter still applies) rather than every request failing or hanging.
 pub async fn admit_global(state: &AppState, ip: IpAddr) -> Result<(), ApiError> {
-    let limit = global(state.settings.rate_limit_per_minute);
+    let Some(per_minute) = state.config.global_per_minute else {
+        return Ok(());
+    };
+    let limit = global(per_minute);
     let client = client_key(ip);
     let lease = state.counters.lease(&limit, client, state.now());
     match tokio::time::timeout(GLOBAL_LEASE_TIMEOUT, lease).await {

@@ -16,7 +16,7 @@ const ALLOWED_EXTENSIONS: &[&str] = &[
 
 /// Router fallback: a static file when one may be served, else a JSON 404.
 pub async fn fallback(State(state): State<AppState>, request: Request) -> Response {
-    let Some(dir) = &state.settings.static_dir else {
+    let Some(dir) = &state.config.static_dir else {
         return ApiError::not_found().into_response();
     };
     if !matches!(*request.method(), Method::GET | Method::HEAD) || !servable(request.uri().path()) {

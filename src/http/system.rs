@@ -133,7 +133,7 @@ pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> im
     );
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "environment": state.settings.app_env.as_str(),
+        "environment": state.config.app_env.as_str(),
         "uptime_seconds": state.started_at.elapsed().as_secs(),
         "actors": actors,
         "database": {
@@ -143,7 +143,7 @@ pub async fn diagnostic(State(state): State<AppState>, _: OperatorSession) -> im
             "pool_max": pool.max_size,
             "waiting": pool.waiting,
         },
-        "missing_config": state.settings.missing_optional(),
+        "missing_config": state.config.missing_config,
         "kill_switch": kill_switch,
         "paper_account": paper_account,
     }))

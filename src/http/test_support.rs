@@ -36,7 +36,6 @@ pub fn state(overrides: &[(&str, &str)]) -> AppState {
         1,
     )
     .expect("a lazy pool");
-    let settings = Arc::new(settings);
     let shared = crate::startup::web::Shared {
         settings: &settings,
         pool: &pool,

@@ -27,8 +27,8 @@ use crate::trading::in_flight::LaneShare;
 
 /// What the web front shares with the rest of the process.
 pub struct Shared<'a> {
-    /// The parsed settings (the HTTP layer keeps a reference).
-    pub settings: &'a Arc<Settings>,
+    /// The parsed settings (the wiring reads them; nothing keeps them).
+    pub settings: &'a Settings,
     /// The application pool.
     pub pool: &'a Pool,
     /// The actors' typed clients (late-bound: the tree starts after the front is built).
@@ -44,19 +44,17 @@ pub fn app_state(
     readiness: Readiness,
 ) -> Result<AppState, ConfigError> {
     let settings = shared.settings;
-    let global_per_minute = settings.flags.global_rate_limit;
-    let limiters =
-        ProcessLimiters::new(global_per_minute.then_some(settings.rate_limit_per_minute));
+    let config = wiring::http_config(settings);
+    let limiters = ProcessLimiters::new(config.global_per_minute);
     let risk = wiring::risk_limits(settings);
     Ok(AppState::from(AppStateInner {
         readiness,
         cors: Arc::new(http::cors::Cors::new(&settings.frontend_origins)),
-        settings: settings.clone(),
         pool: shared.pool.clone(),
         actors: shared.actors.clone(),
         counters: Arc::new(crate::limits::Counters::new(
             shared.pool.clone(),
-            settings.token_hasher(),
+            config.hasher.clone(),
         )),
         limiters,
         market_data_feed: wiring::market_data_feed(settings).into(),
@@ -68,6 +66,7 @@ pub fn app_state(
         books,
         risk,
         cookie: wiring::session_cookie(settings),
+        config,
     }))
 }
 

@@ -22,7 +22,9 @@ use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::email::MailConfig;
 use crate::error_reporting::{ErrorReporting, InvalidDsn};
+use crate::http::config::ProxyTrust;
 use crate::http::cookie::SessionCookie;
+use crate::http::HttpConfig;
 use crate::settings::alpaca_url::{SIMULATED_MODE, TRADING_MODE};
 use crate::settings::{AppEnv, ConfigError, Settings};
 use crate::trading::risk::RiskLimits;
@@ -237,6 +239,31 @@ pub fn error_reporting(settings: &Settings) -> Result<ErrorReporting, InvalidDsn
     ErrorReporting::new(settings.sentry_dsn.as_ref(), settings.app_env.as_str())
 }
 
+/// What the HTTP layer's handlers and middleware read of the settings.
+pub fn http_config(settings: &Settings) -> HttpConfig {
+    let flags = &settings.flags;
+    HttpConfig {
+        app_env: settings.app_env,
+        hasher: settings.token_hasher(),
+        proxies: ProxyTrust {
+            hops: settings.trusted_proxy_hops,
+            enforce_cloudflare: flags.enforce_cf_origin,
+            cloudflare_ranges: settings.cloudflare_ranges.clone(),
+        },
+        global_per_minute: flags
+            .global_rate_limit
+            .then_some(settings.rate_limit_per_minute),
+        registration_open: flags.webauthn_registration,
+        step_up_window: settings.step_up_window,
+        static_dir: settings.static_dir.clone(),
+        max_bars: settings.market_data.max_bars,
+        missing_config: settings.missing_optional(),
+        listen: settings
+            .database_url()
+            .and_then(|url| crate::db::connection_config(url, settings.database.ssl).ok()),
+    }
+}
+
 /// The `session` cookie's attributes (`SESSION_COOKIE_DOMAIN`).
 pub fn session_cookie(settings: &Settings) -> SessionCookie {
     SessionCookie::new(settings.session_cookie_domain.clone())
@@ -288,5 +315,63 @@ pub fn retention_schedules(settings: &Settings) -> crate::retention::Schedules {
         quarantine_purge: s.quarantine_purge.clone(),
         audit_retention: s.audit_retention.clone(),
         outbox_purge: s.outbox_purge.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use super::*;
+
+    fn settings(overrides: &[(&str, &str)]) -> Settings {
+        let base = [
+            ("APP_ENV", "test"),
+            ("DATABASE_URL", "postgres://nobody@127.0.0.1:9/unused"),
+            ("DATABASE_SSL", "disable"),
+            ("SECRET_KEY", "unit-test-only-key-0123456789-abcdefghijklm"),
+        ];
+        let env: HashMap<String, String> = base
+            .iter()
+            .chain(overrides)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(|k| env.get(k).cloned()).expect("valid test settings")
+    }
+
+    #[test]
+    fn the_http_layer_reads_what_the_settings_say_and_nothing_when_a_flag_is_off() {
+        let on = http_config(&settings(&[
+            ("ENABLE_GLOBAL_RATE_LIMIT", "true"),
+            ("RATE_LIMIT_PER_MINUTE", "7"),
+            ("FLAG_WEBAUTHN_REGISTRATION", "true"),
+            ("FLAG_ENFORCE_CF_ORIGIN", "true"),
+            ("TRUSTED_PROXY_HOPS", "2"),
+            ("STEP_UP_WINDOW_SECS", "90"),
+            ("HISTORICAL_BARS_MAX", "123"),
+            ("STATIC_DIR", "/srv/static"),
+            ("SMTP_URL", "smtp://127.0.0.1:2525"),
+        ]));
+        assert_eq!(on.app_env, AppEnv::Test);
+        assert_eq!(on.global_per_minute, Some(7));
+        assert!(on.registration_open);
+        assert!(on.proxies.enforce_cloudflare);
+        assert_eq!(on.proxies.hops, 2);
+        assert_eq!(on.step_up_window, Duration::from_secs(90));
+        assert_eq!(on.max_bars, 123);
+        assert_eq!(on.static_dir.as_deref(), Some(Path::new("/srv/static")));
+        assert!(!on.missing_config.contains(&"SMTP_URL"));
+        assert!(on.listen.is_some());
+
+        let off = http_config(&settings(&[
+            ("ENABLE_GLOBAL_RATE_LIMIT", "false"),
+            ("RATE_LIMIT_PER_MINUTE", "7"),
+        ]));
+        assert_eq!(off.global_per_minute, None);
+        assert!(!off.registration_open);
+        assert!(!off.proxies.enforce_cloudflare);
+        assert_eq!(off.static_dir, None);
+        assert!(off.missing_config.contains(&"SMTP_URL"));
     }
 }

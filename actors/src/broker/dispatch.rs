@@ -47,55 +47,76 @@ impl Backend {
     }
 }
 
-/// Answers `reply` from the simulator in place, or from Alpaca on a task of its own once the
-/// budget lets the request go; refuses at once with `Disabled(reason)` when `engaged_by`
-/// says the switch is engaged. `engaged` is re-checked when a waiting request's turn comes.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn dispatch<T, S, A, Fut>(
-    backend: &mut Backend,
-    budget: &OutboundBudget,
-    engaged_by: Option<String>,
-    engaged: &Arc<AtomicBool>,
-    now: DateTime<Utc>,
+/// What a trading request is answered with: the backend, the budget and the kill switch as
+/// they are when the message is handled ([`super::BrokerState::dispatch`]).
+pub(crate) struct Dispatch<'a> {
+    /// Who answers: the simulator, Alpaca, or nobody.
+    pub backend: &'a mut Backend,
+    /// The outbound budget a request to Alpaca waits its turn under.
+    pub budget: &'a OutboundBudget,
+    /// `Some(reason)` while the switch is engaged.
+    pub engaged_by: Option<String>,
+    /// Re-checked when a waiting request's turn comes.
+    pub engaged: &'a Arc<AtomicBool>,
+    /// The simulator's time for this request.
+    pub now: DateTime<Utc>,
+}
+
+impl Dispatch<'_> {
+    /// Answers `reply` from the simulator in place, or from Alpaca on a task of its own once
+    /// the budget lets the request go; refuses at once with `Disabled(reason)` while the switch
+    /// is engaged. The switch is re-checked when a waiting request's turn comes.
+    pub fn answer<T, S, A, Fut>(
+        self,
+        reply: RpcReplyPort<Result<T, BrokerError>>,
+        simulated: S,
+        alpaca: A,
+    ) where
+        T: Send + 'static,
+        S: FnOnce(&mut Simulator, DateTime<Utc>) -> Result<T, BrokerError>,
+        A: FnOnce(AlpacaClient) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, BrokerError>> + Send + 'static,
+    {
+        if let Some(reason) = self.engaged_by {
+            let _ = reply.send(Err(BrokerError::Disabled(reason)));
+            return;
+        }
+        match self.backend {
+            Backend::Simulated(sim) => {
+                let _ = reply.send(simulated(sim, self.now));
+            }
+            Backend::Alpaca(client) => {
+                let task = (client.clone(), self.engaged.clone(), self.budget.clone());
+                tokio::spawn(send_when_allowed(task, reply, alpaca));
+            }
+            Backend::None => {
+                let _ = reply.send(Err(BrokerError::Disabled(
+                    config::NO_CREDENTIALS.to_owned(),
+                )));
+            }
+        }
+    }
+}
+
+/// Waits for the request's turn under the budget, then asks Alpaca unless the switch was
+/// engaged meanwhile.
+async fn send_when_allowed<T, A, Fut>(
+    (client, engaged, budget): (AlpacaClient, Arc<AtomicBool>, OutboundBudget),
     reply: RpcReplyPort<Result<T, BrokerError>>,
-    simulated: S,
     alpaca: A,
 ) where
-    T: Send + 'static,
-    S: FnOnce(&mut Simulator, DateTime<Utc>) -> Result<T, BrokerError>,
-    A: FnOnce(AlpacaClient) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<T, BrokerError>> + Send + 'static,
+    A: FnOnce(AlpacaClient) -> Fut,
+    Fut: std::future::Future<Output = Result<T, BrokerError>>,
 {
-    if let Some(reason) = engaged_by {
-        let _ = reply.send(Err(BrokerError::Disabled(reason)));
+    if let Err(retry_after) = budget.acquire(Lane::Trading).await {
+        tracing::warn!("outbound rate limit reached; request refused");
+        let _ = reply.send(Err(BrokerError::RateLimited { retry_after }));
         return;
     }
-    match backend {
-        Backend::Simulated(sim) => {
-            let _ = reply.send(simulated(sim, now));
-        }
-        Backend::Alpaca(client) => {
-            let client = client.clone();
-            let engaged = engaged.clone();
-            let budget = budget.clone();
-            tokio::spawn(async move {
-                if let Err(retry_after) = budget.acquire(Lane::Trading).await {
-                    tracing::warn!("outbound rate limit reached; request refused");
-                    let _ = reply.send(Err(BrokerError::RateLimited { retry_after }));
-                    return;
-                }
-                let result = if engaged.load(Ordering::SeqCst) {
-                    Err(BrokerError::Disabled(config::NO_CREDENTIALS.to_owned()))
-                } else {
-                    alpaca(client).await
-                };
-                let _ = reply.send(result);
-            });
-        }
-        Backend::None => {
-            let _ = reply.send(Err(BrokerError::Disabled(
-                config::NO_CREDENTIALS.to_owned(),
-            )));
-        }
-    }
+    let result = if engaged.load(Ordering::SeqCst) {
+        Err(BrokerError::Disabled(config::NO_CREDENTIALS.to_owned()))
+    } else {
+        alpaca(client).await
+    };
+    let _ = reply.send(result);
 }

@@ -48,7 +48,7 @@ pub use alpaca::refusal;
 pub use asset::BrokerAsset;
 pub use client::BrokerClient;
 pub use config::{BrokerConfig, BrokerKind, SharedBrokerConfig};
-use dispatch::{dispatch, Backend};
+use dispatch::{Backend, Dispatch};
 pub use market::{CalendarDay, MarketClock};
 pub use messages::BrokerMsg;
 use simulated::Simulator;
@@ -210,151 +210,12 @@ impl Actor for Broker {
         msg: BrokerMsg,
         state: &mut BrokerState,
     ) -> Result<(), ActorProcessingErr> {
-        let engaged_by = state.engaged_by();
-        let now = state.clock.now();
-        let (backend, budget, engaged) = (&mut state.backend, &state.budget, &state.engaged);
         match msg {
             BrokerMsg::Status(reply) => {
                 let _ = reply.send(state.status());
             }
             BrokerMsg::KillSwitchState(reply) => {
                 let _ = reply.send(state.status().kill_switch());
-            }
-            BrokerMsg::Check(reply) => dispatch(
-                backend,
-                budget,
-                engaged_by,
-                engaged,
-                now,
-                reply,
-                |_, _| Ok(()),
-                |alpaca| async move { alpaca.account().await.map(|_| ()) },
-            ),
-            BrokerMsg::GetAccount(reply) => dispatch(
-                backend,
-                budget,
-                engaged_by,
-                engaged,
-                now,
-                reply,
-                |sim, _| sim.account(),
-                |alpaca| async move { alpaca.account().await },
-            ),
-            BrokerMsg::ListPositions(reply) => dispatch(
-                backend,
-                budget,
-                engaged_by,
-                engaged,
-                now,
-                reply,
-                |sim, _| sim.positions(),
-                |alpaca| async move { alpaca.positions().await },
-            ),
-            BrokerMsg::ListOrders { listing, reply } => {
-                let sim_listing = listing.clone();
-                dispatch(
-                    backend,
-                    budget,
-                    engaged_by,
-                    engaged,
-                    now,
-                    reply,
-                    move |sim, _| sim.orders(&sim_listing),
-                    move |alpaca| async move { alpaca.orders(&listing).await },
-                )
-            }
-            BrokerMsg::SubmitOrder {
-                ticket,
-                client_order_id,
-                reply,
-            } => {
-                let (sim_ticket, sim_id) = (ticket.clone(), client_order_id.clone());
-                dispatch(
-                    backend,
-                    budget,
-                    engaged_by,
-                    engaged,
-                    now,
-                    reply,
-                    move |sim, now| sim.submit(&sim_ticket, &sim_id, now),
-                    move |alpaca| async move { alpaca.submit(&ticket, &client_order_id).await },
-                )
-            }
-            BrokerMsg::FindOrder {
-                client_order_id,
-                reply,
-            } => {
-                let sim_id = client_order_id.clone();
-                dispatch(
-                    backend,
-                    budget,
-                    engaged_by,
-                    engaged,
-                    now,
-                    reply,
-                    move |sim, _| sim.find(&sim_id),
-                    move |alpaca| async move { alpaca.find(&client_order_id).await },
-                )
-            }
-            BrokerMsg::CancelOrder { order_id, reply } => dispatch(
-                backend,
-                budget,
-                engaged_by,
-                engaged,
-                now,
-                reply,
-                move |sim, now| sim.cancel(order_id, now),
-                move |alpaca| async move { alpaca.cancel(order_id).await },
-            ),
-            BrokerMsg::ReplaceOrder {
-                order_id,
-                ticket,
-                reply,
-            } => {
-                let sim_ticket = ticket.clone();
-                dispatch(
-                    backend,
-                    budget,
-                    engaged_by,
-                    engaged,
-                    now,
-                    reply,
-                    move |sim, now| sim.replace(order_id, &sim_ticket, now),
-                    move |alpaca| async move { alpaca.replace(order_id, &ticket).await },
-                )
-            }
-            BrokerMsg::GetClock(reply) => dispatch(
-                backend,
-                budget,
-                engaged_by,
-                engaged,
-                now,
-                reply,
-                |_, now| Ok(Simulator::clock(now)),
-                |alpaca| async move { alpaca.clock().await },
-            ),
-            BrokerMsg::GetCalendar { start, end, reply } => dispatch(
-                backend,
-                budget,
-                engaged_by,
-                engaged,
-                now,
-                reply,
-                move |_, _| Ok(Simulator::calendar(start, end)),
-                move |alpaca| async move { alpaca.calendar(start, end).await },
-            ),
-            BrokerMsg::GetAsset { symbol, reply } => {
-                let sim_symbol = symbol.clone();
-                dispatch(
-                    backend,
-                    budget,
-                    engaged_by,
-                    engaged,
-                    now,
-                    reply,
-                    move |_, _| Simulator::asset(&sim_symbol),
-                    move |alpaca| async move { alpaca.asset(&symbol).await },
-                )
             }
             BrokerMsg::AdoptSwitch { switch, reply } => {
                 let _ = reply.send(state.adopt(switch));
@@ -363,7 +224,104 @@ impl Actor for Broker {
             BrokerMsg::Notified(_) | BrokerMsg::Refresh => state.reload_operator().await,
             #[cfg(feature = "testing")]
             BrokerMsg::Fault => panic!("fault injected into the broker"),
+            request => answer(request, state.dispatch()),
         }
         Ok(())
+    }
+}
+
+/// Answers a request to the account (the simulator's, or Alpaca's): each names what the
+/// simulator does and what Alpaca is asked.
+fn answer(request: BrokerMsg, to: Dispatch<'_>) {
+    match request {
+        BrokerMsg::Check(reply) => to.answer(
+            reply,
+            |_, _| Ok(()),
+            |alpaca| async move { alpaca.account().await.map(|_| ()) },
+        ),
+        BrokerMsg::GetAccount(reply) => to.answer(
+            reply,
+            |sim, _| sim.account(),
+            |alpaca| async move { alpaca.account().await },
+        ),
+        BrokerMsg::ListPositions(reply) => to.answer(
+            reply,
+            |sim, _| sim.positions(),
+            |alpaca| async move { alpaca.positions().await },
+        ),
+        BrokerMsg::ListOrders { listing, reply } => to.answer(
+            reply,
+            {
+                let listing = listing.clone();
+                move |sim, _| sim.orders(&listing)
+            },
+            move |alpaca| async move { alpaca.orders(&listing).await },
+        ),
+        BrokerMsg::GetClock(reply) => to.answer(
+            reply,
+            |_, now| Ok(Simulator::clock(now)),
+            |alpaca| async move { alpaca.clock().await },
+        ),
+        BrokerMsg::GetCalendar { start, end, reply } => to.answer(
+            reply,
+            move |_, _| Ok(Simulator::calendar(start, end)),
+            move |alpaca| async move { alpaca.calendar(start, end).await },
+        ),
+        BrokerMsg::GetAsset { symbol, reply } => to.answer(
+            reply,
+            {
+                let symbol = symbol.clone();
+                move |_, _| Simulator::asset(&symbol)
+            },
+            move |alpaca| async move { alpaca.asset(&symbol).await },
+        ),
+        order => answer_order(order, to),
+    }
+}
+
+/// Answers a request that places, finds or cancels an order.
+fn answer_order(request: BrokerMsg, to: Dispatch<'_>) {
+    match request {
+        BrokerMsg::SubmitOrder {
+            ticket,
+            client_order_id: id,
+            reply,
+        } => to.answer(
+            reply,
+            {
+                let (ticket, id) = (ticket.clone(), id.clone());
+                move |sim, now| sim.submit(&ticket, &id, now)
+            },
+            move |alpaca| async move { alpaca.submit(&ticket, &id).await },
+        ),
+        BrokerMsg::FindOrder {
+            client_order_id: id,
+            reply,
+        } => to.answer(
+            reply,
+            {
+                let id = id.clone();
+                move |sim, _| sim.find(&id)
+            },
+            move |alpaca| async move { alpaca.find(&id).await },
+        ),
+        BrokerMsg::CancelOrder { order_id, reply } => to.answer(
+            reply,
+            move |sim, now| sim.cancel(order_id, now),
+            move |alpaca| async move { alpaca.cancel(order_id).await },
+        ),
+        BrokerMsg::ReplaceOrder {
+            order_id,
+            ticket,
+            reply,
+        } => to.answer(
+            reply,
+            {
+                let ticket = ticket.clone();
+                move |sim, now| sim.replace(order_id, &ticket, now)
+            },
+            move |alpaca| async move { alpaca.replace(order_id, &ticket).await },
+        ),
+        _ => unreachable!("the broker's own messages are handled in `handle`"),
     }
 }

@@ -191,42 +191,10 @@ impl Simulator {
         {
             return Err(refused(422, "client_order_id must be unique"));
         }
-        let symbol = request.symbol.clone();
-        let price = Self::price(&symbol);
-        let qty = match request.size {
-            TicketSize::Qty(q) => q,
-            TicketSize::Notional(n) => n
-                .checked_div(price)
-                .ok_or_else(out_of_range)?
-                .round_dp_with_strategy(9, RoundingStrategy::ToZero),
-        };
-        let cost = qty.checked_mul(price).ok_or_else(out_of_range)?;
-        if qty <= Decimal::ZERO {
-            return Err(refused(422, "qty is too small"));
-        }
-        let marketable = match request.kind {
-            TicketKind::Market => true,
-            TicketKind::Limit { limit_price } => match request.side {
-                TicketSide::Buy => limit_price >= price,
-                TicketSide::Sell => limit_price <= price,
-            },
-            TicketKind::Stop { .. } | TicketKind::StopLimit { .. } => false,
-        };
-        match request.side {
-            TicketSide::Buy if marketable && self.cash < cost => {
-                return Err(refused(403, "insufficient buying power"));
-            }
-            TicketSide::Sell => {
-                let held = self.positions.get(&symbol).map_or(Decimal::ZERO, |h| h.qty);
-                if held < qty {
-                    return Err(refused(
-                        403,
-                        &format!("insufficient qty available for order (requested: {qty}, available: {held})"),
-                    ));
-                }
-            }
-            TicketSide::Buy => {}
-        }
+        let price = Self::price(&request.symbol);
+        let (qty, cost) = sized(request, price)?;
+        let marketable = marketable(request, price);
+        self.check_funds(request, qty, cost, marketable)?;
         let mut order = SimOrder {
             id: Uuid::new_v4(),
             client_order_id: client_order_id.to_owned(),
@@ -249,6 +217,36 @@ impl Simulator {
         let answer = placed(&order);
         self.orders.push(order);
         Ok(answer)
+    }
+
+    /// Refuses a buy that fills now beyond the cash, or a sell of more than is held, as Alpaca
+    /// words it.
+    fn check_funds(
+        &self,
+        request: &OrderTicket,
+        qty: Decimal,
+        cost: Decimal,
+        marketable: bool,
+    ) -> Result<(), BrokerError> {
+        match request.side {
+            TicketSide::Buy if marketable && self.cash < cost => {
+                Err(refused(403, "insufficient buying power"))
+            }
+            TicketSide::Sell => {
+                let held = self
+                    .positions
+                    .get(&request.symbol)
+                    .map_or(Decimal::ZERO, |h| h.qty);
+                if held < qty {
+                    return Err(refused(
+                        403,
+                        &format!("insufficient qty available for order (requested: {qty}, available: {held})"),
+                    ));
+                }
+                Ok(())
+            }
+            TicketSide::Buy => Ok(()),
+        }
     }
 
     pub fn cancel(&mut self, order_id: OrderId, now: DateTime<Utc>) -> Result<(), BrokerError> {
@@ -349,6 +347,36 @@ impl Simulator {
         order.filled_at = Some(now);
         order.updated_at = now;
         Ok(())
+    }
+}
+
+/// The order's quantity at `price` (a notional order's rounded down to 9 places) and its cost;
+/// refused when that is nothing.
+fn sized(request: &OrderTicket, price: Decimal) -> Result<(Decimal, Decimal), BrokerError> {
+    let qty = match request.size {
+        TicketSize::Qty(q) => q,
+        TicketSize::Notional(n) => n
+            .checked_div(price)
+            .ok_or_else(out_of_range)?
+            .round_dp_with_strategy(9, RoundingStrategy::ToZero),
+    };
+    let cost = qty.checked_mul(price).ok_or_else(out_of_range)?;
+    if qty <= Decimal::ZERO {
+        return Err(refused(422, "qty is too small"));
+    }
+    Ok((qty, cost))
+}
+
+/// Whether the order fills at once at `price`: a market order, or a limit at or through it;
+/// stops wait.
+fn marketable(request: &OrderTicket, price: Decimal) -> bool {
+    match request.kind {
+        TicketKind::Market => true,
+        TicketKind::Limit { limit_price } => match request.side {
+            TicketSide::Buy => limit_price >= price,
+            TicketSide::Sell => limit_price <= price,
+        },
+        TicketKind::Stop { .. } | TicketKind::StopLimit { .. } => false,
     }
 }
 

@@ -16,7 +16,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
 
 use super::config::{self, BrokerConfig, BrokerKind, SharedBrokerConfig};
-use super::dispatch::Backend;
+use super::dispatch::{Backend, Dispatch};
 use super::switch::{self, OperatorSwitch, SwitchSource};
 use super::types::BrokerStatus;
 use crate::clock::SharedClock;
@@ -85,6 +85,17 @@ impl BrokerState {
     /// Why trading is off right now, if it is.
     pub(crate) fn engaged_by(&self) -> Option<String> {
         self.status().engaged.map(|(_, reason)| reason)
+    }
+
+    /// What a trading request handled now is answered with.
+    pub(crate) fn dispatch(&mut self) -> Dispatch<'_> {
+        Dispatch {
+            engaged_by: self.engaged_by(),
+            now: self.clock.now(),
+            backend: &mut self.backend,
+            budget: &self.budget,
+            engaged: &self.engaged,
+        }
     }
 
     fn publish_engaged(&self) {

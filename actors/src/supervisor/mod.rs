@@ -259,96 +259,47 @@ impl Actor for RootSupervisor {
 }
 
 impl RootState {
+    /// Starts `child` linked to `supervisor`, fills its slot and remembers it as running.
     async fn start(
         &mut self,
         child: Child,
         supervisor: ActorCell,
     ) -> Result<(), ActorProcessingErr> {
         let a = &self.args;
+        let actors = &a.actors;
         let cell = match child {
             Child::AuditWriter => {
-                let args = AuditArgs {
-                    pool: a.pool.clone(),
-                    clock: a.clock.clone(),
-                    head_log_every: Some(crate::audit::HEAD_LOG_EVERY),
-                };
-                let (r, _) = Actor::spawn_linked(None, AuditWriter, args, supervisor).await?;
-                a.actors.audit.slot().set(Some(r.clone()));
-                r.get_cell()
+                spawn(AuditWriter, a.audit_args(), supervisor, actors.audit.slot()).await?
             }
             Child::SessionStore => {
-                let args = SessionArgs {
-                    pool: a.pool.clone(),
-                    clock: a.clock.clone(),
-                    hasher: a.hasher.clone(),
-                    policy: a.session_policy,
-                    listen: a.listen.clone(),
-                    client: a.actors.sessions.clone(),
-                };
-                let (r, _) = Actor::spawn_linked(None, SessionStore, args, supervisor).await?;
-                a.actors.sessions.slot().set(Some(r.clone()));
-                r.get_cell()
+                let args = a.session_args();
+                spawn(SessionStore, args, supervisor, actors.sessions.slot()).await?
             }
             Child::Broker => {
-                let args = BrokerArgs {
-                    config: a.broker.clone(),
-                    pool: a.pool.clone(),
-                    listen: a.listen.clone(),
-                    clock: a.clock.clone(),
-                    switch_entry: a.switch_entry,
-                    budget: a.budget.clone(),
-                };
-                let (r, _) = Actor::spawn_linked(None, Broker, args, supervisor).await?;
-                a.actors.broker.slot().set(Some(r.clone()));
-                r.get_cell()
+                spawn(Broker, a.broker_args(), supervisor, actors.broker.slot()).await?
             }
             Child::MarketData => {
-                let args = MarketDataArgs {
-                    config: a.market_data.clone(),
-                    budget: a.budget.clone(),
-                    cache: a.actors.market_data.cache().clone(),
-                };
-                let (r, _) = Actor::spawn_linked(None, MarketData, args, supervisor).await?;
-                a.actors.market_data.slot().set(Some(r.clone()));
-                r.get_cell()
+                let args = a.market_data_args();
+                spawn(MarketData, args, supervisor, actors.market_data.slot()).await?
             }
             Child::TradeStream => {
-                let args = TradeStreamArgs {
-                    config: a.trade_stream.clone(),
-                    sink: a.trade_sink.clone(),
-                    broker: a.actors.broker.clone(),
-                    sessions: a.actors.sessions.clone(),
-                };
-                let (r, _) = Actor::spawn_linked(None, TradeStream, args, supervisor).await?;
-                a.actors.trade_stream.slot().set(Some(r.clone()));
-                r.get_cell()
+                let args = a.trade_stream_args();
+                spawn(TradeStream, args, supervisor, actors.trade_stream.slot()).await?
             }
             Child::Mailer => {
                 let args = a.mailer.clone().ok_or("no mailer configuration")?;
-                let (r, _) = Actor::spawn_linked(None, Mailer, args, supervisor).await?;
-                a.actors.mailer.slot().set(Some(r.clone()));
-                r.get_cell()
+                spawn(Mailer, args, supervisor, actors.mailer.slot()).await?
             }
             Child::Scheduler => {
-                let args = SchedulerArgs {
-                    jobs: a.jobs.clone(),
-                    clock: a.clock.clone(),
-                };
-                let (r, _) = Actor::spawn_linked(None, Scheduler, args, supervisor).await?;
-                self.scheduler.set(Some(r.clone()));
-                r.get_cell()
+                spawn(Scheduler, a.scheduler_args(), supervisor, &self.scheduler).await?
             }
             Child::Backtests => {
                 let args = a.backtests.clone();
-                let (r, _) = Actor::spawn_linked(None, BacktestWorker, args, supervisor).await?;
-                self.backtests.set(Some(r.clone()));
-                r.get_cell()
+                spawn(BacktestWorker, args, supervisor, &self.backtests).await?
             }
             Child::Acceptor => {
                 let args = a.acceptor.clone().ok_or("no listener")?;
-                let (r, _) = Actor::spawn_linked(None, Acceptor, args, supervisor).await?;
-                self.acceptor.set(Some(r.clone()));
-                r.get_cell()
+                spawn(Acceptor, args, supervisor, &self.acceptor).await?
             }
         };
         tracing::info!(?child, "child started");
@@ -458,6 +409,75 @@ impl RootState {
             Child::Scheduler => stop(&self.scheduler, bound).await,
             Child::Backtests => stop(&self.backtests, bound).await,
             Child::Acceptor => stop(&self.acceptor, bound).await,
+        }
+    }
+}
+
+/// Spawns `actor` linked to `supervisor` and puts it in `slot`, where callers find it.
+async fn spawn<A: Actor>(
+    actor: A,
+    args: A::Arguments,
+    supervisor: ActorCell,
+    slot: &Slot<A::Msg>,
+) -> Result<ActorCell, ActorProcessingErr> {
+    let (actor, _) = Actor::spawn_linked(None, actor, args, supervisor).await?;
+    slot.set(Some(actor.clone()));
+    Ok(actor.get_cell())
+}
+
+/// Each child's arguments, from the root's.
+impl RootArgs {
+    fn audit_args(&self) -> AuditArgs {
+        AuditArgs {
+            pool: self.pool.clone(),
+            clock: self.clock.clone(),
+            head_log_every: Some(crate::audit::HEAD_LOG_EVERY),
+        }
+    }
+
+    fn session_args(&self) -> SessionArgs {
+        SessionArgs {
+            pool: self.pool.clone(),
+            clock: self.clock.clone(),
+            hasher: self.hasher.clone(),
+            policy: self.session_policy,
+            listen: self.listen.clone(),
+            client: self.actors.sessions.clone(),
+        }
+    }
+
+    fn broker_args(&self) -> BrokerArgs {
+        BrokerArgs {
+            config: self.broker.clone(),
+            pool: self.pool.clone(),
+            listen: self.listen.clone(),
+            clock: self.clock.clone(),
+            switch_entry: self.switch_entry,
+            budget: self.budget.clone(),
+        }
+    }
+
+    fn market_data_args(&self) -> MarketDataArgs {
+        MarketDataArgs {
+            config: self.market_data.clone(),
+            budget: self.budget.clone(),
+            cache: self.actors.market_data.cache().clone(),
+        }
+    }
+
+    fn trade_stream_args(&self) -> TradeStreamArgs {
+        TradeStreamArgs {
+            config: self.trade_stream.clone(),
+            sink: self.trade_sink.clone(),
+            broker: self.actors.broker.clone(),
+            sessions: self.actors.sessions.clone(),
+        }
+    }
+
+    fn scheduler_args(&self) -> SchedulerArgs {
+        SchedulerArgs {
+            jobs: self.jobs.clone(),
+            clock: self.clock.clone(),
         }
     }
 }

@@ -64,7 +64,7 @@ fn accounts(state: &AppState) -> Accounts {
         hasher: state.hasher(),
         clock: state.clock.clone(),
         webauthn: state.webauthn.clone(),
-        step_up_window: chrono::Duration::from_std(state.settings.step_up_window).unwrap_or(
+        step_up_window: chrono::Duration::from_std(state.config.step_up_window).unwrap_or(
             chrono::Duration::seconds(crate::auth::step_up::DEFAULT_WINDOW_SECS as i64),
         ),
     }

@@ -126,7 +126,7 @@ pub async fn verify(
 
 /// Registration answers only when `FLAG_WEBAUTHN_REGISTRATION` is on; otherwise it does not exist.
 fn registration_enabled(state: &AppState) -> Result<(), ApiError> {
-    if state.settings.flags.webauthn_registration {
+    if state.config.registration_open {
         Ok(())
     } else {
         Err(ApiError::not_found())

@@ -44,8 +44,7 @@ impl Finished {
     fn get(&self, state: &AppState) -> Result<&FinishedRuns, ApiError> {
         self.0
             .get_or_init(|| {
-                let url = state.settings.database_url()?;
-                let config = crate::db::connection_config(url, state.settings.database.ssl).ok()?;
+                let config = state.config.listen.clone()?;
                 Some(FinishedRuns::listen(config))
             })
             .as_ref()
