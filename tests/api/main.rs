@@ -3,6 +3,7 @@
 
 mod account_safety_browser;
 mod alpaca_budget;
+mod alpaca_rules;
 mod alpaca_data_stub;
 mod alpaca_stream_stub;
 mod alpaca_stub;
@@ -63,6 +64,7 @@ mod trading_close;
 mod trading_duplicates;
 mod trading_kill_switch;
 mod trading_orders;
+mod trading_classes;
 mod trading_replace;
 mod trading_risk;
 mod trading_stream;

@@ -210,7 +210,10 @@ impl Simulator {
                 TicketSide::Buy => limit_price >= price,
                 TicketSide::Sell => limit_price <= price,
             },
-            TicketKind::Stop { .. } | TicketKind::StopLimit { .. } => false,
+            // Stops, trailing stops included, wait for a trigger the simulator never moves to.
+            TicketKind::Stop { .. }
+            | TicketKind::StopLimit { .. }
+            | TicketKind::TrailingStop { .. } => false,
         };
         match request.side {
             TicketSide::Buy if marketable && self.cash < cost => {

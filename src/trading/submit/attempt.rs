@@ -190,7 +190,7 @@ impl Attempt<'_> {
         let stored = async {
             let client = self.trading.pool.get().await.map_err(|e| e.to_string())?;
             let now = self.trading.clock.now();
-            ledger::record(
+            let stored = ledger::record(
                 &client,
                 self.row_id,
                 self.claim_id,
@@ -201,7 +201,14 @@ impl Attempt<'_> {
                 now,
             )
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+            if stored && outcome == Outcome::Accepted {
+                let user_id = self.trader.user_id;
+                ledger::legs::record(&client, self.row_id, user_id, body, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(stored)
         };
         let stored = stored.await;
         self.trading.books.forget(self.trader.user_id);

@@ -19,6 +19,7 @@ fn order(side: &str, kind: &str, qty: &str, limit: Option<&str>) -> OrderTicket 
         },
         time_in_force: "day",
         extended_hours: false,
+        legs: None,
     }
 }
 
