@@ -213,9 +213,9 @@ async fn order_classes_follow_alpacas_rules_and_legs_are_the_owners_orders() {
 async fn an_oco_reserves_its_shares_once_and_a_legs_fill_reaches_the_owner() {
     let broker = PaperBroker::start().await;
     let app = book_app(&broker, &[]).await;
-    broker.wait_listening(1, WAIT).await;
     let alice = app.sign_in("alice@example.com", false).await;
     let mut stream = SseClient::open(&app, &alice, None).await;
+    broker.wait_listening(1, WAIT).await;
 
     // A market bracket: the entry fills at 150; its exits are held legs of alice's.
     let bracket = json!({"symbol": "AAPL", "qty": "10", "side": "buy", "type": "market",
@@ -276,9 +276,9 @@ async fn an_oco_reserves_its_shares_once_and_a_legs_fill_reaches_the_owner() {
 async fn a_replace_streams_replaced_then_new_and_the_book_follows() {
     let broker = PaperBroker::start().await;
     let app = book_app(&broker, &[]).await;
-    broker.wait_listening(1, WAIT).await;
     let alice = app.sign_in("alice@example.com", false).await;
     let mut stream = SseClient::open(&app, &alice, None).await;
+    broker.wait_listening(1, WAIT).await;
     let order = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit",
         "time_in_force": "gtc", "limit_price": "140"});
     let placed: Value = submit(&app, &alice, &order).await.json().await.unwrap();

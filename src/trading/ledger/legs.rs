@@ -29,7 +29,9 @@ pub async fn record(
         return Ok(0);
     };
     let mut recorded = 0;
-    for leg in legs {
+    for (n, leg) in legs.iter().enumerate() {
+        // Listed in Alpaca's order: each leg a microsecond after the one before.
+        let created_at = now + chrono::Duration::microseconds(n as i64);
         let text = |field: &str| leg[field].as_str().map(str::to_owned);
         let (Some(id), Some(client_order_id), Some(symbol), Some(side)) = (
             text("id"),
@@ -62,7 +64,7 @@ pub async fn record(
                     &request.to_string(),
                     &leg.to_string(),
                     &text("status"),
-                    &now,
+                    &created_at,
                     &qty,
                     &parent,
                 ],
