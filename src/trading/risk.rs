@@ -171,7 +171,11 @@ fn stated_price(order: &OrderRequest) -> Option<Decimal> {
         ],
         _ => [None; 3],
     };
-    own.into_iter().chain(legs).flatten().map(Positive::get).max()
+    own.into_iter()
+        .chain(legs)
+        .flatten()
+        .map(Positive::get)
+        .max()
 }
 
 /// An order with exit legs and no stated entry price: its legs against the latest trade.
@@ -185,9 +189,9 @@ fn check_legs(order: &OrderRequest, latest: Decimal) -> Result<(), RiskError> {
         return Ok(());
     };
     let mut invalid = InvalidInput::single(field, problem);
-    invalid.problems.extend(
-        problems.map(|(field, problem)| crate::input::FieldProblem { field, problem }),
-    );
+    invalid
+        .problems
+        .extend(problems.map(|(field, problem)| crate::input::FieldProblem { field, problem }));
     Err(RiskError::Invalid(invalid))
 }
 

@@ -140,7 +140,11 @@ pub fn legs(body: &Value) -> Vec<LegSpec> {
     if class == "simple" {
         return Vec::new();
     }
-    let side = if exit_sells(body, class) { "sell" } else { "buy" };
+    let side = if exit_sells(body, class) {
+        "sell"
+    } else {
+        "buy"
+    };
     let mut legs = Vec::new();
     if let (Some(tp), true) = (take_profit(body), class != "oco") {
         legs.push(LegSpec {
@@ -154,7 +158,11 @@ pub fn legs(body: &Value) -> Vec<LegSpec> {
         let limit = num(&body["stop_loss"]["limit_price"]);
         legs.push(LegSpec {
             side,
-            kind: if limit.is_some() { "stop_limit" } else { "stop" },
+            kind: if limit.is_some() {
+                "stop_limit"
+            } else {
+                "stop"
+            },
             limit_price: limit,
             stop_price: Some(sl),
         });

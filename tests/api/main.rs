@@ -3,8 +3,8 @@
 
 mod account_safety_browser;
 mod alpaca_budget;
-mod alpaca_rules;
 mod alpaca_data_stub;
+mod alpaca_rules;
 mod alpaca_stream_stub;
 mod alpaca_stub;
 mod asset_stub;
@@ -60,11 +60,11 @@ mod step_up;
 mod supervision;
 mod system;
 mod trading;
+mod trading_classes;
 mod trading_close;
 mod trading_duplicates;
 mod trading_kill_switch;
 mod trading_orders;
-mod trading_classes;
 mod trading_replace;
 mod trading_risk;
 mod trading_stream;

@@ -71,10 +71,16 @@ async fn a_trailing_stop_is_priced_at_the_latest_trade_plus_its_trail_and_replac
         (json!({"trail_percent": "1"}), "trail_percent"),
         (json!({"trail_price": null}), "trail_price"),
         (json!({"time_in_force": "ioc"}), "time_in_force"),
-        (json!({"trail_price": null, "trail_percent": "100"}), "trail_percent"),
+        (
+            json!({"trail_price": null, "trail_percent": "100"}),
+            "trail_percent",
+        ),
         (json!({"limit_price": "150"}), "limit_price"),
-        (json!({"order_class": "bracket", "take_profit": {"limit_price": "200"},
-            "stop_loss": {"stop_price": "100"}}), "type"),
+        (
+            json!({"order_class": "bracket", "take_profit": {"limit_price": "200"},
+            "stop_loss": {"stop_price": "100"}}),
+            "type",
+        ),
     ] {
         let mut bad = order.clone();
         for (k, v) in change.as_object().unwrap() {
@@ -142,19 +148,33 @@ async fn order_classes_follow_alpacas_rules_and_legs_are_the_owners_orders() {
     };
     for (order, field) in [
         (with(json!({"stop_loss": null})), "stop_loss"),
-        (with(json!({"take_profit": {"limit_price": "149"}})), "take_profit.limit_price"),
-        (with(json!({"stop_loss": {"stop_price": "151"}})), "stop_loss.stop_price"),
-        (with(json!({"stop_loss": {"stop_price": "140", "limit_price": "141"}})),
-            "stop_loss.limit_price"),
-        (with(json!({"type": "stop", "limit_price": null, "stop_price": "150"})), "type"),
+        (
+            with(json!({"take_profit": {"limit_price": "149"}})),
+            "take_profit.limit_price",
+        ),
+        (
+            with(json!({"stop_loss": {"stop_price": "151"}})),
+            "stop_loss.stop_price",
+        ),
+        (
+            with(json!({"stop_loss": {"stop_price": "140", "limit_price": "141"}})),
+            "stop_loss.limit_price",
+        ),
+        (
+            with(json!({"type": "stop", "limit_price": null, "stop_price": "150"})),
+            "type",
+        ),
         (with(json!({"time_in_force": "ioc"})), "time_in_force"),
         (with(json!({"qty": "1.5"})), "qty"),
         (with(json!({"order_class": "oto"})), "order_class"),
         (with(json!({"order_class": "triangle"})), "order_class"),
         (with(json!({"order_class": "simple"})), "take_profit"),
         // A market entry's exits are checked against the latest trade (161.2958).
-        (with(json!({"type": "market", "limit_price": null,
-            "take_profit": {"limit_price": "160"}})), "take_profit.limit_price"),
+        (
+            with(json!({"type": "market", "limit_price": null,
+            "take_profit": {"limit_price": "160"}})),
+            "take_profit.limit_price",
+        ),
     ] {
         refused(&app, &alice, order, field).await;
     }
@@ -183,7 +203,13 @@ async fn order_classes_follow_alpacas_rules_and_legs_are_the_owners_orders() {
         .iter()
         .map(|l| l["id"].as_str().unwrap())
         .collect();
-    assert_eq!(leg_ids, [legs[0]["id"].as_str().unwrap(), legs[1]["id"].as_str().unwrap()]);
+    assert_eq!(
+        leg_ids,
+        [
+            legs[0]["id"].as_str().unwrap(),
+            legs[1]["id"].as_str().unwrap()
+        ]
+    );
     let db = app.db.client().await;
     let owned = db
         .query_one(
@@ -288,7 +314,13 @@ async fn a_replace_streams_replaced_then_new_and_the_book_follows() {
     // Priced at the market, 150, above the limit.
     assert_eq!(buying_power(&app, &alice).await, "99850.00");
 
-    let response = patch(&app, &alice, &old, json!({"qty": "2", "limit_price": "141"})).await;
+    let response = patch(
+        &app,
+        &alice,
+        &old,
+        json!({"qty": "2", "limit_price": "141"}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let replacement: Value = response.json().await.unwrap();
     let new = replacement["id"].as_str().unwrap().to_owned();

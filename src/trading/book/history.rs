@@ -7,7 +7,6 @@ use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-
 /// How far back a history reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {

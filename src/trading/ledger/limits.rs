@@ -71,7 +71,10 @@ pub async fn claim_within(
 }
 
 /// Whether a row with `new`'s client order id exists already.
-async fn exists(tx: &impl GenericClient, new: &NewOrder<'_>) -> Result<bool, tokio_postgres::Error> {
+async fn exists(
+    tx: &impl GenericClient,
+    new: &NewOrder<'_>,
+) -> Result<bool, tokio_postgres::Error> {
     let found = tx
         .query_opt(
             "SELECT 1 FROM orders WHERE client_order_id = $1",
@@ -126,7 +129,10 @@ async fn check_counts(
 }
 
 /// Inserts `new` as `submitting`, with what it reserves; `false` on a client order id conflict.
-async fn insert(tx: &impl GenericClient, new: &NewOrder<'_>) -> Result<bool, tokio_postgres::Error> {
+async fn insert(
+    tx: &impl GenericClient,
+    new: &NewOrder<'_>,
+) -> Result<bool, tokio_postgres::Error> {
     let (qty, notional) = match new.order.size {
         OrderSize::Qty(q) => (Some(q.get()), None),
         OrderSize::Notional(n) => (None, Some(n.get())),

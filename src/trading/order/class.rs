@@ -192,19 +192,26 @@ pub fn class_problems(order: &OrderRequest) -> Vec<(&'static str, String)> {
         return problems;
     }
     match order.size {
-        OrderSize::Notional(_) => {
-            problems.push(("notional", format!("is not allowed for {name} orders: give qty")))
-        }
+        OrderSize::Notional(_) => problems.push((
+            "notional",
+            format!("is not allowed for {name} orders: give qty"),
+        )),
         OrderSize::Qty(q) if !q.get().fract().is_zero() => {
             problems.push(("qty", format!("must be a whole number for {name} orders")))
         }
         OrderSize::Qty(_) => {}
     }
     if !matches!(order.time_in_force, TimeInForce::Day | TimeInForce::Gtc) {
-        problems.push(("time_in_force", format!("must be day or gtc for {name} orders")));
+        problems.push((
+            "time_in_force",
+            format!("must be day or gtc for {name} orders"),
+        ));
     }
     if order.extended_hours {
-        problems.push(("extended_hours", format!("is not allowed for {name} orders")));
+        problems.push((
+            "extended_hours",
+            format!("is not allowed for {name} orders"),
+        ));
     }
     let (kind_ok, kinds) = match (class, order.kind) {
         (OrderClass::Bracket { .. }, kind) => (
@@ -255,7 +262,11 @@ pub fn side_problems(
 ) -> Vec<(&'static str, String)> {
     let class = order.class;
     let up = class.exit_side(order.side) == Side::Sell;
-    let (above, below) = if up { ("above", "below") } else { ("below", "above") };
+    let (above, below) = if up {
+        ("above", "below")
+    } else {
+        ("below", "above")
+    };
     let beyond = |a: Decimal, b: Decimal| if up { a > b } else { a < b };
     let mut problems = Vec::new();
     let take_profit = class.take_profit().map(|t| t.limit_price.get());

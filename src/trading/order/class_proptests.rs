@@ -28,10 +28,21 @@ fn price() -> impl Strategy<Value = Decimal> {
 }
 
 fn generated() -> impl Strategy<Value = Generated> {
-    let class = prop::sample::select(vec![None, Some("simple"), Some("bracket"), Some("oco"), Some("oto")]);
+    let class = prop::sample::select(vec![
+        None,
+        Some("simple"),
+        Some("bracket"),
+        Some("oco"),
+        Some("oto"),
+    ]);
     let side = prop::sample::select(vec!["buy", "sell"]);
-    let kind =
-        prop::sample::select(vec!["market", "limit", "stop", "stop_limit", "trailing_stop"]);
+    let kind = prop::sample::select(vec![
+        "market",
+        "limit",
+        "stop",
+        "stop_limit",
+        "trailing_stop",
+    ]);
     let tif = prop::sample::select(vec!["day", "gtc", "ioc"]);
     let qty = prop::sample::select(vec![Decimal::ONE, Decimal::TWO, Decimal::new(15, 1)]);
     let stop_loss = prop::option::of((price(), prop::option::of(price())));
@@ -41,7 +52,11 @@ fn generated() -> impl Strategy<Value = Generated> {
         (prop::option::of(price()), stop_loss),
     )
         .prop_map(
-            |((class, side, kind, tif, qty), (limit, stop, omit_limit), (take_profit, stop_loss))| {
+            |(
+                (class, side, kind, tif, qty),
+                (limit, stop, omit_limit),
+                (take_profit, stop_loss),
+            )| {
                 Generated {
                     class,
                     side,

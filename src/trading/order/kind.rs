@@ -79,7 +79,10 @@ fn trail(p: &mut Problems, draft: &OrderDraft, needed: bool) -> Option<Trail> {
             None
         }
         (Some(_), Some(_), true) => {
-            p.add("trail_percent", "give trail_price or trail_percent, not both");
+            p.add(
+                "trail_percent",
+                "give trail_price or trail_percent, not both",
+            );
             None
         }
         (None, None, true) => {
@@ -89,7 +92,9 @@ fn trail(p: &mut Problems, draft: &OrderDraft, needed: bool) -> Option<Trail> {
             );
             None
         }
-        (Some(amount), None, true) => p.take("trail_price", Positive::parse(amount)).map(Trail::Price),
+        (Some(amount), None, true) => p
+            .take("trail_price", Positive::parse(amount))
+            .map(Trail::Price),
         (None, Some(percent), true) => p
             .take("trail_percent", parse_percent(percent))
             .map(Trail::Percent),

@@ -140,7 +140,10 @@ fn prices_follow_the_order_type() {
         ..trailing
     };
     let order = OrderRequest::try_from(by_percent).unwrap();
-    assert_eq!(order.kind.trail(), Some(Trail::Percent(Positive::parse(dec("2.5")).unwrap())));
+    assert_eq!(
+        order.kind.trail(),
+        Some(Trail::Percent(Positive::parse(dec("2.5")).unwrap()))
+    );
     let unknown = OrderDraft {
         order_type: Some("trailing_limit".into()),
         ..draft()

@@ -170,7 +170,9 @@ impl Trail {
     pub fn distance(self, price: Decimal) -> Option<Decimal> {
         match self {
             Self::Price(p) => Some(p.get()),
-            Self::Percent(p) => price.checked_mul(p.get())?.checked_div(Decimal::ONE_HUNDRED),
+            Self::Percent(p) => price
+                .checked_mul(p.get())?
+                .checked_div(Decimal::ONE_HUNDRED),
         }
     }
 }
