@@ -220,6 +220,15 @@ async fn order_classes_follow_alpacas_rules_and_legs_are_the_owners_orders() {
         .await
         .unwrap();
     assert_eq!(owned.get::<_, i64>(0), 2, "each leg is alice's order");
+    // Flat by default (each leg listed too); `nested=true` lists the legs only in the parent.
+    let count = |listed: &Value| listed.as_array().unwrap().len();
+    let flat = json_of(&app, &alice, "/api/trading/orders?status=all").await;
+    assert_eq!(count(&flat), 3, "{flat}");
+    let nested = json_of(&app, &alice, "/api/trading/orders?status=all&nested=true").await;
+    assert_eq!(count(&nested), 1, "{nested}");
+    assert_eq!(nested[0]["legs"].as_array().map(Vec::len), Some(2));
+    let bad = get(&app, &alice, "/api/trading/orders?nested=maybe").await;
+    assert_eq!(bad.status(), 422);
     let leg = legs[0]["id"].as_str().unwrap();
     let own_leg = get(&app, &alice, &format!("/api/trading/orders/{leg}")).await;
     assert_eq!(own_leg.status(), 200);

@@ -52,6 +52,11 @@ pub struct ListParams {
     symbols: Option<String>,
     /// The `X-Next-Cursor` of the previous page, to continue the same listing.
     cursor: Option<String>,
+    /// Alpaca's `nested`: `true` lists the legs of bracket, oco and oto orders only inside
+    /// their parent's `legs`; `false` (the default) also lists each leg on its own. A parent
+    /// always shows its `legs`.
+    #[param(pattern = "^(true|false)$", example = "true")]
+    nested: Option<String>,
 }
 
 /// The body of `POST /api/trading/orders` (SPEC §3): `qty` or `notional`, not both. Amounts
@@ -161,6 +166,7 @@ pub async fn list(
         direction: params.direction.as_deref(),
         symbols: params.symbols.as_deref(),
         cursor: params.cursor.as_deref(),
+        nested: params.nested.as_deref(),
     })
     .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidQuery, e))?;
     let page = orders::list_orders(trading(&state), &trader(&caller, &user), query).await?;

@@ -41,6 +41,7 @@ pub async fn page(
          AND ($3::timestamptz IS NULL OR created_at < $3) \
          AND (cardinality($4::text[]) = 0 OR symbol = ANY($4)) \
          AND ($5::timestamptz IS NULL OR (created_at, id) {before} ($5, $6)) \
+         AND (NOT $8 OR parent_id IS NULL) \
          ORDER BY created_at {order}, id {order} LIMIT $7"
     );
     let (cursor_at, cursor_id) = (
@@ -58,6 +59,7 @@ pub async fn page(
                 &cursor_at,
                 &cursor_id,
                 &(i64::from(query.limit) + 1),
+                &query.nested,
             ],
         )
         .await?;
