@@ -139,8 +139,9 @@ pub async fn take_over(
     Ok(updated == 1)
 }
 
-/// Records the broker's answer under `claim_id`: `Accepted` with the broker's order id, or
-/// `Rejected`; `false` when the claim was no longer ours (the row was settled elsewhere).
+/// Records the broker's answer under `claim_id`: `Accepted` with the broker's order id (and the
+/// order's legs, [`legs::record`]), or `Rejected`; `false` when the claim was no longer ours
+/// (the row was settled elsewhere).
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
     client: &impl GenericClient,
@@ -172,6 +173,9 @@ pub async fn record(
             ],
         )
         .await?;
+    if updated == 1 && outcome == Outcome::Accepted {
+        legs::record(client, id, broker_body, now).await?;
+    }
     Ok(updated == 1)
 }
 

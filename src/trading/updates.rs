@@ -128,11 +128,9 @@ async fn settle_and_apply(
         .map_err(|e| e.to_string())?;
     // A bracket, oco or oto settled here: its legs become its owner's orders, as on a submit.
     if let (true, Some(row)) = (applied, &unsettled) {
-        if let Some(user_id) = row.user_id {
-            crate::trading::ledger::legs::record(&client, row.id, user_id, update.order, now)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        crate::trading::ledger::legs::record(&client, row.id, update.order, now)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

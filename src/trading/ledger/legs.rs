@@ -13,12 +13,11 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// Records the `legs` of the parent's broker `body` (ledger row `parent`, owned by `user_id`);
-/// a leg recorded before is left as it is. How many were new.
+/// Records the `legs` of the parent's broker `body` (ledger row `parent`) as orders of the
+/// parent's owner; a leg recorded before is left as it is. How many were new.
 pub async fn record(
     client: &impl GenericClient,
     parent: Uuid,
-    user_id: Uuid,
     body: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, tokio_postgres::Error> {
@@ -52,11 +51,11 @@ pub async fn record(
                 "INSERT INTO orders (id, user_id, client_order_id, alpaca_order_id, symbol, \
                  side, request, status, broker_status, broker_body, order_status, created_at, \
                  updated_at, qty, parent_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', 200, $8, $9, $10, $10, $11, \
-                 $12) ON CONFLICT DO NOTHING",
+                 SELECT $1, user_id, $2, $3, $4, $5, $6, 'accepted', 200, $7, $8, $9, $9, $10, \
+                 id FROM orders WHERE id = $11 AND user_id IS NOT NULL \
+                 ON CONFLICT DO NOTHING",
                 &[
                     &Uuid::new_v4(),
-                    &user_id,
                     &client_order_id,
                     &id,
                     &symbol,

@@ -190,7 +190,7 @@ impl Attempt<'_> {
         let stored = async {
             let client = self.trading.pool.get().await.map_err(|e| e.to_string())?;
             let now = self.trading.clock.now();
-            let stored = ledger::record(
+            ledger::record(
                 &client,
                 self.row_id,
                 self.claim_id,
@@ -201,14 +201,7 @@ impl Attempt<'_> {
                 now,
             )
             .await
-            .map_err(|e| e.to_string())?;
-            if stored && outcome == Outcome::Accepted {
-                let user_id = self.trader.user_id;
-                ledger::legs::record(&client, self.row_id, user_id, body, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok::<_, String>(stored)
+            .map_err(|e| e.to_string())
         };
         let stored = stored.await;
         self.trading.books.forget(self.trader.user_id);
