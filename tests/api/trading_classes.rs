@@ -274,6 +274,13 @@ async fn an_oco_reserves_its_shares_once_and_a_legs_fill_reaches_the_owner() {
         let data: Value = serde_json::from_str(&event.data).unwrap_or_default();
         seen_leg = event.event == "fill" && data["order"]["id"] == take_profit.as_str();
     }
+    // The other exit was cancelled with it, and the ledger follows.
+    let stop_loss = placed["legs"][1]["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the other exit cancelled", || async {
+        let leg = json_of(&app, &alice, &format!("/api/trading/orders/{stop_loss}")).await;
+        (leg["status"] == "canceled").then_some(())
+    })
+    .await;
     let account = eventually(WAIT, "the leg's fill in the book", || async {
         let account = json_of(&app, &alice, "/api/trading/account").await;
         (account["cash"] == "100200.00").then_some(account)

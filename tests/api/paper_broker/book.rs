@@ -184,7 +184,32 @@ impl Book {
             "price": amount(price),
             "qty": amount(qty),
         });
-        Ok(self.emit(event, i, now, execution))
+        let data = self.emit(event, i, now, execution);
+        if self.orders[i].complete() {
+            self.follow_legs(i);
+        }
+        Ok(data)
+    }
+
+    /// What a filled order does to its class: an entry's held legs become `new`; a filled exit
+    /// cancels the other exits (an oco's parent is an exit too).
+    fn follow_legs(&mut self, i: usize) {
+        let (id, parent) = (self.orders[i].id, self.orders[i].parent);
+        let oco_parent = parent.is_none() && self.orders[i].order_class == "oco";
+        let exit = parent.is_some() || oco_parent;
+        for j in 0..self.orders.len() {
+            let other = &self.orders[j];
+            let leg_of_this = other.parent == Some(id);
+            let sibling = parent.is_some() && j != i && other.parent == parent;
+            let oco_root = parent == Some(other.id) && other.order_class == "oco";
+            if !exit && leg_of_this && other.status == "held" {
+                self.orders[j].status = "new".into();
+                self.emit("new", j, now(), json!({"execution_id": Uuid::new_v4()}));
+            } else if exit && (leg_of_this || sibling || oco_root) && other.is_open() {
+                let other_id = other.id.to_string();
+                let _ = self.settle(&other_id, "canceled");
+            }
+        }
     }
 
     /// Settles an open order as `status` (`canceled`, `expired`, `rejected`) and emits the
