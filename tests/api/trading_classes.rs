@@ -129,18 +129,21 @@ async fn a_trailing_stop_is_priced_at_the_latest_trade_plus_its_trail_and_replac
     assert!(error["error"]["fields"]["trail"].is_string(), "{error}");
 }
 
+/// A buy bracket: a limit entry at 150, a take-profit at 170, a stop-limit exit at 140 / 139.5.
+fn bracket() -> Value {
+    json!({"symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit",
+        "time_in_force": "gtc", "limit_price": "150", "order_class": "bracket",
+        "take_profit": {"limit_price": "170"},
+        "stop_loss": {"stop_price": "140", "limit_price": "139.5"}})
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn order_classes_follow_alpacas_rules_and_legs_are_the_owners_orders() {
+async fn order_class_rules_are_checked_before_anything_reaches_alpaca() {
     let stub = AlpacaStub::start().await;
     let app = trading_app(&stub, &[]).await;
     let alice = app.sign_in("alice@example.com", false).await;
-    let bob = app.sign_in("bob@example.com", false).await;
-    let bracket = json!({"symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit",
-        "time_in_force": "gtc", "limit_price": "150", "order_class": "bracket",
-        "take_profit": {"limit_price": "170"},
-        "stop_loss": {"stop_price": "140", "limit_price": "139.5"}});
     let with = |change: Value| {
-        let mut order = bracket.clone();
+        let mut order = bracket();
         for (k, v) in change.as_object().unwrap() {
             order[k] = v.clone();
         }
@@ -179,6 +182,15 @@ async fn order_classes_follow_alpacas_rules_and_legs_are_the_owners_orders() {
         refused(&app, &alice, order, field).await;
     }
     assert_eq!(stub.orders_received(), 0, "nothing invalid reached Alpaca");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_classes_follow_alpacas_rules_and_legs_are_the_owners_orders() {
+    let stub = AlpacaStub::start().await;
+    let app = trading_app(&stub, &[]).await;
+    let alice = app.sign_in("alice@example.com", false).await;
+    let bob = app.sign_in("bob@example.com", false).await;
+    let bracket = bracket();
 
     let response = submit(&app, &alice, &bracket).await;
     assert_eq!(response.status(), 201);
