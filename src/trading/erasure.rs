@@ -17,7 +17,7 @@ use raptor_actors::broker::{BrokerClient, BrokerConfig, BrokerError, OrderId};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::ledger::{self, limits::OPEN_ORDER};
+use super::ledger::{self, open::OPEN_ORDER};
 use crate::audit::AuditEvent;
 use crate::db::StorageError;
 

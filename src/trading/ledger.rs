@@ -7,8 +7,10 @@
 //! claim records the outcome ([`record`]) or gives the claim back ([`release`]).
 
 pub mod events;
+pub mod legs;
 pub mod limits;
 pub mod listing;
+pub mod open;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -137,8 +139,9 @@ pub async fn take_over(
     Ok(updated == 1)
 }
 
-/// Records the broker's answer under `claim_id`: `Accepted` with the broker's order id, or
-/// `Rejected`; `false` when the claim was no longer ours (the row was settled elsewhere).
+/// Records the broker's answer under `claim_id`: `Accepted` with the broker's order id (and the
+/// order's legs, [`legs::record`]), or `Rejected`; `false` when the claim was no longer ours
+/// (the row was settled elsewhere).
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
     client: &impl GenericClient,
@@ -170,6 +173,9 @@ pub async fn record(
             ],
         )
         .await?;
+    if updated == 1 && outcome == Outcome::Accepted {
+        legs::record(client, id, broker_body, now).await?;
+    }
     Ok(updated == 1)
 }
 
@@ -199,7 +205,7 @@ pub async fn open_order_ids(
     let sql = format!(
         "SELECT alpaca_order_id FROM orders WHERE user_id = $1 AND alpaca_order_id IS NOT NULL \
          AND {} ORDER BY created_at, id",
-        limits::OPEN_ORDER
+        open::OPEN_ORDER
     );
     let rows = client.query(&sql, &[&user_id]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -214,7 +220,7 @@ pub async fn own_order(
     let sql = format!(
         "SELECT id, request, {} FROM orders WHERE user_id = $1 AND alpaca_order_id = $2 \
          AND status IN ('accepted', 'canceled')",
-        limits::OPEN_ORDER
+        open::OPEN_ORDER
     );
     let row = client
         .query_opt(&sql, &[&user_id, &alpaca_order_id])

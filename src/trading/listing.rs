@@ -67,6 +67,8 @@ pub struct OrderQuery {
     /// Upper-case symbols; empty: every symbol.
     pub symbols: Vec<String>,
     pub cursor: Option<Cursor>,
+    /// Alpaca's `nested`: legs only inside their parents' `legs`, not listed on their own.
+    pub nested: bool,
 }
 
 /// The query string's parameters as text.
@@ -79,6 +81,7 @@ pub struct RawOrderQuery<'a> {
     pub direction: Option<&'a str>,
     pub symbols: Option<&'a str>,
     pub cursor: Option<&'a str>,
+    pub nested: Option<&'a str>,
 }
 
 /// At most this many symbols in one listing.
@@ -99,6 +102,7 @@ impl OrderQuery {
             ascending: false,
             symbols: Vec::new(),
             cursor: None,
+            nested: false,
         }
     }
 
@@ -145,6 +149,14 @@ impl OrderQuery {
                     .ok_or_else(|| "is not a cursor this API gave".to_owned()),
             },
         );
+        let nested = p.take(
+            "nested",
+            match raw.nested {
+                None | Some("false") => Ok(false),
+                Some("true") => Ok(true),
+                Some(_) => Err("must be true or false".to_owned()),
+            },
+        );
         p.finish(|| {
             Some(OrderQuery {
                 status: status?,
@@ -154,6 +166,7 @@ impl OrderQuery {
                 ascending: ascending?,
                 symbols: symbols?,
                 cursor: cursor?,
+                nested: nested?,
             })
         })
     }
@@ -219,6 +232,7 @@ mod tests {
             direction: Some("asc"),
             symbols: Some("aapl, msft"),
             cursor: None,
+            nested: Some("true"),
         })
         .unwrap();
         assert_eq!(q.symbols, ["AAPL", "MSFT"]);
@@ -238,13 +252,23 @@ mod tests {
             direction: Some("up"),
             symbols: Some("A B"),
             cursor: Some("!!"),
+            nested: Some("yes"),
         })
         .unwrap_err();
         let fields: Vec<&str> = bad.problems.iter().map(|p| p.field).collect();
         assert_eq!(
             fields,
-            ["status", "limit", "after", "direction", "symbols", "cursor"]
+            [
+                "status",
+                "limit",
+                "after",
+                "direction",
+                "symbols",
+                "cursor",
+                "nested"
+            ]
         );
+        assert!(q.nested);
     }
 
     #[test]

@@ -7,16 +7,20 @@
 //! space. Amounts are [`Decimal`]s from the client's text to Alpaca's, never floats. The broker
 //! gets its own [`OrderTicket`], built here by [`OrderRequest::ticket`].
 
-use raptor_actors::broker::{OrderTicket, TicketKind, TicketSide, TicketSize};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::ids::IdempotencyKey;
 use crate::input::{FieldProblem, InvalidInput, Problems};
 
+pub mod class;
+mod describe;
+mod kind;
 mod values;
+pub use class::{OrderClass, OtoExit, StopLoss, StopLossDraft, TakeProfit, TakeProfitDraft};
 pub use values::{
-    OrderKind, OrderSize, Positive, Side, Symbol, TimeInForce, MAX_AMOUNT, MAX_DECIMAL_PLACES,
+    OrderKind, OrderSize, Positive, Side, Symbol, TimeInForce, Trail, MAX_AMOUNT,
+    MAX_DECIMAL_PLACES,
 };
 
 /// An order as a client asked for it (the body of `POST /api/trading/orders`), before any rule
@@ -34,7 +38,12 @@ pub struct OrderDraft {
     pub time_in_force: Option<String>,
     pub limit_price: Option<Decimal>,
     pub stop_price: Option<Decimal>,
+    pub trail_price: Option<Decimal>,
+    pub trail_percent: Option<Decimal>,
     pub extended_hours: Option<bool>,
+    pub order_class: Option<String>,
+    pub take_profit: Option<TakeProfitDraft>,
+    pub stop_loss: Option<StopLossDraft>,
     /// The client's own idempotency key, when it sends no `Idempotency-Key` header.
     pub client_order_id: Option<String>,
 }
@@ -48,6 +57,8 @@ pub struct OrderRequest {
     pub kind: OrderKind,
     pub time_in_force: TimeInForce,
     pub extended_hours: bool,
+    /// `simple`, or the class and its exit legs.
+    pub class: OrderClass,
 }
 
 fn required<T>(value: Option<T>) -> Result<T, String> {
@@ -58,62 +69,33 @@ impl TryFrom<OrderDraft> for OrderRequest {
     type Error = InvalidInput;
 
     /// Checks every rule but the idempotency key (see [`Submission::parse`]).
-    fn try_from(draft: OrderDraft) -> Result<Self, InvalidInput> {
+    fn try_from(mut draft: OrderDraft) -> Result<Self, InvalidInput> {
         let mut p = Problems::default();
         let symbol = p.take(
             "symbol",
-            required(draft.symbol).and_then(|s| Symbol::parse(&s)),
+            required(draft.symbol.take()).and_then(|s| Symbol::parse(&s)),
         );
-        let size = match (draft.qty, draft.notional) {
-            (Some(qty), None) => p.take("qty", Positive::parse(qty)).map(OrderSize::Qty),
-            (None, Some(notional)) => p
-                .take("notional", Positive::parse(notional))
-                .map(OrderSize::Notional),
-            (Some(_), Some(_)) => {
-                p.add("notional", "give qty or notional, not both");
-                None
-            }
-            (None, None) => {
-                p.add("qty", "qty or notional is required");
-                None
-            }
-        };
-        let side = p.take("side", required(draft.side).and_then(|s| Side::parse(&s)));
+        let size = size(&mut p, draft.qty, draft.notional);
+        let side = p.take(
+            "side",
+            required(draft.side.take()).and_then(|s| Side::parse(&s)),
+        );
         let time_in_force = p.take(
             "time_in_force",
-            required(draft.time_in_force).and_then(|s| TimeInForce::parse(&s)),
+            required(draft.time_in_force.take()).and_then(|s| TimeInForce::parse(&s)),
         );
-        let limit = draft.limit_price.map(Positive::parse);
-        let stop = draft.stop_price.map(Positive::parse);
-        let kind = match draft.order_type.as_deref() {
-            None => {
-                p.add("type", "is required");
-                None
-            }
-            Some(kind @ ("market" | "limit" | "stop" | "stop_limit")) => {
-                let needs_limit = matches!(kind, "limit" | "stop_limit");
-                let needs_stop = matches!(kind, "stop" | "stop_limit");
-                let limit_price = price(&mut p, "limit_price", limit, needs_limit, kind);
-                let stop_price = price(&mut p, "stop_price", stop, needs_stop, kind);
-                match (kind, limit_price, stop_price) {
-                    ("market", _, _) => Some(OrderKind::Market),
-                    ("limit", Some(limit_price), _) => Some(OrderKind::Limit { limit_price }),
-                    ("stop", _, Some(stop_price)) => Some(OrderKind::Stop { stop_price }),
-                    ("stop_limit", Some(limit_price), Some(stop_price)) => {
-                        Some(OrderKind::StopLimit {
-                            stop_price,
-                            limit_price,
-                        })
-                    }
-                    _ => None,
-                }
-            }
-            Some(_) => {
-                p.add("type", "must be one of market, limit, stop, stop_limit");
-                None
-            }
-        };
-        p.finish(|| {
+        let class = class::parse_class(
+            &mut p,
+            draft.order_class.as_deref(),
+            draft.take_profit.as_ref(),
+            draft.stop_loss.as_ref(),
+        );
+        if draft.order_class.as_deref() == Some("oco") && draft.limit_price.is_none() {
+            // An oco's limit price is its take-profit's; Alpaca's own requests leave it out.
+            draft.limit_price = draft.take_profit.as_ref().and_then(|t| t.limit_price);
+        }
+        let kind = kind::parse_kind(&mut p, &draft);
+        let order = (|| {
             Some(OrderRequest {
                 symbol: symbol?,
                 size: size?,
@@ -121,108 +103,48 @@ impl TryFrom<OrderDraft> for OrderRequest {
                 kind: kind?,
                 time_in_force: time_in_force?,
                 extended_hours: draft.extended_hours.unwrap_or(false),
+                class: class?,
             })
-        })
+        })();
+        if let Some(order) = &order {
+            for (field, problem) in cross_problems(order) {
+                p.add(field, problem);
+            }
+        }
+        p.finish(|| order)
     }
 }
 
-/// Checks a price the order type requires (`needed`) or forbids.
-fn price(
-    p: &mut Problems,
-    field: &'static str,
-    given: Option<Result<Positive, String>>,
-    needed: bool,
-    kind: &str,
-) -> Option<Positive> {
-    match (given, needed) {
-        (Some(parsed), true) => p.take(field, parsed),
-        (None, true) => {
-            p.add(field, format!("is required for {kind} orders"));
+/// `qty` or `notional`, exactly one.
+fn size(p: &mut Problems, qty: Option<Decimal>, notional: Option<Decimal>) -> Option<OrderSize> {
+    match (qty, notional) {
+        (Some(qty), None) => p.take("qty", Positive::parse(qty)).map(OrderSize::Qty),
+        (None, Some(notional)) => p
+            .take("notional", Positive::parse(notional))
+            .map(OrderSize::Notional),
+        (Some(_), Some(_)) => {
+            p.add("notional", "give qty or notional, not both");
             None
         }
-        (Some(_), false) => {
-            p.add(field, format!("is not allowed for {kind} orders"));
+        (None, None) => {
+            p.add("qty", "qty or notional is required");
             None
         }
-        (None, false) => None,
     }
 }
 
-impl OrderRequest {
-    /// A stable text of the request: two submissions under one idempotency key must be equal
-    /// in this form (`1.50` and `1.5` are the same amount).
-    pub fn canonical_json(&self) -> String {
-        let amount = |v: Positive| v.get().normalize().to_string();
-        let (qty, notional) = match self.size {
-            OrderSize::Qty(q) => (Some(amount(q)), None),
-            OrderSize::Notional(n) => (None, Some(amount(n))),
-        };
-        serde_json::json!({
-            "symbol": self.symbol.as_str(),
-            "qty": qty,
-            "notional": notional,
-            "side": self.side.as_str(),
-            "type": self.kind.as_str(),
-            "time_in_force": self.time_in_force.as_str(),
-            "limit_price": self.kind.limit_price().map(amount),
-            "stop_price": self.kind.stop_price().map(amount),
-            "extended_hours": self.extended_hours,
-        })
-        .to_string()
+/// The rules between fields of an order whose fields each parsed: a trailing stop's time in
+/// force, and its class's rules ([`class::class_problems`]).
+fn cross_problems(order: &OrderRequest) -> Vec<(&'static str, String)> {
+    let mut problems = class::class_problems(order);
+    let day_or_gtc = matches!(order.time_in_force, TimeInForce::Day | TimeInForce::Gtc);
+    if order.kind.trail().is_some() && !day_or_gtc {
+        problems.push((
+            "time_in_force",
+            "must be day or gtc for trailing_stop orders".to_owned(),
+        ));
     }
-}
-
-impl OrderRequest {
-    /// What the broker is sent.
-    pub fn ticket(&self) -> OrderTicket {
-        OrderTicket {
-            symbol: self.symbol.as_str().to_owned(),
-            size: match self.size {
-                OrderSize::Qty(q) => TicketSize::Qty(q.get()),
-                OrderSize::Notional(n) => TicketSize::Notional(n.get()),
-            },
-            side: match self.side {
-                Side::Buy => TicketSide::Buy,
-                Side::Sell => TicketSide::Sell,
-            },
-            kind: match self.kind {
-                OrderKind::Market => TicketKind::Market,
-                OrderKind::Limit { limit_price } => TicketKind::Limit {
-                    limit_price: limit_price.get(),
-                },
-                OrderKind::Stop { stop_price } => TicketKind::Stop {
-                    stop_price: stop_price.get(),
-                },
-                OrderKind::StopLimit {
-                    stop_price,
-                    limit_price,
-                } => TicketKind::StopLimit {
-                    stop_price: stop_price.get(),
-                    limit_price: limit_price.get(),
-                },
-            },
-            time_in_force: self.time_in_force.as_str(),
-            extended_hours: self.extended_hours,
-        }
-    }
-
-    /// The order as its audit rows describe it (amounts as the client wrote them).
-    pub fn audit_details(&self) -> serde_json::Value {
-        let (qty, notional) = match self.size {
-            OrderSize::Qty(q) => (Some(q.to_string()), None),
-            OrderSize::Notional(n) => (None, Some(n.to_string())),
-        };
-        serde_json::json!({
-            "symbol": self.symbol.as_str(),
-            "side": self.side.as_str(),
-            "type": self.kind.as_str(),
-            "time_in_force": self.time_in_force.as_str(),
-            "qty": qty,
-            "notional": notional,
-            "limit_price": self.kind.limit_price().map(|p| p.to_string()),
-            "stop_price": self.kind.stop_price().map(|p| p.to_string()),
-        })
-    }
+    problems
 }
 
 /// A valid submission: the order and, if the client gave one, its idempotency key.
@@ -262,6 +184,8 @@ fn field(field: &'static str, problem: String) -> FieldProblem {
     FieldProblem { field, problem }
 }
 
+#[cfg(test)]
+mod class_proptests;
 #[cfg(test)]
 mod mutation_tests;
 #[cfg(test)]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::book::FillSource;
-use super::ledger::limits::OPEN_ORDER;
+use super::ledger::open::OPEN_ORDER;
 use super::updates::{apply_update, OrderUpdate};
 use crate::db::StorageError;
 

@@ -79,11 +79,12 @@ pub fn merge(request: &str, draft: &ReplaceDraft) -> Result<OrderRequest, Invali
             "give at least one of qty, limit_price, stop_price, trail, time_in_force",
         );
     }
-    if draft.trail.is_some() {
-        p.add("trail", "is only for trailing_stop orders");
-    }
     let mut merged: OrderDraft = serde_json::from_str(request)
         .map_err(|_| InvalidInput::single("id", "this order cannot be replaced here"))?;
+    let trailing = merged.order_type.as_deref() == Some("trailing_stop");
+    if draft.trail.is_some() && !trailing {
+        p.add("trail", "is only for trailing_stop orders");
+    }
     if draft.qty.is_some() && merged.notional.is_some() {
         p.add("qty", "a notional order cannot be given a qty");
     }
@@ -92,6 +93,13 @@ pub fn merge(request: &str, draft: &ReplaceDraft) -> Result<OrderRequest, Invali
     merged.limit_price = draft.limit_price.or(merged.limit_price);
     merged.stop_price = draft.stop_price.or(merged.stop_price);
     merged.time_in_force = draft.time_in_force.clone().or(merged.time_in_force);
+    if let Some(trail) = draft.trail {
+        // The trail is in the trailing stop's own terms: a price, or a percent.
+        match merged.trail_percent {
+            Some(_) => merged.trail_percent = Some(trail),
+            None => merged.trail_price = Some(trail),
+        }
+    }
     OrderRequest::try_from(merged)
 }
 
@@ -186,6 +194,7 @@ async fn checked(
             Err(SubmitError::RiskLimit(refusal).into())
         }
         Err(RiskError::NoPrice { symbol }) => Err(SubmitError::NoPrice { symbol }.into()),
+        Err(RiskError::Invalid(problems)) => Err(problems.into()),
     }
 }
 

@@ -6,9 +6,16 @@
 //! - [`Limit::AssetClass`]: the class of the order's asset (Alpaca's, from
 //!   [`super::assets`]: `BTCUSD` is crypto however it is spelled) is in `TRADING_ASSET_CLASSES`.
 //! - Every order is priced ([`Estimate`]): a share at the larger of its stated limit/stop price
-//!   and the latest trade; a market order at the latest trade plus [`MARKET_COLLAR`]. No stated
-//!   price can make an order look smaller than it will fill. With no latest trade the order is
-//!   refused ([`RiskError::NoPrice`], 503): a check is never skipped.
+//!   and the latest trade; a market order at the latest trade plus [`MARKET_COLLAR`]; a
+//!   trailing stop at the latest trade plus its trail, plus [`MARKET_COLLAR`] (it becomes a
+//!   market order when triggered, and a buy's stop never starts above the latest trade plus
+//!   the trail). An oco's exit legs are on its own side, so their prices count as stated prices
+//!   too; a bracket's or an oto's legs close what the entry opens and are not priced (they
+//!   reserve nothing: the entry's reservation is the order's). No stated price can make an
+//!   order look smaller than it will fill. With no latest trade the order is refused
+//!   ([`RiskError::NoPrice`], 503): a check is never skipped.
+//! - An order with exit legs and no stated entry price (a market bracket or oto, an oco) has
+//!   its legs checked against the latest trade ([`class::side_problems`]): 422 otherwise.
 //! - [`Limit::OrderNotional`]: the estimate is at most `TRADING_MAX_ORDER_NOTIONAL`.
 //! - [`Limit::BuyingPower`], [`Limit::Position`], [`Limit::OpenOrders`] and
 //!   [`Limit::DailyOrders`]: checked against the book and the ledger under the user's order lock
@@ -21,9 +28,11 @@ use raptor_actors::market_data::{LatestKind, MarketDataClient};
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use super::order::{OrderRequest, OrderSize};
+use super::order::class::{self, OrderClass};
+use super::order::{OrderRequest, OrderSize, Positive};
 use super::{Trader, Trading};
 use crate::audit::AuditEvent;
+use crate::input::InvalidInput;
 
 /// Pre-trade risk limits per user on the shared paper account, checked before any broker call
 /// (built from the `TRADING_*` settings in `startup::wiring`).
@@ -104,6 +113,9 @@ pub enum RiskError {
     /// No latest trade for the order's symbol: it cannot be priced.
     #[error("no recent price for {symbol}: the order's notional cannot be checked")]
     NoPrice { symbol: String },
+    /// Exit legs on the wrong side of the latest trade.
+    #[error(transparent)]
+    Invalid(InvalidInput),
 }
 
 /// What a market order's share is priced at above the latest trade: 2%.
@@ -125,14 +137,12 @@ pub struct Estimate {
 impl Estimate {
     /// Prices `order` from the latest trade.
     pub fn of(order: &OrderRequest, latest: Decimal) -> Option<Self> {
-        let stated = [order.kind.limit_price(), order.kind.stop_price()]
-            .into_iter()
-            .flatten()
-            .map(|p| p.get())
-            .max();
-        let price = match stated {
-            Some(stated) => stated.max(latest),
-            None => latest.checked_mul(MARKET_COLLAR)?,
+        let price = match (order.kind.trail(), stated_price(order)) {
+            (Some(trail), _) => latest
+                .checked_add(trail.distance(latest)?)?
+                .checked_mul(MARKET_COLLAR)?,
+            (None, Some(stated)) => stated.max(latest),
+            (None, None) => latest.checked_mul(MARKET_COLLAR)?,
         };
         let (cost, shares) = match order.size {
             OrderSize::Qty(qty) => (qty.get().checked_mul(price)?, qty.get()),
@@ -145,6 +155,44 @@ impl Estimate {
             latest,
         })
     }
+}
+
+/// The largest price `order` states: its own limit and stop, and an oco's legs' prices.
+fn stated_price(order: &OrderRequest) -> Option<Decimal> {
+    let own = [order.kind.limit_price(), order.kind.stop_price()];
+    let legs = match order.class {
+        OrderClass::Oco {
+            take_profit,
+            stop_loss,
+        } => [
+            Some(take_profit.limit_price),
+            Some(stop_loss.stop_price),
+            stop_loss.limit_price,
+        ],
+        _ => [None; 3],
+    };
+    own.into_iter()
+        .chain(legs)
+        .flatten()
+        .map(Positive::get)
+        .max()
+}
+
+/// An order with exit legs and no stated entry price: its legs against the latest trade.
+fn check_legs(order: &OrderRequest, latest: Decimal) -> Result<(), RiskError> {
+    if order.class == OrderClass::Simple || class::entry_price(order).is_some() {
+        return Ok(());
+    }
+    let problems = class::side_problems(order, Some((latest, "the latest trade")));
+    let mut problems = problems.into_iter();
+    let Some((field, problem)) = problems.next() else {
+        return Ok(());
+    };
+    let mut invalid = InvalidInput::single(field, problem);
+    invalid
+        .problems
+        .extend(problems.map(|(field, problem)| crate::input::FieldProblem { field, problem }));
+    Err(RiskError::Invalid(invalid))
 }
 
 /// The checks that need no book: the asset's `class`, the price, and the notional limit.
@@ -164,6 +212,7 @@ pub async fn check_order(
         )));
     }
     let latest = latest_trade(market_data, order.symbol.as_str()).await?;
+    check_legs(order, latest)?;
     let estimate = Estimate::of(order, latest).ok_or_else(|| {
         RiskError::Refused(Refusal::new(
             Limit::OrderNotional,

@@ -31,11 +31,11 @@ use uuid::Uuid;
 
 use super::assets::{self, NotTradable};
 use super::error::SubmitError;
-use super::ids::ClientOrderId;
+use super::ids::{ClientOrderId, IdempotencyKey};
 use super::in_flight::{self, InFlight};
 use super::ledger::limits::{self, Caps, Claimed};
 use super::ledger::{self, LedgerOrder, LedgerStatus, NewOrder};
-use super::order::{OrderDraft, Submission};
+use super::order::{OrderDraft, OrderRequest, Submission};
 use super::risk::{self, Estimate, RiskError};
 use super::{Trader, Trading};
 
@@ -82,116 +82,130 @@ pub async fn submit_order(
         Some(key) => ClientOrderId::for_key(trader.user_id, key),
         None => ClientOrderId::random(),
     };
-    let claim_id = Uuid::new_v4();
-    let row_id = Uuid::new_v4();
-    // A retry under a key already used replays (or settles) the first submission: the limits
-    // were checked then, and a price that is gone now must not stop the replay.
-    let seen_before = match &key {
-        Some(_) => {
-            let client = trading.pool.get().await?;
-            ledger::find(&client, trader.user_id, &client_order_id)
-                .await?
-                .is_some()
-        }
-        None => false,
-    };
-    // A replay is answered from its row before any check (claim_within finds it first).
-    let estimate = if seen_before {
-        Estimate::default()
-    } else {
-        super::account::ensure_book(&trading, trader.user_id).await?;
-        let asset = match assets::for_order(&trading, &order).await? {
-            Ok(asset) => asset,
-            Err(NotTradable::Asset(message)) => return Err(SubmitError::NotTradable(message)),
-            Err(NotTradable::Invalid(problems)) => return Err(problems.into()),
-        };
-        match risk::check_order(trading.risk, trading.market_data, &order, &asset.class).await {
-            Ok(estimate) => estimate,
-            Err(error) => return Err(refused(&trading, trader, &order, error).await),
-        }
-    };
-    let caps = Caps {
-        max_open: trading.risk.max_open_orders,
-        max_per_day: trading.risk.max_orders_per_day,
-    };
-    let claimed = {
-        let mut client = trading.pool.get().await?;
-        let new = NewOrder {
-            id: row_id,
-            user_id: trader.user_id,
-            key: key.as_ref(),
-            client_order_id: &client_order_id,
-            order: &order,
-            claim_id,
-            now: trading.clock.now(),
-            estimate: &estimate,
-            replaces: None,
-        };
-        limits::claim_within(&mut client, new, caps).await?
-    };
-    trading.books.forget(trader.user_id);
-    let inserted = match claimed {
-        Claimed::Inserted => true,
-        Claimed::Exists => false,
-        Claimed::Refused(refusal) => {
-            return Err(refused(&trading, trader, &order, RiskError::Refused(refusal)).await)
-        }
-        Claimed::NotReplaceable => return Err(SubmitError::Corrupt("a new order replaced one")),
-    };
+    let estimate = pre_trade(&trading, trader, &order, key.is_some(), &client_order_id).await?;
     let mut attempt = Attempt {
         trading,
         trader,
         order: &order,
         client_order_id: &client_order_id,
-        row_id,
-        claim_id,
+        row_id: Uuid::new_v4(),
+        claim_id: Uuid::new_v4(),
     };
-    if inserted {
-        return attempt.send().await;
+    match claim(&attempt, key.as_ref(), &estimate).await? {
+        Claimed::Inserted => attempt.send().await,
+        // Someone submitted under this key before: replay, wait, or take over.
+        Claimed::Exists => replay_or_take_over(&mut attempt).await,
+        Claimed::Refused(refusal) => {
+            Err(refused(&trading, trader, &order, RiskError::Refused(refusal)).await)
+        }
+        Claimed::NotReplaceable => Err(SubmitError::Corrupt("a new order replaced one")),
     }
-    // Someone submitted under this key before: replay, wait, or take over.
+}
+
+/// The checks before the claim: the asset's rules and the risk checks, after opening the book
+/// if it is new. A retry under a key already used replays (or settles) the first submission:
+/// the limits were checked then, and a price that is gone now must not stop the replay, so it
+/// is answered from its row before any check (`claim_within` finds it first).
+async fn pre_trade(
+    trading: &Trading<'_>,
+    trader: &Trader,
+    order: &OrderRequest,
+    keyed: bool,
+    client_order_id: &ClientOrderId,
+) -> Result<Estimate, SubmitError> {
+    if keyed {
+        let client = trading.pool.get().await?;
+        if ledger::find(&client, trader.user_id, client_order_id)
+            .await?
+            .is_some()
+        {
+            return Ok(Estimate::default());
+        }
+    }
+    super::account::ensure_book(trading, trader.user_id).await?;
+    let asset = match assets::for_order(trading, order).await? {
+        Ok(asset) => asset,
+        Err(NotTradable::Asset(message)) => return Err(SubmitError::NotTradable(message)),
+        Err(NotTradable::Invalid(problems)) => return Err(problems.into()),
+    };
+    match risk::check_order(trading.risk, trading.market_data, order, &asset.class).await {
+        Ok(estimate) => Ok(estimate),
+        Err(error) => Err(refused(trading, trader, order, error).await),
+    }
+}
+
+/// Claims the attempt's row within the user's limits (one short transaction).
+async fn claim(
+    attempt: &Attempt<'_>,
+    key: Option<&IdempotencyKey>,
+    estimate: &Estimate,
+) -> Result<Claimed, SubmitError> {
+    let trading = &attempt.trading;
+    let caps = Caps {
+        max_open: trading.risk.max_open_orders,
+        max_per_day: trading.risk.max_orders_per_day,
+    };
+    let mut client = trading.pool.get().await?;
+    let new = NewOrder {
+        id: attempt.row_id,
+        user_id: attempt.trader.user_id,
+        key,
+        client_order_id: attempt.client_order_id,
+        order: attempt.order,
+        claim_id: attempt.claim_id,
+        now: trading.clock.now(),
+        estimate,
+        replaces: None,
+    };
+    let claimed = limits::claim_within(&mut client, new, caps).await?;
+    trading.books.forget(attempt.trader.user_id);
+    Ok(claimed)
+}
+
+/// An identical submission came first: replay its outcome, wait (bounded) while it is in
+/// flight, or take over a claim given back or gone stale and reconcile before sending.
+async fn replay_or_take_over(attempt: &mut Attempt<'_>) -> Result<Submitted, SubmitError> {
+    let trading = attempt.trading;
+    let user_id = attempt.trader.user_id;
     let deadline = tokio::time::Instant::now() + trading.broker.call_timeout() + POLL_EVERY;
+    let in_progress = || SubmitError::InProgress {
+        retry_after: Duration::from_secs(1),
+    };
     loop {
         let row = {
             let client = trading.pool.get().await?;
-            ledger::find(&client, trader.user_id, &client_order_id).await?
+            ledger::find(&client, user_id, attempt.client_order_id).await?
         }
         .ok_or(SubmitError::Corrupt("a claimed order has no ledger row"))?;
-        if row.request != order.canonical_json() {
+        if row.request != attempt.order.canonical_json() {
             return Err(SubmitError::KeyReused);
         }
+        let waited_out = tokio::time::Instant::now() >= deadline;
         match row.status {
             LedgerStatus::Accepted | LedgerStatus::Canceled => return replay_accepted(&row),
             LedgerStatus::Rejected => return Err(replay_rejected(&row).into()),
-            LedgerStatus::Submitting { claimed_at, .. }
-                if !is_stale(&trading, claimed_at) && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(POLL_EVERY).await;
-            }
             LedgerStatus::Submitting { claimed_at, .. } if !is_stale(&trading, claimed_at) => {
-                return Err(SubmitError::InProgress {
-                    retry_after: Duration::from_secs(1),
-                });
+                if waited_out {
+                    return Err(in_progress());
+                }
             }
             seen @ (LedgerStatus::Pending | LedgerStatus::Submitting { .. }) => {
                 let taken = {
                     let client = trading.pool.get().await?;
                     let now = trading.clock.now();
-                    ledger::take_over(&client, row.id, seen, claim_id, now).await?
+                    ledger::take_over(&client, row.id, seen, attempt.claim_id, now).await?
                 };
                 if taken {
                     attempt.row_id = row.id;
                     return attempt.reconcile_then_send().await;
                 }
                 // Someone else took it over first: wait for their outcome like any other.
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(SubmitError::InProgress {
-                        retry_after: Duration::from_secs(1),
-                    });
+                if waited_out {
+                    return Err(in_progress());
                 }
-                tokio::time::sleep(POLL_EVERY).await;
             }
         }
+        tokio::time::sleep(POLL_EVERY).await;
     }
 }
 
@@ -199,7 +213,7 @@ pub async fn submit_order(
 async fn refused(
     trading: &Trading<'_>,
     trader: &Trader,
-    order: &super::order::OrderRequest,
+    order: &OrderRequest,
     error: RiskError,
 ) -> SubmitError {
     match error {
@@ -208,6 +222,7 @@ async fn refused(
             SubmitError::RiskLimit(refusal)
         }
         RiskError::NoPrice { symbol } => SubmitError::NoPrice { symbol },
+        RiskError::Invalid(problems) => problems.into(),
     }
 }
 

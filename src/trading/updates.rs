@@ -123,8 +123,14 @@ async fn settle_and_apply(
         at: update.at.unwrap_or(now),
     };
     let client = pool.get().await.map_err(|e| e.to_string())?;
-    events::apply(&client, order_event, claimed_before, now)
+    let applied = events::apply(&client, order_event, claimed_before, now)
         .await
         .map_err(|e| e.to_string())?;
+    // A bracket, oco or oto settled here: its legs become its owner's orders, as on a submit.
+    if let (true, Some(row)) = (applied, &unsettled) {
+        crate::trading::ledger::legs::record(&client, row.id, update.order, now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }

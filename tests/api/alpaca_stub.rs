@@ -330,15 +330,30 @@ fn take_order(inner: &Inner, body: &str) -> Response {
             "client_order_id must be unique",
         );
     }
-    let template = if request["type"] == "limit" {
+    if let Err(message) = crate::alpaca_rules::check(&request) {
+        return alpaca_error(StatusCode::UNPROCESSABLE_ENTITY, 42210000, &message);
+    }
+    let template = if request["type"] == "limit" || request["order_class"] == "oco" {
         "test_limit_order"
     } else {
         "test_market_order"
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let text = payload(template)
+    let mut text = payload(template)
         .replace(PAYLOAD_ORDER_ID, &id)
         .replace(PAYLOAD_CLIENT_ORDER_ID, &client_order_id);
+    let simple = request["order_class"].is_null() || request["order_class"] == "simple";
+    if !simple || !matches!(request["type"].as_str(), Some("market" | "limit")) {
+        // Market and limit orders are answered with the payload's exact text; the others
+        // show their own type, prices, trail, class and legs.
+        let mut order: serde_json::Value = serde_json::from_str(&text).expect("a payload");
+        shape(&mut order, &request);
+        let legs = take_legs(&mut orders, &request);
+        if !legs.is_empty() {
+            order["legs"] = serde_json::Value::Array(legs);
+        }
+        text = order.to_string();
+    }
     orders.push(TakenOrder {
         id,
         client_order_id,
@@ -346,6 +361,61 @@ fn take_order(inner: &Inner, body: &str) -> Response {
         canceled: false,
     });
     json_text(StatusCode::OK, text)
+}
+
+/// The fields of the request an order object shows: its type, prices, trail and class.
+fn shape(order: &mut serde_json::Value, request: &serde_json::Value) {
+    for field in [
+        "type",
+        "side",
+        "limit_price",
+        "stop_price",
+        "trail_price",
+        "trail_percent",
+        "time_in_force",
+    ] {
+        if !request[field].is_null() {
+            order[field] = request[field].clone();
+        }
+    }
+    order["order_type"] = order["type"].clone();
+    order["order_class"] = request
+        .get("order_class")
+        .cloned()
+        .unwrap_or_else(|| "simple".into());
+    if request["type"] == "trailing_stop" {
+        order["hwm"] = "161.2958".into();
+    }
+}
+
+/// Alpaca's legs of `request`, taken as orders of their own (`held` until the entry fills).
+fn take_legs(orders: &mut Vec<TakenOrder>, request: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut legs = Vec::new();
+    for spec in crate::alpaca_rules::legs(request) {
+        let (id, client_order_id) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let mut leg: serde_json::Value =
+            serde_json::from_str(&payload("test_limit_order")).expect("a payload");
+        leg["id"] = id.to_string().into();
+        leg["client_order_id"] = client_order_id.to_string().into();
+        leg["symbol"] = request["symbol"].clone();
+        leg["qty"] = request["qty"].clone();
+        leg["time_in_force"] = request["time_in_force"].clone();
+        leg["side"] = spec.side.into();
+        leg["type"] = spec.kind.into();
+        leg["order_type"] = spec.kind.into();
+        leg["limit_price"] = serde_json::json!(spec.limit_price.map(|p| p.to_string()));
+        leg["stop_price"] = serde_json::json!(spec.stop_price.map(|p| p.to_string()));
+        leg["order_class"] = request["order_class"].clone();
+        leg["status"] = "held".into();
+        orders.push(TakenOrder {
+            id: id.to_string(),
+            client_order_id: client_order_id.to_string(),
+            text: leg.to_string(),
+            canceled: false,
+        });
+        legs.push(leg);
+    }
+    legs
 }
 
 /// `PATCH /v2/orders/{id}` with Alpaca's rules: the order must be open (422 otherwise), the
@@ -376,9 +446,32 @@ fn replace_order(inner: &Inner, id: &str, body: &str) -> Response {
             "client_order_id must be unique",
         );
     }
+    let old: serde_json::Value = serde_json::from_str(&orders[index].text).expect("an order");
+    let trailing = old["type"] == "trailing_stop";
+    if request.get("trail").is_some() && !trailing {
+        return alpaca_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42210000,
+            "trail is only for trailing_stop orders",
+        );
+    }
     let new_id = uuid::Uuid::new_v4().to_string();
     let mut order: serde_json::Value =
         serde_json::from_str(&payload("test_replace_order")).expect("a payload");
+    if trailing {
+        for field in ["type", "order_type", "trail_price", "trail_percent", "hwm"] {
+            order[field] = old[field].clone();
+        }
+        order["limit_price"] = serde_json::Value::Null;
+        let which = if old["trail_percent"].is_null() {
+            "trail_price"
+        } else {
+            "trail_percent"
+        };
+        if let Some(trail) = request.get("trail") {
+            order[which] = trail.clone();
+        }
+    }
     order["id"] = new_id.clone().into();
     order["client_order_id"] = client_order_id.clone().into();
     order["replaces"] = id.into();

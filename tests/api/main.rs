@@ -4,6 +4,7 @@
 mod account_safety_browser;
 mod alpaca_budget;
 mod alpaca_data_stub;
+mod alpaca_rules;
 mod alpaca_stream_stub;
 mod alpaca_stub;
 mod asset_stub;
@@ -59,6 +60,7 @@ mod step_up;
 mod supervision;
 mod system;
 mod trading;
+mod trading_classes;
 mod trading_close;
 mod trading_duplicates;
 mod trading_kill_switch;

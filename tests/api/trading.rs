@@ -311,7 +311,8 @@ async fn invalid_orders_get_field_errors_and_never_reach_the_broker() {
         (with(json!({"qty": null})), vec!["qty"]),
         (with(json!({"notional": "100"})), vec!["notional"]),
         (with(json!({"side": "hold"})), vec!["side"]),
-        (with(json!({"type": "trailing_stop"})), vec!["type"]),
+        (with(json!({"type": "trailing_stop"})), vec!["trail_price"]),
+        (with(json!({"type": "trailing_limit"})), vec!["type"]),
         (
             with(json!({"time_in_force": "week"})),
             vec!["time_in_force"],

@@ -56,8 +56,8 @@ pub use state::BrokerState;
 use state::{OperatorState, REFRESH_EVERY};
 pub use switch::{OperatorSwitch, SwitchSource};
 pub use ticket::{
-    ListStatus, OrderId, OrderListing, OrderTicket, ReplaceTicket, TicketKind, TicketSide,
-    TicketSize,
+    ListStatus, OrderId, OrderListing, OrderTicket, ReplaceTicket, TicketKind, TicketLegs,
+    TicketSide, TicketSize, TicketTrail,
 };
 pub use types::{BrokerError, BrokerJson, BrokerStatus, KillSwitch, PlacedOrder};
 

@@ -376,7 +376,10 @@ fn marketable(request: &OrderTicket, price: Decimal) -> bool {
             TicketSide::Buy => limit_price >= price,
             TicketSide::Sell => limit_price <= price,
         },
-        TicketKind::Stop { .. } | TicketKind::StopLimit { .. } => false,
+        // Stops, trailing stops included, wait for a trigger the simulator never moves to.
+        TicketKind::Stop { .. }
+        | TicketKind::StopLimit { .. }
+        | TicketKind::TrailingStop { .. } => false,
     }
 }
 

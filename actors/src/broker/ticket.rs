@@ -19,6 +19,8 @@ pub struct ReplaceTicket {
     pub limit_price: Option<Decimal>,
     /// The new stop price, if it changes.
     pub stop_price: Option<Decimal>,
+    /// The new trail (a price or a percent, as the trailing stop has), if it changes.
+    pub trail: Option<Decimal>,
     /// The new time in force, if it changes.
     pub time_in_force: Option<&'static str>,
     /// The replacement's own client order id.
@@ -80,6 +82,31 @@ pub enum TicketKind {
         /// The worst price accepted once triggered.
         limit_price: Decimal,
     },
+    /// A market order once the price moves `trail` against its best since submission.
+    TrailingStop {
+        /// How far the stop trails.
+        trail: TicketTrail,
+    },
+}
+
+/// How far a trailing stop trails the best price: an amount or a percent of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketTrail {
+    /// Alpaca's `trail_price`, in USD.
+    Price(Decimal),
+    /// Alpaca's `trail_percent`.
+    Percent(Decimal),
+}
+
+/// The class of an order with exit legs (Alpaca's `order_class`), and the legs' prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketLegs {
+    /// `bracket`, `oco` or `oto`.
+    pub class: &'static str,
+    /// Alpaca's `take_profit.limit_price`.
+    pub take_profit: Option<Decimal>,
+    /// Alpaca's `stop_loss`: its `stop_price` and optional `limit_price`.
+    pub stop_loss: Option<(Decimal, Option<Decimal>)>,
 }
 
 impl TicketKind {
@@ -90,6 +117,7 @@ impl TicketKind {
             Self::Limit { .. } => "limit",
             Self::Stop { .. } => "stop",
             Self::StopLimit { .. } => "stop_limit",
+            Self::TrailingStop { .. } => "trailing_stop",
         }
     }
 
@@ -125,6 +153,8 @@ pub struct OrderTicket {
     pub time_in_force: &'static str,
     /// May fill outside regular hours (limit orders, `day`, only).
     pub extended_hours: bool,
+    /// The exit legs of a `bracket`, `oco` or `oto` order; `None` for a simple one.
+    pub legs: Option<TicketLegs>,
 }
 
 /// Which orders to list.

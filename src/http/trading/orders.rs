@@ -52,6 +52,11 @@ pub struct ListParams {
     symbols: Option<String>,
     /// The `X-Next-Cursor` of the previous page, to continue the same listing.
     cursor: Option<String>,
+    /// Alpaca's `nested`: `true` lists the legs of bracket, oco and oto orders only inside
+    /// their parent's `legs`; `false` (the default) also lists each leg on its own. A parent
+    /// always shows its `legs`.
+    #[param(pattern = "^(true|false)$", example = "true")]
+    nested: Option<String>,
 }
 
 /// The body of `POST /api/trading/orders` (SPEC §3): `qty` or `notional`, not both. Amounts
@@ -81,10 +86,55 @@ pub struct OrderBody {
     /// Stop and stop-limit orders.
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
     stop_price: Option<String>,
+    /// Trailing-stop orders: how far (USD) the stop trails the best price. Give this or
+    /// `trail_percent`, not both.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "2.50")]
+    trail_price: Option<String>,
+    /// Trailing-stop orders: how far (percent, below 100) the stop trails the best price.
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "1.5")]
+    trail_percent: Option<String>,
     /// Limit orders with `day` only: may also fill in the pre- and after-market sessions.
     extended_hours: Option<bool>,
+    /// `simple` (the default), `bracket` (an entry and both exits; `market` or `limit`), `oco`
+    /// (both exits, `limit`; the order is itself the exit) or `oto` (an entry and one exit).
+    /// Every class but `simple` takes a whole `qty`, `day` or `gtc`, no extended hours.
+    order_class: Option<OrderClass>,
+    /// The take-profit exit (bracket, oco, oto).
+    take_profit: Option<TakeProfitBody>,
+    /// The stop-loss exit (bracket, oco, oto).
+    stop_loss: Option<StopLossBody>,
     /// The client's own idempotency key, when it sends no `Idempotency-Key` header.
     client_order_id: Option<String>,
+}
+
+/// `order_class`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderClass {
+    Simple,
+    Bracket,
+    Oco,
+    Oto,
+}
+
+/// Alpaca's `take_profit`: a limit exit, beyond the entry (above it when the exit sells).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TakeProfitBody {
+    #[schema(value_type = String, pattern = r"^\d+(\.\d+)?$", example = "160.00")]
+    limit_price: String,
+}
+
+/// Alpaca's `stop_loss`: a stop exit short of the entry (below it when the exit sells); with
+/// `limit_price` (at or beyond the stop, away from the entry) a stop-limit.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StopLossBody {
+    #[schema(value_type = String, pattern = r"^\d+(\.\d+)?$", example = "140.00")]
+    stop_price: String,
+    #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$", example = "139.50")]
+    limit_price: Option<String>,
 }
 
 /// `GET /api/trading/orders`: the caller's orders from the ledger (never Alpaca), in Alpaca's
@@ -116,6 +166,7 @@ pub async fn list(
         direction: params.direction.as_deref(),
         symbols: params.symbols.as_deref(),
         cursor: params.cursor.as_deref(),
+        nested: params.nested.as_deref(),
     })
     .map_err(|e| ApiError::invalid_input(ErrorCode::InvalidQuery, e))?;
     let page = orders::list_orders(trading(&state), &trader(&caller, &user), query).await?;
@@ -179,6 +230,7 @@ pub enum OrderType {
     Limit,
     Stop,
     StopLimit,
+    TrailingStop,
 }
 
 #[derive(ToSchema)]
@@ -270,7 +322,8 @@ pub struct ReplaceBody {
     /// Stop and stop-limit orders.
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
     stop_price: Option<String>,
-    /// Trailing-stop orders only (refused for every other type).
+    /// Trailing-stop orders only (refused for every other type): the new `trail_price` or
+    /// `trail_percent`, whichever the order has (Alpaca's `trail`).
     #[schema(value_type = Option<String>, pattern = r"^\d+(\.\d+)?$")]
     trail: Option<String>,
     time_in_force: Option<TimeInForce>,

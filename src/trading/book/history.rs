@@ -1,14 +1,11 @@
 //! Portfolio history: each book's equity after every US close (a daily snapshot the worker
-//! takes, [`snapshot_all`]), and `GET /api/trading/portfolio/history` in Alpaca's shape, with
+//! takes, [`super::snapshots::snapshot_all`]), and `GET /api/trading/portfolio/history` in Alpaca's shape, with
 //! today's point live.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use deadpool_postgres::{GenericClient, Pool};
-use raptor_actors::market_data::MarketDataClient;
+use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
 use uuid::Uuid;
-
-use crate::db::StorageError;
 
 /// How far back a history reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,47 +122,6 @@ fn from_points(points: Vec<(i64, Decimal)>, base_value: Decimal) -> History {
 fn close_of(day: NaiveDate) -> i64 {
     day.and_hms_opt(21, 0, 0)
         .map_or(0, |t| t.and_utc().timestamp())
-}
-
-/// Takes today's close snapshot of every book (the worker, after the US close). A book already
-/// snapshotted today keeps its first row, so several workers taking it agree; how many were new.
-pub async fn snapshot_all(
-    pool: &Pool,
-    market_data: &MarketDataClient,
-    now: DateTime<Utc>,
-) -> Result<u64, StorageError> {
-    let client = pool.get().await?;
-    let day = now.date_naive();
-    let users: Vec<Uuid> = client
-        .query(
-            "SELECT user_id FROM books b WHERE NOT EXISTS \
-             (SELECT 1 FROM book_snapshots s WHERE s.user_id = b.user_id AND s.day = $1)",
-            &[&day],
-        )
-        .await?
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut taken = 0;
-    for user_id in users {
-        let Some(book) = super::view::book(&client, market_data, user_id).await? else {
-            continue;
-        };
-        taken += client
-            .execute(
-                "INSERT INTO book_snapshots (user_id, day, equity, cash, taken_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[
-                    &user_id,
-                    &day,
-                    &book.account.equity,
-                    &book.account.cash,
-                    &now,
-                ],
-            )
-            .await?;
-    }
-    Ok(taken)
 }
 
 #[cfg(test)]

@@ -90,7 +90,7 @@ pub async fn snapshot_if_due(
     if !claimed {
         return Ok(None);
     }
-    let taken = super::history::snapshot_all(pool, market_data, now).await?;
+    let taken = super::snapshots::snapshot_all(pool, market_data, now).await?;
     let client = pool.get().await?;
     client
         .execute(

@@ -21,6 +21,7 @@ pub mod history;
 pub mod keeper;
 pub mod operator;
 pub mod repo;
+pub mod snapshots;
 pub mod view;
 
 use chrono::{DateTime, Utc};

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::fold::{executions, FillRow, FillSide, Holding};
 use super::FillReport;
-use crate::trading::ledger::limits::OPEN_ORDER;
+use crate::trading::ledger::open::OPEN_ORDER;
 
 /// A book's own row.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::limits::OPEN_ORDER;
+use super::open::OPEN_ORDER;
 
 /// One order event as the ledger needs it.
 #[derive(Debug, Clone, Copy)]

@@ -7,23 +7,17 @@
 //! on each other. The transaction awaits nothing but its own statements.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
+use uuid::Uuid;
 
 use rust_decimal::Decimal;
 
+use super::open::OPEN_ORDER;
 use super::NewOrder;
 use crate::trading::book::repo as books;
 use crate::trading::ids::IdempotencyKey;
 use crate::trading::order::{OrderSize, Side};
 use crate::trading::risk::{Limit, Refusal};
-
-/// The SQL condition of an open order: its submission is unsettled, or it was accepted and its
-/// Alpaca status (from the stream) is not a closed one; and no replacement has been claimed
-/// for it (the replacement is the open one). `unknown_before_stream` marks orders
-/// accepted before migration V11, never counted.
-pub const OPEN_ORDER: &str = "((status IN ('submitting', 'pending') OR (status = 'accepted' \
-     AND COALESCE(order_status, 'new') NOT IN ('filled', 'canceled', 'expired', 'rejected', \
-     'replaced', 'unknown_before_stream'))) AND replaced_by IS NULL)";
 
 /// The per-user count limits.
 #[derive(Debug, Clone, Copy)]
@@ -53,58 +47,92 @@ pub async fn claim_within(
 ) -> Result<Claimed, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     super::lock_user(&tx, new.user_id).await?;
-    let exists = tx
+    if exists(&tx, &new).await? {
+        return Ok(Claimed::Exists);
+    }
+    if let Some(old) = new.replaces {
+        if !link_replacement(&tx, &new, old).await? {
+            return Ok(Claimed::NotReplaceable);
+        }
+    }
+    if let Some(refusal) = check_counts(&tx, &new, caps).await? {
+        return Ok(Claimed::Refused(refusal));
+    }
+    if let Some(refusal) = check_book(&tx, &new).await? {
+        return Ok(Claimed::Refused(refusal));
+    }
+    let inserted = insert(&tx, &new).await?;
+    tx.commit().await?;
+    Ok(if inserted {
+        Claimed::Inserted
+    } else {
+        Claimed::Exists
+    })
+}
+
+/// Whether a row with `new`'s client order id exists already.
+async fn exists(
+    tx: &impl GenericClient,
+    new: &NewOrder<'_>,
+) -> Result<bool, tokio_postgres::Error> {
+    let found = tx
         .query_opt(
             "SELECT 1 FROM orders WHERE client_order_id = $1",
             &[&new.client_order_id.as_str()],
         )
-        .await?
-        .is_some();
-    if exists {
-        return Ok(Claimed::Exists);
-    }
-    if let Some(old) = new.replaces {
-        // From now on the replacement is the open order: the old one neither counts nor
-        // reserves (a refusal below rolls this back with the rest).
-        let linked = tx
-            .execute(
-                &format!(
-                    "UPDATE orders SET replaced_by = $3 WHERE id = $1 AND user_id = $2 \
-                     AND {OPEN_ORDER}"
-                ),
-                &[&old, &new.user_id, &new.id],
-            )
-            .await?;
-        if linked != 1 {
-            return Ok(Claimed::NotReplaceable);
-        }
-    }
-    let day_start = day_start(new.now);
+        .await?;
+    Ok(found.is_some())
+}
+
+/// From now on the replacement is the open order: the old one neither counts nor reserves (a
+/// refusal after this rolls it back with the rest). `false` when `old` is no longer open.
+async fn link_replacement(
+    tx: &impl GenericClient,
+    new: &NewOrder<'_>,
+    old: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let linked = tx
+        .execute(
+            &format!(
+                "UPDATE orders SET replaced_by = $3 WHERE id = $1 AND user_id = $2 \
+                 AND {OPEN_ORDER}"
+            ),
+            &[&old, &new.user_id, &new.id],
+        )
+        .await?;
+    Ok(linked == 1)
+}
+
+/// The count limits: open orders and today's orders (UTC).
+async fn check_counts(
+    tx: &impl GenericClient,
+    new: &NewOrder<'_>,
+    caps: Caps,
+) -> Result<Option<Refusal>, tokio_postgres::Error> {
     let counts = tx
         .query_one(
             &format!(
                 "SELECT count(*) FILTER (WHERE {OPEN_ORDER}), \
                  count(*) FILTER (WHERE created_at >= $2) FROM orders WHERE user_id = $1"
             ),
-            &[&new.user_id, &day_start],
+            &[&new.user_id, &day_start(new.now)],
         )
         .await?;
     let (open, today): (i64, i64) = (counts.get(0), counts.get(1));
-    if open >= i64::from(caps.max_open) {
-        return Ok(Claimed::Refused(Refusal::count(
-            Limit::OpenOrders,
-            caps.max_open,
-        )));
-    }
-    if today >= i64::from(caps.max_per_day) {
-        return Ok(Claimed::Refused(Refusal::count(
-            Limit::DailyOrders,
-            caps.max_per_day,
-        )));
-    }
-    if let Some(refusal) = check_book(&tx, &new).await? {
-        return Ok(Claimed::Refused(refusal));
-    }
+    Ok(if open >= i64::from(caps.max_open) {
+        Some(Refusal::count(Limit::OpenOrders, caps.max_open))
+    } else if today >= i64::from(caps.max_per_day) {
+        Some(Refusal::count(Limit::DailyOrders, caps.max_per_day))
+    } else {
+        None
+    })
+}
+
+/// Inserts `new` as `submitting`, with what it reserves; `false` on a client order id conflict.
+async fn insert(
+    tx: &impl GenericClient,
+    new: &NewOrder<'_>,
+) -> Result<bool, tokio_postgres::Error> {
     let (qty, notional) = match new.order.size {
         OrderSize::Qty(q) => (Some(q.get()), None),
         OrderSize::Notional(n) => (None, Some(n.get())),
@@ -138,18 +166,13 @@ pub async fn claim_within(
             ],
         )
         .await?;
-    tx.commit().await?;
-    Ok(if inserted == 1 {
-        Claimed::Inserted
-    } else {
-        Claimed::Exists
-    })
+    Ok(inserted == 1)
 }
 
 /// The book check: a buy within buying power (cash less what open buys reserve), a sell within
 /// the position less what open sells reserve (long only: nothing is sold short).
 async fn check_book(
-    tx: &impl deadpool_postgres::GenericClient,
+    tx: &impl GenericClient,
     new: &NewOrder<'_>,
 ) -> Result<Option<Refusal>, tokio_postgres::Error> {
     let reserved = books::reserved(tx, new.user_id).await?;

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::limits::OPEN_ORDER;
+use super::open::OPEN_ORDER;
 use crate::trading::listing::{Cursor, OrderQuery, OrderStatusFilter};
 
 /// One page of orders: each Alpaca order object as text, and where the next page starts.
@@ -41,6 +41,7 @@ pub async fn page(
          AND ($3::timestamptz IS NULL OR created_at < $3) \
          AND (cardinality($4::text[]) = 0 OR symbol = ANY($4)) \
          AND ($5::timestamptz IS NULL OR (created_at, id) {before} ($5, $6)) \
+         AND (NOT $8 OR parent_id IS NULL) \
          ORDER BY created_at {order}, id {order} LIMIT $7"
     );
     let (cursor_at, cursor_id) = (
@@ -58,6 +59,7 @@ pub async fn page(
                 &cursor_at,
                 &cursor_id,
                 &(i64::from(query.limit) + 1),
+                &query.nested,
             ],
         )
         .await?;
@@ -68,7 +70,7 @@ pub async fn page(
         created_at: r.get(1),
     });
     Ok(Page {
-        orders: rows.iter().map(body).collect(),
+        orders: with_legs(client, rows).await?,
         next,
     })
 }
@@ -88,7 +90,23 @@ pub async fn one(
             &[&user_id, &alpaca_order_id],
         )
         .await?;
-    Ok(row.as_ref().map(body))
+    match row {
+        Some(row) => Ok(with_legs(client, &[row]).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// Each row's order object, with its legs (their newest objects) when it has any.
+async fn with_legs(
+    client: &impl GenericClient,
+    rows: &[tokio_postgres::Row],
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    let mut legs = super::legs::of(client, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|row| super::legs::nest(body(row), legs.remove(&row.get::<_, Uuid>(0))))
+        .collect())
 }
 
 fn body(row: &tokio_postgres::Row) -> String {

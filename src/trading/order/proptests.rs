@@ -3,6 +3,7 @@
 //! order that parses can be described, audited and turned into a broker ticket.
 
 use proptest::prelude::*;
+use raptor_actors::broker::TicketSize;
 use serde_json::{json, Map, Value};
 
 use super::*;

@@ -123,11 +123,32 @@ fn prices_follow_the_order_type() {
         ..draft()
     };
     assert_eq!(fields(market_with_price), ["limit_price"]);
+    // A trailing stop needs exactly one trail.
     let trailing = OrderDraft {
         order_type: Some("trailing_stop".into()),
         ..draft()
     };
-    assert_eq!(fields(trailing), ["type"]);
+    assert_eq!(fields(trailing.clone()), ["trail_price"]);
+    let both = OrderDraft {
+        trail_price: Some(dec("1")),
+        trail_percent: Some(dec("1")),
+        ..trailing.clone()
+    };
+    assert_eq!(fields(both), ["trail_percent"]);
+    let by_percent = OrderDraft {
+        trail_percent: Some(dec("2.5")),
+        ..trailing
+    };
+    let order = OrderRequest::try_from(by_percent).unwrap();
+    assert_eq!(
+        order.kind.trail(),
+        Some(Trail::Percent(Positive::parse(dec("2.5")).unwrap()))
+    );
+    let unknown = OrderDraft {
+        order_type: Some("trailing_limit".into()),
+        ..draft()
+    };
+    assert_eq!(fields(unknown), ["type"]);
 }
 
 #[test]

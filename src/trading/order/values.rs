@@ -151,6 +151,30 @@ pub enum OrderKind {
         stop_price: Positive,
         limit_price: Positive,
     },
+    /// A stop that follows the best price since submission by `trail`.
+    TrailingStop {
+        trail: Trail,
+    },
+}
+
+/// How far a trailing stop trails: Alpaca's `trail_price` (USD) or `trail_percent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trail {
+    Price(Positive),
+    /// Less than 100.
+    Percent(Positive),
+}
+
+impl Trail {
+    /// The stop's distance from `price`: the trail itself, or its percent of `price`.
+    pub fn distance(self, price: Decimal) -> Option<Decimal> {
+        match self {
+            Self::Price(p) => Some(p.get()),
+            Self::Percent(p) => price
+                .checked_mul(p.get())?
+                .checked_div(Decimal::ONE_HUNDRED),
+        }
+    }
 }
 
 impl OrderKind {
@@ -161,6 +185,7 @@ impl OrderKind {
             Self::Limit { .. } => "limit",
             Self::Stop { .. } => "stop",
             Self::StopLimit { .. } => "stop_limit",
+            Self::TrailingStop { .. } => "trailing_stop",
         }
     }
 
@@ -174,6 +199,14 @@ impl OrderKind {
     pub fn stop_price(&self) -> Option<Positive> {
         match *self {
             Self::Stop { stop_price } | Self::StopLimit { stop_price, .. } => Some(stop_price),
+            _ => None,
+        }
+    }
+
+    /// The trail, for a trailing stop.
+    pub fn trail(&self) -> Option<Trail> {
+        match *self {
+            Self::TrailingStop { trail } => Some(trail),
             _ => None,
         }
     }

@@ -80,6 +80,7 @@ impl Replacement<'_> {
             qty: draft.qty,
             limit_price: draft.limit_price,
             stop_price: draft.stop_price,
+            trail: draft.trail,
             time_in_force: draft
                 .time_in_force
                 .as_ref()

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::order::{amount, now, time, Order, Refusal};
+use super::order::{amount, nested, now, time, Order, Refusal};
 use crate::alpaca_stub::payload;
 
 /// The cash the account starts with.
@@ -79,7 +79,16 @@ impl Book {
             let message = "client_order_id must be unique".into();
             return Err(Refusal(422, 40010001, message));
         }
-        let accepted = order.json();
+        if order.kind == "trailing_stop" {
+            order.hwm = self.prices.get(&order.symbol).copied();
+        }
+        let legs: Vec<Order> = crate::alpaca_rules::legs(body)
+            .iter()
+            .map(|spec| Order::leg(&order, spec))
+            .collect();
+        let mut all = vec![order.clone()];
+        all.extend(legs.iter().cloned());
+        let accepted = nested(&all, &order);
         order.status = "new".into();
         let (id, symbol, kind) = (
             order.id.to_string(),
@@ -87,11 +96,13 @@ impl Book {
             order.kind.clone(),
         );
         self.orders.push(order);
+        self.orders.extend(legs);
         let execution = json!({"execution_id": Uuid::new_v4()});
-        self.emit("new", self.orders.len() - 1, now(), execution);
+        let i = self.index(&id).expect("just taken");
+        self.emit("new", i, now(), execution);
         let price = self.prices.get(&symbol).copied();
         if let (true, "market", Some(price)) = (self.auto_fill, kind.as_str(), price) {
-            let order = &self.orders[self.orders.len() - 1];
+            let order = &self.orders[i];
             let qty = match order.qty {
                 Some(qty) => qty,
                 None => (order.notional.unwrap_or_default() / price).trunc_with_scale(9),
@@ -99,6 +110,30 @@ impl Book {
             self.fill(&id, qty, price)
                 .expect("a new market order fills");
         }
+        Ok(accepted)
+    }
+
+    /// Replaces the open order `id` (`PATCH /v2/orders/{id}`): the old order is `replaced`
+    /// (its `replaced` update first), the replacement is `new` (its `new` update next); the
+    /// answer is the replacement as accepted.
+    pub fn replace(&mut self, id: &str, body: &Value) -> Result<Value, Refusal> {
+        let Some(i) = self.index(id) else {
+            return Err(Refusal(404, 40410000, "order not found".into()));
+        };
+        let now = now();
+        let mut new = self.orders[i].replacement(body, now)?;
+        if self.index(&new.client_order_id).is_some() {
+            let message = "client_order_id must be unique".into();
+            return Err(Refusal(422, 40010001, message));
+        }
+        let accepted = new.json();
+        let old = &mut self.orders[i];
+        (old.status, old.replaced_by, old.updated_at) = ("replaced".into(), Some(new.id), now);
+        self.emit("replaced", i, now, json!({"execution_id": Uuid::new_v4()}));
+        new.status = "new".into();
+        self.orders.push(new);
+        let j = self.orders.len() - 1;
+        self.emit("new", j, now, json!({"execution_id": Uuid::new_v4()}));
         Ok(accepted)
     }
 
@@ -149,7 +184,32 @@ impl Book {
             "price": amount(price),
             "qty": amount(qty),
         });
-        Ok(self.emit(event, i, now, execution))
+        let data = self.emit(event, i, now, execution);
+        if self.orders[i].complete() {
+            self.follow_legs(i);
+        }
+        Ok(data)
+    }
+
+    /// What a filled order does to its class: an entry's held legs become `new`; a filled exit
+    /// cancels the other exits (an oco's parent is an exit too).
+    fn follow_legs(&mut self, i: usize) {
+        let (id, parent) = (self.orders[i].id, self.orders[i].parent);
+        let oco_parent = parent.is_none() && self.orders[i].order_class == "oco";
+        let exit = parent.is_some() || oco_parent;
+        for j in 0..self.orders.len() {
+            let other = &self.orders[j];
+            let leg_of_this = other.parent == Some(id);
+            let sibling = parent.is_some() && j != i && other.parent == parent;
+            let oco_root = parent == Some(other.id) && other.order_class == "oco";
+            if !exit && leg_of_this && other.status == "held" {
+                self.orders[j].status = "new".into();
+                self.emit("new", j, now(), json!({"execution_id": Uuid::new_v4()}));
+            } else if exit && (leg_of_this || sibling || oco_root) && other.is_open() {
+                let other_id = other.id.to_string();
+                let _ = self.settle(&other_id, "canceled");
+            }
+        }
     }
 
     /// Settles an open order as `status` (`canceled`, `expired`, `rejected`) and emits the
@@ -178,7 +238,7 @@ impl Book {
     fn emit(&mut self, event: &str, i: usize, at: DateTime<Utc>, extra: Value) -> Value {
         let mut data = json!({
             "event": event,
-            "order": self.orders[i].json(),
+            "order": nested(&self.orders, &self.orders[i]),
             "timestamp": time(at),
         });
         for (key, value) in extra.as_object().expect("an object") {

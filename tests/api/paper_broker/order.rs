@@ -37,6 +37,15 @@ pub struct Order {
     pub notional: Option<Decimal>,
     pub limit_price: Option<Decimal>,
     pub stop_price: Option<Decimal>,
+    pub trail_price: Option<Decimal>,
+    pub trail_percent: Option<Decimal>,
+    /// A trailing stop's high-water mark: the best price since it was placed.
+    pub hwm: Option<Decimal>,
+    pub order_class: String,
+    /// The order whose exit leg this is.
+    pub parent: Option<Uuid>,
+    pub replaces: Option<Uuid>,
+    pub replaced_by: Option<Uuid>,
     pub time_in_force: String,
     pub extended_hours: bool,
     pub status: String,
@@ -74,6 +83,61 @@ fn one_of(body: &Value, field: &str, allowed: &[&str]) -> Result<String, Refusal
 }
 
 impl Order {
+    /// A leg of `parent` as Alpaca creates it: an order of its own, `held` until the entry
+    /// fills.
+    pub fn leg(parent: &Order, spec: &crate::alpaca_rules::LegSpec) -> Order {
+        Order {
+            id: Uuid::new_v4(),
+            client_order_id: Uuid::new_v4().to_string(),
+            side: spec.side.to_owned(),
+            kind: spec.kind.to_owned(),
+            notional: None,
+            limit_price: spec.limit_price,
+            stop_price: spec.stop_price,
+            trail_price: None,
+            trail_percent: None,
+            hwm: None,
+            parent: Some(parent.id),
+            status: "held".into(),
+            ..parent.clone()
+        }
+    }
+
+    /// The replacement of this order (`PATCH /v2/orders/{id}`): the same order with `body`'s
+    /// changes under a new id, or Alpaca's refusal.
+    pub fn replacement(&self, body: &Value, now: DateTime<Utc>) -> Result<Order, Refusal> {
+        if !self.is_open() {
+            let message = format!("order is already in \"{}\" state", self.status);
+            return Err(Refusal(422, 42210000, message));
+        }
+        let trail = decimal(body, "trail")?;
+        if trail.is_some() && self.kind != "trailing_stop" {
+            return Err(invalid("trail is only for trailing_stop orders"));
+        }
+        let mut new = self.clone();
+        new.id = Uuid::new_v4();
+        new.client_order_id = match body["client_order_id"].as_str() {
+            Some(c) => c.to_owned(),
+            None => Uuid::new_v4().to_string(),
+        };
+        new.qty = decimal(body, "qty")?.or(self.qty);
+        new.limit_price = decimal(body, "limit_price")?.or(self.limit_price);
+        new.stop_price = decimal(body, "stop_price")?.or(self.stop_price);
+        if let Some(trail) = trail {
+            match self.trail_percent {
+                Some(_) => new.trail_percent = Some(trail),
+                None => new.trail_price = Some(trail),
+            }
+        }
+        if let Some(tif) = body["time_in_force"].as_str() {
+            new.time_in_force = tif.to_owned();
+        }
+        (new.status, new.replaces, new.replaced_by) = ("accepted".into(), Some(self.id), None);
+        (new.filled_qty, new.filled_value) = (Decimal::ZERO, Decimal::ZERO);
+        (new.created_at, new.updated_at) = (now, now);
+        Ok(new)
+    }
+
     /// The order a `POST /v2/orders` body asks for, or Alpaca's refusal of it.
     pub fn from_request(body: &Value, now: DateTime<Utc>) -> Result<Order, Refusal> {
         let symbol = match body["symbol"].as_str() {
@@ -81,7 +145,9 @@ impl Order {
             _ => return Err(invalid("symbol is required")),
         };
         let side = one_of(body, "side", &["buy", "sell"])?;
-        let kind = one_of(body, "type", &["market", "limit", "stop", "stop_limit"])?;
+        let kinds = ["market", "limit", "stop", "stop_limit", "trailing_stop"];
+        let kind = one_of(body, "type", &kinds)?;
+        crate::alpaca_rules::check(body).map_err(|m| Refusal(422, 42210000, m))?;
         let tifs = ["day", "gtc", "opg", "cls", "ioc", "fok"];
         let time_in_force = one_of(body, "time_in_force", &tifs)?;
         let (qty, notional) = (decimal(body, "qty")?, decimal(body, "notional")?);
@@ -90,7 +156,8 @@ impl Order {
         }
         let (limit_price, stop_price) =
             (decimal(body, "limit_price")?, decimal(body, "stop_price")?);
-        if kind.contains("limit") && limit_price.is_none() {
+        let oco = body["order_class"] == "oco";
+        if kind.contains("limit") && limit_price.is_none() && !oco {
             return Err(invalid("limit_price is required"));
         }
         if kind.starts_with("stop") && stop_price.is_none() {
@@ -113,8 +180,17 @@ impl Order {
             kind,
             qty,
             notional,
-            limit_price,
+            limit_price: limit_price.or(oco
+                .then(|| crate::alpaca_rules::num(&body["take_profit"]["limit_price"]))
+                .flatten()),
             stop_price,
+            trail_price: decimal(body, "trail_price")?,
+            trail_percent: decimal(body, "trail_percent")?,
+            hwm: None,
+            order_class: body["order_class"].as_str().unwrap_or("simple").to_owned(),
+            parent: None,
+            replaces: None,
+            replaced_by: None,
             time_in_force,
             extended_hours: body["extended_hours"].as_bool().unwrap_or(false),
             status: "accepted".into(),
@@ -199,6 +275,12 @@ impl Order {
             "time_in_force": self.time_in_force,
             "limit_price": self.limit_price.map(amount),
             "stop_price": self.stop_price.map(amount),
+            "trail_price": self.trail_price.map(amount),
+            "trail_percent": self.trail_percent.map(amount),
+            "hwm": self.hwm.map(amount),
+            "order_class": self.order_class,
+            "replaces": self.replaces,
+            "replaced_by": self.replaced_by,
             "status": self.status,
             "extended_hours": self.extended_hours,
             "position_intent": intent,
@@ -208,6 +290,20 @@ impl Order {
         }
         order
     }
+}
+
+/// `order` in Alpaca's shape with its legs (the orders whose parent it is) nested.
+pub fn nested(orders: &[Order], order: &Order) -> Value {
+    let mut json = order.json();
+    let legs: Vec<Value> = orders
+        .iter()
+        .filter(|o| o.parent == Some(order.id))
+        .map(Order::json)
+        .collect();
+    if !legs.is_empty() {
+        json["legs"] = Value::Array(legs);
+    }
+    json
 }
 
 /// Now, to the microsecond Alpaca shows (so a time read back from an order compares equal).

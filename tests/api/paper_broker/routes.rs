@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::book::Book;
-use super::order::{Order, Refusal};
+use super::order::{nested, Order, Refusal};
 use super::stream::{self, Hub};
 use crate::alpaca_stub::{alpaca_error, authorized, json_text, misbehave, Behaviour, Seen};
 
@@ -119,7 +119,11 @@ fn route(shared: &Shared, method: &Method, path: &str, params: &Params, body: &[
 
 /// The order `chosen` picks, or 404.
 fn one_order(shared: &Shared, chosen: impl Fn(&Order) -> bool) -> Response {
-    match shared.with_book(|b| b.orders.iter().find(|o| chosen(o)).map(Order::json)) {
+    let found = shared.with_book(|b| {
+        let order = b.orders.iter().find(|o| chosen(o));
+        order.map(|o| nested(&b.orders, o))
+    });
+    match found {
         Some(order) => answer(Ok(order)),
         None => not_found("order not found"),
     }
@@ -144,6 +148,10 @@ fn orders_route(
             one_order(shared, |o| o.client_order_id == wanted)
         }
         (Method::GET, _) if !id.is_empty() => one_order(shared, |o| o.id.to_string() == id),
+        (Method::PATCH, _) if !id.is_empty() => match serde_json::from_slice::<Value>(body) {
+            Ok(request) => answer(shared.with_book(|b| b.replace(id, &request))),
+            Err(_) => alpaca_error(StatusCode::BAD_REQUEST, 40010000, "invalid body"),
+        },
         (Method::DELETE, _) if !id.is_empty() => {
             let canceled = shared.with_book(|b| {
                 let known = b.orders.iter().any(|o| o.id.to_string() == id);
@@ -223,7 +231,8 @@ fn list_orders(orders: &[Order], params: &Params) -> Result<Value, Refusal> {
     if !ascending(params)? {
         listed.reverse();
     }
-    Ok(listed.into_iter().take(limit).map(Order::json).collect())
+    let shown = listed.into_iter().take(limit);
+    Ok(shown.map(|o| nested(orders, o)).collect())
 }
 
 /// `GET /v2/account/activities[/{type}]` for FILL activities: `activity_types` (or the type in

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::broker::ticket::{OrderTicket, ReplaceTicket, TicketSize};
+use crate::broker::ticket::{
+    OrderTicket, ReplaceTicket, TicketKind, TicketLegs, TicketSize, TicketTrail,
+};
 
 /// The body of `POST /v2/orders`: amounts as decimal strings, which Alpaca accepts.
 #[derive(Serialize)]
@@ -20,8 +22,49 @@ pub(super) struct WireOrder<'a> {
     limit_price: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_price: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trail_price: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trail_percent: Option<String>,
     extended_hours: bool,
     client_order_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_class: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    take_profit: Option<WireTakeProfit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_loss: Option<WireStopLoss>,
+}
+
+/// Alpaca's `take_profit` object.
+#[derive(Serialize)]
+pub(super) struct WireTakeProfit {
+    limit_price: String,
+}
+
+/// Alpaca's `stop_loss` object.
+#[derive(Serialize)]
+pub(super) struct WireStopLoss {
+    stop_price: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit_price: Option<String>,
+}
+
+impl WireTakeProfit {
+    fn of(legs: &TicketLegs) -> Option<Self> {
+        legs.take_profit.map(|p| Self {
+            limit_price: p.to_string(),
+        })
+    }
+}
+
+impl WireStopLoss {
+    fn of(legs: &TicketLegs) -> Option<Self> {
+        legs.stop_loss.map(|(stop, limit)| Self {
+            stop_price: stop.to_string(),
+            limit_price: limit.map(|l| l.to_string()),
+        })
+    }
 }
 
 impl<'a> WireOrder<'a> {
@@ -30,6 +73,18 @@ impl<'a> WireOrder<'a> {
             TicketSize::Qty(q) => (Some(q.to_string()), None),
             TicketSize::Notional(n) => (None, Some(n.to_string())),
         };
+        let (trail_price, trail_percent) = match ticket.kind {
+            TicketKind::TrailingStop {
+                trail: TicketTrail::Price(p),
+            } => (Some(p.to_string()), None),
+            TicketKind::TrailingStop {
+                trail: TicketTrail::Percent(p),
+            } => (None, Some(p.to_string())),
+            _ => (None, None),
+        };
+        let legs = ticket.legs.as_ref();
+        // An oco's limit price is its take-profit leg's (Alpaca's own requests leave it out).
+        let oco = legs.is_some_and(|l| l.class == "oco");
         Self {
             symbol: &ticket.symbol,
             qty,
@@ -37,10 +92,17 @@ impl<'a> WireOrder<'a> {
             side: ticket.side.as_str(),
             order_type: ticket.kind.as_str(),
             time_in_force: ticket.time_in_force,
-            limit_price: ticket.kind.limit_price().map(|p| p.to_string()),
+            limit_price: (!oco)
+                .then(|| ticket.kind.limit_price().map(|p| p.to_string()))
+                .flatten(),
             stop_price: ticket.kind.stop_price().map(|p| p.to_string()),
+            trail_price,
+            trail_percent,
             extended_hours: ticket.extended_hours,
             client_order_id,
+            order_class: legs.map(|l| l.class),
+            take_profit: legs.and_then(WireTakeProfit::of),
+            stop_loss: legs.and_then(WireStopLoss::of),
         }
     }
 }
@@ -55,6 +117,8 @@ pub(super) struct WireReplace<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_price: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    trail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     time_in_force: Option<&'static str>,
     client_order_id: &'a str,
 }
@@ -65,6 +129,7 @@ impl<'a> WireReplace<'a> {
             qty: ticket.qty.map(|q| q.to_string()),
             limit_price: ticket.limit_price.map(|p| p.to_string()),
             stop_price: ticket.stop_price.map(|p| p.to_string()),
+            trail: ticket.trail.map(|p| p.to_string()),
             time_in_force: ticket.time_in_force,
             client_order_id: &ticket.client_order_id,
         }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::SimOrder;
-use crate::broker::ticket::TicketSize;
+use crate::broker::ticket::{TicketKind, TicketSize, TicketTrail};
 use crate::broker::types::{BrokerError, BrokerJson, PlacedOrder};
 
 pub(super) fn refused(status: u16, message: &str) -> BrokerError {
@@ -35,6 +35,16 @@ pub(super) fn order_json(o: &SimOrder) -> Value {
         TicketSize::Notional(n) => Some(n.to_string()),
         TicketSize::Qty(_) => None,
     };
+    // The simulator places an order's entry only: its class is shown, its legs are not placed.
+    let (trail_price, trail_percent) = match r.kind {
+        TicketKind::TrailingStop {
+            trail: TicketTrail::Price(p),
+        } => (Some(p.to_string()), None),
+        TicketKind::TrailingStop {
+            trail: TicketTrail::Percent(p),
+        } => (None, Some(p.to_string())),
+        _ => (None, None),
+    };
     json!({
         "id": o.id,
         "client_order_id": o.client_order_id,
@@ -55,7 +65,7 @@ pub(super) fn order_json(o: &SimOrder) -> Value {
         "qty": o.qty.map(|q| q.to_string()),
         "filled_qty": o.filled_qty.normalize().to_string(),
         "filled_avg_price": o.filled_avg_price.map(money),
-        "order_class": "simple",
+        "order_class": r.legs.map_or("simple", |l| l.class),
         "order_type": r.kind.as_str(),
         "type": r.kind.as_str(),
         "side": r.side.as_str(),
@@ -65,8 +75,8 @@ pub(super) fn order_json(o: &SimOrder) -> Value {
         "status": o.status,
         "extended_hours": r.extended_hours,
         "legs": null,
-        "trail_percent": null,
-        "trail_price": null,
+        "trail_percent": trail_percent,
+        "trail_price": trail_price,
         "hwm": null,
     })
 }

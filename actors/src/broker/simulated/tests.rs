@@ -19,6 +19,7 @@ fn order(side: &str, kind: &str, qty: &str, limit: Option<&str>) -> OrderTicket 
         },
         time_in_force: "day",
         extended_hours: false,
+        legs: None,
     }
 }
 
@@ -115,5 +116,31 @@ fn amounts_beyond_the_decimal_range_are_refused_not_a_panic() {
     assert!(matches!(err, BrokerError::Refused { status: 422, .. }));
     huge.size = TicketSize::Notional(Decimal::MAX);
     assert!(sim.submit(&huge, &random_id(), now).is_err());
+    assert_eq!(cash(&sim), STARTING_CASH);
+}
+
+#[test]
+fn a_trailing_stop_and_a_bracket_rest_and_show_their_trail_and_class() {
+    let now = Utc::now();
+    let mut sim = Simulator::new(now);
+    let mut trailing = order("buy", "market", "1", None);
+    trailing.kind = TicketKind::TrailingStop {
+        trail: crate::broker::TicketTrail::Percent(Decimal::from_str("1.5").unwrap()),
+    };
+    let placed = sim.submit(&trailing, &random_id(), now).unwrap();
+    let body: Value = serde_json::from_str(placed.body.as_str()).unwrap();
+    assert_eq!(
+        (&body["type"], &body["trail_percent"], &body["status"]),
+        (&json!("trailing_stop"), &json!("1.5"), &json!("new"))
+    );
+    let mut bracket = order("buy", "limit", "1", Some("1"));
+    bracket.legs = Some(crate::broker::TicketLegs {
+        class: "bracket",
+        take_profit: Some(Decimal::from_str("2").unwrap()),
+        stop_loss: Some((Decimal::from_str("0.5").unwrap(), None)),
+    });
+    let placed = sim.submit(&bracket, &random_id(), now).unwrap();
+    let body: Value = serde_json::from_str(placed.body.as_str()).unwrap();
+    assert_eq!(body["order_class"], "bracket");
     assert_eq!(cash(&sim), STARTING_CASH);
 }
