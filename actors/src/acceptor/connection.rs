@@ -29,6 +29,7 @@ use futures_util::task::AtomicWaker;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
@@ -153,14 +154,9 @@ where
         mut draining,
         slot: _slot,
     } = accepted;
-    // hyper's header-read timeout starts once the protocol is known, and the auto builder
-    // learns it from the first bytes: a client that sends nothing at all is dropped here.
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        _ => return,
+    if !first_byte_arrives(&stream, limits.header_read_timeout).await {
+        return;
     }
-    let idle_timeout = limits.idle_timeout;
     let activity = Arc::new(Activity::default());
     let tracked = Tracked {
         service: RefCell::new(service),
@@ -172,30 +168,96 @@ where
     };
     let connection = builder.serve_connection(TokioIo::new(stream), tracked);
     tokio::pin!(connection);
-    let mut closing = false;
-    // Checked four times per shortest bound: a condition is seen at most one check after it
-    // starts and acted on at most one check after its bound, so within 1.5 times the bound.
-    let mut check = tokio::time::interval(
-        (idle_timeout.min(limits.header_read_timeout) / 4)
-            .min(Duration::from_secs(5))
-            .max(Duration::from_millis(100)),
-    );
     let drain = draining.changed();
     tokio::pin!(drain);
-    let side = Arc::new(SideWake::default());
-    let side_waker = Waker::from(Arc::clone(&side));
-    let (mut late_head, mut idle) = (Stalled::default(), Stalled::default());
+    let mut side = SideEvents::new(&limits);
+    let mut watchdog = Watchdog::default();
+    let mut closing = false;
     loop {
-        // The connection is polled on every wake-up of the task; the check and the drain only
-        // when one of them woke it (each request would otherwise poll a timer and the drain
-        // signal every connection shares).
+        match side
+            .next(connection.as_mut(), drain.as_mut(), closing)
+            .await
+        {
+            Event::Ended(result) => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                return;
+            }
+            Event::Check => match watchdog.check(&activity, &limits) {
+                Verdict::Keep => {}
+                Verdict::Drop => {
+                    tracing::debug!("dropping a connection whose request head is late");
+                    return;
+                }
+                Verdict::Close if !closing => {
+                    tracing::debug!("closing an idle connection");
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                Verdict::Close => {}
+            },
+            Event::Drain => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+}
+
+/// Whether the client sends its first byte within `timeout`: hyper's header-read timeout starts
+/// once the protocol is known, and the auto builder learns it from the first bytes, so a client
+/// that sends nothing at all is dropped here.
+async fn first_byte_arrives(stream: &TcpStream, timeout: Duration) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(timeout, stream.peek(&mut first)).await,
+        Ok(Ok(n)) if n > 0
+    )
+}
+
+/// The connection's periodic check and the acceptor's drain signal, polled only when one of
+/// them woke the task: the connection itself is polled on every wake-up, and each request
+/// would otherwise poll a timer and the drain signal every connection shares.
+struct SideEvents {
+    check: tokio::time::Interval,
+    side: Arc<SideWake>,
+    side_waker: Waker,
+}
+
+impl SideEvents {
+    fn new(limits: &ConnectionLimits) -> Self {
+        // Checked four times per shortest bound: a condition is seen at most one check after it
+        // starts and acted on at most one check after its bound, so within 1.5 times the bound.
+        let check = tokio::time::interval(
+            (limits.idle_timeout.min(limits.header_read_timeout) / 4)
+                .min(Duration::from_secs(5))
+                .max(Duration::from_millis(100)),
+        );
+        let side = Arc::new(SideWake::default());
+        let side_waker = Waker::from(Arc::clone(&side));
+        Self {
+            check,
+            side,
+            side_waker,
+        }
+    }
+
+    /// What happens next: the connection ends, the check is due, or `drain` (the acceptor's
+    /// signal) fires, which is not polled again once the connection is `closing`.
+    async fn next<C: GracefulConnection, D: Future>(
+        &mut self,
+        mut connection: Pin<&mut C>,
+        mut drain: Pin<&mut D>,
+        closing: bool,
+    ) -> Event<C::Error> {
         let event = std::future::poll_fn(|cx| {
             if let Poll::Ready(result) = connection.as_mut().poll(cx) {
                 return Poll::Ready(Event::Ended(result));
             }
-            if side.take(cx.waker()) {
-                let mut side_cx = Context::from_waker(&side_waker);
-                if check.poll_tick(&mut side_cx).is_ready() {
+            if self.side.take(cx.waker()) {
+                let mut side_cx = Context::from_waker(&self.side_waker);
+                if self.check.poll_tick(&mut side_cx).is_ready() {
                     return Poll::Ready(Event::Check);
                 }
                 if !closing && drain.as_mut().poll(&mut side_cx).is_ready() {
@@ -205,36 +267,48 @@ where
             Poll::Pending
         })
         .await;
-        match event {
-            Event::Ended(result) => {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "connection ended with an error");
-                }
-                return;
-            }
-            Event::Check => {
-                side.again();
-                let now = Instant::now();
-                let head_pending = activity.head_pending.load(Ordering::Relaxed);
-                let begun = activity.begun.load(Ordering::Acquire);
-                if late_head.exceeds(head_pending, begun, now, limits.header_read_timeout) {
-                    tracing::debug!("dropping a connection whose request head is late");
-                    return;
-                }
-                let quiet = activity.in_flight.load(Ordering::Acquire) == 0;
-                let finished = activity.finished.load(Ordering::Acquire);
-                if idle.exceeds(quiet, finished, now, idle_timeout) && !closing {
-                    tracing::debug!("closing an idle connection");
-                    connection.as_mut().graceful_shutdown();
-                    closing = true;
-                }
-            }
-            Event::Drain => {
-                side.again();
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-            }
+        if !matches!(event, Event::Ended(_)) {
+            // One of them fired: the other was not polled this turn.
+            self.side.again();
         }
+        event
+    }
+}
+
+/// The bounds the periodic check enforces: a request head that takes too long, a connection
+/// idle too long.
+#[derive(Default)]
+struct Watchdog {
+    late_head: Stalled,
+    idle: Stalled,
+}
+
+/// What the periodic check decided.
+enum Verdict {
+    Keep,
+    /// A request head is late: drop the connection.
+    Drop,
+    /// Idle too long: close it gracefully.
+    Close,
+}
+
+impl Watchdog {
+    fn check(&mut self, activity: &Activity, limits: &ConnectionLimits) -> Verdict {
+        let now = Instant::now();
+        let head_pending = activity.head_pending.load(Ordering::Relaxed);
+        let begun = activity.begun.load(Ordering::Acquire);
+        if self
+            .late_head
+            .exceeds(head_pending, begun, now, limits.header_read_timeout)
+        {
+            return Verdict::Drop;
+        }
+        let quiet = activity.in_flight.load(Ordering::Acquire) == 0;
+        let finished = activity.finished.load(Ordering::Acquire);
+        if self.idle.exceeds(quiet, finished, now, limits.idle_timeout) {
+            return Verdict::Close;
+        }
+        Verdict::Keep
     }
 }
 
