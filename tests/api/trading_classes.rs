@@ -172,6 +172,14 @@ async fn order_class_rules_are_checked_before_anything_reaches_alpaca() {
         (with(json!({"order_class": "oto"})), "order_class"),
         (with(json!({"order_class": "triangle"})), "order_class"),
         (with(json!({"order_class": "simple"})), "take_profit"),
+        // Long only: a bracket opens a position with a buy.
+        (
+            with(
+                json!({"side": "sell", "take_profit": {"limit_price": "130"},
+            "stop_loss": {"stop_price": "160"}}),
+            ),
+            "side",
+        ),
         // A market entry's exits are checked against the latest trade (161.2958).
         (
             with(json!({"type": "market", "limit_price": null,
@@ -277,6 +285,19 @@ async fn an_oco_reserves_its_shares_once_and_a_legs_fill_reaches_the_owner() {
         (positions[0]["qty"] == "10").then_some(())
     })
     .await;
+    let entry = placed["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the entry filled in the ledger", || async {
+        let order = json_of(&app, &alice, &format!("/api/trading/orders/{entry}")).await;
+        (order["status"] == "filled").then_some(())
+    })
+    .await;
+    // Its open exits hold back the 10 shares (once for both): they cannot be sold again.
+    let sell_one = json!({"symbol": "AAPL", "qty": "1", "side": "sell", "type": "limit",
+        "time_in_force": "gtc", "limit_price": "180"});
+    let response = submit(&app, &alice, &sell_one).await;
+    assert_eq!(response.status(), 422, "the exits hold the position");
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["fields"]["limit"], "position", "{error}");
 
     // The take-profit leg fills: its event reaches alice's stream and her book.
     broker.fill(&take_profit, "10", "170");
@@ -390,4 +411,42 @@ async fn a_replace_streams_replaced_then_new_and_the_book_follows() {
     })
     .await;
     assert_eq!(buying_power(&app, &alice).await, "99700.00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_needs_room_for_its_legs_under_the_open_orders_limit() {
+    let stub = AlpacaStub::start().await;
+    let app = trading_app(&stub, &[("TRADING_MAX_OPEN_ORDERS", "3")]).await;
+    let alice = app.sign_in("alice@example.com", false).await;
+    let simple = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit",
+        "time_in_force": "gtc", "limit_price": "150"});
+    assert_eq!(submit(&app, &alice, &simple).await.status(), 201);
+
+    // One open order and a bracket's three would make four.
+    let response = submit(&app, &alice, &bracket()).await;
+    assert_eq!(response.status(), 422);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "risk_limit", "{error}");
+    assert_eq!(
+        error["error"]["fields"]["limit"], "max_open_orders",
+        "{error}"
+    );
+    assert_eq!(
+        stub.orders_received(),
+        1,
+        "the refused bracket sent nothing"
+    );
+
+    // An oto's two fit, and then the limit is reached: legs count as open orders.
+    let oto = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit",
+        "time_in_force": "gtc", "limit_price": "150", "order_class": "oto",
+        "take_profit": {"limit_price": "170"}});
+    assert_eq!(submit(&app, &alice, &oto).await.status(), 201);
+    let response = submit(&app, &alice, &simple).await;
+    assert_eq!(
+        response.status(),
+        422,
+        "three open orders, the oto's leg among them"
+    );
+    assert_eq!(stub.orders_received(), 2);
 }

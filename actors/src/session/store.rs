@@ -51,8 +51,8 @@ pub(super) async fn insert(
     let client = pool.get().await?;
     let row = client
         .query_opt(
-            "WITH u AS (SELECT id, email, is_operator FROM users \
-             WHERE id = $3 AND deleted_at IS NULL AND email_verified_at IS NOT NULL), \
+            "WITH u AS (SELECT id, email, is_operator FROM session_accounts \
+             WHERE id = $3 AND may_sign_in), \
              ins AS (INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, \
              idle_expires_at, absolute_expires_at, ip_prefix, user_agent, asserted_at) \
              SELECT $1, $2, u.id, $4, $4, $5, $6, $7, $8, $4 FROM u RETURNING user_id) \
@@ -79,8 +79,8 @@ pub(super) async fn find(pool: &Pool, hashes: &[String]) -> Result<Option<Row>, 
         .query_opt(
             "SELECT s.id, s.user_id, u.email, u.is_operator, s.token_hash, s.idle_expires_at, \
              s.absolute_expires_at, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ANY($1) AND s.revoked_at IS NULL AND u.deleted_at IS NULL",
+             FROM sessions s JOIN session_accounts u ON u.id = s.user_id \
+             WHERE s.token_hash = ANY($1) AND s.revoked_at IS NULL AND u.live",
             &[&hashes],
         )
         .await?;

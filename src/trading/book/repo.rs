@@ -102,7 +102,10 @@ pub async fn positions(
 
 /// What `user_id`'s open orders reserve. An order reserves what is left of it: a buy, its
 /// remaining quantity at its estimated price (or its remaining notional); a sell, its remaining
-/// quantity (a notional sell, its remaining amount at its estimated price).
+/// quantity (a notional sell, its remaining amount at its estimated price). Legs reserve nothing
+/// while their parent is open (its reservation is the whole order's); once the entry has filled,
+/// its open exit legs hold back the shares they would sell, once per parent (a bracket's two
+/// exits are alternatives), so the position cannot be sold twice.
 pub async fn reserved(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -132,7 +135,31 @@ pub async fn reserved(
             }
         }
     }
+    for (symbol, qty) in exits_held(client, user_id).await? {
+        *reserved.sells.entry(symbol).or_default() += qty;
+    }
     Ok(reserved)
+}
+
+/// The shares `user_id`'s open exit legs hold back, per parent that is no longer open (its
+/// entry filled): the largest remaining quantity among its open sell legs.
+async fn exits_held(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<(String, Decimal)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT symbol, max(greatest(qty - filled_qty, 0)) FROM orders \
+                 WHERE user_id = $1 AND side = 'sell' AND parent_id IS NOT NULL \
+                   AND reserve_price IS NULL AND qty IS NOT NULL AND {OPEN_ORDER} \
+                   AND parent_id IN (SELECT id FROM orders WHERE user_id = $1 AND NOT {OPEN_ORDER}) \
+                 GROUP BY parent_id, symbol"
+            ),
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Records `report` for `user_id` (nil: the operator book); `false` when this execution was

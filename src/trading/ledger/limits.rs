@@ -103,7 +103,8 @@ async fn link_replacement(
     Ok(linked == 1)
 }
 
-/// The count limits: open orders and today's orders (UTC).
+/// The count limits: open orders and today's orders (UTC), legs included; a new order needs
+/// room for itself and the legs it will have.
 async fn check_counts(
     tx: &impl GenericClient,
     new: &NewOrder<'_>,
@@ -119,9 +120,10 @@ async fn check_counts(
         )
         .await?;
     let (open, today): (i64, i64) = (counts.get(0), counts.get(1));
-    Ok(if open >= i64::from(caps.max_open) {
+    let needed = i64::from(new.order.class.orders());
+    Ok(if open + needed > i64::from(caps.max_open) {
         Some(Refusal::count(Limit::OpenOrders, caps.max_open))
-    } else if today >= i64::from(caps.max_per_day) {
+    } else if today + needed > i64::from(caps.max_per_day) {
         Some(Refusal::count(Limit::DailyOrders, caps.max_per_day))
     } else {
         None

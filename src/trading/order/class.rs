@@ -88,6 +88,16 @@ impl OrderClass {
         }
     }
 
+    /// How many orders the class places at Alpaca: the order itself and its legs (a bracket's
+    /// two exits, an oco's stop, an oto's exit). Each counts against the per-user limits.
+    pub fn orders(&self) -> u32 {
+        match self {
+            Self::Simple => 1,
+            Self::Bracket { .. } => 3,
+            Self::Oco { .. } | Self::Oto(_) => 2,
+        }
+    }
+
     /// The side of the exit legs: an oco is itself the exit; a bracket's or an oto's legs
     /// close what its entry opens.
     pub fn exit_side(&self, side: Side) -> Side {
@@ -211,6 +221,15 @@ pub fn class_problems(order: &OrderRequest) -> Vec<(&'static str, String)> {
         problems.push((
             "extended_hours",
             format!("is not allowed for {name} orders"),
+        ));
+    }
+    // Long only: a bracket's or oto's entry opens a position, so it buys (a sell entry's exits
+    // would buy back with cash nothing reserved).
+    if matches!(class, OrderClass::Bracket { .. } | OrderClass::Oto(_)) && order.side == Side::Sell
+    {
+        problems.push((
+            "side",
+            format!("must be buy for {name} orders: positions are long only"),
         ));
     }
     let (kind_ok, kinds) = match (class, order.kind) {

@@ -121,6 +121,9 @@ fn expected(g: &Generated) -> bool {
     if !(legs && kind && oco_limit && day_or_gtc && g.qty.fract().is_zero()) {
         return false;
     }
+    if class != "oco" && g.side == "sell" {
+        return false;
+    }
     let sells = (g.side == "buy") != (class == "oco");
     let reference = match (class, g.kind) {
         ("oco", _) | (_, "market") => None,
