@@ -318,6 +318,26 @@ mod mutation_tests {
         with_fresh_pool(counts_per_window).await;
     }
 
+    #[tokio::test]
+    async fn a_counted_hit_is_exact_per_client_and_window() {
+        with_fresh_pool(|pool| async move {
+            let hasher = hasher();
+            let at = |client: &'static str, now| hit(&pool, &hasher, &LIMIT, client, now);
+            // Ten seconds into a minute window: two hits, then the wait until the next window.
+            let now = DateTime::from_timestamp(1_767_225_610, 0).unwrap();
+            assert!(at("203.0.113.9", now).await.is_ok());
+            assert!(at("203.0.113.9", now).await.is_ok());
+            match at("203.0.113.9", now).await {
+                Err(LimitError::Exceeded(wait)) => assert_eq!(wait, Duration::from_secs(50)),
+                other => panic!("expected the limit, got {other:?}"),
+            }
+            assert!(at("203.0.113.10", now).await.is_ok(), "another client");
+            let next_window = now + chrono::Duration::seconds(50);
+            assert!(at("203.0.113.9", next_window).await.is_ok());
+        })
+        .await;
+    }
+
     fn hasher() -> TokenHasher {
         TokenHasher::new(Arc::new(SecretBox::from(b"unit-key".to_vec())), None)
     }
