@@ -2,8 +2,9 @@
 //! event was dropped) is read back from Alpaca's REST API and applied exactly once, like the
 //! stream's own events ([`crate::trading::updates`]).
 //!
-//! One pass lists Alpaca's orders (`GET /v2/orders?status=all&after=…&direction=asc`, pages of
-//! 500) submitted since the older of the oldest order still open in the ledger and the previous
+//! One pass lists Alpaca's orders (`GET /v2/orders?status=all&after=…&direction=asc&nested=true`,
+//! pages of 500; a bracket's, oco's or oto's legs inside their parent, applied after it, so a
+//! parent whose answer was lost records its legs as its owner's before their fills are applied) submitted since the older of the oldest order still open in the ledger and the previous
 //! pass's mark, and applies each: its status and object to its ledger row, its cumulative fill
 //! to its owner's book (an order placed outside Raptor to the operator book). It runs after
 //! every upstream reconnect (which includes the first connection after startup) and
@@ -67,21 +68,24 @@ pub async fn reconcile(
             limit: PAGE,
             after: Some(after - Duration::milliseconds(1)),
             ascending: true,
+            nested: true,
         };
         let page = actors.broker.orders(listing).await?;
         let orders: Vec<&RawValue> = serde_json::from_str(page.as_str())
             .map_err(|_| ReconcileError::Apply("the order list is not an array".into()))?;
         for raw in &orders {
-            let fields = Fields::of(raw.get());
-            if let Some(submitted) = fields.submitted_at {
-                after = after.max(submitted);
+            // The parent first (it records its legs as its owner's orders), then each leg.
+            for order in std::iter::once(raw.get()).chain(legs_of(raw.get())) {
+                let fields = Fields::of(order);
+                if let Some(submitted) = fields.submitted_at {
+                    after = after.max(submitted);
+                }
+                done.orders += 1;
+                done.fills += usize::from(fields.filled);
+                apply_update(pool, actors, clock, &fields.update(order))
+                    .await
+                    .map_err(ReconcileError::Apply)?;
             }
-            done.orders += 1;
-            done.fills += usize::from(fields.filled);
-            let update = fields.update(raw.get());
-            apply_update(pool, actors, clock, &update)
-                .await
-                .map_err(ReconcileError::Apply)?;
         }
         if orders.len() < usize::from(PAGE) {
             break;
@@ -150,6 +154,21 @@ async fn mark(
         .execute("UPDATE book_reconciliation SET through = $1", &[&through])
         .await?;
     Ok(())
+}
+
+/// The legs a listed order carries (the listing is nested: legs are not listed on their own).
+fn legs_of(raw: &str) -> impl Iterator<Item = &str> {
+    #[derive(Deserialize, Default)]
+    struct WithLegs<'a> {
+        #[serde(borrow)]
+        legs: Option<Vec<&'a RawValue>>,
+    }
+    let parsed: WithLegs<'_> = serde_json::from_str(raw).unwrap_or_default();
+    parsed
+        .legs
+        .unwrap_or_default()
+        .into_iter()
+        .map(RawValue::get)
 }
 
 /// The few fields of a listed order a pass reads.

@@ -123,14 +123,21 @@ async fn settle_and_apply(
         at: update.at.unwrap_or(now),
     };
     let client = pool.get().await.map_err(|e| e.to_string())?;
-    let applied = events::apply(&client, order_event, claimed_before, now)
+    events::apply(&client, order_event, claimed_before, now)
         .await
         .map_err(|e| e.to_string())?;
-    // A bracket, oco or oto settled here: its legs become its owner's orders, as on a submit.
-    if let (true, Some(row)) = (applied, &unsettled) {
-        crate::trading::ledger::legs::record(&client, row.id, update.order, now)
+    // A bracket's, oco's or oto's legs are its owner's orders from the first update that shows
+    // them, whether or not it settled or changed the parent (a leg listed after a parent whose answer was
+    // lost must find its owner); recorded once, as on a submit.
+    if crate::trading::ledger::legs::carried(update.order) {
+        if let Some(parent) = events::row_of(&client, client_order_id)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+        {
+            crate::trading::ledger::legs::record(&client, parent, update.order, now)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
     }
     Ok(())
 }

@@ -36,6 +36,9 @@ pub enum Behaviour {
     Fail(u16, String),
     /// Every request is accepted and never answered.
     Hang,
+    /// Every request is carried out and its answer never sent (the broker acted; the caller
+    /// never learns). The paper broker's; the older stand-in hangs as with `Hang`.
+    LoseAnswers,
 }
 
 /// One request the stand-in received.
@@ -211,6 +214,9 @@ async fn handle(
         );
     }
     let behaviour = inner.behaviour.lock().unwrap().clone();
+    if matches!(behaviour, Behaviour::LoseAnswers) {
+        return std::future::pending().await;
+    }
     if let Some(response) = misbehave(behaviour).await {
         return response;
     }
@@ -286,10 +292,11 @@ async fn handle(
     }
 }
 
-/// The answer `behaviour` gives instead of Alpaca's (`None` when `Normal`; never for `Hang`).
+/// The answer `behaviour` gives instead of Alpaca's (`None` when `Normal` or `LoseAnswers`,
+/// which answer like Alpaca; never for `Hang`).
 pub async fn misbehave(behaviour: Behaviour) -> Option<Response> {
     match behaviour {
-        Behaviour::Normal => None,
+        Behaviour::Normal | Behaviour::LoseAnswers => None,
         Behaviour::Hang => std::future::pending().await,
         Behaviour::Fail(status, text) => {
             let status = StatusCode::from_u16(status).unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::alpaca_stub::AlpacaStub;
+use crate::alpaca_stub::{AlpacaStub, Behaviour};
 use crate::books::book_app;
 use crate::helpers::{eventually, SignedIn, TestApp};
 use crate::paper_broker::PaperBroker;
@@ -449,4 +449,50 @@ async fn an_order_needs_room_for_its_legs_under_the_open_orders_limit() {
         "three open orders, the oto's leg among them"
     );
     assert_eq!(stub.orders_received(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legs_of_an_order_whose_answer_was_lost_are_the_owners_after_reconciliation() {
+    let broker = PaperBroker::start().await;
+    let app = book_app(&broker, &[("ALPACA_REQUEST_TIMEOUT_SECS", "1")]).await;
+    let alice = app.sign_in("alice@example.com", false).await;
+    // The stream is down, and the bracket reaches Alpaca but its answer never reaches Raptor.
+    broker.refuse_stream(true);
+    broker.drop_stream();
+    broker.wait_listening(0, WAIT).await;
+    broker.behave(Behaviour::LoseAnswers);
+    let bracket = json!({"symbol": "AAPL", "qty": "10", "side": "buy", "type": "market",
+        "time_in_force": "gtc", "order_class": "bracket",
+        "take_profit": {"limit_price": "170"}, "stop_loss": {"stop_price": "140"}});
+    let response = submit(&app, &alice, &bracket).await;
+    assert_eq!(response.status(), 504, "the answer was lost");
+    broker.behave(Behaviour::Normal);
+
+    // At Alpaca the entry filled at 150 and now its take-profit exit fills at 170.
+    let orders = broker.orders();
+    assert_eq!(orders.len(), 3, "the entry and its two legs: {orders:?}");
+    let take_profit = orders
+        .iter()
+        .find(|o| o["type"] == "limit" && o["side"] == "sell")
+        .expect("the take-profit leg")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    broker.fill(&take_profit, "10", "170");
+
+    // The reconnect's reconciliation lists the bracket with its legs: they are alice's, and
+    // their fills reach her book, none the operator's.
+    broker.refuse_stream(false);
+    eventually(WAIT, "the exit's fill in alice's book", || async {
+        let account = json_of(&app, &alice, "/api/trading/account").await;
+        (account["cash"] == "100200.00").then_some(())
+    })
+    .await;
+    let leg = json_of(&app, &alice, &format!("/api/trading/orders/{take_profit}")).await;
+    assert_eq!(leg["status"], "filled", "{leg}");
+    let operator_fills = app
+        .db
+        .count("SELECT count(*) FROM fills WHERE user_id = '00000000-0000-0000-0000-000000000000'")
+        .await;
+    assert_eq!(operator_fills, 0, "nothing went to the operator book");
 }

@@ -69,13 +69,14 @@ impl AlpacaClient {
         self.get_json("/v2/positions", &[]).await
     }
 
-    /// `GET /v2/orders` as `listing` asks (`status`, `limit`, `after`, `direction`).
+    /// `GET /v2/orders` as `listing` asks (`status`, `limit`, `after`, `direction`, `nested`).
     pub async fn orders(&self, listing: &OrderListing) -> Result<BrokerJson, BrokerError> {
         let direction = if listing.ascending { "asc" } else { "desc" };
         let mut params = vec![
             ("status", listing.status.as_str().to_owned()),
             ("limit", listing.limit.to_string()),
             ("direction", direction.to_owned()),
+            ("nested", listing.nested.to_string()),
         ];
         if let Some(after) = listing.after {
             params.push((

@@ -192,6 +192,8 @@ pub struct OrderListing {
     pub after: Option<chrono::DateTime<chrono::Utc>>,
     /// Oldest first.
     pub ascending: bool,
+    /// Legs inside their parent's `legs`, not listed on their own (Alpaca's `nested=true`).
+    pub nested: bool,
 }
 
 /// An order's id at the broker (Alpaca's order ids are UUIDs).

@@ -45,6 +45,20 @@ pub async fn owner_of(
     Ok(row.and_then(|r| r.get(0)))
 }
 
+/// The ledger row of the order `client_order_id`, if it is in the ledger.
+pub async fn row_of(
+    client: &impl GenericClient,
+    client_order_id: &str,
+) -> Result<Option<Uuid>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT id FROM orders WHERE client_order_id = $1",
+            &[&client_order_id],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// The SQL condition of a row an event settles: `pending`, or `submitting` under a claim taken
 /// before `$7` (its holder is presumed gone; a live holder records its own outcome).
 const SETTLES: &str = "(status = 'pending' OR (status = 'submitting' AND claimed_at < $7))";

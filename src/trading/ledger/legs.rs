@@ -1,9 +1,10 @@
 //! The exit legs of a bracket, oco or oto order (issue 26). Alpaca answers such an order with
 //! `legs`, order objects of their own; each is recorded as an order of the parent's owner
 //! (`parent_id` links it), so the trade-update stream finds its owner by its client order id,
-//! its fills go to the owner's book, and it is listed with its parent. A leg reserves nothing
-//! (`reserve_price` is NULL): a buy bracket's exits sell the position its entry opens, and an
-//! oco's parent already holds back the shares both exits would sell.
+//! its fills go to the owner's book, and it is listed with its parent. A leg reserves nothing of
+//! its own (`reserve_price` is NULL): while its parent is open, the parent's reservation is the
+//! whole order's; once a bracket's or oto's entry has filled, its open exits hold back the
+//! position once (`book::repo::reserved`).
 
 use std::collections::HashMap;
 
@@ -15,6 +16,16 @@ use uuid::Uuid;
 
 /// Records the `legs` of the parent's broker `body` (ledger row `parent`) as orders of the
 /// parent's owner; a leg recorded before is left as it is. How many were new.
+/// Whether the order object `body` carries legs (a quick look: most updates carry none, and
+/// need no query).
+pub fn carried(body: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Legs {
+        legs: Option<Vec<serde::de::IgnoredAny>>,
+    }
+    serde_json::from_str::<Legs>(body).is_ok_and(|o| o.legs.is_some_and(|l| !l.is_empty()))
+}
+
 pub async fn record(
     client: &impl GenericClient,
     parent: Uuid,

@@ -71,13 +71,18 @@ pub async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Resp
         );
     }
     let behaviour = shared.behaviour.lock().unwrap().clone();
+    let lose = matches!(behaviour, Behaviour::LoseAnswers);
     if let Some(response) = misbehave(behaviour).await {
         return response;
     }
     let params: Params = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    route(&shared, &parts.method, path, &params, &body)
+    let response = route(&shared, &parts.method, path, &params, &body);
+    if lose {
+        return std::future::pending().await;
+    }
+    response
 }
 
 fn not_found(what: &str) -> Response {
@@ -221,8 +226,15 @@ fn list_orders(orders: &[Order], params: &Params) -> Result<Value, Refusal> {
         .get("symbols")
         .map(|s| s.split(',').map(|s| s.trim().to_uppercase()).collect());
     let side = params.get("side");
+    // Alpaca's `nested`: legs inside their parent only, else each order on its own, legs too.
+    let nest = match params.get("nested").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(invalid(format!("invalid nested: {other}"))),
+    };
     let chosen = |o: &&Order| {
-        (status == "all" || o.is_open() == (status == "open"))
+        (!nest || o.parent.is_none())
+            && (status == "all" || o.is_open() == (status == "open"))
             && within(o.created_at, after, until)
             && symbols.as_ref().is_none_or(|s| s.contains(&o.symbol))
             && side.is_none_or(|s| *s == o.side)
@@ -232,7 +244,9 @@ fn list_orders(orders: &[Order], params: &Params) -> Result<Value, Refusal> {
         listed.reverse();
     }
     let shown = listed.into_iter().take(limit);
-    Ok(shown.map(|o| nested(orders, o)).collect())
+    Ok(shown
+        .map(|o| if nest { nested(orders, o) } else { o.json() })
+        .collect())
 }
 
 /// `GET /v2/account/activities[/{type}]` for FILL activities: `activity_types` (or the type in

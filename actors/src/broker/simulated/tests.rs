@@ -64,6 +64,7 @@ fn a_resting_limit_order_can_be_cancelled_once() {
         limit: 50,
         after: None,
         ascending: false,
+        nested: false,
     };
     assert_eq!(
         sim.orders(&open)
