@@ -338,6 +338,46 @@ mod mutation_tests {
         .await;
     }
 
+    /// Counters whose pool is never used (nothing here asks Postgres).
+    fn offline_counters() -> Counters {
+        let pool = crate::db::build_pool(
+            "postgres://nobody@127.0.0.1:1/none",
+            crate::settings::DatabaseSsl::Disable,
+            1,
+        )
+        .unwrap();
+        Counters::new(pool, hasher())
+    }
+
+    #[test]
+    fn a_provisional_grant_is_one_block_with_one_request_used_and_old_windows_are_forgotten() {
+        const WIDE: SharedLimit = SharedLimit {
+            name: "wide",
+            hits: 100,
+            window: Duration::from_secs(60),
+        };
+        assert_eq!(WIDE.block(), 5);
+        let counters = offline_counters();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let now = DateTime::from_timestamp(1_767_225_610, 0).unwrap();
+        counters.grant_provisionally(&WIDE, client, now);
+        // Kept: the window is current.
+        counters.forget_old(now, WIDE.window);
+        for _ in 0..4 {
+            assert_eq!(counters.check_local(&WIDE, client, now), Local::Admitted);
+        }
+        assert_eq!(
+            counters.check_local(&WIDE, client, now),
+            Local::Lease,
+            "the block is used up"
+        );
+        // A window that ended more than the longest window ago is forgotten.
+        let earlier = now - chrono::Duration::seconds(3600);
+        counters.grant_provisionally(&WIDE, client, earlier);
+        counters.forget_old(now, WIDE.window);
+        assert_eq!(counters.check_local(&WIDE, client, earlier), Local::Lease);
+    }
+
     fn hasher() -> TokenHasher {
         TokenHasher::new(Arc::new(SecretBox::from(b"unit-key".to_vec())), None)
     }
