@@ -378,6 +378,32 @@ mod mutation_tests {
         assert_eq!(counters.check_local(&WIDE, client, earlier), Local::Lease);
     }
 
+    #[test]
+    fn clients_spread_over_every_shard() {
+        let spread = |clients: Vec<IpAddr>| {
+            let mut per_shard = [0usize; SHARDS];
+            for client in &clients {
+                per_shard[shard_of(*client)] += 1;
+            }
+            let fair = clients.len() / SHARDS;
+            assert!(
+                per_shard.iter().all(|&n| n > fair / 2 && n < fair * 2),
+                "{per_shard:?}"
+            );
+        };
+        // Neighbouring IPv4 addresses, and IPv6 clients differing only in their /64 prefix.
+        spread(
+            (0..1600u32)
+                .map(|n| IpAddr::from([10, 0, (n >> 8) as u8, n as u8]))
+                .collect(),
+        );
+        spread(
+            (0..1600u16)
+                .map(|n| IpAddr::from([0x2001, 0xdb8, 0, n, 0, 0, 0, 1]))
+                .collect(),
+        );
+    }
+
     fn hasher() -> TokenHasher {
         TokenHasher::new(Arc::new(SecretBox::from(b"unit-key".to_vec())), None)
     }

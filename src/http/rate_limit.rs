@@ -260,6 +260,24 @@ mod mutation_tests {
     }
 
     #[test]
+    fn a_table_limit_allows_its_hits_at_once_then_one_per_window_share() {
+        let limiter = IpRateLimiter::of(&crate::limits::table::ProcessLimit {
+            name: "unit",
+            hits: 2,
+            window: Duration::from_secs(60),
+        });
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(limiter.check(ip), Ok(()));
+        assert_eq!(limiter.check(ip), Ok(()));
+        // The next hit refills after 60 s / 2.
+        let wait = limiter.check(ip).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(29) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
     fn idle_clients_are_forgotten() {
         // A quota so large that a bucket refills within nanoseconds: idle at once.
         let limiter = IpRateLimiter::per_minute(u32::MAX);
