@@ -278,6 +278,28 @@ mod mutation_tests {
     }
 
     #[test]
+    fn each_table_limit_has_its_own_limiter_and_idle_clients_leave_every_limiter() {
+        let limiters = ProcessLimiters::new(Some(u32::MAX));
+        let mut limits = table::ROUTES.iter().filter_map(|r| r.limits.per_client);
+        let first = limits.next().expect("a per-client limit in the table");
+        let other = limits.find(|l| l.name != first.name).expect("a second one");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let limiter = limiters
+            .route(&first)
+            .expect("every per-client limit has a limiter");
+        for _ in 0..first.hits {
+            assert_eq!(limiter.check(ip), Ok(()));
+        }
+        assert!(limiter.check(ip).is_err(), "{} is used up", first.name);
+        let own = limiters.route(&other).expect("and the other too");
+        assert_eq!(own.check(ip), Ok(()), "{} counts on its own", other.name);
+        let global = limiters.global.as_ref().expect("the global limiter");
+        assert_eq!(global.check(ip), Ok(()));
+        limiters.forget_idle();
+        assert_eq!(global.limiter.len(), 0, "refilled at once: forgotten");
+    }
+
+    #[test]
     fn idle_clients_are_forgotten() {
         // A quota so large that a bucket refills within nanoseconds: idle at once.
         let limiter = IpRateLimiter::per_minute(u32::MAX);

@@ -190,3 +190,33 @@ fn the_header_key_wins_and_a_bad_key_is_a_field_error() {
     let err = Submission::parse(Some("has space"), draft()).unwrap_err();
     assert_eq!(err.problems[0].field, "Idempotency-Key");
 }
+
+#[test]
+fn a_class_places_the_order_and_each_of_its_legs() {
+    let price = |p: &str| Positive::parse(Decimal::from_str(p).unwrap()).unwrap();
+    let take_profit = TakeProfit {
+        limit_price: price("170"),
+    };
+    let stop_loss = StopLoss {
+        stop_price: price("140"),
+        limit_price: None,
+    };
+    assert_eq!(OrderClass::Simple.orders(), 1);
+    assert_eq!(
+        OrderClass::Bracket {
+            take_profit,
+            stop_loss
+        }
+        .orders(),
+        3
+    );
+    assert_eq!(
+        OrderClass::Oco {
+            take_profit,
+            stop_loss
+        }
+        .orders(),
+        2
+    );
+    assert_eq!(OrderClass::Oto(OtoExit::StopLoss(stop_loss)).orders(), 2);
+}
