@@ -172,7 +172,11 @@ async fn order_class_rules_are_checked_before_anything_reaches_alpaca() {
         (with(json!({"order_class": "oto"})), "order_class"),
         (with(json!({"order_class": "triangle"})), "order_class"),
         (with(json!({"order_class": "simple"})), "take_profit"),
-        // Long only: a bracket opens a position with a buy.
+        // Long only: exits sell, so a bracket opens with a buy and an oco sells.
+        (
+            with(json!({"order_class": "oco", "limit_price": null})),
+            "side",
+        ),
         (
             with(
                 json!({"side": "sell", "take_profit": {"limit_price": "130"},

@@ -223,13 +223,18 @@ pub fn class_problems(order: &OrderRequest) -> Vec<(&'static str, String)> {
             format!("is not allowed for {name} orders"),
         ));
     }
-    // Long only: a bracket's or oto's entry opens a position, so it buys (a sell entry's exits
-    // would buy back with cash nothing reserved).
-    if matches!(class, OrderClass::Bracket { .. } | OrderClass::Oto(_)) && order.side == Side::Sell
-    {
+    // Long only: exits sell. A bracket's or oto's entry buys (a sell entry's exits would buy
+    // back with cash nothing reserved); an oco is itself the exit of a long position.
+    let exits_sell = class.exit_side(order.side) == Side::Sell;
+    if !exits_sell {
+        let side = if matches!(class, OrderClass::Oco { .. }) {
+            "sell"
+        } else {
+            "buy"
+        };
         problems.push((
             "side",
-            format!("must be buy for {name} orders: positions are long only"),
+            format!("must be {side} for {name} orders: positions are long only, exits sell"),
         ));
     }
     let (kind_ok, kinds) = match (class, order.kind) {
@@ -255,7 +260,9 @@ pub fn class_problems(order: &OrderRequest) -> Vec<(&'static str, String)> {
         }
     }
     let reference = entry_price(order).map(|r| (r, "the entry's price"));
-    problems.extend(side_problems(order, reference));
+    if exits_sell {
+        problems.extend(side_problems(order, reference));
+    }
     problems
 }
 
@@ -272,21 +279,16 @@ pub fn entry_price(order: &OrderRequest) -> Option<Decimal> {
     }
 }
 
-/// Whether the exits lie on the right side: for a sell exit the take-profit above and the
-/// stop-loss below `reference` (and the take-profit above the stop-loss), a stop-loss's limit
-/// at or below its stop; mirrored for a buy exit.
+/// Whether the exits, which sell (long only), lie on the right side: the take-profit above and
+/// the stop-loss below `reference` (and the take-profit above the stop-loss), a stop-loss's
+/// limit at or below its stop.
 pub fn side_problems(
     order: &OrderRequest,
     reference: Option<(Decimal, &str)>,
 ) -> Vec<(&'static str, String)> {
     let class = order.class;
-    let up = class.exit_side(order.side) == Side::Sell;
-    let (above, below) = if up {
-        ("above", "below")
-    } else {
-        ("below", "above")
-    };
-    let beyond = |a: Decimal, b: Decimal| if up { a > b } else { a < b };
+    let (above, below) = ("above", "below");
+    let beyond = |a: Decimal, b: Decimal| a > b;
     let mut problems = Vec::new();
     let take_profit = class.take_profit().map(|t| t.limit_price.get());
     let stop_loss = class.stop_loss();

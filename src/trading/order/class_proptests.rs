@@ -121,10 +121,11 @@ fn expected(g: &Generated) -> bool {
     if !(legs && kind && oco_limit && day_or_gtc && g.qty.fract().is_zero()) {
         return false;
     }
-    if class != "oco" && g.side == "sell" {
+    // Long only: exits sell.
+    let sells = (g.side == "buy") != (class == "oco");
+    if !sells {
         return false;
     }
-    let sells = (g.side == "buy") != (class == "oco");
     let reference = match (class, g.kind) {
         ("oco", _) | (_, "market") => None,
         (_, "stop") => Some(g.stop),
