@@ -308,6 +308,23 @@ mod tests {
 mod mutation_tests {
     use super::*;
 
+    #[test]
+    fn lanes_keep_their_stored_names_and_a_pause_of_one_leaves_the_other() {
+        // The names are rows of `outbound_leases` and `outbound_pauses` other processes read.
+        assert_eq!(Lane::Trading.as_str(), "trading");
+        assert_eq!(Lane::MarketData.as_str(), "market_data");
+        // Alpaca's count is under the trading reserve: market data waits, orders do not.
+        let budget = budget(10, 5, Duration::ZERO);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", "2".parse().unwrap());
+        let reset = chrono::Utc::now().timestamp() + 30;
+        headers.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
+        budget.observe(200, &headers);
+        let now = Instant::now();
+        assert!(budget.local_pause(Lane::MarketData, now).is_some());
+        assert_eq!(budget.local_pause(Lane::Trading, now), None);
+    }
+
     const WINDOW: Duration = Duration::from_secs(60);
 
     fn budget(limit: u32, reserved: u32, max_wait: Duration) -> OutboundBudget {

@@ -220,3 +220,17 @@ fn a_class_places_the_order_and_each_of_its_legs() {
     );
     assert_eq!(OrderClass::Oto(OtoExit::StopLoss(stop_loss)).orders(), 2);
 }
+
+#[test]
+fn a_trail_is_its_price_or_its_percent_of_the_price() {
+    let positive = |p: &str| Positive::parse(Decimal::from_str(p).unwrap()).unwrap();
+    let price = Decimal::from_str("200").unwrap();
+    assert_eq!(
+        Trail::Price(positive("2.5")).distance(price),
+        Some(Decimal::from_str("2.5").unwrap())
+    );
+    assert_eq!(
+        Trail::Percent(positive("1.5")).distance(price),
+        Some(Decimal::from_str("3").unwrap())
+    );
+}
