@@ -308,6 +308,16 @@ mod tests {
 mod mutation_tests {
     use super::*;
 
+    #[tokio::test]
+    async fn acquiring_without_an_account_spends_this_process_window() {
+        let budget = budget(1, 0, Duration::ZERO);
+        assert_eq!(budget.acquire(Lane::Trading).await, Ok(()));
+        assert!(
+            budget.acquire(Lane::Trading).await.is_err(),
+            "the window is spent"
+        );
+    }
+
     #[test]
     fn lanes_keep_their_stored_names_and_a_pause_of_one_leaves_the_other() {
         // The names are rows of `outbound_leases` and `outbound_pauses` other processes read.
