@@ -21,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target_dir="${CARGO_TARGET_DIR:-target}"
+# Absolute from here on (CARGO_TARGET_DIR may be either).
+[[ "$target_dir" == /* ]] || target_dir="$(pwd)/$target_dir"
 seconds="${FAULT_CAMPAIGN_SECONDS:-6}"
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -ge 2 ]] || {
   echo "fault-campaign: FAULT_CAMPAIGN_SECONDS must be a whole number >= 2" >&2
@@ -53,7 +55,7 @@ bin=$(pg_bin) || {
 say "building raptor (with fault injection) and the campaign driver"
 cargo build --quiet --all-features --bin raptor --example fault_campaign
 
-work="$(pwd)/$target_dir/fault-campaign"
+work="$target_dir/fault-campaign"
 rm -rf "$work"
 mkdir -p "$work"
 data="$work/pg"
@@ -109,7 +111,7 @@ say "private cluster on 127.0.0.1:$port"
 "${as_pg[@]}" "$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
   -c 'CREATE DATABASE raptor_fault' >/dev/null
 
-RAPTOR_BIN="$(pwd)/$target_dir/debug/raptor" \
+RAPTOR_BIN="$target_dir/debug/raptor" \
   FAULT_DATABASE_URL="postgres://postgres@127.0.0.1:$port/raptor_fault" \
   FAULT_PGCTL="$pgctl" \
   FAULT_WORK_DIR="$work" \

@@ -5,7 +5,8 @@
 #   scripts/mutants.sh src/http/csrf.rs ...    just these files
 #
 # The modules: CSRF, client IP, the rate limits (per process and shared), the outbound budget to
-# Alpaca, token minting and sealing, and order parsing (with idempotency keys and order ids). Their unit tests (`--lib`: each
+# Alpaca, token minting and sealing, and order parsing (with order classes, idempotency keys and
+# order ids). Their unit tests (`--lib`: each
 # file's tests, including its `mutation_tests` module) must catch at least 90% of the viable
 # mutants of each file; equivalent mutants are excluded in .cargo/mutants.toml, each with its
 # reason. src/limits.rs's tests use a real Postgres (scripts/ensure-postgres.sh finds or starts
@@ -27,6 +28,7 @@ default_files=(
   actors/src/token.rs
   src/trading/order.rs
   src/trading/order/values.rs
+  src/trading/order/class.rs
   src/trading/ids.rs
 )
 files=("$@")
