@@ -98,6 +98,21 @@ pub enum TicketTrail {
     Percent(Decimal),
 }
 
+impl TicketKind {
+    /// Alpaca's `trail_price` and `trail_percent` of a trailing stop (both `None` otherwise).
+    pub fn trail_fields(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Self::TrailingStop {
+                trail: TicketTrail::Price(p),
+            } => (Some(p.to_string()), None),
+            Self::TrailingStop {
+                trail: TicketTrail::Percent(p),
+            } => (None, Some(p.to_string())),
+            _ => (None, None),
+        }
+    }
+}
+
 /// The class of an order with exit legs (Alpaca's `order_class`), and the legs' prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TicketLegs {

@@ -2,9 +2,7 @@
 
 use serde::Serialize;
 
-use crate::broker::ticket::{
-    OrderTicket, ReplaceTicket, TicketKind, TicketLegs, TicketSize, TicketTrail,
-};
+use crate::broker::ticket::{OrderTicket, ReplaceTicket, TicketLegs, TicketSize};
 
 /// The body of `POST /v2/orders`: amounts as decimal strings, which Alpaca accepts.
 #[derive(Serialize)]
@@ -73,15 +71,7 @@ impl<'a> WireOrder<'a> {
             TicketSize::Qty(q) => (Some(q.to_string()), None),
             TicketSize::Notional(n) => (None, Some(n.to_string())),
         };
-        let (trail_price, trail_percent) = match ticket.kind {
-            TicketKind::TrailingStop {
-                trail: TicketTrail::Price(p),
-            } => (Some(p.to_string()), None),
-            TicketKind::TrailingStop {
-                trail: TicketTrail::Percent(p),
-            } => (None, Some(p.to_string())),
-            _ => (None, None),
-        };
+        let (trail_price, trail_percent) = ticket.kind.trail_fields();
         let legs = ticket.legs.as_ref();
         // An oco's limit price is its take-profit leg's (Alpaca's own requests leave it out).
         let oco = legs.is_some_and(|l| l.class == "oco");

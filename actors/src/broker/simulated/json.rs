@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::SimOrder;
-use crate::broker::ticket::{TicketKind, TicketSize, TicketTrail};
+use crate::broker::ticket::TicketSize;
 use crate::broker::types::{BrokerError, BrokerJson, PlacedOrder};
 
 pub(super) fn refused(status: u16, message: &str) -> BrokerError {
@@ -36,15 +36,7 @@ pub(super) fn order_json(o: &SimOrder) -> Value {
         TicketSize::Qty(_) => None,
     };
     // The simulator places an order's entry only: its class is shown, its legs are not placed.
-    let (trail_price, trail_percent) = match r.kind {
-        TicketKind::TrailingStop {
-            trail: TicketTrail::Price(p),
-        } => (Some(p.to_string()), None),
-        TicketKind::TrailingStop {
-            trail: TicketTrail::Percent(p),
-        } => (None, Some(p.to_string())),
-        _ => (None, None),
-    };
+    let (trail_price, trail_percent) = r.kind.trail_fields();
     json!({
         "id": o.id,
         "client_order_id": o.client_order_id,
