@@ -56,6 +56,10 @@ pub use config::HttpConfig;
 pub use error::ApiError;
 pub use json::ApiJson;
 
+/// The paths whose `GET` opens a long-lived stream: a connection that opens one is served
+/// without hyper's per-connection buffers (ADR 0009), so 10,000 idle streams fit a web dyno.
+pub const STREAM_PATHS: &[&str] = &[trading::stream::PATH];
+
 /// Largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
@@ -199,6 +203,17 @@ mod tests {
 
     async fn boom() -> StatusCode {
         panic!("secret internal detail")
+    }
+
+    #[test]
+    fn every_stream_path_is_a_get_route_of_the_document() {
+        let document = serde_json::to_value(openapi::document()).unwrap();
+        for path in STREAM_PATHS {
+            assert!(
+                document["paths"][path]["get"].is_object(),
+                "{path} is not a GET route"
+            );
+        }
     }
 
     #[tokio::test]

@@ -97,7 +97,7 @@ pub async fn front(
     );
     let args = AcceptorArgs {
         listener: Arc::new(listener),
-        service: HttpService::new(move |peer| app.for_peer(peer)),
+        service: HttpService::new(move |peer| app.for_peer(peer)).streams_at(http::STREAM_PATHS),
         drain_timeout: settings.shutdown_grace,
         limits: settings.connections,
     };

@@ -57,6 +57,7 @@ mod shared_limits;
 mod shutdown;
 mod smtp;
 mod step_up;
+mod stream_connections;
 mod supervision;
 mod system;
 mod trading;

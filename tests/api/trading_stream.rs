@@ -43,6 +43,9 @@ impl SseClient {
             content_type.starts_with("text/event-stream"),
             "{content_type}"
         );
+        // Served without hyper's buffers (tests/api/stream_connections.rs), whether the request
+        // opened a connection or reused one of the client's pool.
+        assert_eq!(response.headers()["connection"], "close");
         Self {
             response,
             buffer: String::new(),

@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use tower::util::Oneshot;
 use tower::ServiceExt;
 
-use super::ConnectionLimits;
+use super::{event_stream, ConnectionLimits};
 
 /// The connection builder every accepted connection shares.
 pub fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
@@ -66,11 +66,14 @@ pub struct Accepted {
     pub slot: OwnedSemaphorePermit,
 }
 
-type ServeFn = dyn Fn(Accepted) -> BoxFuture<'static, ()> + Send + Sync;
+type ServeFn = dyn Fn(Accepted, &'static [&'static str]) -> BoxFuture<'static, ()> + Send + Sync;
 
 /// The HTTP service the acceptor serves on every connection (the application's whole stack).
 #[derive(Clone)]
-pub struct HttpService(Arc<ServeFn>);
+pub struct HttpService {
+    serve: Arc<ServeFn>,
+    stream_paths: &'static [&'static str],
+}
 
 impl HttpService {
     /// Each connection gets the service `for_peer` makes for the address it came from, and
@@ -87,14 +90,24 @@ impl HttpService {
             + 'static,
         S::Future: Send + 'static,
     {
-        Self(Arc::new(move |accepted| {
-            let service = for_peer(accepted.peer);
-            Box::pin(serve(service, accepted))
-        }))
+        Self {
+            serve: Arc::new(move |accepted, stream_paths| {
+                let service = for_peer(accepted.peer);
+                Box::pin(serve(service, accepted, stream_paths))
+            }),
+            stream_paths: &[],
+        }
+    }
+
+    /// Paths whose `GET` opens a long-lived stream: a connection whose first request is one is
+    /// served without hyper, holding far less memory while it streams (see `event_stream`).
+    pub fn streams_at(mut self, paths: &'static [&'static str]) -> Self {
+        self.stream_paths = paths;
+        self
     }
 
     pub(super) fn serve(&self, accepted: Accepted) -> BoxFuture<'static, ()> {
-        (self.0)(accepted)
+        (self.serve)(accepted, self.stream_paths)
     }
 }
 
@@ -109,9 +122,25 @@ struct Activity {
     finished: AtomicU64,
     /// Bytes arrived while no request was in flight: the head of the next request is arriving.
     head_pending: AtomicBool,
+    /// The connection speaks HTTP/2 (its requests are never handed over).
+    h2: AtomicBool,
+    /// The next request opens a stream: hyper is to close, and hand the connection over.
+    handover_pending: AtomicBool,
+    /// The socket and the bytes read of the stream's request, left by [`Watched`] as hyper
+    /// drops it.
+    handed_over: std::sync::Mutex<Option<(TcpStream, Vec<u8>)>>,
 }
 
 impl Activity {
+    /// Whether a request arriving now may be handed over: an HTTP/1 connection that served a
+    /// request with hyper (the first one was looked at before hyper started) and has none in
+    /// flight, so the bytes are the start of the next head.
+    fn between_http1_requests(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && self.begun.load(Ordering::Acquire) > 0
+            && !self.h2.load(Ordering::Relaxed)
+    }
+
     /// Bytes arrived from the client.
     fn read_some(&self) {
         if self.in_flight.load(Ordering::Acquire) == 0 && !self.head_pending.load(Ordering::Relaxed)
@@ -139,9 +168,63 @@ impl Stalled {
     }
 }
 
-/// Serves `accepted` until the client closes it, it idles past the idle timeout, or the
-/// acceptor drains.
-async fn serve<S>(service: S, accepted: Accepted)
+/// Serves `accepted`: a connection that opens a stream without hyper ([`event_stream`]), any
+/// other with hyper ([`serve_http`]).
+async fn serve<S>(service: S, accepted: Accepted, stream_paths: &'static [&'static str])
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let mut start = [0u8; event_stream::PEEK_BYTES];
+    let Some(peeked) = first_bytes(
+        &accepted.stream,
+        accepted.limits.header_read_timeout,
+        &mut start,
+    )
+    .await
+    else {
+        return;
+    };
+    let limits = accepted.limits;
+    if event_stream::opens_stream(&start[..peeked], stream_paths) {
+        let _slot = accepted.slot;
+        return event_stream::serve(service, accepted.stream, limits, Vec::new()).await;
+    }
+    // A stream may also open later on a kept-alive connection (Heroku's router reuses them):
+    // hyper then hands the connection over, and this copy of the service serves the stream.
+    let spare = (!stream_paths.is_empty()).then(|| service.clone());
+    // Boxed: hyper's connection is large, and a stream's task should not carry its size.
+    let handover = Box::pin(serve_http(service, accepted, stream_paths)).await;
+    if let (
+        Some(Handover {
+            stream,
+            start,
+            slot,
+        }),
+        Some(service),
+    ) = (handover, spare)
+    {
+        let _slot = slot;
+        event_stream::serve(service, stream, limits, start).await;
+    }
+}
+
+/// A connection hyper gave up between two requests because the next one opens a stream: its
+/// socket, the bytes already read of that request, and its place under the connection cap.
+struct Handover {
+    stream: TcpStream,
+    start: Vec<u8>,
+    slot: OwnedSemaphorePermit,
+}
+
+/// Serves `accepted` with hyper until the client closes it, it idles past the idle timeout, the
+/// acceptor drains, or a request that opens a stream arrives between requests on an HTTP/1
+/// connection (then returned, for [`event_stream`]).
+async fn serve_http<S>(
+    service: S,
+    accepted: Accepted,
+    stream_paths: &'static [&'static str],
+) -> Option<Handover>
 where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -152,30 +235,70 @@ where
         peer: _,
         limits,
         mut draining,
-        slot: _slot,
+        slot,
     } = accepted;
-    if !first_byte_arrives(&stream, limits.header_read_timeout).await {
-        return;
-    }
     let activity = Arc::new(Activity::default());
+    serve_hyper(
+        service,
+        stream,
+        stream_paths,
+        &activity,
+        &limits,
+        &mut draining,
+        builder,
+    )
+    .await;
+    // hyper's connection is gone, and with it the stream it wrapped: a handover left it here
+    // (and is dropped once the acceptor drains: no stream starts then).
+    let (stream, start) = activity.handed_over.lock().ok()?.take()?;
+    if *draining.borrow() {
+        return None;
+    }
+    Some(Handover {
+        stream,
+        start,
+        slot,
+    })
+}
+
+/// The hyper side of [`serve_http`].
+async fn serve_hyper<S>(
+    service: S,
+    stream: TcpStream,
+    stream_paths: &'static [&'static str],
+    activity: &Arc<Activity>,
+    limits: &ConnectionLimits,
+    draining: &mut watch::Receiver<bool>,
+    builder: auto::Builder<TokioExecutor>,
+) where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let tracked = Tracked {
         service: RefCell::new(service),
-        activity: Arc::clone(&activity),
+        activity: Arc::clone(activity),
     };
     let stream = Watched {
-        inner: stream,
-        activity: Arc::clone(&activity),
+        inner: Some(stream),
+        activity: Arc::clone(activity),
+        stream_paths,
+        handover: None,
     };
     let connection = builder.serve_connection(TokioIo::new(stream), tracked);
     tokio::pin!(connection);
     let drain = draining.changed();
     tokio::pin!(drain);
-    let mut side = SideEvents::new(&limits);
+    let mut side = SideEvents::new(limits);
     let mut watchdog = Watchdog::default();
     let mut closing = false;
     loop {
         match side
-            .next(connection.as_mut(), drain.as_mut(), closing)
+            .next(
+                connection.as_mut(),
+                drain.as_mut(),
+                closing,
+                &activity.handover_pending,
+            )
             .await
         {
             Event::Ended(result) => {
@@ -184,7 +307,7 @@ where
                 }
                 return;
             }
-            Event::Check => match watchdog.check(&activity, &limits) {
+            Event::Check => match watchdog.check(activity, limits) {
                 Verdict::Keep => {}
                 Verdict::Drop => {
                     tracing::debug!("dropping a connection whose request head is late");
@@ -197,7 +320,8 @@ where
                 }
                 Verdict::Close => {}
             },
-            Event::Drain => {
+            // hyper finishes the response it is writing, if any, then closes its side.
+            Event::Drain | Event::Handover => {
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
@@ -205,15 +329,15 @@ where
     }
 }
 
-/// Whether the client sends its first byte within `timeout`: hyper's header-read timeout starts
-/// once the protocol is known, and the auto builder learns it from the first bytes, so a client
-/// that sends nothing at all is dropped here.
-async fn first_byte_arrives(stream: &TcpStream, timeout: Duration) -> bool {
-    let mut first = [0u8; 1];
-    matches!(
-        tokio::time::timeout(timeout, stream.peek(&mut first)).await,
-        Ok(Ok(n)) if n > 0
-    )
+/// How many of the client's first bytes arrived within `timeout` (peeked into `start`, not
+/// read), or `None` if none did: hyper's header-read timeout starts once the protocol is known,
+/// and the auto builder learns it from the first bytes, so a client that sends nothing at all is
+/// dropped here.
+async fn first_bytes(stream: &TcpStream, timeout: Duration, start: &mut [u8]) -> Option<usize> {
+    match tokio::time::timeout(timeout, stream.peek(start)).await {
+        Ok(Ok(n)) if n > 0 => Some(n),
+        _ => None,
+    }
 }
 
 /// The connection's periodic check and the acceptor's drain signal, polled only when one of
@@ -244,16 +368,21 @@ impl SideEvents {
     }
 
     /// What happens next: the connection ends, the check is due, or `drain` (the acceptor's
-    /// signal) fires, which is not polled again once the connection is `closing`.
+    /// signal) fires, or a stream's request is held back for a handover; the last two are not
+    /// reported again once the connection is `closing`.
     async fn next<C: GracefulConnection, D: Future>(
         &mut self,
         mut connection: Pin<&mut C>,
         mut drain: Pin<&mut D>,
         closing: bool,
+        handover: &AtomicBool,
     ) -> Event<C::Error> {
         let event = std::future::poll_fn(|cx| {
             if let Poll::Ready(result) = connection.as_mut().poll(cx) {
                 return Poll::Ready(Event::Ended(result));
+            }
+            if !closing && handover.load(Ordering::Acquire) {
+                return Poll::Ready(Event::Handover);
             }
             if self.side.take(cx.waker()) {
                 let mut side_cx = Context::from_waker(&self.side_waker);
@@ -267,7 +396,7 @@ impl SideEvents {
             Poll::Pending
         })
         .await;
-        if !matches!(event, Event::Ended(_)) {
+        if matches!(event, Event::Check | Event::Drain) {
             // One of them fired: the other was not polled this turn.
             self.side.again();
         }
@@ -317,6 +446,8 @@ enum Event<E> {
     Ended(Result<(), E>),
     Check,
     Drain,
+    /// A request that opens a stream arrived between requests: hyper should close.
+    Handover,
 }
 
 /// The waker of a connection's periodic check and drain signal: notes that one of them fired,
@@ -360,10 +491,21 @@ impl std::task::Wake for SideWake {
     }
 }
 
-/// The client's stream, noting when bytes arrive between requests (a request head starting).
+/// The client's stream, noting when bytes arrive between requests (a request head starting),
+/// and holding back from hyper a request that opens a stream (see [`Handover`]).
 struct Watched {
-    inner: TcpStream,
+    /// Always there, until dropped.
+    inner: Option<TcpStream>,
     activity: Arc<Activity>,
+    stream_paths: &'static [&'static str],
+    /// The bytes of a stream's request, held back from hyper.
+    handover: Option<Vec<u8>>,
+}
+
+impl Watched {
+    fn inner(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(self.inner.as_mut().expect("taken only when dropped"))
+    }
 }
 
 impl AsyncRead for Watched {
@@ -372,12 +514,39 @@ impl AsyncRead for Watched {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.read_some();
+        if self.handover.is_some() {
+            // hyper waits for a request that will never come; it is closing.
+            return Poll::Pending;
         }
+        let before = buf.filled().len();
+        let read = self.inner().poll_read(cx, buf);
+        let arrived = &buf.filled()[before..];
+        if arrived.is_empty() {
+            return read;
+        }
+        if event_stream::opens_stream(arrived, self.stream_paths)
+            && self.activity.between_http1_requests()
+        {
+            self.handover = Some(arrived.to_vec());
+            buf.set_filled(before);
+            self.activity
+                .handover_pending
+                .store(true, Ordering::Release);
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.activity.read_some();
         read
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let (Some(start), Some(stream)) = (self.handover.take(), self.inner.take()) {
+            if let Ok(mut handed_over) = self.activity.handed_over.lock() {
+                *handed_over = Some((stream, start));
+            }
+        }
     }
 }
 
@@ -387,7 +556,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bytes: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, bytes)
+        self.inner().poll_write(cx, bytes)
     }
 
     fn poll_write_vectored(
@@ -395,19 +564,25 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        self.inner().poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner
+            .as_ref()
+            .is_some_and(TcpStream::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        self.inner().poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        if self.handover.is_some() {
+            // The connection goes on without hyper.
+            return Poll::Ready(Ok(()));
+        }
+        self.inner().poll_shutdown(cx)
     }
 }
 
@@ -449,6 +624,9 @@ where
         // The head is in: whatever is read from now on is this request's body or the next head.
         self.activity.begun.fetch_add(1, Ordering::AcqRel);
         self.activity.head_pending.store(false, Ordering::Relaxed);
+        if request.version() == hyper::Version::HTTP_2 {
+            self.activity.h2.store(true, Ordering::Relaxed);
+        }
         let in_flight = Some(InFlight::begin(&self.activity));
         let request = request.map(Body::new);
         // hyper calls the service from the connection's task, one call at a time: the borrow

@@ -12,6 +12,7 @@
 //! connections already open keep being served.
 
 mod connection;
+mod event_stream;
 mod limits;
 
 use std::sync::Arc;

@@ -15,7 +15,7 @@ mod errors;
 mod kill_switch;
 mod market;
 mod orders;
-mod stream;
+pub(crate) mod stream;
 mod stream_events;
 
 use axum::extract::State;

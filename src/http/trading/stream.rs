@@ -23,6 +23,9 @@ use crate::http::extract::CurrentSession;
 use crate::http::{ApiError, AppState};
 use crate::trading::stream::{open_stream, StreamMessage};
 
+/// The route: the one path whose connections the acceptor serves without hyper
+/// ([`crate::http::STREAM_PATHS`]).
+pub const PATH: &str = "/api/trading/stream";
 /// How often an idle stream sends a heartbeat comment.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// The `code` of the `superseded` event's data.
