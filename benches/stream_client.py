@@ -3,14 +3,15 @@
 
 Used by benches/streams.sh (not a test):
 
-    stream_client.py HOST PORT COUNT COOKIES_FILE
+    stream_client.py HOST PORT COUNT COOKIES_FILE [reuse]
 
 Stream i uses the cookie on line i % lines of COOKIES_FILE (one `session=…` a line). Once every
 stream has answered 200, it prints `ready <ok> <failed>` on stdout and keeps reading. Every event
 whose data carries `bench_sent_ns` (the bench server stamps the events it injects) gives one
 delay: the time it was read here minus that stamp (same machine, same clock). When stdin closes
 it prints `open <streams still open>` and `delays <count> <p50 ms> <p99 ms> <max ms>`, then
-exits. Standard library only.
+exits. With `reuse`, each connection first asks `GET /health` and opens its stream on the same
+kept-alive connection (as Heroku's router reuses its connections). Standard library only.
 """
 
 import asyncio
@@ -23,8 +24,14 @@ delays = []
 open_streams = 0
 
 
-async def one_stream(host, port, cookie):
+async def one_stream(host, port, cookie, reuse):
     reader, writer = await asyncio.open_connection(host, port)
+    if reuse:
+        writer.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\nUser-Agent: stream-bench\r\n\r\n")
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+        await reader.readexactly(length)
     request = (
         f"GET /api/trading/stream HTTP/1.1\r\nHost: localhost\r\nUser-Agent: stream-bench\r\n"
         f"Accept: text/event-stream\r\nCookie: {cookie}\r\n\r\n"
@@ -59,13 +66,14 @@ async def read_events(reader):
 
 async def main():
     host, port, count, cookies_file = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    reuse = sys.argv[5:] == ["reuse"]
     with open(cookies_file) as f:
         cookies = [line.strip() for line in f if line.strip()]
     streams, failed = [], 0
     wave = 200
     for start in range(0, count, wave):
         tasks = [
-            one_stream(host, port, cookies[i % len(cookies)])
+            one_stream(host, port, cookies[i % len(cookies)], reuse)
             for i in range(start, min(count, start + wave))
         ]
         for result in await asyncio.gather(*tasks, return_exceptions=True):

@@ -22,7 +22,9 @@
 # Output: a table on stderr; on stdout, `name value` lines.
 #
 # Environment: STREAMS (default 10000), EVENTS (default 200), EVENTS_PER_SEC (default 20),
-# SETTLE_SECS (default 3), RAPTOR_PORT (default 18095), TEST_DATABASE_URL, SKIP_BUILD.
+# SETTLE_SECS (default 3), RAPTOR_PORT (default 18095), TEST_DATABASE_URL, SKIP_BUILD, and
+# REUSE=1 to open each stream on a kept-alive connection after a `GET /health` (as Heroku's
+# router reuses its connections) rather than on a new one.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,6 +33,7 @@ streams="${STREAMS:-10000}"
 events="${EVENTS:-200}"
 rate="${EVENTS_PER_SEC:-20}"
 settle="${SETTLE_SECS:-3}"
+reuse="${REUSE:-}"
 port="${RAPTOR_PORT:-18095}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 host=127.0.0.1
@@ -154,7 +157,7 @@ t1=$(transactions)
 # 5. The streams, then events -----------------------------------------------------------------
 step "$streams streams"
 mkfifo "$work/hold"
-python3 benches/stream_client.py "$host" "$port" "$streams" "$work/cookies" \
+python3 benches/stream_client.py "$host" "$port" "$streams" "$work/cookies" ${reuse:+reuse} \
   <"$work/hold" >"$work/client.out" 2>"$work/client.err" &
 client=$!
 pids+=("$client")
@@ -185,7 +188,7 @@ read -r _ received p50 p99 max < <(grep '^delays' "$work/client.out" || echo "de
 
 # 6. Report -----------------------------------------------------------------------------------
 echo >&2
-echo "streams: $streams streams of $users users, $events events at ${rate}/s, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(date -u '+%Y-%m-%d %H:%M UTC')" >&2
+echo "streams: $streams streams of $users users, $events events at ${rate}/s, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')${reuse:+, each after a kept-alive request}, $(date -u '+%Y-%m-%d %H:%M UTC')" >&2
 awk -v n="$streams" -v rr="$rest" -v ri="$idle" -v rb="$busy" -v rh="$hwm" \
   -v ev="$events" -v got="$received" -v p50="$p50" -v p99="$p99" -v max="$max" -v open="$open" \
   -v q0="$((t1 - t0))" -v q1="$((t3 - t2))" 'BEGIN {

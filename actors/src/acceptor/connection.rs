@@ -680,7 +680,149 @@ where
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Bytes;
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio::sync::Semaphore;
+
     use super::*;
+
+    const BIG: usize = 16 * 1024 * 1024;
+
+    /// One connection served as the acceptor serves it, with `/stream` a stream path: `/big`
+    /// answers `BIG` bytes of known length, `/stream` one event and then nothing.
+    async fn one_connection() -> (TcpStream, tokio::task::JoinHandle<()>, watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let (stream, peer) = accepted.unwrap();
+        let service = tower::service_fn(|request: Request| async move {
+            let body = match request.uri().path() {
+                "/big" => Body::from(vec![b'x'; BIG]),
+                "/stream" => Body::from_stream(
+                    futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(
+                        b"data: hi\n\n",
+                    ))])
+                    .chain(futures_util::stream::pending()),
+                ),
+                _ => Body::from("ok"),
+            };
+            Ok::<_, Infallible>(Response::new(body))
+        });
+        let limits = ConnectionLimits::default();
+        let (drain, draining) = watch::channel(false);
+        let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let accepted = Accepted {
+            builder: builder(&limits),
+            stream,
+            peer,
+            limits,
+            draining,
+            slot,
+        };
+        let task = tokio::spawn(serve(service, accepted, &["/stream"]));
+        (client.unwrap(), task, drain)
+    }
+
+    /// Reads until `seen` holds `end`, or panics after 10 s.
+    async fn read_until(client: &mut TcpStream, seen: &mut Vec<u8>, end: &[u8]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut from = 0;
+        while !seen[from..].windows(end.len()).any(|w| w == end) {
+            // Only the new bytes (and the end's length before them) are searched again.
+            from = seen.len().saturating_sub(end.len());
+            let n = tokio::time::timeout_at(deadline, client.read(&mut buf))
+                .await
+                .expect("in time")
+                .unwrap();
+            assert!(n > 0, "closed before {:?}", String::from_utf8_lossy(end));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_asked_while_hyper_writes_a_response_waits_for_its_end_then_leaves_hyper() {
+        let (mut client, task, _drain) = one_connection().await;
+        client
+            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        read_until(&mut client, &mut seen, b"\r\n\r\n").await;
+        let head_end = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(
+            seen.len() < head_end + BIG,
+            "the body is still being written"
+        );
+        // The stream's request arrives while hyper is still writing the big body.
+        client
+            .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        read_until(&mut client, &mut seen, b"data: hi\n\n").await;
+        let body = &seen[head_end..head_end + BIG];
+        assert!(
+            body.iter().all(|&b| b == b'x'),
+            "the big body arrived whole"
+        );
+        let second = String::from_utf8_lossy(&seen[head_end + BIG..]).into_owned();
+        assert!(second.starts_with("HTTP/1.1 200 OK\r\n"), "{second}");
+        assert!(
+            second.contains("\r\nconnection: close\r\n"),
+            "served without hyper: {second}"
+        );
+        assert!(
+            second.contains("\r\ntransfer-encoding: chunked\r\n"),
+            "{second}"
+        );
+        drop(client);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the connection ends when its client leaves")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn requests_between_streams_stay_with_hyper_and_keep_the_connection() {
+        let (mut client, task, _drain) = one_connection().await;
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            client
+                .write_all(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            read_until(&mut client, &mut seen, b"\r\n\r\nok").await;
+            let answer = String::from_utf8_lossy(&seen).into_owned();
+            assert!(!answer.contains("connection: close"), "{answer}");
+            seen.clear();
+        }
+        client
+            .write_all(b"GET /stream?x HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        read_until(&mut client, &mut seen, b"data: hi\n\n").await;
+        assert!(String::from_utf8_lossy(&seen).contains("connection: close"));
+        drop(client);
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn only_an_http1_connection_between_requests_hands_over() {
+        let activity = Activity::default();
+        assert!(
+            !activity.between_http1_requests(),
+            "the first request is hyper's"
+        );
+        activity.begun.store(1, Ordering::Relaxed);
+        assert!(activity.between_http1_requests());
+        activity.in_flight.store(1, Ordering::Relaxed);
+        assert!(!activity.between_http1_requests(), "a request in flight");
+        activity.in_flight.store(0, Ordering::Relaxed);
+        activity.h2.store(true, Ordering::Relaxed);
+        assert!(!activity.between_http1_requests(), "HTTP/2");
+    }
 
     #[test]
     fn a_stall_counts_from_the_first_check_that_saw_it_and_progress_resets_it() {

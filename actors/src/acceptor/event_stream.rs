@@ -64,7 +64,8 @@ pub(super) async fn serve<S>(
     S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
-    let max_bytes = limits.max_header_bytes.max(1024) as usize;
+    // hyper's own bound on the connections it serves.
+    let max_bytes = limits.max_header_bytes.max(8192) as usize;
     let head = tokio::time::timeout(
         limits.header_read_timeout,
         read_head(&mut stream, start, max_bytes),
@@ -148,7 +149,7 @@ async fn read_head(
     max_bytes: usize,
 ) -> Result<Request, Refusal> {
     let mut buffer = start;
-    if !buffer.is_empty() {
+    if head_may_end(&buffer, 0) {
         if let Some(request) = parse(&buffer)? {
             return Ok(request);
         }
@@ -158,17 +159,29 @@ async fn read_head(
         if buffer.len() == buffer.capacity() {
             buffer.reserve(buffer.len().min(max_bytes));
         }
+        let before = buffer.len();
         match stream.read_buf(&mut buffer).await {
             Ok(0) | Err(_) => return Err(Refusal::Closed),
             Ok(_) => {}
         }
-        if let Some(request) = parse(&buffer)? {
-            return Ok(request);
+        if head_may_end(&buffer, before) {
+            if let Some(request) = parse(&buffer)? {
+                return Ok(request);
+            }
         }
         if buffer.len() >= max_bytes {
             return Err(Refusal::TooLarge);
         }
     }
+}
+
+/// Whether a byte from `from` on ends an empty line, which ends a head:
+/// the head is parsed only then, so a client sending it byte by byte costs one parse, not one
+/// per byte.
+fn head_may_end(buffer: &[u8], from: usize) -> bool {
+    (from.max(1)..buffer.len()).any(|i| {
+        buffer[i] == b'\n' && (buffer[i - 1] == b'\n' || (i >= 2 && &buffer[i - 2..i] == b"\n\r"))
+    })
 }
 
 /// The request whose head starts `bytes`, or `None` while the head is incomplete.
@@ -457,6 +470,18 @@ mod tests {
     }
 
     #[test]
+    fn a_head_may_end_only_where_an_empty_line_arrived() {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let end = head.len();
+        assert!(head_may_end(head, 0));
+        assert!(head_may_end(head, end - 1), "the last byte completes it");
+        assert!(!head_may_end(&head[..end - 1], 0), "no empty line yet");
+        assert!(!head_may_end(head, end), "nothing new");
+        assert!(head_may_end(b"GET / HTTP/1.1\n\n", 15), "bare newlines");
+        assert!(!head_may_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0));
+    }
+
+    #[test]
     fn an_incomplete_head_waits_for_more() {
         let head = b"GET /api/trading/stream HTTP/1.1\r\nHost: raxx.app\r\n\r\n";
         for end in 0..head.len() {
@@ -736,12 +761,12 @@ mod tests {
         assert_eq!(calls, 0);
 
         let small = ConnectionLimits {
-            max_header_bytes: 1024,
+            max_header_bytes: 8192,
             ..ConnectionLimits::default()
         };
         let big = format!(
             "GET /api/trading/stream HTTP/1.1\r\nX: {}\r\n\r\n",
-            "y".repeat(2048)
+            "y".repeat(9000)
         );
         let (answer, calls) = answer_to(big.as_bytes(), small).await;
         assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
