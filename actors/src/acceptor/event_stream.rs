@@ -23,8 +23,8 @@ use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode, Uri, Version};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::WriteHalf;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
@@ -101,20 +101,9 @@ pub(super) async fn serve<S>(
 /// and dropped (for at most a second, at most [`MAX_DISCARDED`] bytes) before the socket goes,
 /// so that unread bytes do not make the kernel reset the connection and lose the answer's end.
 async fn close(mut stream: TcpStream) {
-    if stream.shutdown().await.is_err() {
-        return;
+    if stream.shutdown().await.is_ok() {
+        let _ = tokio::time::timeout(LINGER, discard(&mut stream)).await;
     }
-    let mut scrap = [0u8; 64];
-    let mut discarded = 0;
-    let _ = tokio::time::timeout(LINGER, async {
-        while discarded <= MAX_DISCARDED {
-            match stream.read(&mut scrap).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => discarded += n,
-            }
-        }
-    })
-    .await;
 }
 
 /// Why a request is not served.
@@ -289,7 +278,7 @@ async fn respond(stream: &mut TcpStream, response: Response, version: Version) -
         return Ok(());
     }
     let (mut reader, mut writer) = stream.split();
-    let leaves = client_leaves(&mut reader);
+    let leaves = discard(&mut reader);
     tokio::pin!(leaves);
     let mut body = body;
     loop {
@@ -338,9 +327,9 @@ async fn write_data(
     writer.write_all(&chunk).await
 }
 
-/// Resolves when the client closes its side, the connection fails, or it sends more than
-/// [`MAX_DISCARDED`] bytes (which are read and dropped).
-async fn client_leaves(reader: &mut ReadHalf<'_>) {
+/// Reads what the client sends and drops it; resolves when the client closes its side, the
+/// connection fails, or it sent more than [`MAX_DISCARDED`] bytes.
+async fn discard(reader: &mut (impl AsyncRead + Unpin)) {
     let mut scrap = [0u8; 64];
     let mut discarded = 0;
     loop {
