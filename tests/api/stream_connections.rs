@@ -29,10 +29,16 @@ async fn read_until(stream: &mut TcpStream, seen: &mut Vec<u8>, end: &str) {
     }
 }
 
-/// Reads what is left until the server closes, within [`WAIT`].
-async fn rest(stream: &mut TcpStream) -> String {
+/// Sends `request` on a new connection and reads the answer until the server closes, within
+/// [`WAIT`] (a write cut short by an early answer is fine).
+async fn answer(app: &TestApp, request: &str) -> String {
+    let mut connection = TcpStream::connect(address(app)).await.unwrap();
+    connection
+        .write_all(request.as_bytes())
+        .await
+        .unwrap_or_default();
     let mut seen = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut seen))
+    tokio::time::timeout(WAIT, connection.read_to_end(&mut seen))
         .await
         .expect("closed in time")
         .unwrap();
@@ -136,38 +142,32 @@ async fn a_stream_request_with_a_body_or_a_broken_head_is_refused() {
     );
     let broken = request.replace("Host: raxx.test", "Host raxx.test");
     for bad in [with_body, chunked, two_lengths, broken] {
-        let mut connection = TcpStream::connect(address(&app)).await.unwrap();
-        connection.write_all(bad.as_bytes()).await.unwrap();
-        let answer = rest(&mut connection).await;
+        let refused = answer(&app, &bad).await;
         assert!(
-            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
-            "{bad:?}: {answer}"
+            refused.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{bad:?}: {refused}"
         );
-        assert!(answer.contains("connection: close\r\n"), "{answer}");
+        assert!(refused.contains("connection: close\r\n"), "{refused}");
     }
     let huge = request.replace(
         "\r\n\r\n",
         &format!("\r\nX-Pad: {}\r\n\r\n", "p".repeat(40 * 1024)),
     );
-    let mut connection = TcpStream::connect(address(&app)).await.unwrap();
-    connection
-        .write_all(huge.as_bytes())
-        .await
-        .unwrap_or_default();
-    let answer = rest(&mut connection).await;
-    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    let refused = answer(&app, &huge).await;
+    assert!(refused.starts_with("HTTP/1.1 431 "), "{refused}");
 
     // A forged cookie gets the API's own 401, through the same middleware as any request.
     let forged = request.replace(&alice.cookie, "raptor_session=forged");
-    let mut connection = TcpStream::connect(address(&app)).await.unwrap();
-    connection.write_all(forged.as_bytes()).await.unwrap();
-    let answer = rest(&mut connection).await;
+    let refused = answer(&app, &forged).await;
     assert!(
-        answer.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
-        "{answer}"
+        refused.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{refused}"
     );
-    assert!(answer.contains("\"code\":\"unauthenticated\""), "{answer}");
-    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    assert!(
+        refused.contains("\"code\":\"unauthenticated\""),
+        "{refused}"
+    );
+    assert!(refused.contains("connection: close\r\n"), "{refused}");
 
     // None of it touched the account: alice still streams.
     let mut connection = TcpStream::connect(address(&app)).await.unwrap();

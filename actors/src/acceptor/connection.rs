@@ -682,10 +682,11 @@ where
 mod tests {
     use axum::body::Bytes;
     use futures_util::StreamExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
     use tokio::sync::Semaphore;
 
+    use super::super::test_io::read_until;
     use super::*;
 
     const BIG: usize = 16 * 1024 * 1024;
@@ -723,23 +724,6 @@ mod tests {
         };
         let task = tokio::spawn(serve(service, accepted, &["/stream"]));
         (client.unwrap(), task, drain)
-    }
-
-    /// Reads until `seen` holds `end`, or panics after 10 s.
-    async fn read_until(client: &mut TcpStream, seen: &mut Vec<u8>, end: &[u8]) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut from = 0;
-        while !seen[from..].windows(end.len()).any(|w| w == end) {
-            // Only the new bytes (and the end's length before them) are searched again.
-            from = seen.len().saturating_sub(end.len());
-            let n = tokio::time::timeout_at(deadline, client.read(&mut buf))
-                .await
-                .expect("in time")
-                .unwrap();
-            assert!(n > 0, "closed before {:?}", String::from_utf8_lossy(end));
-            seen.extend_from_slice(&buf[..n]);
-        }
     }
 
     #[tokio::test]

@@ -401,6 +401,7 @@ mod tests {
     use tokio::net::TcpListener;
     use tokio::sync::mpsc;
 
+    use super::super::test_io::read_until;
     use super::*;
 
     const PATHS: &[&str] = &["/api/trading/stream"];
@@ -614,24 +615,6 @@ mod tests {
         (address, tx, calls, task)
     }
 
-    async fn read_until(client: &mut TcpStream, seen: &mut Vec<u8>, end: &[u8]) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !seen.windows(end.len()).any(|w| w == end) {
-            let mut buf = [0u8; 1024];
-            let n = tokio::time::timeout_at(deadline, client.read(&mut buf))
-                .await
-                .expect("in time")
-                .unwrap();
-            assert!(
-                n > 0,
-                "closed before {:?}: {}",
-                end,
-                String::from_utf8_lossy(seen)
-            );
-            seen.extend_from_slice(&buf[..n]);
-        }
-    }
-
     #[tokio::test]
     async fn a_stream_is_written_chunk_by_chunk_and_ends_with_the_last_chunk() {
         let (address, tx, calls, task) = served(ConnectionLimits::default()).await;
@@ -669,16 +652,25 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test]
-    async fn a_client_that_leaves_ends_its_stream() {
+    /// A client whose stream has opened (its head read), the stream's sender, and the task.
+    async fn streaming() -> (
+        TcpStream,
+        mpsc::Sender<Result<Bytes, Infallible>>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let (address, tx, _, task) = served(ConnectionLimits::default()).await;
         let mut client = TcpStream::connect(address).await.unwrap();
         client
             .write_all(b"GET /api/trading/stream HTTP/1.1\r\n\r\n")
             .await
             .unwrap();
-        let mut seen = Vec::new();
-        read_until(&mut client, &mut seen, b"\r\n\r\n").await;
+        read_until(&mut client, &mut Vec::new(), b"\r\n\r\n").await;
+        (client, tx, task)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_ends_its_stream() {
+        let (client, tx, task) = streaming().await;
         drop(client);
         // The body (its receiver) is dropped: the sender sees it closed.
         tokio::time::timeout(Duration::from_secs(10), tx.closed())
@@ -689,14 +681,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_keeps_sending_is_disconnected() {
-        let (address, tx, _, task) = served(ConnectionLimits::default()).await;
-        let mut client = TcpStream::connect(address).await.unwrap();
-        client
-            .write_all(b"GET /api/trading/stream HTTP/1.1\r\n\r\n")
-            .await
-            .unwrap();
-        let mut seen = Vec::new();
-        read_until(&mut client, &mut seen, b"\r\n\r\n").await;
+        let (mut client, tx, task) = streaming().await;
         client
             .write_all(&vec![b'x'; MAX_DISCARDED + 1])
             .await

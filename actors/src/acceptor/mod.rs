@@ -14,6 +14,8 @@
 mod connection;
 mod event_stream;
 mod limits;
+#[cfg(test)]
+mod test_io;
 
 use std::sync::Arc;
 use std::time::Duration;
