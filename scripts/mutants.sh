@@ -9,8 +9,8 @@
 # order ids). Their unit tests (`--lib`: each
 # file's tests, including its `mutation_tests` module) must catch at least 90% of the viable
 # mutants of each file; equivalent mutants are excluded in .cargo/mutants.toml, each with its
-# reason. src/limits.rs's tests use a real Postgres (scripts/ensure-postgres.sh finds or starts
-# one, as for the integration tests).
+# reason. The tests of src/limits.rs and of the outbound budget's account use a real Postgres
+# (scripts/ensure-postgres.sh finds or starts one, as for the integration tests).
 #
 # Installs cargo-mutants (`cargo install --locked cargo-mutants`) when it is missing. Builds go
 # to MUTANTS_TARGET_DIR (default target/mutants), so repeated runs build incrementally; results
@@ -25,6 +25,8 @@ default_files=(
   src/http/rate_limit.rs
   src/limits.rs
   actors/src/outbound.rs
+  actors/src/outbound/account.rs
+  actors/src/outbound/signals.rs
   actors/src/token.rs
   src/trading/order.rs
   src/trading/order/values.rs

@@ -406,3 +406,7 @@ mod mutation_tests {
         assert_eq!(budget.reserve(Lane::Trading, later), Ok(t0 + WINDOW));
     }
 }
+
+/// `acquire` over the account's budget in a real Postgres.
+#[cfg(test)]
+mod postgres_tests;
