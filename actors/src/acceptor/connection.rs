@@ -129,6 +129,8 @@ struct Activity {
     /// The socket and the bytes read of the stream's request, left by [`Watched`] as hyper
     /// drops it.
     handed_over: std::sync::Mutex<Option<(TcpStream, Vec<u8>)>>,
+    /// The service, left by [`Tracked`] as hyper drops it (the connection's own type).
+    handed_service: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 impl Activity {
@@ -185,36 +187,45 @@ where
     else {
         return;
     };
-    let limits = accepted.limits;
-    if event_stream::opens_stream(&start[..peeked], stream_paths) {
-        let _slot = accepted.slot;
-        return event_stream::serve(service, accepted.stream, limits, Vec::new()).await;
-    }
-    // A stream may also open later on a kept-alive connection (Heroku's router reuses them):
-    // hyper then hands the connection over, and this copy of the service serves the stream.
-    let spare = (!stream_paths.is_empty()).then(|| service.clone());
-    // Boxed: hyper's connection is large, and a stream's task should not carry its size.
-    let handover = Box::pin(serve_http(service, accepted, stream_paths)).await;
-    if let (
-        Some(Handover {
-            stream,
-            start,
-            slot,
-        }),
-        Some(service),
-    ) = (handover, spare)
-    {
-        let _slot = slot;
-        event_stream::serve(service, stream, limits, start).await;
-    }
+    let handover = if event_stream::opens_stream(&start[..peeked], stream_paths) {
+        Handover {
+            service,
+            stream: accepted.stream,
+            start: Vec::new(),
+            slot: accepted.slot,
+            limits: accepted.limits,
+        }
+    } else {
+        // A stream may also open later on a kept-alive connection (Heroku's router reuses them).
+        match serve_http(service, accepted, stream_paths).await {
+            Some(handover) => handover,
+            None => return,
+        }
+    };
+    // A task of its own: this one is sized for hyper's connection, which a stream does not need.
+    tokio::spawn(handover.serve());
 }
 
-/// A connection hyper gave up between two requests because the next one opens a stream: its
-/// socket, the bytes already read of that request, and its place under the connection cap.
-struct Handover {
+/// A connection for [`event_stream`], from its first request or given up by hyper between two
+/// requests because the next one opens a stream: the service, the socket, the bytes already
+/// read of that request, its place under the connection cap, and the limits.
+struct Handover<S> {
+    service: S,
     stream: TcpStream,
     start: Vec<u8>,
     slot: OwnedSemaphorePermit,
+    limits: ConnectionLimits,
+}
+
+impl<S> Handover<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    async fn serve(self) {
+        let _slot = self.slot;
+        event_stream::serve(self.service, self.stream, self.limits, self.start).await;
+    }
 }
 
 /// Serves `accepted` with hyper until the client closes it, it idles past the idle timeout, the
@@ -224,7 +235,7 @@ async fn serve_http<S>(
     service: S,
     accepted: Accepted,
     stream_paths: &'static [&'static str],
-) -> Option<Handover>
+) -> Option<Handover<S>>
 where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -248,16 +259,19 @@ where
         builder,
     )
     .await;
-    // hyper's connection is gone, and with it the stream it wrapped: a handover left it here
-    // (and is dropped once the acceptor drains: no stream starts then).
+    // hyper's connection is gone, and with it the socket and the service it held: a handover
+    // left them here (and is dropped once the acceptor drains: no stream starts then).
     let (stream, start) = activity.handed_over.lock().ok()?.take()?;
+    let service = activity.handed_service.lock().ok()?.take()?;
     if *draining.borrow() {
         return None;
     }
     Some(Handover {
+        service: *service.downcast::<S>().ok()?,
         stream,
         start,
         slot,
+        limits,
     })
 }
 
@@ -607,14 +621,26 @@ impl Drop for InFlight {
 ///
 /// The service is the connection's own (cloned once, when it was accepted) and is called in
 /// place: a clone per request would touch reference counts every worker thread shares.
-struct Tracked<S> {
+struct Tracked<S: Clone + Send + 'static> {
     service: RefCell<S>,
     activity: Arc<Activity>,
 }
 
+impl<S: Clone + Send + 'static> Drop for Tracked<S> {
+    /// On a handover, leaves a copy of the service for the stream (no copy otherwise).
+    fn drop(&mut self) {
+        if self.activity.handover_pending.load(Ordering::Acquire) {
+            let service = Box::new(self.service.get_mut().clone());
+            if let Ok(mut handed) = self.activity.handed_service.lock() {
+                *handed = Some(service);
+            }
+        }
+    }
+}
+
 impl<S> hyper::service::Service<hyper::Request<Incoming>> for Tracked<S>
 where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone,
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
@@ -762,10 +788,7 @@ mod tests {
             "{second}"
         );
         drop(client);
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("the connection ends when its client leaves")
-            .unwrap();
+        task.await.unwrap();
     }
 
     #[tokio::test]

@@ -7,7 +7,9 @@
 //! of 8 to 16 KB and the response's header map, about 25 KB a stream (docs/capacity.md).
 //!
 //! The path is chosen from the request line alone, peeked rather than read: any other request,
-//! or a first segment too short to tell, is served by hyper as before. The head must arrive
+//! or a first segment too short to tell, is served by hyper as before. A kept-alive HTTP/1
+//! connection whose next request opens a stream comes here too, with the bytes hyper was kept
+//! from (`connection::Handover`). The head must arrive
 //! within the header-read timeout (else the connection is dropped, as hyper drops it) and fit in
 //! `max_header_bytes` (else 431). A head httparse rejects is answered 400, and so is a request
 //! that announces a body (`Content-Length` other than 0, or `Transfer-Encoding`): no body is read
