@@ -24,7 +24,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use futures_util::future::{BoxFuture, Either};
+use futures_util::future::{BoxFuture, Either, FutureExt};
 use futures_util::task::AtomicWaker;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -126,11 +126,18 @@ struct Activity {
     h2: AtomicBool,
     /// The next request opens a stream: hyper is to close, and hand the connection over.
     handover_pending: AtomicBool,
-    /// The socket and the bytes read of the stream's request, left by [`Watched`] as hyper
-    /// drops it.
-    handed_over: std::sync::Mutex<Option<(TcpStream, Vec<u8>)>>,
-    /// The service, left by [`Tracked`] as hyper drops it (the connection's own type).
-    handed_service: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>,
+    /// What hyper's parts leave for a handover as hyper drops them (boxed: most connections
+    /// never hand over, and each keeps this for its life).
+    handed: std::sync::Mutex<Option<Box<Handed>>>,
+}
+
+/// What a handover takes from hyper's connection as it is dropped.
+#[derive(Default)]
+struct Handed {
+    /// The socket and the bytes read of the stream's request, from [`Watched`].
+    socket: Option<(TcpStream, Vec<u8>)>,
+    /// The service, from [`Tracked`] (the connection's own type).
+    service: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl Activity {
@@ -141,6 +148,13 @@ impl Activity {
         self.in_flight.load(Ordering::Acquire) == 0
             && self.begun.load(Ordering::Acquire) > 0
             && !self.h2.load(Ordering::Relaxed)
+    }
+
+    /// Leaves something for the handover.
+    fn hand(&self, leave: impl FnOnce(&mut Handed)) {
+        if let Ok(mut handed) = self.handed.lock() {
+            leave(handed.get_or_insert_with(Box::default));
+        }
     }
 
     /// Bytes arrived from the client.
@@ -170,40 +184,27 @@ impl Stalled {
     }
 }
 
-/// Serves `accepted`: a connection that opens a stream without hyper ([`event_stream`]), any
-/// other with hyper ([`serve_http`]).
-async fn serve<S>(service: S, accepted: Accepted, stream_paths: &'static [&'static str])
+/// Serves `accepted`: with hyper, or, if its first request or a later one on a kept-alive HTTP/1
+/// connection opens a stream, in a task of its own without hyper ([`event_stream`]).
+///
+/// The steps take what they hold by reference wherever they can: an async function's state
+/// keeps both its own copy of a value and the copy it moved into the future it awaits, and this
+/// future lives as long as the connection.
+fn serve<S>(
+    service: S,
+    accepted: Accepted,
+    stream_paths: &'static [&'static str],
+) -> impl Future<Output = ()> + Send
 where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let mut start = [0u8; event_stream::PEEK_BYTES];
-    let Some(peeked) = first_bytes(
-        &accepted.stream,
-        accepted.limits.header_read_timeout,
-        &mut start,
-    )
-    .await
-    else {
-        return;
-    };
-    let handover = if event_stream::opens_stream(&start[..peeked], stream_paths) {
-        Handover {
-            service,
-            stream: accepted.stream,
-            start: Vec::new(),
-            slot: accepted.slot,
-            limits: accepted.limits,
+    FutureExt::map(serve_http(service, accepted, stream_paths), |handover| {
+        if let Some(handover) = handover {
+            // This task is sized for hyper's connection, which a stream does not need.
+            tokio::spawn(handover.serve());
         }
-    } else {
-        // A stream may also open later on a kept-alive connection (Heroku's router reuses them).
-        match serve_http(service, accepted, stream_paths).await {
-            Some(handover) => handover,
-            None => return,
-        }
-    };
-    // A task of its own: this one is sized for hyper's connection, which a stream does not need.
-    tokio::spawn(handover.serve());
+    })
 }
 
 /// A connection for [`event_stream`], from its first request or given up by hyper between two
@@ -228,9 +229,9 @@ where
     }
 }
 
-/// Serves `accepted` with hyper until the client closes it, it idles past the idle timeout, the
-/// acceptor drains, or a request that opens a stream arrives between requests on an HTTP/1
-/// connection (then returned, for [`event_stream`]).
+/// Serves `accepted` with hyper until the client closes it, it idles past the idle timeout, or
+/// the acceptor drains; or returns it for [`event_stream`] when its first request opens a stream,
+/// or a later one does between requests on an HTTP/1 connection.
 async fn serve_http<S>(
     service: S,
     accepted: Accepted,
@@ -248,26 +249,42 @@ where
         mut draining,
         slot,
     } = accepted;
+    if first_request_opens_stream(&stream, limits.header_read_timeout, stream_paths).await? {
+        let start = Vec::new();
+        return Some(Handover {
+            service,
+            stream,
+            start,
+            slot,
+            limits,
+        });
+    }
     let activity = Arc::new(Activity::default());
-    serve_hyper(
-        service,
-        stream,
+    let tracked = Tracked {
+        service: RefCell::new(service),
+        activity: Arc::clone(&activity),
+    };
+    let stream = Watched {
+        inner: Some(stream),
+        activity: Arc::clone(&activity),
         stream_paths,
-        &activity,
-        &limits,
-        &mut draining,
-        builder,
-    )
-    .await;
+        handover: None,
+    };
+    {
+        let connection = builder.serve_connection(TokioIo::new(stream), tracked);
+        tokio::pin!(connection);
+        drive(connection, &activity, &limits, &mut draining).await;
+    }
     // hyper's connection is gone, and with it the socket and the service it held: a handover
     // left them here (and is dropped once the acceptor drains: no stream starts then).
-    let (stream, start) = activity.handed_over.lock().ok()?.take()?;
-    let service = activity.handed_service.lock().ok()?.take()?;
+    let handed = activity.handed.lock().ok()?.take()?;
+    let ((stream, start), service) = (handed.socket?, handed.service?);
     if *draining.borrow() {
         return None;
     }
+    let service = *service.downcast::<S>().ok()?;
     Some(Handover {
-        service: *service.downcast::<S>().ok()?,
+        service,
         stream,
         start,
         slot,
@@ -275,44 +292,25 @@ where
     })
 }
 
-/// The hyper side of [`serve_http`].
-async fn serve_hyper<S>(
-    service: S,
-    stream: TcpStream,
-    stream_paths: &'static [&'static str],
-    activity: &Arc<Activity>,
+/// Runs hyper's `connection` until it ends, enforcing the connection's bounds and closing it
+/// gracefully on a drain or a handover.
+async fn drive<C: GracefulConnection>(
+    mut connection: Pin<&mut C>,
+    activity: &Activity,
     limits: &ConnectionLimits,
     draining: &mut watch::Receiver<bool>,
-    builder: auto::Builder<TokioExecutor>,
 ) where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    C::Error: std::fmt::Display,
 {
-    let tracked = Tracked {
-        service: RefCell::new(service),
-        activity: Arc::clone(activity),
-    };
-    let stream = Watched {
-        inner: Some(stream),
-        activity: Arc::clone(activity),
-        stream_paths,
-        handover: None,
-    };
-    let connection = builder.serve_connection(TokioIo::new(stream), tracked);
-    tokio::pin!(connection);
     let drain = draining.changed();
     tokio::pin!(drain);
     let mut side = SideEvents::new(limits);
     let mut watchdog = Watchdog::default();
     let mut closing = false;
     loop {
+        let handover = &activity.handover_pending;
         match side
-            .next(
-                connection.as_mut(),
-                drain.as_mut(),
-                closing,
-                &activity.handover_pending,
-            )
+            .next(connection.as_mut(), drain.as_mut(), closing, handover)
             .await
         {
             Event::Ended(result) => {
@@ -341,6 +339,18 @@ async fn serve_hyper<S>(
             }
         }
     }
+}
+
+/// Whether the connection's first request opens a stream, from its first bytes (peeked, not
+/// read); `None` if no byte arrived within `timeout`.
+async fn first_request_opens_stream(
+    stream: &TcpStream,
+    timeout: Duration,
+    stream_paths: &[&str],
+) -> Option<bool> {
+    let mut start = [0u8; event_stream::PEEK_BYTES];
+    let peeked = first_bytes(stream, timeout, &mut start).await?;
+    Some(event_stream::opens_stream(&start[..peeked], stream_paths))
 }
 
 /// How many of the client's first bytes arrived within `timeout` (peeked into `start`, not
@@ -557,9 +567,8 @@ impl AsyncRead for Watched {
 impl Drop for Watched {
     fn drop(&mut self) {
         if let (Some(start), Some(stream)) = (self.handover.take(), self.inner.take()) {
-            if let Ok(mut handed_over) = self.activity.handed_over.lock() {
-                *handed_over = Some((stream, start));
-            }
+            self.activity
+                .hand(|handed| handed.socket = Some((stream, start)));
         }
     }
 }
@@ -631,9 +640,7 @@ impl<S: Clone + Send + 'static> Drop for Tracked<S> {
     fn drop(&mut self) {
         if self.activity.handover_pending.load(Ordering::Acquire) {
             let service = Box::new(self.service.get_mut().clone());
-            if let Ok(mut handed) = self.activity.handed_service.lock() {
-                *handed = Some(service);
-            }
+            self.activity.hand(|handed| handed.service = Some(service));
         }
     }
 }
