@@ -122,8 +122,11 @@ struct Activity {
     finished: AtomicU64,
     /// Bytes arrived while no request was in flight: the head of the next request is arriving.
     head_pending: AtomicBool,
-    /// The connection speaks HTTP/2 (its requests are never handed over).
-    h2: AtomicBool,
+    /// The last request came over HTTP/1 with no body: once it is answered, the next bytes read
+    /// (if none of them were read yet) start the next head, by HTTP/1's own framing. After a
+    /// request with a body they may be the rest of that body, which hyper drains when the
+    /// service did not read it all; over HTTP/2 they are frames.
+    may_hand_over: AtomicBool,
     /// The next request opens a stream: hyper is to close, and hand the connection over.
     handover_pending: AtomicBool,
     /// What hyper's parts leave for a handover as hyper drops them (boxed: most connections
@@ -141,13 +144,14 @@ struct Handed {
 }
 
 impl Activity {
-    /// Whether a request arriving now may be handed over: an HTTP/1 connection that served a
-    /// request with hyper (the first one was looked at before hyper started) and has none in
-    /// flight, so the bytes are the start of the next head.
+    /// Whether bytes read now may be handed over: they start the next head of an HTTP/1
+    /// connection after a request without a body (see `may_hand_over`; the first request was
+    /// looked at before hyper started), with no request in flight and none of that head read
+    /// yet. Anything else (a body's rest, a head's middle) is never taken for a request.
     fn between_http1_requests(&self) -> bool {
         self.in_flight.load(Ordering::Acquire) == 0
-            && self.begun.load(Ordering::Acquire) > 0
-            && !self.h2.load(Ordering::Relaxed)
+            && self.may_hand_over.load(Ordering::Acquire)
+            && !self.head_pending.load(Ordering::Relaxed)
     }
 
     /// Leaves something for the handover.
@@ -657,11 +661,18 @@ where
         // The head is in: whatever is read from now on is this request's body or the next head.
         self.activity.begun.fetch_add(1, Ordering::AcqRel);
         self.activity.head_pending.store(false, Ordering::Relaxed);
-        if request.version() == hyper::Version::HTTP_2 {
-            self.activity.h2.store(true, Ordering::Relaxed);
-        }
+        let http1 = request.version() != hyper::Version::HTTP_2;
+        let bodiless = axum::body::HttpBody::is_end_stream(request.body());
+        self.activity
+            .may_hand_over
+            .store(http1 && bodiless, Ordering::Release);
         let in_flight = Some(InFlight::begin(&self.activity));
-        let request = request.map(Body::new);
+        let request = if http1 && !bodiless {
+            let activity = Arc::clone(&self.activity);
+            request.map(|inner| Body::new(BodyRead { inner, activity }))
+        } else {
+            request.map(Body::new)
+        };
         // hyper calls the service from the connection's task, one call at a time: the borrow
         // ends with this call. A service that is not ready at once (ours always is) is waited
         // for on a clone.
@@ -671,6 +682,46 @@ where
             Poll::Pending => Either::Right(service.clone().oneshot(request)),
         };
         TrackedFuture { inner, in_flight }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An HTTP/1 request's body, noting when it has been read to its end: only then may the
+    /// bytes that follow start a head handed over (see `Activity::may_hand_over`).
+    struct BodyRead<B> {
+        #[pin]
+        inner: B,
+        activity: Arc<Activity>,
+    }
+}
+
+impl<B: axum::body::HttpBody> axum::body::HttpBody for BodyRead<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let ended = match &frame {
+            None => true,
+            Some(Ok(_)) => this.inner.is_end_stream(),
+            Some(Err(_)) => false,
+        };
+        if ended {
+            this.activity.may_hand_over.store(true, Ordering::Release);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -715,7 +766,7 @@ where
 mod tests {
     use axum::body::Bytes;
     use futures_util::StreamExt;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
     use tokio::sync::Semaphore;
 
@@ -734,6 +785,12 @@ mod tests {
         let service = tower::service_fn(|request: Request| async move {
             let body = match request.uri().path() {
                 "/big" => Body::from(vec![b'x'; BIG]),
+                "/read" => {
+                    let body = axum::body::to_bytes(request.into_body(), 1024)
+                        .await
+                        .unwrap();
+                    Body::from(format!("read {}", body.len()))
+                }
                 "/stream" => Body::from_stream(
                     futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(
                         b"data: hi\n\n",
@@ -822,20 +879,88 @@ mod tests {
         task.await.unwrap();
     }
 
+    #[tokio::test]
+    async fn a_stream_request_inside_an_unread_body_is_never_served() {
+        let (mut client, task, _drain) = one_connection().await;
+        let smuggled = b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+        let head = format!(
+            "POST /other HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            smuggled.len()
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        // Answered before its body arrives (the service never reads it): hyper drains the body.
+        let mut seen = Vec::new();
+        read_until(&mut client, &mut seen, b"\r\n\r\nok").await;
+        // hyper either drains the body and serves what follows, or closes: either way the body
+        // is never taken for a request.
+        let _ = client.write_all(smuggled).await;
+        let _ = client
+            .write_all(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        let mut rest = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&rest).contains("\r\n\r\nok") {
+            match tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => rest.extend_from_slice(&buf[..n]),
+                Ok(_) => break,
+                Err(_) => panic!("neither answered nor closed"),
+            }
+        }
+        let rest = String::from_utf8_lossy(&rest).into_owned();
+        assert!(
+            !rest.contains("data: hi"),
+            "the body was taken for a request: {rest}"
+        );
+        assert!(!rest.contains("chunked"), "{rest}");
+        drop(client);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stream_after_a_body_read_to_its_end_is_handed_over() {
+        let (mut client, task, _drain) = one_connection().await;
+        client
+            .write_all(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        read_until(&mut client, &mut seen, b"\r\n\r\nread 5").await;
+        client
+            .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        seen.clear();
+        read_until(&mut client, &mut seen, b"data: hi").await;
+        let answer = String::from_utf8_lossy(&seen).into_owned();
+        assert!(
+            answer.contains("connection: close\r\n"),
+            "handed over: {answer}"
+        );
+        drop(client);
+        task.await.unwrap();
+    }
+
     #[test]
-    fn only_an_http1_connection_between_requests_hands_over() {
+    fn only_the_start_of_a_head_after_a_bodiless_http1_request_hands_over() {
         let activity = Activity::default();
         assert!(
             !activity.between_http1_requests(),
             "the first request is hyper's"
         );
-        activity.begun.store(1, Ordering::Relaxed);
+        activity.may_hand_over.store(true, Ordering::Relaxed);
         assert!(activity.between_http1_requests());
         activity.in_flight.store(1, Ordering::Relaxed);
         assert!(!activity.between_http1_requests(), "a request in flight");
         activity.in_flight.store(0, Ordering::Relaxed);
-        activity.h2.store(true, Ordering::Relaxed);
-        assert!(!activity.between_http1_requests(), "HTTP/2");
+        activity.read_some();
+        assert!(!activity.between_http1_requests(), "a head's middle");
+        activity.head_pending.store(false, Ordering::Relaxed);
+        assert!(activity.between_http1_requests());
+        activity.may_hand_over.store(false, Ordering::Relaxed);
+        assert!(
+            !activity.between_http1_requests(),
+            "after a body, or HTTP/2"
+        );
     }
 
     #[test]
