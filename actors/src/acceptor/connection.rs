@@ -6,6 +6,9 @@
 //! each connection calls its own copy of the service in place, so a request costs no clone of
 //! it and no boxed future.
 //!
+//! A connection whose first request opens an order stream, or whose next request does between
+//! two HTTP/1 requests, is handed to [`event_stream`] and served without hyper (ADR 0009).
+//!
 //! The header-read deadline is kept here, by the connection's own periodic check, rather than by
 //! hyper's per-request timer (which registers and cancels a timer for every request on a
 //! keep-alive connection): reading bytes while no request is in flight starts a request head,
@@ -346,24 +349,19 @@ async fn drive<C: GracefulConnection>(
 }
 
 /// Whether the connection's first request opens a stream, from its first bytes (peeked, not
-/// read); `None` if no byte arrived within `timeout`.
+/// read); `None` if no byte arrived within `timeout`. hyper's header-read timeout starts once
+/// the protocol is known, and the auto builder learns it from the first bytes, so a client that
+/// sends nothing at all is dropped here.
 async fn first_request_opens_stream(
     stream: &TcpStream,
     timeout: Duration,
     stream_paths: &[&str],
 ) -> Option<bool> {
     let mut start = [0u8; event_stream::PEEK_BYTES];
-    let peeked = first_bytes(stream, timeout, &mut start).await?;
-    Some(event_stream::opens_stream(&start[..peeked], stream_paths))
-}
-
-/// How many of the client's first bytes arrived within `timeout` (peeked into `start`, not
-/// read), or `None` if none did: hyper's header-read timeout starts once the protocol is known,
-/// and the auto builder learns it from the first bytes, so a client that sends nothing at all is
-/// dropped here.
-async fn first_bytes(stream: &TcpStream, timeout: Duration, start: &mut [u8]) -> Option<usize> {
-    match tokio::time::timeout(timeout, stream.peek(start)).await {
-        Ok(Ok(n)) if n > 0 => Some(n),
+    match tokio::time::timeout(timeout, stream.peek(&mut start)).await {
+        Ok(Ok(peeked)) if peeked > 0 => {
+            Some(event_stream::opens_stream(&start[..peeked], stream_paths))
+        }
         _ => None,
     }
 }
