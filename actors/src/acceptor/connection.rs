@@ -102,8 +102,9 @@ impl HttpService {
         }
     }
 
-    /// Paths whose `GET` opens a long-lived stream: a connection whose first request is one is
-    /// served without hyper, holding far less memory while it streams (see `event_stream`).
+    /// Paths whose `GET` opens a long-lived stream: a connection whose first request is one,
+    /// or whose next request is one between two HTTP/1 requests, is served without hyper,
+    /// holding far less memory while it streams (see `event_stream`).
     pub fn streams_at(mut self, paths: &'static [&'static str]) -> Self {
         self.stream_paths = paths;
         self
